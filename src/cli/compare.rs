@@ -1,0 +1,32 @@
+//! `perfwarden compare RUN_A RUN_B`: per-benchmark change from A to B.
+
+use super::{CliError, Format, Globals, Outcome, nothing_stored};
+use crate::report::{self, CompareReport};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The earlier (reference) run
+    pub run_a: u64,
+    /// The run to compare with it
+    pub run_b: u64,
+}
+
+pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+    let Some(store) = globals.open_store_for_reading()? else {
+        return Err(CliError::usage(nothing_stored(&globals.state_dir(None))));
+    };
+    let fetch = |id: u64| -> Result<_, CliError> {
+        store.run(id)?.ok_or_else(|| {
+            CliError::usage(format!(
+                "no run {id}; `perfwarden runs` lists the stored runs"
+            ))
+        })
+    };
+    let a = fetch(args.run_a)?;
+    let b = fetch(args.run_b)?;
+    let report = CompareReport::build(&store, a, b)?;
+    Ok(Outcome::ok(match globals.format {
+        Format::Text => report::text::compare(&report, globals.style()),
+        Format::Json => report::json::render("compare", &report) + "\n",
+    }))
+}

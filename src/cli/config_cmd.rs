@@ -1,0 +1,22 @@
+//! `perfwarden config default`: print the embedded default config (annotated TOML).
+
+use super::{CliError, Globals, Outcome};
+use crate::config::DEFAULT_CONFIG;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ConfigCommand {
+    /// Print the embedded default config as annotated TOML
+    Default,
+}
+
+pub fn run(_globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+    match args.command {
+        ConfigCommand::Default => Ok(Outcome::ok(DEFAULT_CONFIG.to_string())),
+    }
+}

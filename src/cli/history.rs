@@ -1,0 +1,38 @@
+//! `perfwarden history BENCH [--since 30d]`: one benchmark's medians over time, with a
+//! sparkline on a terminal.
+
+use super::{CliError, Format, Globals, Outcome, nothing_stored, since};
+use crate::report::{self, HistoryReport};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Benchmark name
+    pub benchmark: String,
+    /// Only results within this period, e.g. 30d
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+}
+
+pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+    let since = since(args.since.as_deref())?;
+    let Some(store) = globals.open_store_for_reading()? else {
+        return Err(CliError::usage(nothing_stored(&globals.state_dir(None))));
+    };
+    let known = store.benchmark_names()?;
+    if !known.contains(&args.benchmark) {
+        return Err(CliError::usage(format!(
+            "no results for benchmark \"{}\" (benchmarks with results: {})",
+            args.benchmark,
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
+    let report = HistoryReport::build(&store, &args.benchmark, since)?;
+    Ok(Outcome::ok(match globals.format {
+        Format::Text => report::text::history(&report, globals.style()),
+        Format::Json => report::json::render("history", &report) + "\n",
+    }))
+}

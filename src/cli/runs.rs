@@ -1,0 +1,27 @@
+//! `perfwarden runs [--suite S] [--since 30d]`: list stored runs.
+
+use super::{CliError, Format, Globals, Outcome, since};
+use crate::report::{self, RunsReport};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only runs of this suite
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// Only runs started within this period, e.g. 30d, 12h
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+}
+
+pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+    let since = since(args.since.as_deref())?;
+    let runs = match globals.open_store_for_reading()? {
+        Some(store) => store.runs(args.suite.as_deref(), since)?,
+        None => Vec::new(),
+    };
+    let report = RunsReport { runs };
+    Ok(Outcome::ok(match globals.format {
+        Format::Text => report::text::runs(&report, globals.style()),
+        Format::Json => report::json::render("runs", &report) + "\n",
+    }))
+}

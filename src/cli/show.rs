@@ -1,0 +1,28 @@
+//! `perfwarden show RUN_ID`: one stored run, as `run` printed it.
+
+use super::{CliError, Format, Globals, Outcome, nothing_stored};
+use crate::report::{self, RunReport};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Run id (see `perfwarden runs`)
+    pub run_id: u64,
+}
+
+pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+    let Some(store) = globals.open_store_for_reading()? else {
+        return Err(CliError::usage(nothing_stored(&globals.state_dir(None))));
+    };
+    let run = store.run(args.run_id)?.ok_or_else(|| {
+        CliError::usage(format!(
+            "no run {} in {}; `perfwarden runs` lists the stored runs",
+            args.run_id,
+            store.path().display()
+        ))
+    })?;
+    let report = RunReport::build(&store, run)?;
+    Ok(Outcome::ok(match globals.format {
+        Format::Text => report::text::run_report(&report, globals.style()),
+        Format::Json => report::json::render("run", &report) + "\n",
+    }))
+}

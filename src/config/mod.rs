@@ -1,0 +1,832 @@
+//! Configuration: TOML, in two stages.
+//!
+//! Stage one reads each section into raw serde structs with `deny_unknown_fields`; stage
+//! two checks what serde cannot (ranges, cross references, cron syntax, paths) and builds
+//! the validated [`Config`] the rest of the program uses. Each entry is read on its own so
+//! that *every* problem is collected and reported at once, each with file, key path, line
+//! and a hint — `perfwarden check` runs before the daemon starts and an SRE should fix a
+//! file in one pass, not one error per restart.
+//!
+//! With no file, the embedded default (`default.toml`, printed by `perfwarden config
+//! default`) is used, so everything works out of the box. A file is laid over the default:
+//! `[agent]` and `[defaults]` keys replace one by one, `[suites.X]` and `[benchmarks.X]`
+//! replace or add whole entries.
+
+mod error;
+mod units;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+pub use error::{ConfigErrors, ConfigProblem};
+pub use units::{ConfigDuration, Percent};
+
+use crate::workload::{KINDS, WorkloadConfig};
+
+/// The embedded default config, annotated.
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+/// Name used in messages for problems in the embedded default.
+pub const EMBEDDED_NAME: &str = "<embedded default>";
+/// Conventional location of the config file.
+pub const SYSTEM_CONFIG_PATH: &str = "/etc/perfwarden/perfwarden.toml";
+
+/// Sampling options of one benchmark, after defaults are applied. Stored and printed
+/// with durations in seconds (`warmup_secs`, …) and the tolerance as a fraction.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+pub struct BenchOptions {
+    pub samples: usize,
+    #[serde(rename = "warmup_secs", with = "as_secs")]
+    pub warmup: Duration,
+    #[serde(rename = "min_time_secs", with = "as_secs")]
+    pub min_time: Duration,
+    #[serde(rename = "time_budget_secs", with = "as_secs")]
+    pub time_budget: Duration,
+    #[serde(rename = "timeout_secs", with = "as_secs")]
+    pub timeout: Duration,
+    /// Fraction (0.05 for 5%).
+    pub tolerance: f64,
+}
+
+/// Durations as fractional seconds in stored records and JSON output.
+mod as_secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+impl BenchOptions {
+    /// The reduced options of `--quick`: a smoke test of every probe, not a measurement
+    /// to compare with full runs' precision (the results are still stored and compared).
+    pub fn quick(&self) -> BenchOptions {
+        BenchOptions {
+            samples: self.samples.min(10),
+            warmup: self.warmup.min(Duration::from_millis(200)),
+            min_time: self.min_time.min(Duration::from_millis(500)),
+            time_budget: self.time_budget.min(Duration::from_secs(5)),
+            timeout: self.timeout,
+            tolerance: self.tolerance,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchmarkConfig {
+    pub name: String,
+    pub description: Option<String>,
+    pub workload: WorkloadConfig,
+    pub options: BenchOptions,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuiteConfig {
+    pub name: String,
+    pub description: Option<String>,
+    /// Cron expression (validated), used by the daemon.
+    pub schedule: String,
+    pub enabled: bool,
+    pub benchmarks: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentConfig {
+    pub state_dir: Option<PathBuf>,
+    pub retention: Duration,
+}
+
+/// Where the config came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    Embedded,
+    File(PathBuf),
+}
+
+impl std::fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigSource::Embedded => f.write_str(EMBEDDED_NAME),
+            ConfigSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub source: ConfigSource,
+    pub agent: AgentConfig,
+    pub suites: BTreeMap<String, SuiteConfig>,
+    pub benchmarks: BTreeMap<String, BenchmarkConfig>,
+}
+
+// ---------------------------------------------------------------- stage one: raw structs
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    state_dir: Option<PathBuf>,
+    retention: Option<ConfigDuration>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOptions {
+    samples: Option<i64>,
+    warmup: Option<ConfigDuration>,
+    min_time: Option<ConfigDuration>,
+    time_budget: Option<ConfigDuration>,
+    timeout: Option<ConfigDuration>,
+    tolerance: Option<Percent>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSuite {
+    description: Option<String>,
+    schedule: String,
+    #[serde(default = "enabled_by_default")]
+    enabled: bool,
+    benchmarks: Vec<String>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+/// Keys of a `[benchmarks.X]` table that are options, not workload parameters.
+const OPTION_KEYS: &[&str] = &[
+    "samples",
+    "warmup",
+    "min_time",
+    "time_budget",
+    "timeout",
+    "tolerance",
+];
+const TOP_LEVEL_KEYS: &[&str] = &["agent", "defaults", "suites", "benchmarks"];
+
+/// A parsed TOML document plus what is needed to point at lines in it.
+struct Layer {
+    name: String,
+    text: String,
+    spans: toml_edit::Document<String>,
+    table: toml::Table,
+}
+
+impl Layer {
+    fn parse(name: &str, text: &str) -> Result<Layer, ConfigProblem> {
+        let spans = toml_edit::Document::parse(text.to_string()).map_err(|e| {
+            let line = e.span().map(|span| line_of(text, span.start));
+            ConfigProblem {
+                file: name.to_string(),
+                key: String::new(),
+                line,
+                message: format!("not valid TOML: {}", e.message().trim()),
+                hint: Some("fix the syntax at that line; `perfwarden config default` prints a valid example".into()),
+            }
+        })?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| ConfigProblem {
+            file: name.to_string(),
+            key: String::new(),
+            line: e.span().map(|span| line_of(text, span.start)),
+            message: format!("not valid TOML: {}", e.message().trim()),
+            hint: None,
+        })?;
+        Ok(Layer {
+            name: name.to_string(),
+            text: text.to_string(),
+            spans,
+            table,
+        })
+    }
+
+    /// Line of the key at `path` (the deepest part of it that exists).
+    fn line(&self, path: &[&str]) -> Option<usize> {
+        let mut item: &toml_edit::Item = self.spans.as_item();
+        let mut best = None;
+        for segment in path {
+            let table = item.as_table_like()?;
+            let (key, next) = table.get_key_value(segment)?;
+            if let Some(span) = key.span().or_else(|| next.span()) {
+                best = Some(line_of(&self.text, span.start));
+            }
+            item = next;
+        }
+        best
+    }
+
+    fn has(&self, path: &[&str]) -> bool {
+        let mut value: Option<&toml::Value> = None;
+        let mut table = &self.table;
+        for segment in path {
+            value = table.get(*segment);
+            match value {
+                Some(toml::Value::Table(t)) => table = t,
+                Some(_) => {}
+                None => return false,
+            }
+        }
+        value.is_some()
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Collects problems, attributing each key to the layer that defines it.
+struct Problems<'a> {
+    layers: &'a [Layer],
+    found: Vec<ConfigProblem>,
+}
+
+impl Problems<'_> {
+    fn add(&mut self, path: &[&str], message: impl Into<String>, hint: Option<String>) {
+        // The topmost layer that has the deepest existing prefix of the path.
+        let mut chosen: Option<&Layer> = None;
+        'search: for depth in (1..=path.len()).rev() {
+            for layer in self.layers.iter().rev() {
+                if layer.has(&path[..depth]) {
+                    chosen = Some(layer);
+                    break 'search;
+                }
+            }
+        }
+        let layer = chosen.unwrap_or_else(|| self.layers.last().expect("at least one layer"));
+        self.found.push(ConfigProblem {
+            file: layer.name.clone(),
+            key: path.join("."),
+            line: layer.line(path),
+            message: message.into(),
+            hint,
+        });
+    }
+}
+
+/// Deserializes one value, reporting the exact nested key that failed.
+fn read_value<T: DeserializeOwned>(
+    value: toml::Value,
+    path: &[&str],
+    problems: &mut Problems,
+    hint: impl Fn(&str) -> Option<String>,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(parsed) => Some(parsed),
+        Err(error) => {
+            let inner = error.path().to_string();
+            let mut full: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+            if inner != "." {
+                full.extend(inner.split('.').map(str::to_string));
+            }
+            let message = error.into_inner().to_string();
+            // Unknown fields are reported at the unknown key itself.
+            let unknown = message
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split('`').next())
+                .map(str::to_string);
+            let hint = hint(&message);
+            if let Some(key) = unknown {
+                full.push(key);
+            }
+            let full: Vec<&str> = full.iter().map(String::as_str).collect();
+            problems.add(&full, message, hint);
+            None
+        }
+    }
+}
+
+fn did_you_mean(candidate: &str, known: &[&str]) -> Option<String> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(candidate, k), *k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| format!("did you mean `{k}`?"))
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Parses a cron schedule as the daemon will: 5 fields, 6 with seconds, or a nickname.
+pub fn parse_schedule(expression: &str) -> Result<croner::Cron, String> {
+    let fields = expression.split_whitespace().count();
+    if !expression.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
+        return Err(format!(
+            "\"{expression}\" has {fields} fields; a schedule has 5 (minute hour day month weekday), 6 (with seconds first), or is @daily, @weekly, @monthly"
+        ));
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .year(croner::parser::Year::Disallowed)
+        .build()
+        .parse(expression)
+        .map_err(|e| format!("\"{expression}\" is not a valid cron schedule: {e}"))
+}
+
+// ---------------------------------------------------------------- stage two: validation
+
+impl Config {
+    /// The embedded default config.
+    pub fn embedded() -> Config {
+        Config::from_layers(vec![
+            Layer::parse(EMBEDDED_NAME, DEFAULT_CONFIG).expect("embedded default parses"),
+        ])
+        .expect("embedded default config is valid")
+    }
+
+    /// Parses `text` (named `name` in messages) over the embedded default.
+    pub fn from_toml(name: &str, text: &str) -> Result<Config, ConfigErrors> {
+        let default = Layer::parse(EMBEDDED_NAME, DEFAULT_CONFIG).expect("embedded default parses");
+        let user = Layer::parse(name, text).map_err(|problem| ConfigErrors {
+            problems: vec![problem],
+        })?;
+        let mut config = Config::from_layers(vec![default, user])?;
+        config.source = ConfigSource::File(PathBuf::from(name));
+        Ok(config)
+    }
+
+    /// Reads and parses a config file over the embedded default.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigErrors> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+            problems: vec![ConfigProblem {
+                file: name.clone(),
+                key: String::new(),
+                line: None,
+                message: format!("cannot read the config file: {e}"),
+                hint: Some(
+                    "check the path and permissions, or leave out --config to use the embedded default"
+                        .into(),
+                ),
+            }],
+        })?;
+        Config::from_toml(&name, &text)
+    }
+
+    /// `--config FILE`, else `$PERFWARDEN_CONFIG`, else `$CONFIGURATION_DIRECTORY/perfwarden.toml`
+    /// (systemd), else `/etc/perfwarden/perfwarden.toml` when it exists, else the embedded
+    /// default.
+    pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+        if let Some(path) = explicit {
+            return Some(path.to_path_buf());
+        }
+        if let Some(path) = std::env::var_os("PERFWARDEN_CONFIG").filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(path));
+        }
+        if let Some(dir) = std::env::var_os("CONFIGURATION_DIRECTORY").filter(|v| !v.is_empty()) {
+            let first = std::env::split_paths(&dir).next()?;
+            let candidate = first.join("perfwarden.toml");
+            if candidate.exists() {
+                return Some(candidate);
+            }
+        }
+        let system = PathBuf::from(SYSTEM_CONFIG_PATH);
+        system.exists().then_some(system)
+    }
+
+    /// Loads the config found by [`Config::locate`].
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigErrors> {
+        match Config::locate(explicit) {
+            Some(path) => Config::from_file(&path),
+            None => Ok(Config::embedded()),
+        }
+    }
+
+    fn from_layers(layers: Vec<Layer>) -> Result<Config, ConfigErrors> {
+        let mut problems = Problems {
+            layers: &layers,
+            found: Vec::new(),
+        };
+
+        // Top-level keys.
+        for layer in &layers {
+            for key in layer.table.keys() {
+                if !TOP_LEVEL_KEYS.contains(&key.as_str()) {
+                    let hint = did_you_mean(key, TOP_LEVEL_KEYS).or_else(|| {
+                        Some(format!(
+                            "the top-level sections are {}",
+                            TOP_LEVEL_KEYS.join(", ")
+                        ))
+                    });
+                    problems.add(&[key], "unknown section", hint);
+                }
+            }
+        }
+
+        // Merge: [agent] and [defaults] key by key, suites and benchmarks entry by entry.
+        let mut agent_table = toml::Table::new();
+        let mut defaults_table = toml::Table::new();
+        let mut suite_tables: BTreeMap<String, toml::Value> = BTreeMap::new();
+        let mut bench_tables: BTreeMap<String, toml::Value> = BTreeMap::new();
+        for layer in &layers {
+            for (section, target) in [
+                ("agent", &mut agent_table),
+                ("defaults", &mut defaults_table),
+            ] {
+                match layer.table.get(section) {
+                    Some(toml::Value::Table(t)) => target.extend(t.clone()),
+                    Some(_) => problems.add(&[section], "must be a table", None),
+                    None => {}
+                }
+            }
+            for (section, target) in [
+                ("suites", &mut suite_tables),
+                ("benchmarks", &mut bench_tables),
+            ] {
+                match layer.table.get(section) {
+                    Some(toml::Value::Table(t)) => {
+                        target.extend(t.iter().map(|(k, v)| (k.clone(), v.clone())))
+                    }
+                    Some(_) => problems.add(
+                        &[section],
+                        "must be a table of named entries",
+                        Some(format!("write [{section}.NAME] tables")),
+                    ),
+                    None => {}
+                }
+            }
+        }
+
+        let agent: RawAgent = read_value(
+            toml::Value::Table(agent_table),
+            &["agent"],
+            &mut problems,
+            |_| None,
+        )
+        .unwrap_or_default();
+        let retention = agent
+            .retention
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_secs(400 * 86_400));
+        if retention < Duration::from_secs(86_400) {
+            problems.add(
+                &["agent", "retention"],
+                "must be at least 1 day",
+                Some("keep at least the baseline window, e.g. \"400d\"".into()),
+            );
+        }
+
+        let defaults: RawOptions = read_value(
+            toml::Value::Table(defaults_table),
+            &["defaults"],
+            &mut problems,
+            |_| None,
+        )
+        .unwrap_or_default();
+        let base_options = BenchOptions {
+            samples: 10,
+            warmup: Duration::from_secs(1),
+            min_time: Duration::from_secs(5),
+            time_budget: Duration::from_secs(30),
+            timeout: Duration::from_secs(120),
+            tolerance: 0.05,
+        };
+        let default_options = apply_options(&base_options, &defaults, &["defaults"], &mut problems);
+
+        let mut benchmarks = BTreeMap::new();
+        for (name, value) in bench_tables {
+            let path = ["benchmarks", name.as_str()];
+            if !valid_name(&name) {
+                problems.add(
+                    &path,
+                    "benchmark names use lowercase letters, digits, '-' and '_' (at most 64)",
+                    None,
+                );
+                continue;
+            }
+            let toml::Value::Table(mut table) = value else {
+                problems.add(&path, "must be a table", Some(format!("write [benchmarks.{name}] with a `kind`")));
+                continue;
+            };
+            let description = match table.remove("description") {
+                Some(toml::Value::String(s)) => Some(s),
+                Some(_) => {
+                    problems.add(&["benchmarks", &name, "description"], "must be a string", None);
+                    None
+                }
+                None => None,
+            };
+            let mut option_table = toml::Table::new();
+            for key in OPTION_KEYS {
+                if let Some(v) = table.remove(*key) {
+                    option_table.insert(key.to_string(), v);
+                }
+            }
+            let raw_options: Option<RawOptions> = read_value(
+                toml::Value::Table(option_table),
+                &path,
+                &mut problems,
+                |_| None,
+            );
+            let options = raw_options
+                .map(|raw| apply_options(&default_options, &raw, &path, &mut problems));
+            let kind = match table.get("kind") {
+                Some(toml::Value::String(kind)) => kind.clone(),
+                Some(_) => {
+                    problems.add(&["benchmarks", &name, "kind"], "must be a string", Some(format!("one of: {}", KINDS.join(", "))));
+                    continue;
+                }
+                None => {
+                    problems.add(
+                        &path,
+                        "has no `kind`",
+                        Some(format!("add kind = \"...\", one of: {}", KINDS.join(", "))),
+                    );
+                    continue;
+                }
+            };
+            if !KINDS.contains(&kind.as_str()) {
+                let hint = did_you_mean(&kind, KINDS)
+                    .map(|m| format!("{m} The kinds are: {}", KINDS.join(", ")))
+                    .or_else(|| Some(format!("the kinds are: {}", KINDS.join(", "))));
+                problems.add(
+                    &["benchmarks", &name, "kind"],
+                    format!("unknown benchmark kind \"{kind}\""),
+                    hint,
+                );
+                continue;
+            }
+            let known_params = kind_parameters(&kind);
+            let workload: Option<WorkloadConfig> =
+                read_value(toml::Value::Table(table), &path, &mut problems, |message| {
+                    if message.starts_with("unknown field") {
+                        Some(format!(
+                            "`{kind}` takes {}; sampling options are {}",
+                            known_params,
+                            OPTION_KEYS.join(", ")
+                        ))
+                    } else {
+                        None
+                    }
+                });
+            let Some(workload) = workload else { continue };
+            for (param, message) in workload.validate() {
+                problems.add(&["benchmarks", &name, &param], message, None);
+            }
+            if let Some(options) = options {
+                benchmarks.insert(
+                    name.clone(),
+                    BenchmarkConfig {
+                        name: name.clone(),
+                        description,
+                        workload,
+                        options,
+                    },
+                );
+            }
+        }
+
+        let mut suites = BTreeMap::new();
+        let bench_names: Vec<&str> = benchmarks.keys().map(String::as_str).collect();
+        for (name, value) in suite_tables {
+            let path = ["suites", name.as_str()];
+            if !valid_name(&name) {
+                problems.add(
+                    &path,
+                    "suite names use lowercase letters, digits, '-' and '_' (at most 64)",
+                    None,
+                );
+                continue;
+            }
+            let Some(raw): Option<RawSuite> = read_value(value, &path, &mut problems, |_| None) else {
+                continue;
+            };
+            if let Err(message) = parse_schedule(&raw.schedule) {
+                problems.add(
+                    &["suites", &name, "schedule"],
+                    message,
+                    Some("e.g. \"0 3 * * MON\" (Mondays 03:00) or \"@weekly\"".into()),
+                );
+            }
+            if raw.benchmarks.is_empty() {
+                problems.add(
+                    &["suites", &name, "benchmarks"],
+                    "is empty",
+                    Some("list at least one benchmark name from [benchmarks]".into()),
+                );
+            }
+            for bench in &raw.benchmarks {
+                if !bench_names.contains(&bench.as_str()) {
+                    let hint = did_you_mean(bench, &bench_names)
+                        .or_else(|| Some("define it as [benchmarks.NAME] or remove it from the list".into()));
+                    problems.add(
+                        &["suites", &name, "benchmarks"],
+                        format!("names benchmark \"{bench}\", which is not defined"),
+                        hint,
+                    );
+                }
+            }
+            suites.insert(
+                name.clone(),
+                SuiteConfig {
+                    name: name.clone(),
+                    description: raw.description,
+                    schedule: raw.schedule,
+                    enabled: raw.enabled,
+                    benchmarks: raw.benchmarks,
+                },
+            );
+        }
+
+        if !problems.found.is_empty() {
+            return Err(ConfigErrors {
+                problems: problems.found,
+            });
+        }
+        Ok(Config {
+            source: ConfigSource::Embedded,
+            agent: AgentConfig {
+                state_dir: agent.state_dir,
+                retention,
+            },
+            suites,
+            benchmarks,
+        })
+    }
+
+    /// The suite named `name`, or an error listing the suites there are.
+    pub fn suite(&self, name: &str) -> Result<&SuiteConfig, String> {
+        self.suites.get(name).ok_or_else(|| {
+            let names: Vec<&str> = self.suites.keys().map(String::as_str).collect();
+            let mut message = format!("no suite named \"{name}\" in {}", self.source);
+            if let Some(m) = did_you_mean(name, &names) {
+                message.push_str(&format!("; {m}"));
+            }
+            message.push_str(&format!(" (suites: {})", names.join(", ")));
+            message
+        })
+    }
+}
+
+/// The parameters of a kind, for hints (read from a default instance's serialization).
+fn kind_parameters(kind: &str) -> String {
+    let example = DEFAULT_CONFIG_KIND_PARAMS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, p)| *p)
+        .unwrap_or("no parameters");
+    example.to_string()
+}
+
+const DEFAULT_CONFIG_KIND_PARAMS: &[(&str, &str)] = &[
+    ("cpu.primes", "max_prime, threads"),
+    ("cpu.sha256", "buffer_kib, threads"),
+    ("memory.bandwidth", "kernel, array_mib, threads"),
+    ("memory.alloc", "pattern"),
+    ("disk.files", "files, file_kib, workers, fsync"),
+    ("parse.config", "format"),
+    ("scan.tree", "path, files, max_files"),
+    ("cache.local", "capacity, threads, read_percent, write_percent, value_bytes"),
+];
+
+fn apply_options(
+    base: &BenchOptions,
+    raw: &RawOptions,
+    path: &[&str],
+    problems: &mut Problems,
+) -> BenchOptions {
+    let key = |k: &'static str| -> Vec<&str> {
+        let mut p = path.to_vec();
+        p.push(k);
+        p
+    };
+    let mut options = base.clone();
+    if let Some(samples) = raw.samples {
+        if samples < 2 {
+            problems.add(
+                &key("samples"),
+                format!("is {samples}; at least 2 samples are needed for any statistic"),
+                Some("use 10 or more for a useful confidence interval".into()),
+            );
+        } else if samples > 100_000 {
+            problems.add(&key("samples"), format!("is {samples}; at most 100000"), None);
+        } else {
+            options.samples = samples as usize;
+        }
+    }
+    if let Some(d) = raw.warmup {
+        options.warmup = d.0;
+    }
+    if let Some(d) = raw.min_time {
+        options.min_time = d.0;
+    }
+    if let Some(d) = raw.time_budget {
+        if d.0.is_zero() {
+            problems.add(&key("time_budget"), "must be more than 0s", None);
+        }
+        options.time_budget = d.0;
+    }
+    if let Some(d) = raw.timeout {
+        if d.0.is_zero() {
+            problems.add(&key("timeout"), "must be more than 0s", None);
+        }
+        options.timeout = d.0;
+    }
+    if let Some(p) = raw.tolerance {
+        if !(p.0 > 0.0 && p.0 <= 1.0) {
+            problems.add(&key("tolerance"), "must be between 0% and 100%", None);
+        }
+        options.tolerance = p.0;
+    }
+    if options.min_time + options.warmup > options.time_budget {
+        problems.add(
+            &key(if raw.time_budget.is_some() { "time_budget" } else { "min_time" }),
+            format!(
+                "warmup ({}) plus min_time ({}) exceed time_budget ({})",
+                ConfigDuration(options.warmup),
+                ConfigDuration(options.min_time),
+                ConfigDuration(options.time_budget)
+            ),
+            Some("raise time_budget or lower min_time/warmup".into()),
+        );
+    }
+    if options.time_budget > options.timeout {
+        problems.add(
+            &key(if raw.timeout.is_some() { "timeout" } else { "time_budget" }),
+            format!(
+                "time_budget ({}) exceeds timeout ({})",
+                ConfigDuration(options.time_budget),
+                ConfigDuration(options.timeout)
+            ),
+            Some("the timeout is the hard limit; keep it above the time budget".into()),
+        );
+    }
+    options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid_and_complete() {
+        let config = Config::embedded();
+        assert!(config.suites.contains_key("weekly"));
+        assert!(config.suites.contains_key("monthly"));
+        for kind in KINDS {
+            assert!(
+                config.benchmarks.values().any(|b| b.workload.kind() == *kind),
+                "default config has no {kind} benchmark"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_overlays_the_default() {
+        let config = Config::from_toml(
+            "test.toml",
+            "[defaults]\nsamples = 20\n[suites.weekly]\nschedule = \"@daily\"\nbenchmarks = [\"cpu-primes-1t\"]\n",
+        )
+        .unwrap();
+        assert_eq!(config.suites["weekly"].benchmarks, vec!["cpu-primes-1t"]);
+        assert_eq!(config.benchmarks["cpu-sha256"].options.samples, 20);
+        assert!(config.suites.contains_key("monthly"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_lines() {
+        let text = "[defaults]\nsamples = 0\n\n[benchmarks.x]\nkind = \"cpu.prime\"\n\n[benchmarks.y]\nkind = \"cpu.primes\"\ntimeout = 30\n";
+        let errors = Config::from_toml("bad.toml", text).unwrap_err();
+        let keys: Vec<(String, Option<usize>)> = errors
+            .problems
+            .iter()
+            .map(|p| (p.key.clone(), p.line))
+            .collect();
+        assert!(keys.contains(&("defaults.samples".into(), Some(2))), "{keys:?}");
+        assert!(keys.contains(&("benchmarks.x.kind".into(), Some(5))), "{keys:?}");
+        assert!(keys.contains(&("benchmarks.y.timeout".into(), Some(9))), "{keys:?}");
+    }
+
+    #[test]
+    fn schedules_accept_five_six_fields_and_nicknames() {
+        assert!(parse_schedule("0 3 * * MON").is_ok());
+        assert!(parse_schedule("0 0 3 * * MON").is_ok());
+        assert!(parse_schedule("@weekly").is_ok());
+        assert!(parse_schedule("@monthly").is_ok());
+        assert!(parse_schedule("61 3 * * *").is_err());
+        assert!(parse_schedule("0 3 * *").is_err());
+    }
+
+    #[test]
+    fn quick_options_are_bounded() {
+        let quick = Config::embedded().benchmarks["cpu-primes-1t"].options.quick();
+        assert!(quick.min_time <= Duration::from_millis(500));
+        assert!(quick.warmup <= Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,233 @@
+//! Relative change of a result against earlier comparable results.
+//!
+//! *Comparable* means: same benchmark, same workload config hash (kind and parameters),
+//! same environment fingerprint, status `ok`, within the last 30 days, earlier run. The
+//! baseline is the pooled samples of the last [`BASELINE_RUNS`] such runs; the change is
+//! `median(current) / median(baseline) − 1` with a seeded two-sample percentile bootstrap
+//! 95% interval (see `stats::bootstrap`). The assessment says whether the move is in the
+//! metric's worse or better direction, or whether the interval contains zero.
+
+use chrono::Duration as ChronoDuration;
+use serde::{Deserialize, Serialize};
+
+use crate::runner::fingerprint::changed_fields;
+use crate::stats::{self, Interval};
+use crate::store::{BenchStatus, BenchmarkResult, RunRecord, Store, StoreError};
+use crate::workload::Direction;
+
+/// Previous comparable runs pooled into the baseline.
+pub const BASELINE_RUNS: usize = 5;
+/// Only runs this recent are compared with.
+pub const BASELINE_WINDOW_DAYS: i64 = 30;
+const RESAMPLES: usize = 2000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assessment {
+    /// The interval lies entirely on the worse side of zero.
+    Worse,
+    /// The interval lies entirely on the better side of zero.
+    Better,
+    /// The interval contains zero: no change distinguishable from noise.
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Runs whose samples form the baseline, oldest first.
+    pub baseline_runs: Vec<u64>,
+    pub baseline_median: f64,
+    pub current_median: f64,
+    /// `current / baseline − 1` (signed; see `assessment` for worse or better).
+    pub relative: f64,
+    /// 95% bootstrap interval of `relative`.
+    pub interval: Option<Interval>,
+    pub assessment: Assessment,
+}
+
+impl Change {
+    /// Change from `baseline` samples to `current` samples of a metric with `direction`.
+    pub fn between(
+        baseline_runs: Vec<u64>,
+        baseline: &[f64],
+        current: &[f64],
+        direction: Direction,
+        seed: u64,
+    ) -> Option<Change> {
+        if baseline.is_empty() || current.is_empty() {
+            return None;
+        }
+        let baseline_median = stats::median(baseline);
+        let current_median = stats::median(current);
+        if baseline_median == 0.0 {
+            return None;
+        }
+        let relative = current_median / baseline_median - 1.0;
+        let interval =
+            stats::bootstrap_relative_change_ci(baseline, current, 0.95, RESAMPLES, seed);
+        let assessment = match interval {
+            Some(ci) if ci.low > 0.0 || ci.high < 0.0 => {
+                if direction.is_worse(0.0, relative) {
+                    Assessment::Worse
+                } else {
+                    Assessment::Better
+                }
+            }
+            _ => Assessment::Unchanged,
+        };
+        Some(Change {
+            baseline_runs,
+            baseline_median,
+            current_median,
+            relative,
+            interval,
+            assessment,
+        })
+    }
+}
+
+fn seed_for(run_id: u64, benchmark: &str) -> u64 {
+    benchmark
+        .bytes()
+        .fold(run_id.wrapping_mul(0x9E37_79B9_7F4A_7C15), |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
+        })
+}
+
+fn usable(result: &BenchmarkResult) -> bool {
+    result.status == BenchStatus::Ok && result.summary.is_some()
+}
+
+/// Change of `result` against the previous comparable runs, if there are any.
+pub fn change_against_history(
+    store: &Store,
+    result: &BenchmarkResult,
+) -> Result<Option<Change>, StoreError> {
+    if result.summary.is_none() {
+        return Ok(None);
+    }
+    let since = result.started_at - ChronoDuration::days(BASELINE_WINDOW_DAYS);
+    let history = store.history(&result.benchmark, Some(since))?;
+    let mut comparable: Vec<&BenchmarkResult> = history
+        .iter()
+        .filter(|r| {
+            r.run_id < result.run_id
+                && r.config_hash == result.config_hash
+                && r.fingerprint == result.fingerprint
+                && usable(r)
+        })
+        .collect();
+    if comparable.is_empty() {
+        return Ok(None);
+    }
+    let keep_from = comparable.len().saturating_sub(BASELINE_RUNS);
+    comparable.drain(..keep_from);
+    let mut baseline = Vec::new();
+    for r in &comparable {
+        baseline.extend(store.samples(r.run_id, &r.benchmark)?);
+    }
+    let current = store.samples(result.run_id, &result.benchmark)?;
+    Ok(Change::between(
+        comparable.iter().map(|r| r.run_id).collect(),
+        &baseline,
+        &current,
+        result.metric.direction,
+        seed_for(result.run_id, &result.benchmark),
+    ))
+}
+
+/// Per-benchmark change from run `a` to run `b` (benchmarks present in both).
+pub fn compare_runs(
+    store: &Store,
+    a: &RunRecord,
+    b: &RunRecord,
+) -> Result<Vec<(BenchmarkResult, BenchmarkResult, Option<Change>)>, StoreError> {
+    let results_a = store.results(a.id)?;
+    let results_b = store.results(b.id)?;
+    let mut rows = Vec::new();
+    for rb in results_b {
+        let Some(ra) = results_a.iter().find(|r| r.benchmark == rb.benchmark) else {
+            continue;
+        };
+        let change = if usable(ra) && usable(&rb) && ra.config_hash == rb.config_hash {
+            let sa = store.samples(a.id, &ra.benchmark)?;
+            let sb = store.samples(b.id, &rb.benchmark)?;
+            Change::between(
+                vec![a.id],
+                &sa,
+                &sb,
+                rb.metric.direction,
+                seed_for(b.id, &rb.benchmark),
+            )
+        } else {
+            None
+        };
+        rows.push((ra.clone(), rb, change));
+    }
+    Ok(rows)
+}
+
+/// A change of the environment fingerprint since the suite's previous run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentChange {
+    pub previous_run: u64,
+    pub previous_fingerprint: String,
+    pub fingerprint: String,
+    pub changed_fields: Vec<String>,
+}
+
+/// Whether `run`'s fingerprint differs from the previous run of the same suite.
+pub fn environment_change(
+    store: &Store,
+    run: &RunRecord,
+) -> Result<Option<EnvironmentChange>, StoreError> {
+    let previous = store
+        .runs(Some(&run.suite), None)?
+        .into_iter()
+        .find(|r| r.id < run.id);
+    let Some(previous) = previous else {
+        return Ok(None);
+    };
+    if previous.fingerprint == run.fingerprint {
+        return Ok(None);
+    }
+    let fields = match (
+        store.fingerprint(&previous.fingerprint)?,
+        store.fingerprint(&run.fingerprint)?,
+    ) {
+        (Some(old), Some(new)) => changed_fields(&old, &new),
+        _ => Vec::new(),
+    };
+    Ok(Some(EnvironmentChange {
+        previous_run: previous.id,
+        previous_fingerprint: previous.fingerprint,
+        fingerprint: run.fingerprint.clone(),
+        changed_fields: fields,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direction_decides_worse_or_better() {
+        let base: Vec<f64> = (0..30).map(|i| 100.0 + (i % 3) as f64).collect();
+        let slower: Vec<f64> = base.iter().map(|v| v * 0.8).collect();
+        let c = Change::between(vec![1], &base, &slower, Direction::HigherIsBetter, 1).unwrap();
+        assert_eq!(c.assessment, Assessment::Worse);
+        assert!((c.relative + 0.2).abs() < 1e-9);
+        let c = Change::between(vec![1], &base, &slower, Direction::LowerIsBetter, 1).unwrap();
+        assert_eq!(c.assessment, Assessment::Better);
+    }
+
+    #[test]
+    fn noise_alone_is_unchanged() {
+        let base: Vec<f64> = (0..30).map(|i| 100.0 + (i % 7) as f64).collect();
+        let mut again = base.clone();
+        again.reverse();
+        let c = Change::between(vec![1], &base, &again, Direction::HigherIsBetter, 1).unwrap();
+        assert_eq!(c.assessment, Assessment::Unchanged);
+        assert_eq!(c.relative, 0.0);
+    }
+}

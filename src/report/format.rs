@@ -1,0 +1,122 @@
+//! Number formatting for people: values scaled to a readable prefix with their unit,
+//! signed percentages, and sparklines.
+
+use crate::workload::{MetricDef, Quantity};
+
+/// `1234567.0` events/s → `1.235 M events/s`; bytes/s use binary prefixes (`GiB/s`);
+/// seconds use `ns`, `µs`, `ms`, `s`.
+pub fn value(v: f64, metric: &MetricDef) -> String {
+    if !v.is_finite() {
+        return "-".into();
+    }
+    match metric.quantity {
+        Quantity::Duration => seconds(v),
+        Quantity::Bandwidth => {
+            let units = ["B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s"];
+            let mut scaled = v;
+            let mut i = 0;
+            while scaled.abs() >= 1024.0 && i < units.len() - 1 {
+                scaled /= 1024.0;
+                i += 1;
+            }
+            format!("{} {}", sig4(scaled), units[i])
+        }
+        Quantity::Throughput => {
+            let prefixes = ["", "k", "M", "G", "T"];
+            let mut scaled = v;
+            let mut i = 0;
+            while scaled.abs() >= 1000.0 && i < prefixes.len() - 1 {
+                scaled /= 1000.0;
+                i += 1;
+            }
+            let unit = metric.display_unit();
+            if prefixes[i].is_empty() {
+                format!("{} {unit}", sig4(scaled))
+            } else {
+                format!("{} {}{unit}", sig4(scaled), prefixes[i])
+            }
+        }
+    }
+}
+
+/// A value alone, scaled like [`value`] would scale `reference` (for interval bounds).
+pub fn seconds(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1.0 {
+        format!("{} s", sig4(v))
+    } else if a >= 1e-3 {
+        format!("{} ms", sig4(v * 1e3))
+    } else if a >= 1e-6 {
+        format!("{} µs", sig4(v * 1e6))
+    } else {
+        format!("{} ns", sig4(v * 1e9))
+    }
+}
+
+/// Four significant digits without trailing noise.
+pub fn sig4(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let digits = (v.abs().log10().floor() as i32).clamp(-10, 10);
+    let decimals = (3 - digits).clamp(0, 6) as usize;
+    format!("{v:.decimals$}")
+}
+
+/// `0.0312` → `+3.1%`.
+pub fn percent(fraction: f64) -> String {
+    if !fraction.is_finite() {
+        return "-".into();
+    }
+    format!("{:+.1}%", fraction * 100.0)
+}
+
+/// Eight-level block sparkline of `values` (NaN shown as a space).
+pub fn sparkline(values: &[f64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let (Some(min), Some(max)) = (
+        finite.iter().copied().reduce(f64::min),
+        finite.iter().copied().reduce(f64::max),
+    ) else {
+        return String::new();
+    };
+    values
+        .iter()
+        .map(|v| {
+            if !v.is_finite() {
+                ' '
+            } else if max == min {
+                BARS[3]
+            } else {
+                BARS[(((v - min) / (max - min)) * 7.0).round() as usize]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_scale_with_their_unit() {
+        assert_eq!(value(1_234_567.0, &MetricDef::throughput("event")), "1.235 Mevents/s");
+        assert_eq!(value(950.0, &MetricDef::throughput("file")), "950.0 files/s");
+        assert_eq!(value(3.0 * 1024.0 * 1024.0 * 1024.0, &MetricDef::bandwidth()), "3.000 GiB/s");
+        assert_eq!(value(0.0012, &MetricDef::duration("run")), "1.200 ms");
+    }
+
+    #[test]
+    fn sparkline_spans_min_to_max() {
+        assert_eq!(sparkline(&[1.0, 2.0, 3.0]), "▁▅█");
+        assert_eq!(sparkline(&[5.0, 5.0]), "▄▄");
+        assert_eq!(sparkline(&[]), "");
+    }
+
+    #[test]
+    fn percent_is_signed() {
+        assert_eq!(percent(0.031), "+3.1%");
+        assert_eq!(percent(-0.2), "-20.0%");
+    }
+}

@@ -1,0 +1,206 @@
+//! Reports: data read from the store ([`RunReport`], [`HistoryReport`], …) and pure
+//! renderers over it — aligned text for people ([`text`]) and one versioned JSON schema for
+//! programs ([`json`], `schema/perfwarden-output.v1.schema.json`).
+//!
+//! Building a report is the only part that reads the store; rendering never does, so the
+//! same report renders identically whether it came from a one-shot run, `show`, or (later)
+//! the daemon over its socket.
+
+pub mod format;
+pub mod json;
+pub mod text;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::ConfigProblem;
+use crate::detect::{self, Change, EnvironmentChange};
+use crate::store::{
+    BenchStatus, BenchmarkResult, Fingerprint, RunRecord, RunSnapshot, Store, StoreError,
+};
+
+/// One benchmark's result with what detection says about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultView {
+    #[serde(flatten)]
+    pub result: BenchmarkResult,
+    /// Change against the previous comparable runs (`null` when there are none).
+    pub change: Option<Change>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run: RunRecord,
+    pub snapshot: Option<RunSnapshot>,
+    pub fingerprint: Option<Fingerprint>,
+    pub environment_change: Option<EnvironmentChange>,
+    pub results: Vec<ResultView>,
+}
+
+impl RunReport {
+    pub fn build(store: &Store, run: RunRecord) -> Result<RunReport, StoreError> {
+        let mut results = Vec::new();
+        for result in store.results(run.id)? {
+            let change = detect::change_against_history(store, &result)?;
+            results.push(ResultView { result, change });
+        }
+        Ok(RunReport {
+            snapshot: store.snapshot(run.id)?,
+            fingerprint: store.fingerprint(&run.fingerprint)?,
+            environment_change: detect::environment_change(store, &run)?,
+            run,
+            results,
+        })
+    }
+
+    pub fn any_failed(&self) -> bool {
+        self.results
+            .iter()
+            .any(|r| matches!(r.result.status, BenchStatus::Failed | BenchStatus::TimedOut))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunsReport {
+    pub runs: Vec<RunRecord>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryPoint {
+    pub run_id: u64,
+    pub started_at: DateTime<Utc>,
+    pub status: BenchStatus,
+    pub quick: bool,
+    pub median: Option<f64>,
+    pub median_ci_low: Option<f64>,
+    pub median_ci_high: Option<f64>,
+    pub cv: Option<f64>,
+    pub config_hash: String,
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryReport {
+    pub benchmark: String,
+    /// Display unit of the values (`events/s`, `B/s`, `s`); `null` with no points.
+    pub unit: Option<String>,
+    pub direction: Option<crate::workload::Direction>,
+    pub points: Vec<HistoryPoint>,
+}
+
+impl HistoryReport {
+    pub fn build(
+        store: &Store,
+        benchmark: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<HistoryReport, StoreError> {
+        let history = store.history(benchmark, since)?;
+        let mut quick_runs = std::collections::HashMap::new();
+        for result in &history {
+            if let std::collections::hash_map::Entry::Vacant(e) = quick_runs.entry(result.run_id) {
+                e.insert(store.run(result.run_id)?.is_some_and(|r| r.quick));
+            }
+        }
+        Ok(HistoryReport {
+            benchmark: benchmark.to_string(),
+            unit: history.first().map(|r| r.metric.display_unit()),
+            direction: history.first().map(|r| r.metric.direction),
+            points: history
+                .iter()
+                .map(|r| HistoryPoint {
+                    run_id: r.run_id,
+                    started_at: r.started_at,
+                    status: r.status,
+                    quick: quick_runs.get(&r.run_id).copied().unwrap_or(false),
+                    median: r.summary.as_ref().map(|s| s.median),
+                    median_ci_low: r.summary.as_ref().and_then(|s| s.median_ci).map(|c| c.low),
+                    median_ci_high: r.summary.as_ref().and_then(|s| s.median_ci).map(|c| c.high),
+                    cv: r.summary.as_ref().map(|s| s.cv),
+                    config_hash: r.config_hash.clone(),
+                    fingerprint: r.fingerprint.clone(),
+                })
+                .collect(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CompareRow {
+    pub benchmark: String,
+    pub unit: String,
+    pub status_a: BenchStatus,
+    pub status_b: BenchStatus,
+    pub median_a: Option<f64>,
+    pub median_b: Option<f64>,
+    /// `null` when either side has no usable result or the configs differ.
+    pub change: Option<Change>,
+    pub same_config: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CompareReport {
+    pub run_a: RunRecord,
+    pub run_b: RunRecord,
+    pub same_fingerprint: bool,
+    pub rows: Vec<CompareRow>,
+}
+
+impl CompareReport {
+    pub fn build(store: &Store, a: RunRecord, b: RunRecord) -> Result<CompareReport, StoreError> {
+        let rows = detect::compare_runs(store, &a, &b)?
+            .into_iter()
+            .map(|(ra, rb, change)| CompareRow {
+                benchmark: rb.benchmark.clone(),
+                unit: rb.metric.display_unit(),
+                status_a: ra.status,
+                status_b: rb.status,
+                median_a: ra.primary(),
+                median_b: rb.primary(),
+                same_config: ra.config_hash == rb.config_hash,
+                change,
+            })
+            .collect();
+        Ok(CompareReport {
+            same_fingerprint: a.fingerprint == b.fingerprint,
+            run_a: a,
+            run_b: b,
+            rows,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FingerprintReport {
+    pub hash: String,
+    pub fingerprint: Fingerprint,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemView {
+    pub file: String,
+    pub key: String,
+    pub line: Option<usize>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl From<&ConfigProblem> for ProblemView {
+    fn from(p: &ConfigProblem) -> Self {
+        ProblemView {
+            file: p.file.clone(),
+            key: p.key.clone(),
+            line: p.line,
+            message: p.message.clone(),
+            hint: p.hint.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub source: String,
+    pub valid: bool,
+    pub suites: Vec<String>,
+    pub benchmarks: usize,
+    pub problems: Vec<ProblemView>,
+}

@@ -1,0 +1,405 @@
+//! Aligned text tables for people. Colour (worse red, better green, failures red) only
+//! when stdout is a terminal and `NO_COLOR` is unset.
+
+use comfy_table::{Cell, CellAlignment, Color, Table, presets};
+
+use super::format::{percent, sparkline, value};
+use super::{CheckReport, CompareReport, FingerprintReport, HistoryReport, RunReport, RunsReport};
+use crate::detect::{Assessment, Change};
+use crate::store::{BenchStatus, RunStatus};
+use crate::workload::Direction;
+
+/// Rendering options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    pub color: bool,
+    /// Terminal: sparklines are drawn.
+    pub terminal: bool,
+}
+
+fn table(style: Style, header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(presets::NOTHING);
+    if style.color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    table.set_header(header.iter().map(|h| Cell::new(h)));
+    table
+}
+
+fn right_align(table: &mut Table, columns: &[usize]) {
+    for &c in columns {
+        if let Some(column) = table.column_mut(c) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
+fn colored(style: Style, text: String, color: Color) -> Cell {
+    if style.color {
+        Cell::new(text).fg(color)
+    } else {
+        Cell::new(text)
+    }
+}
+
+fn change_cell(style: Style, change: Option<&Change>) -> Cell {
+    let Some(change) = change else {
+        return Cell::new("(first run)");
+    };
+    let interval = change
+        .interval
+        .map(|ci| format!(" [{}, {}]", percent(ci.low), percent(ci.high)))
+        .unwrap_or_default();
+    let text = format!("{}{interval}", percent(change.relative));
+    match change.assessment {
+        Assessment::Worse => colored(style, format!("{text} worse"), Color::Red),
+        Assessment::Better => colored(style, format!("{text} better"), Color::Green),
+        Assessment::Unchanged => Cell::new(format!("{text} ~")),
+    }
+}
+
+fn status_cell(style: Style, status: BenchStatus) -> Cell {
+    match status {
+        BenchStatus::Ok => Cell::new("ok"),
+        other => colored(style, other.as_str().to_string(), Color::Red),
+    }
+}
+
+pub fn run_report(report: &RunReport, style: Style) -> String {
+    let run = &report.run;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "run {} · suite {} · {}{} · host {} · fingerprint {}\n",
+        run.id,
+        run.suite,
+        run.status.as_str(),
+        if run.quick { " (quick)" } else { "" },
+        run.host,
+        run.fingerprint
+    ));
+    out.push_str(&format!(
+        "started {}{}\n",
+        run.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        run.duration_secs()
+            .map(|d| format!(" · took {d:.1} s"))
+            .unwrap_or_default()
+    ));
+    if let Some(snapshot) = &report.snapshot {
+        let mem = |b: u64| b as f64 / (1024.0 * 1024.0 * 1024.0);
+        out.push_str(&format!(
+            "host during run: load {:.2} {:.2} {:.2} at start{} · memory available {:.1}/{:.1} GiB\n",
+            snapshot.start.load_1,
+            snapshot.start.load_5,
+            snapshot.start.load_15,
+            snapshot
+                .cpu_busy_percent
+                .map(|c| format!(" · CPU busy {c:.0}%"))
+                .unwrap_or_default(),
+            mem(snapshot.start.memory_available_bytes),
+            mem(snapshot.start.memory_total_bytes),
+        ));
+    }
+    if let Some(env) = &report.environment_change {
+        out.push_str(&format!(
+            "NOTE: environment changed since run {} (fingerprint {} → {}; changed: {}). Results are not compared across fingerprints.\n",
+            env.previous_run,
+            env.previous_fingerprint,
+            env.fingerprint,
+            if env.changed_fields.is_empty() {
+                "unknown".to_string()
+            } else {
+                env.changed_fields.join(", ")
+            }
+        ));
+    }
+    if let Some(note) = &run.note {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    out.push('\n');
+
+    let mut t = table(
+        style,
+        &[
+            "benchmark",
+            "median",
+            "95% CI",
+            "CV",
+            "p95 / p99",
+            "outliers",
+            "n",
+            "vs previous",
+            "status",
+        ],
+    );
+    for view in &report.results {
+        let r = &view.result;
+        let metric = &r.metric;
+        let (median, ci, cv, tails, outliers, n) = match &r.summary {
+            Some(s) => {
+                let ci = s
+                    .median_ci
+                    .map(|ci| format!("{} – {}", value(ci.low, metric), value(ci.high, metric)))
+                    .unwrap_or_else(|| "-".into());
+                // Tail percentiles mean something for latencies: per-operation latency when
+                // the workload records it, else the samples' tail for duration metrics
+                // (for throughput, the *low* tail is the bad one and p95/p99 would mislead).
+                let tails = match (&r.latency, metric.direction) {
+                    (Some(l), _) => format!(
+                        "op {} / {}",
+                        super::format::seconds(l.p95),
+                        super::format::seconds(l.p99)
+                    ),
+                    (None, Direction::LowerIsBetter) => {
+                        format!("{} / {}", value(s.p95, metric), value(s.p99, metric))
+                    }
+                    (None, Direction::HigherIsBetter) => "-".into(),
+                };
+                (
+                    value(s.median, metric),
+                    ci,
+                    format!("{:.1}%", s.cv * 100.0),
+                    tails,
+                    format!("{}", s.outliers_low + s.outliers_high),
+                    format!("{}", s.count),
+                )
+            }
+            None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into(), "0".into()),
+        };
+        t.add_row(vec![
+            Cell::new(&r.benchmark),
+            Cell::new(median),
+            Cell::new(ci),
+            Cell::new(cv),
+            Cell::new(tails),
+            Cell::new(outliers),
+            Cell::new(n),
+            change_cell(style, view.change.as_ref()),
+            status_cell(style, r.status),
+        ]);
+    }
+    right_align(&mut t, &[1, 3, 5, 6]);
+    out.push_str(&t.to_string());
+    out.push('\n');
+
+    let problems: Vec<String> = report
+        .results
+        .iter()
+        .filter_map(|v| {
+            let r = &v.result;
+            let mut notes = Vec::new();
+            if let Some(e) = &r.error {
+                notes.push(e.clone());
+            }
+            if r.budget_exhausted {
+                notes.push(format!(
+                    "time budget reached after {} samples (wanted {}); raise time_budget for tighter intervals",
+                    r.summary.as_ref().map(|s| s.count).unwrap_or(0),
+                    r.options.samples
+                ));
+            }
+            (!notes.is_empty()).then(|| format!("  {}: {}", r.benchmark, notes.join("; ")))
+        })
+        .collect();
+    if !problems.is_empty() {
+        out.push_str("\nproblems:\n");
+        out.push_str(&problems.join("\n"));
+        out.push('\n');
+    }
+    let missing: Vec<&String> = run
+        .benchmarks
+        .iter()
+        .filter(|b| !report.results.iter().any(|r| &r.result.benchmark == *b))
+        .collect();
+    if !missing.is_empty() && run.status != RunStatus::Running {
+        out.push_str(&format!(
+            "\nnot run: {}\n",
+            missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    out
+}
+
+pub fn runs(report: &RunsReport, style: Style) -> String {
+    if report.runs.is_empty() {
+        return "no runs recorded yet; start one with `perfwarden run`\n".into();
+    }
+    let mut t = table(
+        style,
+        &["run", "suite", "started (UTC)", "duration", "status", "benchmarks", "fingerprint"],
+    );
+    for run in &report.runs {
+        let status = match run.status {
+            RunStatus::Success => Cell::new("success"),
+            RunStatus::Running => Cell::new("running"),
+            other => colored(style, other.as_str().to_string(), Color::Red),
+        };
+        t.add_row(vec![
+            Cell::new(run.id),
+            Cell::new(format!("{}{}", run.suite, if run.quick { " (quick)" } else { "" })),
+            Cell::new(run.started_at.format("%Y-%m-%d %H:%M:%S")),
+            Cell::new(
+                run.duration_secs()
+                    .map(|d| format!("{d:.1} s"))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            status,
+            Cell::new(run.benchmarks.len()),
+            Cell::new(&run.fingerprint),
+        ]);
+    }
+    right_align(&mut t, &[0, 3, 5]);
+    format!("{t}\n")
+}
+
+pub fn history(report: &HistoryReport, style: Style) -> String {
+    if report.points.is_empty() {
+        return format!(
+            "no results for benchmark \"{}\" in this period\n",
+            report.benchmark
+        );
+    }
+    let unit = report.unit.clone().unwrap_or_default();
+    let mut out = format!(
+        "{} — median per run, {} ({})\n",
+        report.benchmark,
+        unit,
+        match report.direction {
+            Some(Direction::LowerIsBetter) => "lower is better",
+            _ => "higher is better",
+        }
+    );
+    if style.terminal {
+        let medians: Vec<f64> = report
+            .points
+            .iter()
+            .map(|p| p.median.unwrap_or(f64::NAN))
+            .collect();
+        out.push_str(&format!("trend: {}\n", sparkline(&medians)));
+    }
+    out.push('\n');
+    let mut t = table(
+        style,
+        &["run", "started (UTC)", "median", "95% CI", "CV", "status", "config", "fingerprint"],
+    );
+    for p in &report.points {
+        let fmt = |v: Option<f64>| v.map(super::format::sig4).unwrap_or_else(|| "-".into());
+        t.add_row(vec![
+            Cell::new(format!("{}{}", p.run_id, if p.quick { " q" } else { "" })),
+            Cell::new(p.started_at.format("%Y-%m-%d %H:%M")),
+            Cell::new(fmt(p.median)),
+            Cell::new(match (p.median_ci_low, p.median_ci_high) {
+                (Some(l), Some(h)) => format!("{} – {}", super::format::sig4(l), super::format::sig4(h)),
+                _ => "-".into(),
+            }),
+            Cell::new(p.cv.map(|c| format!("{:.1}%", c * 100.0)).unwrap_or_else(|| "-".into())),
+            status_cell(style, p.status),
+            Cell::new(&p.config_hash),
+            Cell::new(&p.fingerprint),
+        ]);
+    }
+    right_align(&mut t, &[0, 2, 4]);
+    out.push_str(&format!("{t}\n"));
+    out
+}
+
+pub fn compare(report: &CompareReport, style: Style) -> String {
+    let mut out = format!(
+        "run {} ({}, {}) → run {} ({}, {})\n",
+        report.run_a.id,
+        report.run_a.suite,
+        report.run_a.started_at.format("%Y-%m-%d %H:%M"),
+        report.run_b.id,
+        report.run_b.suite,
+        report.run_b.started_at.format("%Y-%m-%d %H:%M"),
+    );
+    if !report.same_fingerprint {
+        out.push_str(&format!(
+            "NOTE: the runs have different environment fingerprints ({} vs {}); differences may come from the environment.\n",
+            report.run_a.fingerprint, report.run_b.fingerprint
+        ));
+    }
+    out.push('\n');
+    if report.rows.is_empty() {
+        out.push_str("the runs have no benchmark in common\n");
+        return out;
+    }
+    let mut t = table(style, &["benchmark", "unit", "run A median", "run B median", "change [95% CI]"]);
+    for row in &report.rows {
+        let fmt = |v: Option<f64>| v.map(super::format::sig4).unwrap_or_else(|| "-".into());
+        let change = if row.same_config {
+            change_cell(style, row.change.as_ref())
+        } else {
+            Cell::new("config differs")
+        };
+        let change = if row.change.is_none() && row.same_config {
+            Cell::new(format!("- ({} / {})", row.status_a.as_str(), row.status_b.as_str()))
+        } else {
+            change
+        };
+        t.add_row(vec![
+            Cell::new(&row.benchmark),
+            Cell::new(&row.unit),
+            Cell::new(fmt(row.median_a)),
+            Cell::new(fmt(row.median_b)),
+            change,
+        ]);
+    }
+    right_align(&mut t, &[2, 3]);
+    out.push_str(&format!("{t}\n"));
+    out
+}
+
+pub fn fingerprint(report: &FingerprintReport) -> String {
+    let f = &report.fingerprint;
+    format!(
+        "fingerprint {}\n  cpu_model         {}\n  physical_cores    {}\n  logical_cores     {}\n  memory_total_mib  {}\n  arch              {}\n  os                {} {}\n  kernel            {}\n  virtualization    {}\n  agent_version     {}\n",
+        report.hash,
+        f.cpu_model,
+        f.physical_cores,
+        f.logical_cores,
+        f.memory_total_mib,
+        f.arch,
+        f.os,
+        f.os_version,
+        f.kernel,
+        f.virtualization,
+        f.agent_version
+    )
+}
+
+pub fn check(report: &CheckReport) -> String {
+    if report.valid {
+        format!(
+            "{}: ok ({} suites: {}; {} benchmarks)\n",
+            report.source,
+            report.suites.len(),
+            report.suites.join(", "),
+            report.benchmarks
+        )
+    } else {
+        let mut out = format!(
+            "{}: {} problem{}\n",
+            report.source,
+            report.problems.len(),
+            if report.problems.len() == 1 { "" } else { "s" }
+        );
+        for p in &report.problems {
+            let location = match p.line {
+                Some(line) => format!("{}:{}", p.file, line),
+                None => p.file.clone(),
+            };
+            if p.key.is_empty() {
+                out.push_str(&format!("{location}: {}\n", p.message));
+            } else {
+                out.push_str(&format!("{location}: `{}`: {}\n", p.key, p.message));
+            }
+            if let Some(hint) = &p.hint {
+                out.push_str(&format!("  hint: {hint}\n"));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,132 @@
+//! The environment fingerprint: what must stay the same for two results to be comparable.
+//!
+//! Only stable fields are used — CPU model, physical and logical cores, total memory
+//! (rounded), architecture, OS and kernel version, virtualisation, agent version. Jittery
+//! fields (current MHz, bogomips, free memory, uptime) are left out so the hash changes
+//! only when the hardware or software does. The short hash is the first 12 hex digits of
+//! SHA-256 over the canonical JSON of the fields.
+
+use sha2::{Digest, Sha256};
+use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
+
+use crate::store::Fingerprint;
+
+/// Reads the fingerprint of this host.
+pub fn collect() -> Fingerprint {
+    let system = System::new_with_specifics(
+        RefreshKind::nothing()
+            .with_cpu(CpuRefreshKind::nothing())
+            .with_memory(MemoryRefreshKind::nothing().with_ram()),
+    );
+    let cpu_model = system
+        .cpus()
+        .first()
+        .map(|cpu| cpu.brand().trim().to_string())
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    Fingerprint {
+        cpu_model,
+        physical_cores: System::physical_core_count().unwrap_or(0),
+        logical_cores: system.cpus().len(),
+        memory_total_mib: (system.total_memory() / (1024 * 1024)) / 256 * 256,
+        arch: System::cpu_arch(),
+        os: System::name().unwrap_or_else(|| "unknown".into()),
+        os_version: System::os_version().unwrap_or_else(|| "unknown".into()),
+        kernel: System::kernel_version().unwrap_or_else(|| "unknown".into()),
+        virtualization: detect_virtualization(),
+        agent_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+/// Short stable hash of a fingerprint.
+pub fn hash(fingerprint: &Fingerprint) -> String {
+    let canonical = serde_json::to_string(fingerprint).expect("fingerprint serializes");
+    hex::encode(&Sha256::digest(canonical.as_bytes())[..6])
+}
+
+/// Names of the fields that differ between two fingerprints.
+pub fn changed_fields(old: &Fingerprint, new: &Fingerprint) -> Vec<String> {
+    let old = serde_json::to_value(old).expect("fingerprint serializes");
+    let new = serde_json::to_value(new).expect("fingerprint serializes");
+    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else {
+        return Vec::new();
+    };
+    old.iter()
+        .filter(|(key, value)| new.get(*key) != Some(value))
+        .map(|(key, _)| key.clone())
+        .collect()
+}
+
+/// Best effort, from files readable without privileges: container markers first, then
+/// the DMI vendor strings, then the CPU `hypervisor` flag.
+fn detect_virtualization() -> String {
+    if std::path::Path::new("/.dockerenv").exists() {
+        return "container:docker".into();
+    }
+    if std::path::Path::new("/run/.containerenv").exists() {
+        return "container:podman".into();
+    }
+    if let Ok(env) = std::fs::read("/proc/1/environ") {
+        if env.windows(10).any(|w| w == b"container=") {
+            return "container".into();
+        }
+    }
+    let dmi = ["sys_vendor", "product_name"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(format!("/sys/class/dmi/id/{f}")).ok())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    for (needle, name) in [
+        ("qemu", "kvm"),
+        ("kvm", "kvm"),
+        ("vmware", "vmware"),
+        ("virtualbox", "virtualbox"),
+        ("microsoft", "hyperv"),
+        ("amazon ec2", "amazon"),
+        ("google", "google"),
+        ("xen", "xen"),
+        ("firecracker", "firecracker"),
+        ("cloud hypervisor", "cloud-hypervisor"),
+    ] {
+        if dmi.contains(needle) {
+            return name.into();
+        }
+    }
+    if let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") {
+        if cpuinfo
+            .lines()
+            .any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "hypervisor"))
+        {
+            return "vm".into();
+        }
+    }
+    "none".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collection_is_stable_across_calls() {
+        let a = collect();
+        let b = collect();
+        assert_eq!(a, b);
+        assert_eq!(hash(&a), hash(&b));
+        assert_eq!(hash(&a).len(), 12);
+        assert!(a.logical_cores >= 1);
+    }
+
+    #[test]
+    fn changed_fields_names_the_difference() {
+        let a = collect();
+        let mut b = a.clone();
+        b.kernel = "9.9.9".into();
+        b.logical_cores += 1;
+        let mut changed = changed_fields(&a, &b);
+        changed.sort();
+        assert_eq!(changed, vec!["kernel", "logical_cores"]);
+        assert_ne!(hash(&a), hash(&b));
+    }
+}

@@ -1,0 +1,139 @@
+//! Seeded percentile bootstrap (Efron & Tibshirani 1993, "An Introduction to the
+//! Bootstrap", ch. 13): resample with replacement, compute the statistic, take the
+//! α/2 and 1 − α/2 percentiles of the replicates.
+//!
+//! Why seeded: the same samples must give the same interval on every machine and every
+//! re-render of a stored run, and tests must be able to pin exact values. The generator is
+//! ChaCha8, whose output stream is specified and stable across platforms.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::summary::{Interval, percentile_sorted};
+
+/// Median by selection (O(n)), used inside the resampling loop.
+fn median_in_place(values: &mut [f64]) -> f64 {
+    let n = values.len();
+    let mid = n / 2;
+    let (_, upper_mid, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
+    let upper = *upper_mid;
+    if n % 2 == 1 {
+        upper
+    } else {
+        let lower = values[..mid]
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        (lower + upper) / 2.0
+    }
+}
+
+fn resample_median(source: &[f64], scratch: &mut Vec<f64>, rng: &mut ChaCha8Rng) -> f64 {
+    scratch.clear();
+    let n = source.len();
+    scratch.extend((0..n).map(|_| source[rng.random_range(0..n)]));
+    median_in_place(scratch)
+}
+
+fn interval_from_replicates(mut replicates: Vec<f64>, level: f64) -> Interval {
+    replicates.sort_by(f64::total_cmp);
+    let alpha = 1.0 - level;
+    Interval {
+        low: percentile_sorted(&replicates, 100.0 * alpha / 2.0),
+        high: percentile_sorted(&replicates, 100.0 * (1.0 - alpha / 2.0)),
+        level,
+    }
+}
+
+/// Percentile-bootstrap interval of the median; `None` with fewer than 2 values.
+pub fn bootstrap_median_ci(
+    values: &[f64],
+    level: f64,
+    resamples: usize,
+    seed: u64,
+) -> Option<Interval> {
+    if values.len() < 2 || resamples == 0 {
+        return None;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut scratch = Vec::with_capacity(values.len());
+    let replicates = (0..resamples)
+        .map(|_| resample_median(values, &mut scratch, &mut rng))
+        .collect();
+    Some(interval_from_replicates(replicates, level))
+}
+
+/// Interval of the relative change of medians, `median(current) / median(baseline) − 1`,
+/// resampling both groups independently (two-sample bootstrap). `None` when a group has
+/// fewer than 2 values or the baseline median can be zero.
+pub fn bootstrap_relative_change_ci(
+    baseline: &[f64],
+    current: &[f64],
+    level: f64,
+    resamples: usize,
+    seed: u64,
+) -> Option<Interval> {
+    if baseline.len() < 2 || current.len() < 2 || resamples == 0 {
+        return None;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut scratch = Vec::with_capacity(baseline.len().max(current.len()));
+    let mut replicates = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        let base = resample_median(baseline, &mut scratch, &mut rng);
+        let cur = resample_median(current, &mut scratch, &mut rng);
+        if base == 0.0 {
+            return None;
+        }
+        replicates.push(cur / base - 1.0);
+    }
+    Some(interval_from_replicates(replicates, level))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_in_place_matches_sorting_median() {
+        let mut odd = vec![5.0, 1.0, 4.0, 2.0, 3.0];
+        assert_eq!(median_in_place(&mut odd), 3.0);
+        let mut even = vec![4.0, 1.0, 3.0, 2.0];
+        assert_eq!(median_in_place(&mut even), 2.5);
+    }
+
+    #[test]
+    fn same_seed_same_interval() {
+        let data: Vec<f64> = (0..50).map(|i| (i as f64 * 0.37).sin() + 10.0).collect();
+        let a = bootstrap_median_ci(&data, 0.95, 1000, 7).unwrap();
+        let b = bootstrap_median_ci(&data, 0.95, 1000, 7).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn interval_brackets_the_median_and_stays_in_range() {
+        let data: Vec<f64> = (1..=101).map(f64::from).collect();
+        let ci = bootstrap_median_ci(&data, 0.95, 2000, 1).unwrap();
+        assert!(ci.low <= 51.0 && 51.0 <= ci.high, "{ci:?}");
+        assert!(ci.low >= 1.0 && ci.high <= 101.0);
+        // The sampling distribution of the median of a uniform 1..101 sample has
+        // sd ≈ sqrt(n)/ (2 f(m)) / n = 101/(2 sqrt(101)) ≈ 5.02 (asymptotic formula), so a
+        // 95% interval spans about ±1.96 * 5.02 ≈ ±9.8 around 51.
+        assert!((ci.high - ci.low) > 10.0 && (ci.high - ci.low) < 30.0, "{ci:?}");
+    }
+
+    #[test]
+    fn relative_change_of_a_ten_percent_shift() {
+        let baseline: Vec<f64> = (0..40).map(|i| 100.0 + (i % 5) as f64).collect();
+        let current: Vec<f64> = baseline.iter().map(|v| v * 1.1).collect();
+        let ci = bootstrap_relative_change_ci(&baseline, &current, 0.95, 2000, 3).unwrap();
+        assert!(ci.contains(0.1), "{ci:?}");
+        assert!(ci.low > 0.05, "{ci:?}");
+    }
+
+    #[test]
+    fn too_few_values_give_none() {
+        assert!(bootstrap_median_ci(&[1.0], 0.95, 100, 1).is_none());
+        assert!(bootstrap_relative_change_ci(&[1.0, 2.0], &[1.0], 0.95, 100, 1).is_none());
+    }
+}

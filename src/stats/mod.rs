@@ -1,0 +1,17 @@
+//! Descriptive statistics, confidence intervals and outlier detection over the samples of
+//! one benchmark run.
+//!
+//! Why a module of its own: every number perfwarden prints or exports about a run comes
+//! from here, so each function cites the method it implements and is tested against values
+//! computed independently (numpy/scipy, R, or by hand — each test says which).
+//!
+//! Values carry no unit here; the caller keeps the unit next to them (see
+//! [`crate::workload::Unit`]).
+
+pub mod bootstrap;
+pub mod outliers;
+pub mod summary;
+
+pub use bootstrap::{bootstrap_median_ci, bootstrap_relative_change_ci};
+pub use outliers::{OutlierReport, modified_z_outliers};
+pub use summary::{Interval, Summary, mean, median, percentile, std_dev, summarize};

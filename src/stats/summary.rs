@@ -1,0 +1,232 @@
+//! Summary statistics of one sample set.
+//!
+//! Methods:
+//! - percentiles use linear interpolation between closest ranks (Hyndman & Fan 1996 type 7),
+//!   the default of numpy (`np.percentile`) and R (`quantile(type = 7)`);
+//! - standard deviation is the sample (Bessel-corrected, n − 1) estimate;
+//! - MAD is the raw median absolute deviation (not scaled by 1.4826), as R's
+//!   `mad(x, constant = 1)` and `scipy.stats.median_abs_deviation(x)`;
+//! - coefficient of variation is sd / |mean|;
+//! - the 95% interval of the mean is mean ± t(0.975, n − 1) · sd / √n with Student's t from
+//!   statrs; the interval of the median is a seeded percentile bootstrap (see
+//!   [`super::bootstrap`]).
+
+use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use super::bootstrap::bootstrap_median_ci;
+use super::outliers::modified_z_outliers;
+
+/// A two-sided interval with its confidence level (0.95 for a 95% interval).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub low: f64,
+    pub high: f64,
+    pub level: f64,
+}
+
+impl Interval {
+    pub fn contains(&self, value: f64) -> bool {
+        self.low <= value && value <= self.high
+    }
+}
+
+/// Everything perfwarden reports about one set of samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub count: usize,
+    pub mean: f64,
+    pub median: f64,
+    pub std_dev: f64,
+    pub min: f64,
+    pub max: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    /// Raw median absolute deviation.
+    pub mad: f64,
+    /// Coefficient of variation, sd / |mean|; 0 when the mean is 0.
+    pub cv: f64,
+    /// 95% Student-t interval of the mean; `None` with fewer than 2 samples.
+    pub mean_ci: Option<Interval>,
+    /// 95% bootstrap interval of the median; `None` with fewer than 2 samples.
+    pub median_ci: Option<Interval>,
+    /// Samples whose modified z-score exceeds 3.5 (Iglewicz & Hoaglin).
+    pub outliers_low: usize,
+    pub outliers_high: usize,
+}
+
+/// Arithmetic mean; NaN for an empty slice.
+pub fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+/// Sample standard deviation (n − 1); 0 for fewer than two values.
+pub fn std_dev(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return 0.0;
+    }
+    let m = mean(values);
+    let sum_sq: f64 = values.iter().map(|v| (v - m) * (v - m)).sum();
+    (sum_sq / (values.len() - 1) as f64).sqrt()
+}
+
+/// Percentile `p` in [0, 100] of already sorted values, type 7 (linear interpolation).
+pub fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        1 => sorted[0],
+        n => {
+            let rank = (p / 100.0).clamp(0.0, 1.0) * (n - 1) as f64;
+            let lower = rank.floor() as usize;
+            let upper = rank.ceil() as usize;
+            let weight = rank - lower as f64;
+            sorted[lower] + (sorted[upper] - sorted[lower]) * weight
+        }
+    }
+}
+
+/// Percentile `p` in [0, 100] of unsorted values.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    percentile_sorted(&sorted, p)
+}
+
+/// Median of unsorted values (the 50th percentile, type 7).
+pub fn median(values: &[f64]) -> f64 {
+    percentile(values, 50.0)
+}
+
+/// Raw median absolute deviation around the median.
+pub fn mad(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let m = median(values);
+    let deviations: Vec<f64> = values.iter().map(|v| (v - m).abs()).collect();
+    median(&deviations)
+}
+
+/// Student-t confidence interval of the mean at `level` (e.g. 0.95).
+pub fn mean_confidence_interval(values: &[f64], level: f64) -> Option<Interval> {
+    let n = values.len();
+    if n < 2 {
+        return None;
+    }
+    let m = mean(values);
+    let standard_error = std_dev(values) / (n as f64).sqrt();
+    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+        .ok()?
+        .inverse_cdf(0.5 + level / 2.0);
+    Some(Interval {
+        low: m - t * standard_error,
+        high: m + t * standard_error,
+        level,
+    })
+}
+
+/// Seed used for every bootstrap of a run summary, so that the same samples always give
+/// the same interval (reports are reproducible and tests can pin values).
+pub const SUMMARY_BOOTSTRAP_SEED: u64 = 0x7065_7266_7761_7264; // "perfward"
+
+/// Summarises `values`. Non-finite values must have been rejected by the caller.
+pub fn summarize(values: &[f64]) -> Summary {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let count = sorted.len();
+    let mean_value = mean(&sorted);
+    let sd = std_dev(&sorted);
+    let outliers = modified_z_outliers(&sorted);
+    Summary {
+        count,
+        mean: mean_value,
+        median: percentile_sorted(&sorted, 50.0),
+        std_dev: sd,
+        min: sorted.first().copied().unwrap_or(f64::NAN),
+        max: sorted.last().copied().unwrap_or(f64::NAN),
+        p50: percentile_sorted(&sorted, 50.0),
+        p95: percentile_sorted(&sorted, 95.0),
+        p99: percentile_sorted(&sorted, 99.0),
+        mad: mad(&sorted),
+        cv: if mean_value == 0.0 || count == 0 {
+            0.0
+        } else {
+            sd / mean_value.abs()
+        },
+        mean_ci: mean_confidence_interval(&sorted, 0.95),
+        median_ci: bootstrap_median_ci(&sorted, 0.95, 2000, SUMMARY_BOOTSTRAP_SEED),
+        outliers_low: outliers.low.len(),
+        outliers_high: outliers.high.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * b.abs().max(1e-12)
+    }
+
+    // Reference data set used across these tests.
+    const DATA: [f64; 12] = [
+        12.1, 11.8, 12.4, 12.0, 11.9, 12.2, 15.3, 12.1, 11.7, 12.3, 12.0, 12.2,
+    ];
+
+    #[test]
+    fn mean_sd_and_percentiles_match_numpy() {
+        // Reference values computed with numpy 1.24.2 and scipy 1.10.1 (Debian 12 python3-numpy, python3-scipy):
+        //   x = np.array(DATA); x.mean(); x.std(ddof=1);
+        //   np.percentile(x, [50, 95, 99])  (default method "linear" = type 7)
+        let s = summarize(&DATA);
+        assert!(close(s.mean, 12.333333333333334, 1e-12), "{}", s.mean);
+        assert!(close(s.std_dev, 0.9556847457887636, 1e-12), "{}", s.std_dev);
+        assert!(close(s.median, 12.1, 1e-12));
+        assert!(close(s.p95, 13.704999999999998, 1e-12), "{}", s.p95);
+        assert!(close(s.p99, 14.981000000000002, 1e-12), "{}", s.p99);
+        assert_eq!(s.min, 11.7);
+        assert_eq!(s.max, 15.3);
+    }
+
+    #[test]
+    fn mad_matches_scipy() {
+        // scipy.stats.median_abs_deviation(DATA) == 0.14999999999999947 (scale=1.0)
+        assert!(close(mad(&DATA), 0.15, 1e-9), "{}", mad(&DATA));
+    }
+
+    #[test]
+    fn mean_interval_matches_scipy_t_interval() {
+        // scipy.stats.t.interval(0.95, df=11, loc=x.mean(), scale=scipy.stats.sem(x))
+        //   == (11.726120215217263, 12.940546451449405)
+        let ci = mean_confidence_interval(&DATA, 0.95).unwrap();
+        assert!(close(ci.low, 11.726120215217263, 1e-9), "{}", ci.low);
+        assert!(close(ci.high, 12.940546451449405, 1e-9), "{}", ci.high);
+    }
+
+    #[test]
+    fn cv_is_sd_over_mean() {
+        let s = summarize(&DATA);
+        assert!(close(s.cv, 0.9556847457887636 / 12.333333333333334, 1e-12));
+    }
+
+    #[test]
+    fn percentile_by_hand() {
+        // Type 7 on [1,2,3,4]: rank = 0.25*3 = 0.75 → 1 + 0.75*(2-1) = 1.75 (by hand).
+        assert_eq!(percentile(&[4.0, 1.0, 3.0, 2.0], 25.0), 1.75);
+        assert_eq!(percentile(&[5.0], 99.0), 5.0);
+        assert!(percentile(&[], 50.0).is_nan());
+    }
+
+    #[test]
+    fn single_value_has_no_interval() {
+        let s = summarize(&[3.0]);
+        assert_eq!(s.count, 1);
+        assert_eq!(s.std_dev, 0.0);
+        assert!(s.mean_ci.is_none());
+        assert!(s.median_ci.is_none());
+    }
+}

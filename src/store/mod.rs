@@ -1,0 +1,502 @@
+//! The only owner of the redb database.
+//!
+//! Why one owner: redb allows one process per file and every table definition must agree,
+//! so all reads and writes go through [`Store`]. Each benchmark result is committed in its
+//! own durable transaction as soon as it is measured (redb's default
+//! `Durability::Immediate` fsyncs on commit), so a crash or SIGKILL loses at most the
+//! benchmark in progress; redb's copy-on-write commits mean the file is never left
+//! half-written. A run still marked `running` when the database is next opened died with
+//! its process and is marked `interrupted`.
+
+mod records;
+pub mod schema;
+
+use std::fs;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use redb::{Database, ReadableDatabase, ReadableTable};
+
+pub use records::{
+    BenchStatus, BenchmarkResult, Fingerprint, RunRecord, RunSnapshot, RunStatus, SystemSample,
+};
+use schema::{
+    BENCH_INDEX, FINGERPRINTS, META, RESULTS, RUNS, SAMPLES, SCHEMA_VERSION, SNAPSHOTS,
+};
+
+/// File name of the database inside the state directory.
+pub const DATABASE_FILE: &str = "perfwarden.redb";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot create the state directory {path}: {source}\n  hint: pass --state-dir DIR with a writable directory, or run as a user that may create it"
+    )]
+    StateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the state directory {path} is not writable: {source}\n  hint: fix its owner or permissions, or pass --state-dir DIR"
+    )]
+    NotWritable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the database {path} is in use by another perfwarden process\n  hint: wait for the running `perfwarden run` to finish, or query the daemon"
+    )]
+    Locked { path: PathBuf },
+    #[error(
+        "the database {path} was written by a newer perfwarden (schema {found}, this binary knows {known})\n  hint: upgrade perfwarden; the file was not changed"
+    )]
+    TooNew { path: PathBuf, found: u64, known: u64 },
+    #[error("database {path}: {message}")]
+    Database { path: PathBuf, message: String },
+    #[error("a stored record could not be read: {0}")]
+    Corrupt(String),
+}
+
+/// The state directory: `--state-dir`, else `$STATE_DIRECTORY` (systemd), else
+/// `/var/lib/perfwarden` for root, else `$XDG_DATA_HOME/perfwarden` or
+/// `~/.local/share/perfwarden`.
+pub fn resolve_state_dir(explicit: Option<&Path>, configured: Option<&Path>) -> PathBuf {
+    if let Some(dir) = explicit {
+        return dir.to_path_buf();
+    }
+    if let Some(dir) = std::env::var_os("STATE_DIRECTORY").filter(|v| !v.is_empty()) {
+        if let Some(first) = std::env::split_paths(&dir).next() {
+            return first;
+        }
+    }
+    if let Some(dir) = configured {
+        return dir.to_path_buf();
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/var/lib/perfwarden");
+    }
+    if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(data).join("perfwarden");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/perfwarden")
+}
+
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+    state_dir: PathBuf,
+    /// Runs found `running` at open and marked `interrupted`.
+    recovered: Vec<u64>,
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("records serialize")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn samples_to_bytes(samples: &[f64]) -> Vec<u8> {
+    samples.iter().flat_map(|s| s.to_le_bytes()).collect()
+}
+
+fn samples_from_bytes(bytes: &[u8]) -> Vec<f64> {
+    bytes
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8-byte chunk")))
+        .collect()
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `state_dir`: directory 0700, file 0600.
+    pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        fs::create_dir_all(state_dir).map_err(|source| StoreError::StateDir {
+            path: state_dir.to_path_buf(),
+            source,
+        })?;
+        // Only tighten a directory we own; never loosen.
+        if let Ok(meta) = fs::metadata(state_dir) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                let _ = fs::set_permissions(state_dir, fs::Permissions::from_mode(0o700));
+            }
+        }
+        let path = state_dir.join(DATABASE_FILE);
+        // Create the file with 0600 before redb opens it, so it is never world-readable.
+        fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|source| StoreError::NotWritable {
+                path: state_dir.to_path_buf(),
+                source,
+            })?;
+        let db = Database::create(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked { path: path.clone() },
+            other => StoreError::Database {
+                path: path.clone(),
+                message: other.to_string(),
+            },
+        })?;
+        let mut store = Store {
+            db,
+            path,
+            state_dir: state_dir.to_path_buf(),
+            recovered: Vec::new(),
+        };
+        store.initialize()?;
+        Ok(store)
+    }
+
+    /// Opens the database only if it exists (read commands must not create state).
+    pub fn open_existing(state_dir: &Path) -> Result<Option<Store>, StoreError> {
+        if state_dir.join(DATABASE_FILE).exists() {
+            Store::open(state_dir).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// Runs that a previous process left `running` and that were marked `interrupted`.
+    pub fn recovered_runs(&self) -> &[u64] {
+        &self.recovered
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Database {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn initialize(&mut self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
+            let found = meta
+                .get("schema_version")
+                .map_err(|e| self.err(e))?
+                .map(|v| v.value());
+            match found {
+                None => {
+                    meta.insert("schema_version", SCHEMA_VERSION)
+                        .map_err(|e| self.err(e))?;
+                    meta.insert("next_run_id", 1).map_err(|e| self.err(e))?;
+                }
+                Some(version) if version > SCHEMA_VERSION => {
+                    return Err(StoreError::TooNew {
+                        path: self.path.clone(),
+                        found: version,
+                        known: SCHEMA_VERSION,
+                    });
+                }
+                Some(_) => {} // Same version; older versions would be migrated here.
+            }
+            // Create every table so read transactions never see a missing one.
+            txn.open_table(RUNS).map_err(|e| self.err(e))?;
+            txn.open_table(RESULTS).map_err(|e| self.err(e))?;
+            txn.open_table(SAMPLES).map_err(|e| self.err(e))?;
+            txn.open_table(BENCH_INDEX).map_err(|e| self.err(e))?;
+            txn.open_table(FINGERPRINTS).map_err(|e| self.err(e))?;
+            txn.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+
+            // Crash recovery: nobody else can hold the file, so `running` runs are dead.
+            let mut runs = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+            let mut dead = Vec::new();
+            for entry in runs.iter().map_err(|e| self.err(e))? {
+                let (id, bytes) = entry.map_err(|e| self.err(e))?;
+                let run: RunRecord = from_json(bytes.value())?;
+                if run.status == RunStatus::Running {
+                    dead.push((id.value(), run));
+                }
+            }
+            for (id, mut run) in dead {
+                run.status = RunStatus::Interrupted;
+                run.note = Some(
+                    "the perfwarden process ended without finishing this run (crash, SIGKILL or power loss); finished benchmarks were kept"
+                        .into(),
+                );
+                runs.insert(id, to_json(&run).as_slice())
+                    .map_err(|e| self.err(e))?;
+                self.recovered.push(id);
+            }
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Records the start of a run and returns its id. `run.id` is ignored.
+    pub fn begin_run(&self, mut run: RunRecord) -> Result<RunRecord, StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
+            let id = meta
+                .get("next_run_id")
+                .map_err(|e| self.err(e))?
+                .map(|v| v.value())
+                .unwrap_or(1);
+            meta.insert("next_run_id", id + 1).map_err(|e| self.err(e))?;
+            run.id = id;
+            let mut runs = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+            runs.insert(id, to_json(&run).as_slice())
+                .map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(run)
+    }
+
+    /// Replaces the run record (status, end time, note).
+    pub fn update_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut runs = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+            runs.insert(run.id, to_json(run).as_slice())
+                .map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// Commits one benchmark result with its raw samples and index entry, durably.
+    pub fn put_result(&self, result: &BenchmarkResult, samples: &[f64]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let key = (result.run_id, result.benchmark.as_str());
+            let mut results = txn.open_table(RESULTS).map_err(|e| self.err(e))?;
+            results
+                .insert(key, to_json(result).as_slice())
+                .map_err(|e| self.err(e))?;
+            let mut raw = txn.open_table(SAMPLES).map_err(|e| self.err(e))?;
+            raw.insert(key, samples_to_bytes(samples).as_slice())
+                .map_err(|e| self.err(e))?;
+            let mut index = txn.open_table(BENCH_INDEX).map_err(|e| self.err(e))?;
+            index
+                .insert(
+                    (
+                        result.benchmark.as_str(),
+                        result.started_at.timestamp_millis(),
+                        result.run_id,
+                    ),
+                    (),
+                )
+                .map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    pub fn put_fingerprint(&self, hash: &str, fingerprint: &Fingerprint) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = txn.open_table(FINGERPRINTS).map_err(|e| self.err(e))?;
+            table
+                .insert(hash, to_json(fingerprint).as_slice())
+                .map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    pub fn fingerprint(&self, hash: &str) -> Result<Option<Fingerprint>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(FINGERPRINTS).map_err(|e| self.err(e))?;
+        match table.get(hash).map_err(|e| self.err(e))? {
+            Some(bytes) => Ok(Some(from_json(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn put_snapshot(&self, run_id: u64, snapshot: &RunSnapshot) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = txn.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+            table
+                .insert(run_id, to_json(snapshot).as_slice())
+                .map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    pub fn snapshot(&self, run_id: u64) -> Result<Option<RunSnapshot>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+        match table.get(run_id).map_err(|e| self.err(e))? {
+            Some(bytes) => Ok(Some(from_json(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn run(&self, id: u64) -> Result<Option<RunRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+        match table.get(id).map_err(|e| self.err(e))? {
+            Some(bytes) => Ok(Some(from_json(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs, newest first, optionally of one suite and started at or after `since`.
+    pub fn runs(
+        &self,
+        suite: Option<&str>,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+        let mut runs = Vec::new();
+        for entry in table.iter().map_err(|e| self.err(e))?.rev() {
+            let (_, bytes) = entry.map_err(|e| self.err(e))?;
+            let run: RunRecord = from_json(bytes.value())?;
+            if suite.is_some_and(|s| s != run.suite) {
+                continue;
+            }
+            if since.is_some_and(|t| run.started_at < t) {
+                continue;
+            }
+            runs.push(run);
+        }
+        Ok(runs)
+    }
+
+    /// Results of one run, in the order the suite planned them.
+    pub fn results(&self, run_id: u64) -> Result<Vec<BenchmarkResult>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(RESULTS).map_err(|e| self.err(e))?;
+        let mut results = Vec::new();
+        for entry in table
+            .range((run_id, "")..(run_id + 1, ""))
+            .map_err(|e| self.err(e))?
+        {
+            let (_, bytes) = entry.map_err(|e| self.err(e))?;
+            results.push(from_json::<BenchmarkResult>(bytes.value())?);
+        }
+        if let Some(run) = self.run(run_id)? {
+            results.sort_by_key(|r| {
+                run.benchmarks
+                    .iter()
+                    .position(|b| *b == r.benchmark)
+                    .unwrap_or(usize::MAX)
+            });
+        }
+        Ok(results)
+    }
+
+    pub fn samples(&self, run_id: u64, benchmark: &str) -> Result<Vec<f64>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(SAMPLES).map_err(|e| self.err(e))?;
+        Ok(table
+            .get((run_id, benchmark))
+            .map_err(|e| self.err(e))?
+            .map(|bytes| samples_from_bytes(bytes.value()))
+            .unwrap_or_default())
+    }
+
+    /// One benchmark's results over time, oldest first (a range scan of the index).
+    pub fn history(
+        &self,
+        benchmark: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<BenchmarkResult>, StoreError> {
+        let since_ms = since.map(|t| t.timestamp_millis()).unwrap_or(i64::MIN);
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let index = txn.open_table(BENCH_INDEX).map_err(|e| self.err(e))?;
+        let results = txn.open_table(RESULTS).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for entry in index
+            .range((benchmark, since_ms, 0)..=(benchmark, i64::MAX, u64::MAX))
+            .map_err(|e| self.err(e))?
+        {
+            let (key, _) = entry.map_err(|e| self.err(e))?;
+            let (_, _, run_id) = key.value();
+            if let Some(bytes) = results.get((run_id, benchmark)).map_err(|e| self.err(e))? {
+                out.push(from_json::<BenchmarkResult>(bytes.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Names of every benchmark with stored results.
+    pub fn benchmark_names(&self) -> Result<Vec<String>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let index = txn.open_table(BENCH_INDEX).map_err(|e| self.err(e))?;
+        let mut names: Vec<String> = Vec::new();
+        for entry in index.iter().map_err(|e| self.err(e))? {
+            let (key, _) = entry.map_err(|e| self.err(e))?;
+            let name = key.value().0.to_string();
+            if names.last() != Some(&name) {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    /// Deletes runs started before `cutoff` with everything that belongs to them. Returns
+    /// the number of runs purged. One transaction: a crash purges all or nothing.
+    pub fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        let old: Vec<RunRecord> = self
+            .runs(None, None)?
+            .into_iter()
+            .filter(|r| r.started_at < cutoff && r.status != RunStatus::Running)
+            .collect();
+        if old.is_empty() {
+            return Ok(0);
+        }
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut runs = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+            let mut results = txn.open_table(RESULTS).map_err(|e| self.err(e))?;
+            let mut samples = txn.open_table(SAMPLES).map_err(|e| self.err(e))?;
+            let mut index = txn.open_table(BENCH_INDEX).map_err(|e| self.err(e))?;
+            let mut snapshots = txn.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+            for run in &old {
+                let mut stored: Vec<(String, i64)> = Vec::new();
+                for entry in results
+                    .range((run.id, "")..(run.id + 1, ""))
+                    .map_err(|e| self.err(e))?
+                {
+                    let (_, bytes) = entry.map_err(|e| self.err(e))?;
+                    let result: BenchmarkResult = from_json(bytes.value())?;
+                    stored.push((result.benchmark, result.started_at.timestamp_millis()));
+                }
+                for (bench, started_ms) in &stored {
+                    results
+                        .remove((run.id, bench.as_str()))
+                        .map_err(|e| self.err(e))?;
+                    samples
+                        .remove((run.id, bench.as_str()))
+                        .map_err(|e| self.err(e))?;
+                    index
+                        .remove((bench.as_str(), *started_ms, run.id))
+                        .map_err(|e| self.err(e))?;
+                }
+                snapshots.remove(run.id).map_err(|e| self.err(e))?;
+                runs.remove(run.id).map_err(|e| self.err(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(old.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_round_trip_bit_exact() {
+        let samples = vec![1.0, -0.5, f64::MAX, 1e-300, 12345.678];
+        assert_eq!(samples_from_bytes(&samples_to_bytes(&samples)), samples);
+    }
+}

@@ -1,0 +1,155 @@
+//! The records perfwarden keeps: one run of a suite, one benchmark's result in it, the
+//! environment fingerprint and the system snapshot. These are the data every later stage
+//! (detect, report, export) reads.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::BenchOptions;
+use crate::stats::Summary;
+use crate::workload::{LatencySummary, MetricDef};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Started and not finished. Found at open time, it means the process died (crash,
+    /// SIGKILL, power loss); the store then marks the run `interrupted`.
+    Running,
+    /// Every benchmark produced a result.
+    Success,
+    /// At least one benchmark failed or timed out.
+    Failed,
+    /// Stopped early by a signal or a crash; finished benchmarks are kept.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: u64,
+    pub suite: String,
+    pub status: RunStatus,
+    /// `--quick` runs use reduced sampling.
+    pub quick: bool,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub host: String,
+    pub agent_version: String,
+    /// Short hash of the environment fingerprint.
+    pub fingerprint: String,
+    /// Benchmarks planned, in order.
+    pub benchmarks: Vec<String>,
+    /// Why the run ended early, when it did.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl RunRecord {
+    pub fn duration_secs(&self) -> Option<f64> {
+        self.finished_at
+            .map(|end| (end - self.started_at).num_milliseconds() as f64 / 1000.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BenchStatus {
+    Ok,
+    Failed,
+    TimedOut,
+    /// Stopped by Ctrl-C or SIGTERM during sampling; the samples taken are kept.
+    Interrupted,
+}
+
+impl BenchStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BenchStatus::Ok => "ok",
+            BenchStatus::Failed => "failed",
+            BenchStatus::TimedOut => "timed_out",
+            BenchStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchmarkResult {
+    pub run_id: u64,
+    pub benchmark: String,
+    pub kind: String,
+    /// Hash of kind + parameters: only equal hashes are compared.
+    pub config_hash: String,
+    pub fingerprint: String,
+    pub metric: MetricDef,
+    pub status: BenchStatus,
+    pub error: Option<String>,
+    pub started_at: DateTime<Utc>,
+    /// Wall time of the whole benchmark (setup, warm-up, sampling, teardown).
+    pub duration_secs: f64,
+    pub iterations_per_sample: u64,
+    pub warmup_samples: usize,
+    /// Sampling stopped at the time budget before reaching `samples` and `min_time`.
+    pub budget_exhausted: bool,
+    pub options: BenchOptions,
+    /// Summary of the samples; `None` when no sample was taken.
+    pub summary: Option<Summary>,
+    /// Per-operation latency, for workloads that record it.
+    pub latency: Option<LatencySummary>,
+}
+
+impl BenchmarkResult {
+    /// The primary statistic: the median of the samples.
+    pub fn primary(&self) -> Option<f64> {
+        self.summary.as_ref().map(|s| s.median)
+    }
+}
+
+/// What the environment is: only stable fields, so that a change means the hardware or
+/// software changed, not that the host was busy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub cpu_model: String,
+    pub physical_cores: usize,
+    pub logical_cores: usize,
+    /// Total memory rounded down to 256 MiB (the kernel's count moves by a few MiB across
+    /// boots and kernel versions).
+    pub memory_total_mib: u64,
+    pub arch: String,
+    pub os: String,
+    pub os_version: String,
+    pub kernel: String,
+    /// `none`, `kvm`, `vmware`, `container:docker`, … (best effort).
+    pub virtualization: String,
+    pub agent_version: String,
+}
+
+/// Load and resource use around a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemSample {
+    pub at: DateTime<Utc>,
+    pub load_1: f64,
+    pub load_5: f64,
+    pub load_15: f64,
+    pub memory_total_bytes: u64,
+    pub memory_available_bytes: u64,
+    pub swap_used_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSnapshot {
+    pub start: SystemSample,
+    pub end: Option<SystemSample>,
+    /// Average busy share of all CPUs between start and end, in percent (includes the
+    /// benchmarks themselves).
+    pub cpu_busy_percent: Option<f64>,
+}

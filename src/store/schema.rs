@@ -1,0 +1,36 @@
+//! Every redb table of perfwarden, in one place, with the schema version.
+//!
+//! Values are JSON documents (serde) except raw samples, which are little-endian `f64`
+//! arrays: JSON keeps records readable and lets fields be added with `#[serde(default)]`
+//! without a migration; samples are the bulk of the data and stay compact.
+//!
+//! Bump [`SCHEMA_VERSION`] when a table changes incompatibly and add the step to
+//! `super::migrate`.
+
+use redb::TableDefinition;
+
+/// Version of the layout below. Stored in [`META`] under `schema_version`.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// `name → value`: `schema_version`, `next_run_id`.
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// `run id → RunRecord (JSON)`.
+pub const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("runs");
+
+/// `(run id, benchmark) → BenchmarkResult (JSON)`.
+pub const RESULTS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("results");
+
+/// `(run id, benchmark) → raw samples (little-endian f64, in measurement order)`.
+pub const SAMPLES: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("samples");
+
+/// `(benchmark, started at in Unix ms, run id) → ()`: the time-series index, so the history
+/// of one benchmark is a range scan.
+pub const BENCH_INDEX: TableDefinition<(&str, i64, u64), ()> =
+    TableDefinition::new("bench_index");
+
+/// `fingerprint hash → Fingerprint (JSON)`.
+pub const FINGERPRINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("fingerprints");
+
+/// `run id → RunSnapshot (JSON)`: load, CPU and memory around the run.
+pub const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshots");

@@ -1,0 +1,493 @@
+//! The workload family: what perfwarden can measure.
+//!
+//! A benchmark in the config names a `kind`; [`WorkloadConfig`] is the closed, tagged set of
+//! kinds with their parameters, and [`WorkloadConfig::build`] turns one into a
+//! [`Workload`] the runner drives. Each kind lives in its own file together with its
+//! parameters, the definition of its operation and unit, and its tests.
+//!
+//! The split of responsibilities keeps timing honest and uniform: a workload only *does*
+//! work (`run(iterations)`) and says how many units it completed; the runner owns the
+//! monotonic clock, so every probe is timed the same way and the per-sample overhead is the
+//! runner's, measured once (see `examples/timing_overhead.rs`).
+
+pub mod cache_local;
+pub mod cpu_primes;
+pub mod cpu_sha256;
+pub mod disk_files;
+pub mod fake;
+pub mod memory_alloc;
+pub mod memory_bandwidth;
+pub mod parse_config;
+pub mod scan_tree;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Whether a larger or a smaller value of a metric is better. A regression is always a
+/// move in the worse direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    HigherIsBetter,
+    LowerIsBetter,
+}
+
+impl Direction {
+    /// `true` when going from `before` to `after` is a move in the worse direction.
+    pub fn is_worse(self, before: f64, after: f64) -> bool {
+        match self {
+            Direction::HigherIsBetter => after < before,
+            Direction::LowerIsBetter => after > before,
+        }
+    }
+}
+
+/// The quantity a sample measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quantity {
+    /// Seconds per iteration (value = elapsed / iterations).
+    Duration,
+    /// Bytes per second (value = bytes / elapsed).
+    Bandwidth,
+    /// Operations per second (value = operations / elapsed).
+    Throughput,
+}
+
+/// The primary metric of a benchmark: what one sample value means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricDef {
+    pub quantity: Quantity,
+    /// The unit of work, singular (`event`, `file`, `operation`, `byte`).
+    pub operation: String,
+    pub direction: Direction,
+}
+
+impl MetricDef {
+    pub fn throughput(operation: &str) -> Self {
+        MetricDef {
+            quantity: Quantity::Throughput,
+            operation: operation.to_string(),
+            direction: Direction::HigherIsBetter,
+        }
+    }
+
+    pub fn bandwidth() -> Self {
+        MetricDef {
+            quantity: Quantity::Bandwidth,
+            operation: "byte".to_string(),
+            direction: Direction::HigherIsBetter,
+        }
+    }
+
+    pub fn duration(operation: &str) -> Self {
+        MetricDef {
+            quantity: Quantity::Duration,
+            operation: operation.to_string(),
+            direction: Direction::LowerIsBetter,
+        }
+    }
+
+    /// The UCUM unit, as set on OpenTelemetry instruments: `s`, `By/s`, `{event}/s`.
+    pub fn ucum(&self) -> String {
+        match self.quantity {
+            Quantity::Duration => "s".to_string(),
+            Quantity::Bandwidth => "By/s".to_string(),
+            Quantity::Throughput => format!("{{{}}}/s", self.operation),
+        }
+    }
+
+    /// Human unit for reports: `s`, `B/s`, `events/s`.
+    pub fn display_unit(&self) -> String {
+        match self.quantity {
+            Quantity::Duration => "s".to_string(),
+            Quantity::Bandwidth => "B/s".to_string(),
+            Quantity::Throughput => format!("{}s/s", self.operation),
+        }
+    }
+
+    /// Turns one timed sample into the metric's value.
+    pub fn value(&self, units: f64, iterations: u64, elapsed_secs: f64) -> f64 {
+        match self.quantity {
+            Quantity::Duration => elapsed_secs / iterations.max(1) as f64,
+            Quantity::Bandwidth | Quantity::Throughput => units / elapsed_secs,
+        }
+    }
+}
+
+/// Why a workload could not do its work. Recorded with the result; never a panic.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkloadError {
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("stopped by request")]
+    Cancelled,
+}
+
+impl WorkloadError {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        WorkloadError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Stop signal shared by the runner and the workload (Ctrl-C, SIGTERM, hard timeout).
+/// Workloads with long inner loops check it so they can stop between operations. A child
+/// token is cancelled on its own (a benchmark's timeout) or with its parent (Ctrl-C).
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken {
+    own: Arc<AtomicBool>,
+    parent: Option<Arc<AtomicBool>>,
+}
+
+impl CancelToken {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// A token that is also cancelled when `self` is.
+    pub fn child(&self) -> Self {
+        CancelToken {
+            own: Arc::default(),
+            parent: Some(self.own.clone()),
+        }
+    }
+    pub fn cancel(&self) {
+        self.own.store(true, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.own.load(Ordering::Relaxed)
+            || self
+                .parent
+                .as_ref()
+                .is_some_and(|p| p.load(Ordering::Relaxed))
+    }
+}
+
+/// What a workload may use during setup and sampling.
+#[derive(Debug, Clone)]
+pub struct WorkloadContext {
+    /// A private scratch folder under the state directory; the runner creates it before
+    /// `setup` and removes it after `teardown`, whatever happened.
+    pub scratch_dir: PathBuf,
+    pub cancel: CancelToken,
+    /// Logical CPUs available to this process.
+    pub available_cpus: usize,
+}
+
+/// Collects per-operation latencies (nanoseconds) for workloads where they mean something
+/// (disk, cache). Bounded memory: an HDR histogram with 3 significant digits.
+pub struct LatencyRecorder {
+    histogram: Histogram<u64>,
+}
+
+impl Default for LatencyRecorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LatencyRecorder {
+    pub fn new() -> Self {
+        LatencyRecorder {
+            histogram: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                .expect("static histogram bounds are valid"),
+        }
+    }
+
+    pub fn record_nanos(&mut self, nanos: u64) {
+        self.histogram.saturating_record(nanos.max(1));
+    }
+
+    pub fn merge(&mut self, other: &LatencyRecorder) {
+        // Both histograms share the same bounds, so `add` cannot fail.
+        let _ = self.histogram.add(&other.histogram);
+    }
+
+    pub fn clear(&mut self) {
+        self.histogram.reset();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.histogram.is_empty()
+    }
+
+    /// Percentiles in seconds, or `None` when nothing was recorded.
+    pub fn summary(&self) -> Option<LatencySummary> {
+        if self.histogram.is_empty() {
+            return None;
+        }
+        let secs = |q: f64| self.histogram.value_at_quantile(q) as f64 / 1e9;
+        Some(LatencySummary {
+            count: self.histogram.len(),
+            p50: secs(0.50),
+            p90: secs(0.90),
+            p95: secs(0.95),
+            p99: secs(0.99),
+            p999: secs(0.999),
+            max: self.histogram.max() as f64 / 1e9,
+        })
+    }
+}
+
+/// Per-operation latency percentiles in seconds (from the HDR histogram).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+/// One measurable thing. The runner calls `setup` once, then `run` repeatedly (warm-up and
+/// samples), then `teardown` once, all from one thread.
+pub trait Workload: Send {
+    /// What a sample value means.
+    fn metric(&self) -> MetricDef;
+
+    /// Untimed preparation: buffers, scratch files, generated trees.
+    fn setup(&mut self, _ctx: &WorkloadContext) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+
+    /// Performs `iterations` repetitions of the workload's batch and returns the units of
+    /// work completed (events, bytes, files, operations). Timed by the runner.
+    fn run(
+        &mut self,
+        iterations: u64,
+        latencies: &mut LatencyRecorder,
+    ) -> Result<f64, WorkloadError>;
+
+    /// Untimed clean-up; called even when `run` failed.
+    fn teardown(&mut self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+}
+
+/// Thread count: a number, or `"all"` for every logical CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(untagged)]
+pub enum Threads {
+    Count(usize),
+    #[default]
+    #[serde(with = "all_literal")]
+    All,
+}
+
+mod all_literal {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("all")
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<(), D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text == "all" {
+            Ok(())
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "expected a thread count or \"all\", found \"{text}\""
+            )))
+        }
+    }
+}
+
+impl Threads {
+    pub fn resolve(self, available: usize) -> usize {
+        match self {
+            Threads::Count(n) => n.max(1),
+            Threads::All => available.max(1),
+        }
+    }
+}
+
+impl fmt::Display for Threads {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Threads::Count(n) => write!(f, "{n}"),
+            Threads::All => f.write_str("all"),
+        }
+    }
+}
+
+/// Every kind a benchmark can name, with its parameters (`kind = "..."` in the config).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum WorkloadConfig {
+    #[serde(rename = "cpu.primes")]
+    CpuPrimes(cpu_primes::CpuPrimesConfig),
+    #[serde(rename = "cpu.sha256")]
+    CpuSha256(cpu_sha256::CpuSha256Config),
+    #[serde(rename = "memory.bandwidth")]
+    MemoryBandwidth(memory_bandwidth::MemoryBandwidthConfig),
+    #[serde(rename = "memory.alloc")]
+    MemoryAlloc(memory_alloc::MemoryAllocConfig),
+    #[serde(rename = "disk.files")]
+    DiskFiles(disk_files::DiskFilesConfig),
+    #[serde(rename = "parse.config")]
+    ParseConfig(parse_config::ParseConfigConfig),
+    #[serde(rename = "scan.tree")]
+    ScanTree(scan_tree::ScanTreeConfig),
+    #[serde(rename = "cache.local")]
+    CacheLocal(cache_local::CacheLocalConfig),
+}
+
+/// The kind names, for error hints and docs.
+pub const KINDS: &[&str] = &[
+    "cpu.primes",
+    "cpu.sha256",
+    "memory.bandwidth",
+    "memory.alloc",
+    "disk.files",
+    "parse.config",
+    "scan.tree",
+    "cache.local",
+];
+
+impl WorkloadConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WorkloadConfig::CpuPrimes(_) => "cpu.primes",
+            WorkloadConfig::CpuSha256(_) => "cpu.sha256",
+            WorkloadConfig::MemoryBandwidth(_) => "memory.bandwidth",
+            WorkloadConfig::MemoryAlloc(_) => "memory.alloc",
+            WorkloadConfig::DiskFiles(_) => "disk.files",
+            WorkloadConfig::ParseConfig(_) => "parse.config",
+            WorkloadConfig::ScanTree(_) => "scan.tree",
+            WorkloadConfig::CacheLocal(_) => "cache.local",
+        }
+    }
+
+    /// Checks parameters that serde cannot (ranges, paths). Each problem is
+    /// `(parameter, message)`.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        match self {
+            WorkloadConfig::CpuPrimes(c) => c.validate(),
+            WorkloadConfig::CpuSha256(c) => c.validate(),
+            WorkloadConfig::MemoryBandwidth(c) => c.validate(),
+            WorkloadConfig::MemoryAlloc(c) => c.validate(),
+            WorkloadConfig::DiskFiles(c) => c.validate(),
+            WorkloadConfig::ParseConfig(_) => Vec::new(),
+            WorkloadConfig::ScanTree(c) => c.validate(),
+            WorkloadConfig::CacheLocal(c) => c.validate(),
+        }
+    }
+
+    /// The metric without building the workload (for reports and catalogs).
+    pub fn metric(&self) -> MetricDef {
+        self.build().metric()
+    }
+
+    pub fn build(&self) -> Box<dyn Workload> {
+        match self {
+            WorkloadConfig::CpuPrimes(c) => Box::new(cpu_primes::CpuPrimes::new(c.clone())),
+            WorkloadConfig::CpuSha256(c) => Box::new(cpu_sha256::CpuSha256::new(c.clone())),
+            WorkloadConfig::MemoryBandwidth(c) => {
+                Box::new(memory_bandwidth::MemoryBandwidth::new(c.clone()))
+            }
+            WorkloadConfig::MemoryAlloc(c) => Box::new(memory_alloc::MemoryAlloc::new(c.clone())),
+            WorkloadConfig::DiskFiles(c) => Box::new(disk_files::DiskFiles::new(c.clone())),
+            WorkloadConfig::ParseConfig(c) => Box::new(parse_config::ParseConfig::new(c.clone())),
+            WorkloadConfig::ScanTree(c) => Box::new(scan_tree::ScanTree::new(c.clone())),
+            WorkloadConfig::CacheLocal(c) => Box::new(cache_local::CacheLocal::new(c.clone())),
+        }
+    }
+
+    /// Short hash of the kind and its parameters. Results are only compared with results of
+    /// the same hash: changing a parameter starts a new series instead of a false change.
+    pub fn config_hash(&self) -> String {
+        let canonical = serde_json::to_string(self).expect("workload config serializes");
+        let digest = Sha256::digest(canonical.as_bytes());
+        hex::encode(&digest[..6])
+    }
+}
+
+/// Runs `work(thread_index)` on `threads` scoped threads and sums the returned units.
+pub(crate) fn run_on_threads<F>(threads: usize, work: F) -> Result<f64, WorkloadError>
+where
+    F: Fn(usize) -> Result<f64, WorkloadError> + Sync,
+{
+    if threads <= 1 {
+        return work(0);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|index| {
+                let work = &work;
+                scope.spawn(move || work(index))
+            })
+            .collect();
+        let mut total = 0.0;
+        for handle in handles {
+            total += handle
+                .join()
+                .map_err(|_| WorkloadError::Invalid("a worker thread panicked".into()))??;
+        }
+        Ok(total)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_parse_number_or_all() {
+        #[derive(Deserialize)]
+        struct T {
+            threads: Threads,
+        }
+        let t: T = toml::from_str("threads = 4").unwrap();
+        assert_eq!(t.threads, Threads::Count(4));
+        let t: T = toml::from_str("threads = \"all\"").unwrap();
+        assert_eq!(t.threads, Threads::All);
+        assert!(toml::from_str::<T>("threads = \"many\"").is_err());
+    }
+
+    #[test]
+    fn config_hash_depends_on_parameters() {
+        let a: WorkloadConfig = toml::from_str("kind = \"cpu.primes\"\nthreads = 1").unwrap();
+        let b: WorkloadConfig = toml::from_str("kind = \"cpu.primes\"\nthreads = 2").unwrap();
+        assert_ne!(a.config_hash(), b.config_hash());
+        assert_eq!(a.config_hash(), a.clone().config_hash());
+    }
+
+    #[test]
+    fn unknown_parameter_is_rejected() {
+        let err = toml::from_str::<WorkloadConfig>("kind = \"cpu.primes\"\nthreadz = 1")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("threadz"), "{err}");
+    }
+
+    #[test]
+    fn direction_defines_worse() {
+        assert!(Direction::HigherIsBetter.is_worse(10.0, 9.0));
+        assert!(Direction::LowerIsBetter.is_worse(10.0, 11.0));
+        assert!(!Direction::LowerIsBetter.is_worse(10.0, 9.0));
+    }
+
+    #[test]
+    fn units_are_ucum() {
+        assert_eq!(MetricDef::throughput("event").ucum(), "{event}/s");
+        assert_eq!(MetricDef::bandwidth().ucum(), "By/s");
+        assert_eq!(MetricDef::duration("run").ucum(), "s");
+    }
+}
