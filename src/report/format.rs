@@ -3,40 +3,60 @@
 
 use crate::workload::{MetricDef, Quantity};
 
-/// `1234567.0` events/s → `1.235 M events/s`; bytes/s use binary prefixes (`GiB/s`);
-/// seconds use `ns`, `µs`, `ms`, `s`.
+/// The divisor and unit label that make `v` readable: bytes/s use binary prefixes
+/// (`GiB/s`), operations SI prefixes (`k events/s`), seconds `ns`, `µs`, `ms`, `s`.
+fn scale(v: f64, metric: &MetricDef) -> (f64, String) {
+    let a = v.abs();
+    match metric.quantity {
+        Quantity::Duration => {
+            if a >= 1.0 || a == 0.0 {
+                (1.0, "s".into())
+            } else if a >= 1e-3 {
+                (1e-3, "ms".into())
+            } else if a >= 1e-6 {
+                (1e-6, "µs".into())
+            } else {
+                (1e-9, "ns".into())
+            }
+        }
+        Quantity::Bandwidth => {
+            let units = ["B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s"];
+            let mut i = 0;
+            while a / 1024f64.powi(i as i32) >= 1024.0 && i < units.len() - 1 {
+                i += 1;
+            }
+            (1024f64.powi(i as i32), units[i].into())
+        }
+        Quantity::Throughput => {
+            let prefixes = ["", "k ", "M ", "G ", "T "];
+            let mut i = 0;
+            while a / 1000f64.powi(i as i32) >= 1000.0 && i < prefixes.len() - 1 {
+                i += 1;
+            }
+            (
+                1000f64.powi(i as i32),
+                format!("{}{}", prefixes[i], metric.display_unit()),
+            )
+        }
+    }
+}
+
+/// `1234567.0` events/s → `1.235 M events/s`.
 pub fn value(v: f64, metric: &MetricDef) -> String {
     if !v.is_finite() {
         return "-".into();
     }
-    match metric.quantity {
-        Quantity::Duration => seconds(v),
-        Quantity::Bandwidth => {
-            let units = ["B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s"];
-            let mut scaled = v;
-            let mut i = 0;
-            while scaled.abs() >= 1024.0 && i < units.len() - 1 {
-                scaled /= 1024.0;
-                i += 1;
-            }
-            format!("{} {}", sig4(scaled), units[i])
-        }
-        Quantity::Throughput => {
-            let prefixes = ["", "k", "M", "G", "T"];
-            let mut scaled = v;
-            let mut i = 0;
-            while scaled.abs() >= 1000.0 && i < prefixes.len() - 1 {
-                scaled /= 1000.0;
-                i += 1;
-            }
-            let unit = metric.display_unit();
-            if prefixes[i].is_empty() {
-                format!("{} {unit}", sig4(scaled))
-            } else {
-                format!("{} {}{unit}", sig4(scaled), prefixes[i])
-            }
-        }
+    let (divisor, unit) = scale(v, metric);
+    format!("{} {unit}", sig4(v / divisor))
+}
+
+/// An interval in one scale: `3.112 – 3.236 k events/s`.
+pub fn range(low: f64, high: f64, metric: &MetricDef) -> String {
+    if !low.is_finite() || !high.is_finite() {
+        return "-".into();
     }
+    let (divisor, unit) = scale(high.abs().max(low.abs()), metric);
+    format!("{} – {} {unit}", sig4(low / divisor), sig4(high / divisor))
 }
 
 /// A value alone, scaled like [`value`] would scale `reference` (for interval bounds).
@@ -101,7 +121,11 @@ mod tests {
 
     #[test]
     fn values_scale_with_their_unit() {
-        assert_eq!(value(1_234_567.0, &MetricDef::throughput("event")), "1.235 Mevents/s");
+        assert_eq!(value(1_234_567.0, &MetricDef::throughput("event")), "1.235 M events/s");
+        assert_eq!(
+            range(3112.0, 3236.0, &MetricDef::throughput("event")),
+            "3.112 – 3.236 k events/s"
+        );
         assert_eq!(value(950.0, &MetricDef::throughput("file")), "950.0 files/s");
         assert_eq!(value(3.0 * 1024.0 * 1024.0 * 1024.0, &MetricDef::bandwidth()), "3.000 GiB/s");
         assert_eq!(value(0.0012, &MetricDef::duration("run")), "1.200 ms");

@@ -4,6 +4,7 @@
 use comfy_table::{Cell, CellAlignment, Color, Table, presets};
 
 use super::format::{percent, sparkline, value};
+
 use super::{CheckReport, CompareReport, FingerprintReport, HistoryReport, RunReport, RunsReport};
 use crate::detect::{Assessment, Change};
 use crate::store::{BenchStatus, RunStatus};
@@ -141,7 +142,7 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
             Some(s) => {
                 let ci = s
                     .median_ci
-                    .map(|ci| format!("{} – {}", value(ci.low, metric), value(ci.high, metric)))
+                    .map(|ci| super::format::range(ci.low, ci.high, metric))
                     .unwrap_or_else(|| "-".into());
                 // Tail percentiles mean something for latencies: per-operation latency when
                 // the workload records it, else the samples' tail for duration metrics

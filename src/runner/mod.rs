@@ -140,11 +140,14 @@ pub fn sample_workload(
     latencies.clear();
     out.iterations_per_sample = iterations;
 
+    // Two clock reads per sample: before and after `run`. The read after one sample also
+    // serves the stop checks before the next, so nothing else touches the clock.
     let sampling_start = clock.elapsed();
+    let mut now = sampling_start;
     loop {
-        let now = clock.elapsed();
-        let sampled_for = now.saturating_sub(sampling_start);
-        if out.samples.len() >= options.samples && sampled_for >= options.min_time {
+        if out.samples.len() >= options.samples
+            && now.saturating_sub(sampling_start) >= options.min_time
+        {
             break;
         }
         if now.saturating_sub(begin) >= options.time_budget {
@@ -163,7 +166,8 @@ pub fn sample_workload(
                 break;
             }
         };
-        let took = clock.elapsed().saturating_sub(t0).max(Duration::from_nanos(1));
+        now = clock.elapsed();
+        let took = now.saturating_sub(t0).max(Duration::from_nanos(1));
         let value = metric.value(units, iterations, took.as_secs_f64());
         if value.is_finite() {
             out.samples.push(value);
