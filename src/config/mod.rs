@@ -289,7 +289,14 @@ fn read_value<T: DeserializeOwned>(
             if inner != "." {
                 full.extend(inner.split('.').map(str::to_string));
             }
-            let message = error.into_inner().to_string();
+            // toml appends "in `key`" on a new line; the key path is reported separately.
+            let raw = error.into_inner().to_string();
+            let message = raw
+                .split("\nin `")
+                .next()
+                .unwrap_or(&raw)
+                .trim()
+                .to_string();
             // Unknown fields are reported at the unknown key itself.
             let unknown = message
                 .strip_prefix("unknown field `")
@@ -325,6 +332,22 @@ fn valid_name(name: &str) -> bool {
 
 /// Parses a cron schedule as the daemon will: 5 fields, 6 with seconds, or a nickname.
 pub fn parse_schedule(expression: &str) -> Result<croner::Cron, String> {
+    const NICKNAMES: &[&str] = &[
+        "@yearly",
+        "@annually",
+        "@monthly",
+        "@weekly",
+        "@daily",
+        "@midnight",
+        "@hourly",
+    ];
+    let trimmed = expression.trim();
+    if trimmed.starts_with('@') && !NICKNAMES.contains(&trimmed.to_lowercase().as_str()) {
+        return Err(format!(
+            "\"{expression}\" is not a known schedule nickname; use one of {}",
+            NICKNAMES.join(", ")
+        ));
+    }
     let fields = expression.split_whitespace().count();
     if !expression.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
         return Err(format!(
@@ -499,6 +522,9 @@ impl Config {
         };
         let default_options = apply_options(&base_options, &defaults, &["defaults"], &mut problems);
 
+        // Every well-named entry counts as defined for suites, even when it has errors of
+        // its own, so one mistake is reported once and not again by every suite using it.
+        let defined: Vec<String> = bench_tables.keys().filter(|n| valid_name(n)).cloned().collect();
         let mut benchmarks = BTreeMap::new();
         for (name, value) in bench_tables {
             let path = ["benchmarks", name.as_str()];
@@ -563,18 +589,18 @@ impl Config {
                 continue;
             }
             let known_params = kind_parameters(&kind);
-            let workload: Option<WorkloadConfig> =
-                read_value(toml::Value::Table(table), &path, &mut problems, |message| {
-                    if message.starts_with("unknown field") {
-                        Some(format!(
-                            "`{kind}` takes {}; sampling options are {}",
-                            known_params,
-                            OPTION_KEYS.join(", ")
-                        ))
-                    } else {
-                        None
-                    }
-                });
+            table.remove("kind");
+            let workload = read_workload(&kind, table, &path, &mut problems, |message| {
+                if message.starts_with("unknown field") {
+                    Some(format!(
+                        "`{kind}` takes {}; sampling options are {}",
+                        known_params,
+                        OPTION_KEYS.join(", ")
+                    ))
+                } else {
+                    None
+                }
+            });
             let Some(workload) = workload else { continue };
             for (param, message) in workload.validate() {
                 problems.add(&["benchmarks", &name, &param], message, None);
@@ -593,7 +619,7 @@ impl Config {
         }
 
         let mut suites = BTreeMap::new();
-        let bench_names: Vec<&str> = benchmarks.keys().map(String::as_str).collect();
+        let bench_names: Vec<&str> = defined.iter().map(String::as_str).collect();
         for (name, value) in suite_tables {
             let path = ["suites", name.as_str()];
             if !valid_name(&name) {
@@ -645,9 +671,10 @@ impl Config {
         }
 
         if !problems.found.is_empty() {
-            return Err(ConfigErrors {
-                problems: problems.found,
-            });
+            let mut found = problems.found;
+            // The user's file first, then in line order.
+            found.sort_by_key(|p| (p.file == EMBEDDED_NAME, p.line.unwrap_or(0)));
+            return Err(ConfigErrors { problems: found });
         }
         Ok(Config {
             source: ConfigSource::Embedded,
@@ -671,6 +698,38 @@ impl Config {
             message.push_str(&format!(" (suites: {})", names.join(", ")));
             message
         })
+    }
+}
+
+/// Reads the parameters of a known kind. Each kind's struct is read directly (not through
+/// the tagged enum, which would buffer the table and lose the key path of an error).
+fn read_workload(
+    kind: &str,
+    table: toml::Table,
+    path: &[&str],
+    problems: &mut Problems,
+    hint: impl Fn(&str) -> Option<String>,
+) -> Option<WorkloadConfig> {
+    use crate::workload::*;
+    let value = toml::Value::Table(table);
+    macro_rules! read {
+        ($config:ty, $variant:path) => {
+            read_value::<$config>(value, path, problems, hint).map($variant)
+        };
+    }
+    match kind {
+        "cpu.primes" => read!(cpu_primes::CpuPrimesConfig, WorkloadConfig::CpuPrimes),
+        "cpu.sha256" => read!(cpu_sha256::CpuSha256Config, WorkloadConfig::CpuSha256),
+        "memory.bandwidth" => read!(
+            memory_bandwidth::MemoryBandwidthConfig,
+            WorkloadConfig::MemoryBandwidth
+        ),
+        "memory.alloc" => read!(memory_alloc::MemoryAllocConfig, WorkloadConfig::MemoryAlloc),
+        "disk.files" => read!(disk_files::DiskFilesConfig, WorkloadConfig::DiskFiles),
+        "parse.config" => read!(parse_config::ParseConfigConfig, WorkloadConfig::ParseConfig),
+        "scan.tree" => read!(scan_tree::ScanTreeConfig, WorkloadConfig::ScanTree),
+        "cache.local" => read!(cache_local::CacheLocalConfig, WorkloadConfig::CacheLocal),
+        _ => None,
     }
 }
 

@@ -281,31 +281,49 @@ pub trait Workload: Send {
 }
 
 /// Thread count: a number, or `"all"` for every logical CPU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(untagged)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Threads {
     Count(usize),
     #[default]
-    #[serde(with = "all_literal")]
     All,
 }
 
-mod all_literal {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str("all")
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<(), D::Error> {
-        let text = String::deserialize(deserializer)?;
-        if text == "all" {
-            Ok(())
-        } else {
-            Err(serde::de::Error::custom(format!(
-                "expected a thread count or \"all\", found \"{text}\""
-            )))
+impl Serialize for Threads {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Threads::Count(n) => serializer.serialize_u64(*n as u64),
+            Threads::All => serializer.serialize_str("all"),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Threads {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Threads;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a thread count or \"all\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Threads, E> {
+                Ok(Threads::Count(v as usize))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Threads, E> {
+                usize::try_from(v).map(Threads::Count).map_err(|_| {
+                    E::custom(format!("{v} threads is negative; give a count or \"all\""))
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Threads, E> {
+                if v == "all" {
+                    Ok(Threads::All)
+                } else {
+                    Err(E::custom(format!(
+                        "expected a thread count or \"all\", found \"{v}\""
+                    )))
+                }
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 

@@ -1,0 +1,206 @@
+//! The binary as a user runs it: exit codes, JSON output against the schema, a second run
+//! showing the change against the first, read commands on an empty state directory.
+
+mod common;
+
+use common::{assert_valid_output, fixture, perfwarden, run};
+
+#[test]
+fn help_and_version_exit_zero_usage_errors_exit_one() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run(perfwarden(dir.path()).arg("--version")).0, 0);
+    assert_eq!(run(perfwarden(dir.path()).arg("--help")).0, 0);
+    let (code, _, stderr) = run(perfwarden(dir.path()).arg("--no-such-flag"));
+    assert_eq!(code, 1, "{stderr}");
+    let (code, _, _) = run(perfwarden(dir.path()).arg("explode"));
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn run_stores_results_and_a_second_run_shows_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture("fast.toml");
+    let (code, stdout, stderr) =
+        run(perfwarden(dir.path()).args(["run", "smoke", "--config"]).arg(&config));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("run 1 · suite smoke · success"), "{stdout}");
+    assert!(stdout.contains("primes") && stdout.contains("events/s"), "{stdout}");
+    assert!(stdout.contains("(first run)"), "{stdout}");
+
+    let (code, stdout, stderr) = run(perfwarden(dir.path())
+        .args(["run", "smoke", "--format", "json", "--config"])
+        .arg(&config));
+    assert_eq!(code, 0, "{stderr}");
+    let value = assert_valid_output(&stdout);
+    assert_eq!(value["kind"], "run");
+    assert_eq!(value["run"]["id"], 2);
+    for result in value["results"].as_array().unwrap() {
+        assert_eq!(result["status"], "ok");
+        let change = &result["change"];
+        assert_eq!(change["baseline_runs"], serde_json::json!([1]), "{result}");
+        assert!(change["relative"].is_number());
+        let ci = &change["interval"];
+        assert!(ci["low"].as_f64().unwrap() <= ci["high"].as_f64().unwrap());
+    }
+
+    // Every read command, in text and JSON.
+    for args in [
+        vec!["runs"],
+        vec!["runs", "--suite", "smoke", "--since", "1d"],
+        vec!["show", "1"],
+        vec!["history", "primes"],
+        vec!["history", "primes", "--since", "30d"],
+        vec!["compare", "1", "2"],
+        vec!["fingerprint"],
+        vec!["check"],
+    ] {
+        let (code, text, stderr) = run(perfwarden(dir.path()).args(&args));
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        assert!(!text.trim().is_empty(), "{args:?}");
+        let (code, json, stderr) = run(perfwarden(dir.path()).args(&args).args(["--format", "json"]));
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        assert_valid_output(&json);
+    }
+    let (_, history, _) = run(perfwarden(dir.path()).args(["history", "primes", "--format", "json"]));
+    let history: serde_json::Value = serde_json::from_str(&history).unwrap();
+    assert_eq!(history["points"].as_array().unwrap().len(), 2);
+    assert_eq!(history["unit"], "events/s");
+    let (_, compare, _) = run(perfwarden(dir.path()).args(["compare", "1", "2"]));
+    assert!(compare.contains("primes") && compare.contains('%'), "{compare}");
+}
+
+#[test]
+fn run_only_the_named_benchmarks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(perfwarden(dir.path())
+        .args(["run", "smoke", "--bench", "json", "--format", "json", "--config"])
+        .arg(fixture("fast.toml")));
+    assert_eq!(code, 0, "{stderr}");
+    let value = assert_valid_output(&stdout);
+    let names: Vec<&str> = value["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["benchmark"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["json"]);
+    assert_eq!(value["results"][0]["metric"]["quantity"], "bandwidth");
+}
+
+#[test]
+fn unknown_suite_or_benchmark_is_a_usage_error_naming_the_alternatives() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(perfwarden(dir.path()).args(["run", "weakly"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no suite named \"weakly\""), "{stderr}");
+    assert!(stderr.contains("did you mean `weekly`?"), "{stderr}");
+    let (code, _, stderr) =
+        run(perfwarden(dir.path()).args(["run", "weekly", "--bench", "cpu-primes-2t"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("has no benchmark \"cpu-primes-2t\""), "{stderr}");
+    // Nothing was created for a command that could not start.
+    assert!(!dir.path().join("perfwarden.redb").exists());
+}
+
+#[test]
+fn read_commands_on_an_empty_state_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("never-used");
+    let (code, stdout, _) = run(perfwarden(&state).arg("runs"));
+    assert_eq!(code, 0);
+    assert!(stdout.contains("no runs recorded yet"), "{stdout}");
+    let (code, _, stderr) = run(perfwarden(&state).args(["show", "1"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("nothing was recorded there yet"), "{stderr}");
+    assert!(!state.exists(), "read commands must not create the state directory");
+}
+
+#[test]
+fn unknown_run_id_and_benchmark_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, _) = run(perfwarden(dir.path())
+        .args(["run", "smoke", "--bench", "json", "--config"])
+        .arg(fixture("fast.toml")));
+    assert_eq!(code, 0);
+    let (code, _, stderr) = run(perfwarden(dir.path()).args(["show", "42"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no run 42"), "{stderr}");
+    let (code, _, stderr) = run(perfwarden(dir.path()).args(["history", "nope"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("benchmarks with results: json"), "{stderr}");
+    let (code, _, stderr) = run(perfwarden(dir.path()).args(["compare", "1", "9"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no run 9"), "{stderr}");
+    let (code, _, stderr) = run(perfwarden(dir.path()).args(["runs", "--since", "30"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no unit"), "{stderr}");
+}
+
+#[test]
+fn unusable_state_directory_exits_three_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let (code, _, stderr) = run(perfwarden(&file.join("state"))
+        .args(["run", "smoke", "--config"])
+        .arg(fixture("fast.toml")));
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("cannot create the state directory"), "{stderr}");
+    assert!(stderr.contains("hint: pass --state-dir"), "{stderr}");
+}
+
+#[test]
+fn a_failing_benchmark_exits_two_and_the_suite_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty-tree");
+    std::fs::create_dir(&empty).unwrap();
+    let config = dir.path().join("failing.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[defaults]\nsamples = 3\nwarmup = \"0s\"\nmin_time = \"20ms\"\n\n[suites.mixed]\nschedule = \"@daily\"\nbenchmarks = [\"empty-scan\", \"json\"]\n\n[benchmarks.empty-scan]\nkind = \"scan.tree\"\npath = \"{}\"\n\n[benchmarks.json]\nkind = \"parse.config\"\nformat = \"json\"\n",
+            empty.display()
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let (code, stdout, stderr) = run(perfwarden(&state)
+        .args(["run", "mixed", "--format", "json", "--config"])
+        .arg(&config));
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    let value = assert_valid_output(&stdout);
+    assert_eq!(value["run"]["status"], "failed");
+    assert_eq!(value["results"][0]["status"], "failed");
+    assert!(value["results"][0]["error"].as_str().unwrap().contains("no files found"));
+    assert_eq!(value["results"][1]["status"], "ok");
+    let (_, text, _) = run(perfwarden(&state).args(["show", "1"]));
+    assert!(text.contains("problems:") && text.contains("no files found"), "{text}");
+}
+
+#[test]
+fn state_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (code, _, stderr) = run(perfwarden(&state)
+        .args(["run", "smoke", "--bench", "json", "--config"])
+        .arg(fixture("fast.toml")));
+    assert_eq!(code, 0, "{stderr}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700);
+    assert_eq!(mode(&state.join("perfwarden.redb")), 0o600);
+    assert!(!state.join("scratch").exists(), "scratch space is removed after a run");
+}
+
+#[test]
+fn config_default_prints_the_embedded_config_which_checks_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, _) = run(perfwarden(dir.path()).args(["config", "default"]));
+    assert_eq!(code, 0);
+    assert_eq!(stdout, perfwarden::config::DEFAULT_CONFIG);
+    let file = dir.path().join("default.toml");
+    std::fs::write(&file, &stdout).unwrap();
+    let (code, stdout, _) = run(perfwarden(dir.path()).args(["check", "--config"]).arg(&file));
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains(": ok (2 suites: monthly, weekly;"), "{stdout}");
+}

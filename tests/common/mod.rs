@@ -1,0 +1,59 @@
+//! Helpers shared by the integration tests: run the real binary, validate JSON output
+//! against the committed schema.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_perfwarden"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// A command with a clean environment for perfwarden's own variables.
+pub fn perfwarden(state_dir: &Path) -> Command {
+    let mut command = Command::new(bin());
+    command
+        .arg("--state-dir")
+        .arg(state_dir)
+        .env_remove("PERFWARDEN_CONFIG")
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("CONFIGURATION_DIRECTORY")
+        .env_remove("PERFWARDEN_LOG")
+        .env("NO_COLOR", "1");
+    command
+}
+
+pub fn run(command: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("perfwarden runs");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8(stdout).expect("utf-8 stdout"),
+        String::from_utf8(stderr).expect("utf-8 stderr"),
+    )
+}
+
+/// Validates `json` against `schema/perfwarden-output.v1.schema.json`; panics with every
+/// violation.
+pub fn assert_valid_output(json: &str) -> serde_json::Value {
+    let value: serde_json::Value = serde_json::from_str(json).expect("output is JSON");
+    let schema: serde_json::Value =
+        serde_json::from_str(perfwarden::report::json::OUTPUT_SCHEMA).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "output violates the schema:\n{}\n{json}", errors.join("\n"));
+    value
+}
