@@ -1,0 +1,236 @@
+//! The whole pipeline in-process with a fake workload and a fake clock: runner → stats →
+//! store → detect → report, with exact expected values.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use perfwarden::config::BenchOptions;
+use perfwarden::detect::Assessment;
+use perfwarden::report::{self, RunReport};
+use perfwarden::runner::{self, BenchmarkPlan, RunContext, Silent, fingerprint};
+use perfwarden::store::{BenchStatus, RunStatus, Store};
+use perfwarden::workload::fake::{FakeClock, FakeStep, FakeWorkload};
+use perfwarden::workload::{CancelToken, MetricDef};
+
+fn options() -> BenchOptions {
+    BenchOptions {
+        samples: 10,
+        warmup: Duration::from_millis(10),
+        min_time: Duration::from_millis(200),
+        time_budget: Duration::from_secs(10),
+        timeout: Duration::from_secs(60),
+        tolerance: 0.05,
+    }
+}
+
+fn plan(name: &str, clock: &FakeClock, steps: Vec<FakeStep>) -> BenchmarkPlan {
+    BenchmarkPlan {
+        name: name.into(),
+        kind: "fake".into(),
+        config_hash: "fakehash".into(),
+        options: options(),
+        workload: Box::new(FakeWorkload::new(MetricDef::duration("op"), clock.clone(), steps)),
+    }
+}
+
+fn context<'a>(store: &'a Store, clock: &FakeClock, cancel: CancelToken) -> RunContext<'a> {
+    RunContext {
+        store,
+        suite: "test".into(),
+        quick: false,
+        fingerprint: fingerprint::collect(),
+        host: "test-host".into(),
+        clock: Arc::new(clock.clone()),
+        cancel,
+    }
+}
+
+/// Alternating per-iteration times around `base` (±1%), so samples have spread.
+fn wobbly(base_us: u64) -> Vec<FakeStep> {
+    (0..400)
+        .map(|i| {
+            let wobble = if i % 2 == 0 { 99 } else { 101 };
+            FakeStep::Take(Duration::from_nanos(base_us * 10 * wobble))
+        })
+        .collect()
+}
+
+#[test]
+fn results_are_stored_summarised_and_compared_with_the_previous_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = FakeClock::new();
+
+    let first = runner::run_suite(
+        &context(&store, &clock, CancelToken::new()),
+        vec![plan("steady", &clock, wobbly(100))],
+        &mut Silent,
+    )
+    .unwrap();
+    assert_eq!(first.run.status, RunStatus::Success);
+    let result = &first.results[0];
+    assert_eq!(result.status, BenchStatus::Ok);
+    let summary = result.summary.as_ref().unwrap();
+    // Target sample 200 ms / 20 = 10 ms → about 100 iterations of ~100 µs (calibrated on
+    // the last ±1% warm-up sample); 200 ms of sampling → about 20 samples.
+    assert!((99..=101).contains(&result.iterations_per_sample), "{}", result.iterations_per_sample);
+    assert!((19..=21).contains(&summary.count), "{}", summary.count);
+    assert!((summary.median - 100e-6).abs() < 1.5e-6, "{}", summary.median);
+    let stored = store.samples(first.run.id, "steady").unwrap();
+    assert_eq!(stored.len(), summary.count);
+
+    // 10% slower per operation: a duration metric, so "worse".
+    let second = runner::run_suite(
+        &context(&store, &clock, CancelToken::new()),
+        vec![plan("steady", &clock, wobbly(110))],
+        &mut Silent,
+    )
+    .unwrap();
+    let report = RunReport::build(&store, second.run).unwrap();
+    let change = report.results[0].change.as_ref().expect("compared with run 1");
+    assert_eq!(change.baseline_runs, vec![first.run.id]);
+    assert!((change.relative - 0.10).abs() < 0.02, "{}", change.relative);
+    assert_eq!(change.assessment, Assessment::Worse);
+    assert!(change.interval.unwrap().low > 0.05);
+    assert!(report.environment_change.is_none());
+
+    let text = report::text::run_report(&report, Default::default());
+    assert!(text.contains("steady") && text.contains("worse"), "{text}");
+    common::assert_valid_output(&report::json::render("run", &report));
+}
+
+#[test]
+fn a_failing_benchmark_is_data_and_the_suite_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = FakeClock::new();
+    let outcome = runner::run_suite(
+        &context(&store, &clock, CancelToken::new()),
+        vec![
+            plan("broken", &clock, vec![FakeStep::Fail("device not ready".into())]),
+            plan("fine", &clock, wobbly(50)),
+        ],
+        &mut Silent,
+    )
+    .unwrap();
+    assert_eq!(outcome.run.status, RunStatus::Failed);
+    assert_eq!(outcome.results[0].status, BenchStatus::Failed);
+    assert_eq!(outcome.results[0].error.as_deref(), Some("device not ready"));
+    assert_eq!(outcome.results[1].status, BenchStatus::Ok);
+    assert_eq!(store.results(outcome.run.id).unwrap().len(), 2);
+}
+
+#[test]
+fn cancel_keeps_finished_benchmarks_and_marks_the_run_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = FakeClock::new();
+    let cancel = CancelToken::new();
+    let mut interrupting = wobbly(100);
+    interrupting.truncate(5);
+    interrupting.push(FakeStep::Cancel(cancel.clone(), Duration::from_micros(100)));
+    let outcome = runner::run_suite(
+        &context(&store, &clock, cancel),
+        vec![
+            plan("done", &clock, wobbly(100)),
+            plan("interrupted", &clock, interrupting),
+            plan("never", &clock, wobbly(100)),
+        ],
+        &mut Silent,
+    )
+    .unwrap();
+    assert_eq!(outcome.run.status, RunStatus::Interrupted);
+    let stored = store.results(outcome.run.id).unwrap();
+    let names: Vec<&str> = stored.iter().map(|r| r.benchmark.as_str()).collect();
+    assert_eq!(names, vec!["done", "interrupted"]);
+    assert_eq!(stored[0].status, BenchStatus::Ok);
+    assert_eq!(stored[1].status, BenchStatus::Interrupted);
+    // The samples taken before the stop are kept (3 warm-up calls, then 3 samples).
+    assert!(!store.samples(outcome.run.id, "interrupted").unwrap().is_empty());
+    assert_eq!(
+        store.run(outcome.run.id).unwrap().unwrap().status,
+        RunStatus::Interrupted
+    );
+}
+
+#[test]
+fn the_hard_timeout_fails_a_hung_benchmark_and_keeps_its_samples() {
+    /// Takes real time so the runner's wall-clock timeout applies.
+    struct Sleepy;
+    impl perfwarden::workload::Workload for Sleepy {
+        fn metric(&self) -> MetricDef {
+            MetricDef::duration("nap")
+        }
+        fn run(
+            &mut self,
+            _: u64,
+            _: &mut perfwarden::workload::LatencyRecorder,
+        ) -> Result<f64, perfwarden::workload::WorkloadError> {
+            std::thread::sleep(Duration::from_millis(100));
+            Ok(1.0)
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = perfwarden::runner::MonotonicClock::default();
+    let ctx = RunContext {
+        store: &store,
+        suite: "test".into(),
+        quick: false,
+        fingerprint: fingerprint::collect(),
+        host: "h".into(),
+        clock: Arc::new(clock),
+        cancel: CancelToken::new(),
+    };
+    let started = std::time::Instant::now();
+    let outcome = runner::run_suite(
+        &ctx,
+        vec![BenchmarkPlan {
+            name: "hangs".into(),
+            kind: "fake".into(),
+            config_hash: "x".into(),
+            options: BenchOptions {
+                samples: 1000,
+                warmup: Duration::ZERO,
+                min_time: Duration::from_secs(60),
+                time_budget: Duration::from_secs(60),
+                timeout: Duration::from_millis(700),
+                tolerance: 0.05,
+            },
+            workload: Box::new(Sleepy),
+        }],
+        &mut Silent,
+    )
+    .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let result = &outcome.results[0];
+    assert_eq!(result.status, BenchStatus::TimedOut);
+    assert!(result.error.as_ref().unwrap().contains("timed out after 700ms"));
+    assert!(result.summary.as_ref().unwrap().count >= 3);
+    assert_eq!(outcome.run.status, RunStatus::Failed);
+}
+
+#[test]
+fn a_different_fingerprint_is_not_compared_and_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = FakeClock::new();
+    runner::run_suite(
+        &context(&store, &clock, CancelToken::new()),
+        vec![plan("steady", &clock, wobbly(100))],
+        &mut Silent,
+    )
+    .unwrap();
+    let mut moved = context(&store, &clock, CancelToken::new());
+    moved.fingerprint.kernel = "99.0.0-new".into();
+    let second = runner::run_suite(&moved, vec![plan("steady", &clock, wobbly(150))], &mut Silent)
+        .unwrap();
+    let report = RunReport::build(&store, second.run).unwrap();
+    assert!(report.results[0].change.is_none(), "no comparison across fingerprints");
+    let env = report.environment_change.as_ref().expect("environment change noticed");
+    assert_eq!(env.changed_fields, vec!["kernel"]);
+    let text = report::text::run_report(&report, Default::default());
+    assert!(text.contains("environment changed since run 1"), "{text}");
+}

@@ -1,0 +1,181 @@
+//! The redb store: round trip, time-series queries, retention, crash recovery, schema
+//! version guard.
+
+use chrono::{Duration as ChronoDuration, Utc};
+use perfwarden::config::BenchOptions;
+use perfwarden::stats;
+use perfwarden::store::{
+    BenchStatus, BenchmarkResult, RunRecord, RunStatus, Store, StoreError,
+};
+use perfwarden::workload::MetricDef;
+
+fn run_record(suite: &str, started_days_ago: i64) -> RunRecord {
+    RunRecord {
+        id: 0,
+        suite: suite.into(),
+        status: RunStatus::Running,
+        quick: false,
+        started_at: Utc::now() - ChronoDuration::days(started_days_ago),
+        finished_at: None,
+        host: "h".into(),
+        agent_version: "test".into(),
+        fingerprint: "abc".into(),
+        benchmarks: vec!["a".into(), "b".into()],
+        note: None,
+    }
+}
+
+fn result(run: &RunRecord, bench: &str, samples: &[f64]) -> BenchmarkResult {
+    BenchmarkResult {
+        run_id: run.id,
+        benchmark: bench.into(),
+        kind: "cpu.primes".into(),
+        config_hash: "cfg".into(),
+        fingerprint: run.fingerprint.clone(),
+        metric: MetricDef::throughput("event"),
+        status: BenchStatus::Ok,
+        error: None,
+        started_at: run.started_at,
+        duration_secs: 1.0,
+        iterations_per_sample: 10,
+        warmup_samples: 2,
+        budget_exhausted: false,
+        options: BenchOptions {
+            samples: 10,
+            warmup: std::time::Duration::from_secs(1),
+            min_time: std::time::Duration::from_secs(5),
+            time_budget: std::time::Duration::from_secs(30),
+            timeout: std::time::Duration::from_secs(120),
+            tolerance: 0.05,
+        },
+        summary: Some(stats::summarize(samples)),
+        latency: None,
+    }
+}
+
+#[test]
+fn everything_written_reads_back_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = [1.5, 2.25, 3.125, 1e-9, 123456.789];
+    let (run, written) = {
+        let store = Store::open(dir.path()).unwrap();
+        let mut run = store.begin_run(run_record("weekly", 0)).unwrap();
+        let written = result(&run, "b", &samples);
+        store.put_result(&written, &samples).unwrap();
+        store.put_result(&result(&run, "a", &[1.0, 2.0]), &[1.0, 2.0]).unwrap();
+        run.status = RunStatus::Success;
+        run.finished_at = Some(Utc::now());
+        store.update_run(&run).unwrap();
+        (run, written)
+    };
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.run(run.id).unwrap().unwrap(), run);
+    let results = store.results(run.id).unwrap();
+    // In the planned order (a, b), not key order.
+    assert_eq!(results.iter().map(|r| r.benchmark.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(results[1], written);
+    assert_eq!(store.samples(run.id, "b").unwrap(), samples);
+    assert!(store.recovered_runs().is_empty());
+}
+
+#[test]
+fn history_is_a_time_range_per_benchmark() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for days_ago in [40, 20, 10, 1] {
+        let run = store.begin_run(run_record("weekly", days_ago)).unwrap();
+        store.put_result(&result(&run, "a", &[1.0, 2.0]), &[1.0, 2.0]).unwrap();
+        if days_ago == 10 {
+            store.put_result(&result(&run, "b", &[3.0, 4.0]), &[3.0, 4.0]).unwrap();
+        }
+    }
+    assert_eq!(store.history("a", None).unwrap().len(), 4);
+    let recent = store
+        .history("a", Some(Utc::now() - ChronoDuration::days(30)))
+        .unwrap();
+    assert_eq!(recent.iter().map(|r| r.run_id).collect::<Vec<_>>(), vec![2, 3, 4]);
+    assert_eq!(store.history("b", None).unwrap().len(), 1);
+    assert_eq!(store.benchmark_names().unwrap(), vec!["a", "b"]);
+    let since = store
+        .runs(Some("weekly"), Some(Utc::now() - ChronoDuration::days(15)))
+        .unwrap();
+    assert_eq!(since.iter().map(|r| r.id).collect::<Vec<_>>(), vec![4, 3], "newest first");
+}
+
+#[test]
+fn retention_purges_old_runs_with_their_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for days_ago in [500, 450, 10] {
+        let mut run = store.begin_run(run_record("weekly", days_ago)).unwrap();
+        store.put_result(&result(&run, "a", &[1.0, 2.0]), &[1.0, 2.0]).unwrap();
+        run.status = RunStatus::Success;
+        store.update_run(&run).unwrap();
+    }
+    let purged = store
+        .purge_before(Utc::now() - ChronoDuration::days(400))
+        .unwrap();
+    assert_eq!(purged, 2);
+    assert_eq!(store.runs(None, None).unwrap().len(), 1);
+    assert_eq!(store.history("a", None).unwrap().len(), 1);
+    assert!(store.samples(1, "a").unwrap().is_empty());
+    assert!(store.results(1).unwrap().is_empty());
+}
+
+#[test]
+fn a_run_left_running_is_marked_interrupted_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let run = store.begin_run(run_record("weekly", 0)).unwrap();
+        store.put_result(&result(&run, "a", &[1.0, 2.0]), &[1.0, 2.0]).unwrap();
+        // Dropped without finishing: the process "died".
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.recovered_runs(), &[1]);
+    let run = store.run(1).unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Interrupted);
+    assert!(run.note.unwrap().contains("crash, SIGKILL"));
+    assert_eq!(store.results(1).unwrap().len(), 1);
+    // New runs continue the id sequence.
+    assert_eq!(store.begin_run(run_record("weekly", 0)).unwrap().id, 2);
+}
+
+#[test]
+fn a_database_from_a_newer_schema_is_refused_and_left_at_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path()).unwrap());
+    let path = dir.path().join("perfwarden.redb");
+    {
+        // Simulate a future perfwarden having written the file.
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(perfwarden::store::schema::META).unwrap();
+            meta.insert("schema_version", 99).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    match Store::open(dir.path()) {
+        Err(StoreError::TooNew { found: 99, .. }) => {}
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("a newer schema must be refused"),
+    }
+    // The refused open rolled back: the version is still the newer one.
+    use redb::{ReadableDatabase, ReadableTable};
+    let db = redb::Database::open(&path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let meta = txn.open_table(perfwarden::store::schema::META).unwrap();
+    assert_eq!(meta.get("schema_version").unwrap().unwrap().value(), 99);
+}
+
+#[test]
+fn a_second_opener_is_told_the_database_is_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Store::open(dir.path()).unwrap();
+    match Store::open(dir.path()) {
+        Err(StoreError::Locked { .. }) => {}
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("redb allows one opener"),
+    }
+}
