@@ -57,7 +57,10 @@ fn main() {
         assert_eq!(sampling.samples.len(), SAMPLES);
         best = best.min(per_sample);
     }
-    println!("clock read (Instant::now via MonotonicClock): {} ns", per_read.as_nanos());
+    println!(
+        "clock read (Instant::now via MonotonicClock): {} ns",
+        per_read.as_nanos()
+    );
     println!(
         "runner overhead per sample (best of 5 × {SAMPLES} samples): {} ns",
         best.as_nanos()

@@ -12,7 +12,11 @@ fn main() {
         Err(e) => {
             // --help and --version print and succeed; usage errors exit 1 (not clap's 2,
             // which perfwarden reserves for "a benchmark failed").
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             std::process::exit(code);
         }

@@ -41,9 +41,13 @@ bad_config! {
 #[test]
 fn a_missing_config_file_is_reported_with_its_path() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, stdout, _) = run(perfwarden(dir.path()).args(["check", "--config", "/nonexistent/perfwarden.toml"]));
+    let (code, stdout, _) =
+        run(perfwarden(dir.path()).args(["check", "--config", "/nonexistent/perfwarden.toml"]));
     assert_eq!(code, 1);
-    assert!(stdout.contains("/nonexistent/perfwarden.toml: cannot read the config file"), "{stdout}");
+    assert!(
+        stdout.contains("/nonexistent/perfwarden.toml: cannot read the config file"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -20,11 +20,15 @@ fn help_and_version_exit_zero_usage_errors_exit_one() {
 fn run_stores_results_and_a_second_run_shows_the_change() {
     let dir = tempfile::tempdir().unwrap();
     let config = fixture("fast.toml");
-    let (code, stdout, stderr) =
-        run(perfwarden(dir.path()).args(["run", "smoke", "--config"]).arg(&config));
+    let (code, stdout, stderr) = run(perfwarden(dir.path())
+        .args(["run", "smoke", "--config"])
+        .arg(&config));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("run 1 · suite smoke · success"), "{stdout}");
-    assert!(stdout.contains("primes") && stdout.contains("events/s"), "{stdout}");
+    assert!(
+        stdout.contains("primes") && stdout.contains("events/s"),
+        "{stdout}"
+    );
     assert!(stdout.contains("(first run)"), "{stdout}");
 
     let (code, stdout, stderr) = run(perfwarden(dir.path())
@@ -57,23 +61,31 @@ fn run_stores_results_and_a_second_run_shows_the_change() {
         let (code, text, stderr) = run(perfwarden(dir.path()).args(&args));
         assert_eq!(code, 0, "{args:?}: {stderr}");
         assert!(!text.trim().is_empty(), "{args:?}");
-        let (code, json, stderr) = run(perfwarden(dir.path()).args(&args).args(["--format", "json"]));
+        let (code, json, stderr) = run(perfwarden(dir.path())
+            .args(&args)
+            .args(["--format", "json"]));
         assert_eq!(code, 0, "{args:?}: {stderr}");
         assert_valid_output(&json);
     }
-    let (_, history, _) = run(perfwarden(dir.path()).args(["history", "primes", "--format", "json"]));
+    let (_, history, _) =
+        run(perfwarden(dir.path()).args(["history", "primes", "--format", "json"]));
     let history: serde_json::Value = serde_json::from_str(&history).unwrap();
     assert_eq!(history["points"].as_array().unwrap().len(), 2);
     assert_eq!(history["unit"], "events/s");
     let (_, compare, _) = run(perfwarden(dir.path()).args(["compare", "1", "2"]));
-    assert!(compare.contains("primes") && compare.contains('%'), "{compare}");
+    assert!(
+        compare.contains("primes") && compare.contains('%'),
+        "{compare}"
+    );
 }
 
 #[test]
 fn run_only_the_named_benchmarks() {
     let dir = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = run(perfwarden(dir.path())
-        .args(["run", "smoke", "--bench", "json", "--format", "json", "--config"])
+        .args([
+            "run", "smoke", "--bench", "json", "--format", "json", "--config",
+        ])
         .arg(fixture("fast.toml")));
     assert_eq!(code, 0, "{stderr}");
     let value = assert_valid_output(&stdout);
@@ -97,7 +109,10 @@ fn unknown_suite_or_benchmark_is_a_usage_error_naming_the_alternatives() {
     let (code, _, stderr) =
         run(perfwarden(dir.path()).args(["run", "weekly", "--bench", "cpu-primes-2t"]));
     assert_eq!(code, 1);
-    assert!(stderr.contains("has no benchmark \"cpu-primes-2t\""), "{stderr}");
+    assert!(
+        stderr.contains("has no benchmark \"cpu-primes-2t\""),
+        "{stderr}"
+    );
     // Nothing was created for a command that could not start.
     assert!(!dir.path().join("perfwarden.redb").exists());
 }
@@ -111,8 +126,14 @@ fn read_commands_on_an_empty_state_directory() {
     assert!(stdout.contains("no runs recorded yet"), "{stdout}");
     let (code, _, stderr) = run(perfwarden(&state).args(["show", "1"]));
     assert_eq!(code, 1);
-    assert!(stderr.contains("nothing was recorded there yet"), "{stderr}");
-    assert!(!state.exists(), "read commands must not create the state directory");
+    assert!(
+        stderr.contains("nothing was recorded there yet"),
+        "{stderr}"
+    );
+    assert!(
+        !state.exists(),
+        "read commands must not create the state directory"
+    );
 }
 
 #[test]
@@ -145,7 +166,10 @@ fn unusable_state_directory_exits_three_with_a_hint() {
         .args(["run", "smoke", "--config"])
         .arg(fixture("fast.toml")));
     assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("cannot create the state directory"), "{stderr}");
+    assert!(
+        stderr.contains("cannot create the state directory"),
+        "{stderr}"
+    );
     assert!(stderr.contains("hint: pass --state-dir"), "{stderr}");
 }
 
@@ -171,10 +195,18 @@ fn a_failing_benchmark_exits_two_and_the_suite_goes_on() {
     let value = assert_valid_output(&stdout);
     assert_eq!(value["run"]["status"], "failed");
     assert_eq!(value["results"][0]["status"], "failed");
-    assert!(value["results"][0]["error"].as_str().unwrap().contains("no files found"));
+    assert!(
+        value["results"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no files found")
+    );
     assert_eq!(value["results"][1]["status"], "ok");
     let (_, text, _) = run(perfwarden(&state).args(["show", "1"]));
-    assert!(text.contains("problems:") && text.contains("no files found"), "{text}");
+    assert!(
+        text.contains("problems:") && text.contains("no files found"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -189,7 +221,10 @@ fn state_directory_is_private() {
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&state), 0o700);
     assert_eq!(mode(&state.join("perfwarden.redb")), 0o600);
-    assert!(!state.join("scratch").exists(), "scratch space is removed after a run");
+    assert!(
+        !state.join("scratch").exists(),
+        "scratch space is removed after a run"
+    );
 }
 
 #[test]
@@ -200,7 +235,12 @@ fn config_default_prints_the_embedded_config_which_checks_clean() {
     assert_eq!(stdout, perfwarden::config::DEFAULT_CONFIG);
     let file = dir.path().join("default.toml");
     std::fs::write(&file, &stdout).unwrap();
-    let (code, stdout, _) = run(perfwarden(dir.path()).args(["check", "--config"]).arg(&file));
+    let (code, stdout, _) = run(perfwarden(dir.path())
+        .args(["check", "--config"])
+        .arg(&file));
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains(": ok (2 suites: monthly, weekly;"), "{stdout}");
+    assert!(
+        stdout.contains(": ok (2 suites: monthly, weekly;"),
+        "{stdout}"
+    );
 }

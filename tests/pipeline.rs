@@ -31,7 +31,11 @@ fn plan(name: &str, clock: &FakeClock, steps: Vec<FakeStep>) -> BenchmarkPlan {
         kind: "fake".into(),
         config_hash: "fakehash".into(),
         options: options(),
-        workload: Box::new(FakeWorkload::new(MetricDef::duration("op"), clock.clone(), steps)),
+        workload: Box::new(FakeWorkload::new(
+            MetricDef::duration("op"),
+            clock.clone(),
+            steps,
+        )),
     }
 }
 
@@ -75,9 +79,17 @@ fn results_are_stored_summarised_and_compared_with_the_previous_run() {
     let summary = result.summary.as_ref().unwrap();
     // Target sample 200 ms / 20 = 10 ms → about 100 iterations of ~100 µs (calibrated on
     // the last ±1% warm-up sample); 200 ms of sampling → about 20 samples.
-    assert!((99..=101).contains(&result.iterations_per_sample), "{}", result.iterations_per_sample);
+    assert!(
+        (99..=101).contains(&result.iterations_per_sample),
+        "{}",
+        result.iterations_per_sample
+    );
     assert!((19..=21).contains(&summary.count), "{}", summary.count);
-    assert!((summary.median - 100e-6).abs() < 1.5e-6, "{}", summary.median);
+    assert!(
+        (summary.median - 100e-6).abs() < 1.5e-6,
+        "{}",
+        summary.median
+    );
     let stored = store.samples(first.run.id, "steady").unwrap();
     assert_eq!(stored.len(), summary.count);
 
@@ -89,7 +101,10 @@ fn results_are_stored_summarised_and_compared_with_the_previous_run() {
     )
     .unwrap();
     let report = RunReport::build(&store, second.run).unwrap();
-    let change = report.results[0].change.as_ref().expect("compared with run 1");
+    let change = report.results[0]
+        .change
+        .as_ref()
+        .expect("compared with run 1");
     assert_eq!(change.baseline_runs, vec![first.run.id]);
     assert!((change.relative - 0.10).abs() < 0.02, "{}", change.relative);
     assert_eq!(change.assessment, Assessment::Worse);
@@ -109,7 +124,11 @@ fn a_failing_benchmark_is_data_and_the_suite_goes_on() {
     let outcome = runner::run_suite(
         &context(&store, &clock, CancelToken::new()),
         vec![
-            plan("broken", &clock, vec![FakeStep::Fail("device not ready".into())]),
+            plan(
+                "broken",
+                &clock,
+                vec![FakeStep::Fail("device not ready".into())],
+            ),
             plan("fine", &clock, wobbly(50)),
         ],
         &mut Silent,
@@ -117,7 +136,10 @@ fn a_failing_benchmark_is_data_and_the_suite_goes_on() {
     .unwrap();
     assert_eq!(outcome.run.status, RunStatus::Failed);
     assert_eq!(outcome.results[0].status, BenchStatus::Failed);
-    assert_eq!(outcome.results[0].error.as_deref(), Some("device not ready"));
+    assert_eq!(
+        outcome.results[0].error.as_deref(),
+        Some("device not ready")
+    );
     assert_eq!(outcome.results[1].status, BenchStatus::Ok);
     assert_eq!(store.results(outcome.run.id).unwrap().len(), 2);
 }
@@ -148,7 +170,12 @@ fn cancel_keeps_finished_benchmarks_and_marks_the_run_interrupted() {
     assert_eq!(stored[0].status, BenchStatus::Ok);
     assert_eq!(stored[1].status, BenchStatus::Interrupted);
     // The samples taken before the stop are kept (3 warm-up calls, then 3 samples).
-    assert!(!store.samples(outcome.run.id, "interrupted").unwrap().is_empty());
+    assert!(
+        !store
+            .samples(outcome.run.id, "interrupted")
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         store.run(outcome.run.id).unwrap().unwrap().status,
         RunStatus::Interrupted
@@ -207,7 +234,13 @@ fn the_hard_timeout_fails_a_hung_benchmark_and_keeps_its_samples() {
     assert!(started.elapsed() < Duration::from_secs(5));
     let result = &outcome.results[0];
     assert_eq!(result.status, BenchStatus::TimedOut);
-    assert!(result.error.as_ref().unwrap().contains("timed out after 700ms"));
+    assert!(
+        result
+            .error
+            .as_ref()
+            .unwrap()
+            .contains("timed out after 700ms")
+    );
     assert!(result.summary.as_ref().unwrap().count >= 3);
     assert_eq!(outcome.run.status, RunStatus::Failed);
 }
@@ -225,11 +258,21 @@ fn a_different_fingerprint_is_not_compared_and_is_reported() {
     .unwrap();
     let mut moved = context(&store, &clock, CancelToken::new());
     moved.fingerprint.kernel = "99.0.0-new".into();
-    let second = runner::run_suite(&moved, vec![plan("steady", &clock, wobbly(150))], &mut Silent)
-        .unwrap();
+    let second = runner::run_suite(
+        &moved,
+        vec![plan("steady", &clock, wobbly(150))],
+        &mut Silent,
+    )
+    .unwrap();
     let report = RunReport::build(&store, second.run).unwrap();
-    assert!(report.results[0].change.is_none(), "no comparison across fingerprints");
-    let env = report.environment_change.as_ref().expect("environment change noticed");
+    assert!(
+        report.results[0].change.is_none(),
+        "no comparison across fingerprints"
+    );
+    let env = report
+        .environment_change
+        .as_ref()
+        .expect("environment change noticed");
     assert_eq!(env.changed_fields, vec!["kernel"]);
     let text = report::text::run_report(&report, Default::default());
     assert!(text.contains("environment changed since run 1"), "{text}");

@@ -52,7 +52,11 @@ fn sigkill_mid_suite_keeps_every_committed_result() {
     let run = store.run(1).unwrap().unwrap();
     assert_eq!(run.status, RunStatus::Interrupted);
     let results = store.results(1).unwrap();
-    assert!(results.len() >= 2, "committed results survive: {}", results.len());
+    assert!(
+        results.len() >= 2,
+        "committed results survive: {}",
+        results.len()
+    );
     for result in &results {
         assert_eq!(result.status, BenchStatus::Ok);
         let samples = store.samples(1, &result.benchmark).unwrap();
@@ -62,7 +66,10 @@ fn sigkill_mid_suite_keeps_every_committed_result() {
     // And the CLI reads it.
     let (code, stdout, _) = common::run(perfwarden(dir.path()).args(["show", "1"]));
     assert_eq!(code, 0);
-    assert!(stdout.contains("interrupted") && stdout.contains("slow-1"), "{stdout}");
+    assert!(
+        stdout.contains("interrupted") && stdout.contains("slow-1"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -76,7 +83,10 @@ fn sigint_stops_at_a_sample_boundary_and_keeps_what_finished() {
     assert_eq!(status.code(), Some(130));
 
     let store = Store::open(dir.path()).unwrap();
-    assert!(store.recovered_runs().is_empty(), "the run was closed properly");
+    assert!(
+        store.recovered_runs().is_empty(),
+        "the run was closed properly"
+    );
     let run = store.run(1).unwrap().unwrap();
     assert_eq!(run.status, RunStatus::Interrupted);
     let results = store.results(1).unwrap();

@@ -4,9 +4,7 @@
 use chrono::{Duration as ChronoDuration, Utc};
 use perfwarden::config::BenchOptions;
 use perfwarden::stats;
-use perfwarden::store::{
-    BenchStatus, BenchmarkResult, RunRecord, RunStatus, Store, StoreError,
-};
+use perfwarden::store::{BenchStatus, BenchmarkResult, RunRecord, RunStatus, Store, StoreError};
 use perfwarden::workload::MetricDef;
 
 fn run_record(suite: &str, started_days_ago: i64) -> RunRecord {
@@ -62,7 +60,9 @@ fn everything_written_reads_back_after_reopening() {
         let mut run = store.begin_run(run_record("weekly", 0)).unwrap();
         let written = result(&run, "b", &samples);
         store.put_result(&written, &samples).unwrap();
-        store.put_result(&result(&run, "a", &[1.0, 2.0]), &[1.0, 2.0]).unwrap();
+        store
+            .put_result(&result(&run, "a", &[1.0, 2.0]), &[1.0, 2.0])
+            .unwrap();
         run.status = RunStatus::Success;
         run.finished_at = Some(Utc::now());
         store.update_run(&run).unwrap();
@@ -72,7 +72,13 @@ fn everything_written_reads_back_after_reopening() {
     assert_eq!(store.run(run.id).unwrap().unwrap(), run);
     let results = store.results(run.id).unwrap();
     // In the planned order (a, b), not key order.
-    assert_eq!(results.iter().map(|r| r.benchmark.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(
+        results
+            .iter()
+            .map(|r| r.benchmark.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
     assert_eq!(results[1], written);
     assert_eq!(store.samples(run.id, "b").unwrap(), samples);
     assert!(store.recovered_runs().is_empty());
@@ -84,22 +90,33 @@ fn history_is_a_time_range_per_benchmark() {
     let store = Store::open(dir.path()).unwrap();
     for days_ago in [40, 20, 10, 1] {
         let run = store.begin_run(run_record("weekly", days_ago)).unwrap();
-        store.put_result(&result(&run, "a", &[1.0, 2.0]), &[1.0, 2.0]).unwrap();
+        store
+            .put_result(&result(&run, "a", &[1.0, 2.0]), &[1.0, 2.0])
+            .unwrap();
         if days_ago == 10 {
-            store.put_result(&result(&run, "b", &[3.0, 4.0]), &[3.0, 4.0]).unwrap();
+            store
+                .put_result(&result(&run, "b", &[3.0, 4.0]), &[3.0, 4.0])
+                .unwrap();
         }
     }
     assert_eq!(store.history("a", None).unwrap().len(), 4);
     let recent = store
         .history("a", Some(Utc::now() - ChronoDuration::days(30)))
         .unwrap();
-    assert_eq!(recent.iter().map(|r| r.run_id).collect::<Vec<_>>(), vec![2, 3, 4]);
+    assert_eq!(
+        recent.iter().map(|r| r.run_id).collect::<Vec<_>>(),
+        vec![2, 3, 4]
+    );
     assert_eq!(store.history("b", None).unwrap().len(), 1);
     assert_eq!(store.benchmark_names().unwrap(), vec!["a", "b"]);
     let since = store
         .runs(Some("weekly"), Some(Utc::now() - ChronoDuration::days(15)))
         .unwrap();
-    assert_eq!(since.iter().map(|r| r.id).collect::<Vec<_>>(), vec![4, 3], "newest first");
+    assert_eq!(
+        since.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![4, 3],
+        "newest first"
+    );
 }
 
 #[test]
@@ -108,7 +125,9 @@ fn retention_purges_old_runs_with_their_results() {
     let store = Store::open(dir.path()).unwrap();
     for days_ago in [500, 450, 10] {
         let mut run = store.begin_run(run_record("weekly", days_ago)).unwrap();
-        store.put_result(&result(&run, "a", &[1.0, 2.0]), &[1.0, 2.0]).unwrap();
+        store
+            .put_result(&result(&run, "a", &[1.0, 2.0]), &[1.0, 2.0])
+            .unwrap();
         run.status = RunStatus::Success;
         store.update_run(&run).unwrap();
     }
@@ -128,7 +147,9 @@ fn a_run_left_running_is_marked_interrupted_on_open() {
     {
         let store = Store::open(dir.path()).unwrap();
         let run = store.begin_run(run_record("weekly", 0)).unwrap();
-        store.put_result(&result(&run, "a", &[1.0, 2.0]), &[1.0, 2.0]).unwrap();
+        store
+            .put_result(&result(&run, "a", &[1.0, 2.0]), &[1.0, 2.0])
+            .unwrap();
         // Dropped without finishing: the process "died".
     }
     let store = Store::open(dir.path()).unwrap();
@@ -162,7 +183,7 @@ fn a_database_from_a_newer_schema_is_refused_and_left_at_its_version() {
         Ok(_) => panic!("a newer schema must be refused"),
     }
     // The refused open rolled back: the version is still the newer one.
-    use redb::{ReadableDatabase, ReadableTable};
+    use redb::ReadableDatabase;
     let db = redb::Database::open(&path).unwrap();
     let txn = db.begin_read().unwrap();
     let meta = txn.open_table(perfwarden::store::schema::META).unwrap();

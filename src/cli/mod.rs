@@ -181,8 +181,8 @@ impl Globals {
 /// Parses `--since 30d` into a point in time.
 pub fn since(text: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, CliError> {
     let Some(text) = text else { return Ok(None) };
-    let duration = ConfigDuration::parse(text)
-        .map_err(|e| CliError::usage(format!("--since: {e}")))?;
+    let duration =
+        ConfigDuration::parse(text).map_err(|e| CliError::usage(format!("--since: {e}")))?;
     let duration = chrono::Duration::from_std(duration.0)
         .map_err(|_| CliError::usage(format!("--since: \"{text}\" is too long")))?;
     Ok(Some(chrono::Utc::now() - duration))

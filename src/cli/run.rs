@@ -48,7 +48,10 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
     let dir = globals.state_dir(Some(&config));
     let store = Store::open(&dir)?;
     for id in store.recovered_runs() {
-        tracing::warn!(run = id, "a previous run did not finish (crash or kill); marked interrupted");
+        tracing::warn!(
+            run = id,
+            "a previous run did not finish (crash or kill); marked interrupted"
+        );
     }
     let cutoff = Utc::now()
         - chrono::Duration::from_std(config.agent.retention).unwrap_or(chrono::Duration::MAX);

@@ -524,7 +524,11 @@ impl Config {
 
         // Every well-named entry counts as defined for suites, even when it has errors of
         // its own, so one mistake is reported once and not again by every suite using it.
-        let defined: Vec<String> = bench_tables.keys().filter(|n| valid_name(n)).cloned().collect();
+        let defined: Vec<String> = bench_tables
+            .keys()
+            .filter(|n| valid_name(n))
+            .cloned()
+            .collect();
         let mut benchmarks = BTreeMap::new();
         for (name, value) in bench_tables {
             let path = ["benchmarks", name.as_str()];
@@ -537,13 +541,21 @@ impl Config {
                 continue;
             }
             let toml::Value::Table(mut table) = value else {
-                problems.add(&path, "must be a table", Some(format!("write [benchmarks.{name}] with a `kind`")));
+                problems.add(
+                    &path,
+                    "must be a table",
+                    Some(format!("write [benchmarks.{name}] with a `kind`")),
+                );
                 continue;
             };
             let description = match table.remove("description") {
                 Some(toml::Value::String(s)) => Some(s),
                 Some(_) => {
-                    problems.add(&["benchmarks", &name, "description"], "must be a string", None);
+                    problems.add(
+                        &["benchmarks", &name, "description"],
+                        "must be a string",
+                        None,
+                    );
                     None
                 }
                 None => None,
@@ -560,12 +572,16 @@ impl Config {
                 &mut problems,
                 |_| None,
             );
-            let options = raw_options
-                .map(|raw| apply_options(&default_options, &raw, &path, &mut problems));
+            let options =
+                raw_options.map(|raw| apply_options(&default_options, &raw, &path, &mut problems));
             let kind = match table.get("kind") {
                 Some(toml::Value::String(kind)) => kind.clone(),
                 Some(_) => {
-                    problems.add(&["benchmarks", &name, "kind"], "must be a string", Some(format!("one of: {}", KINDS.join(", "))));
+                    problems.add(
+                        &["benchmarks", &name, "kind"],
+                        "must be a string",
+                        Some(format!("one of: {}", KINDS.join(", "))),
+                    );
                     continue;
                 }
                 None => {
@@ -630,7 +646,8 @@ impl Config {
                 );
                 continue;
             }
-            let Some(raw): Option<RawSuite> = read_value(value, &path, &mut problems, |_| None) else {
+            let Some(raw): Option<RawSuite> = read_value(value, &path, &mut problems, |_| None)
+            else {
                 continue;
             };
             if let Err(message) = parse_schedule(&raw.schedule) {
@@ -649,8 +666,9 @@ impl Config {
             }
             for bench in &raw.benchmarks {
                 if !bench_names.contains(&bench.as_str()) {
-                    let hint = did_you_mean(bench, &bench_names)
-                        .or_else(|| Some("define it as [benchmarks.NAME] or remove it from the list".into()));
+                    let hint = did_you_mean(bench, &bench_names).or_else(|| {
+                        Some("define it as [benchmarks.NAME] or remove it from the list".into())
+                    });
                     problems.add(
                         &["suites", &name, "benchmarks"],
                         format!("names benchmark \"{bench}\", which is not defined"),
@@ -751,7 +769,10 @@ const DEFAULT_CONFIG_KIND_PARAMS: &[(&str, &str)] = &[
     ("disk.files", "files, file_kib, workers, fsync"),
     ("parse.config", "format"),
     ("scan.tree", "path, files, max_files"),
-    ("cache.local", "capacity, threads, read_percent, write_percent, value_bytes"),
+    (
+        "cache.local",
+        "capacity, threads, read_percent, write_percent, value_bytes",
+    ),
 ];
 
 fn apply_options(
@@ -774,7 +795,11 @@ fn apply_options(
                 Some("use 10 or more for a useful confidence interval".into()),
             );
         } else if samples > 100_000 {
-            problems.add(&key("samples"), format!("is {samples}; at most 100000"), None);
+            problems.add(
+                &key("samples"),
+                format!("is {samples}; at most 100000"),
+                None,
+            );
         } else {
             options.samples = samples as usize;
         }
@@ -805,7 +830,11 @@ fn apply_options(
     }
     if options.min_time + options.warmup > options.time_budget {
         problems.add(
-            &key(if raw.time_budget.is_some() { "time_budget" } else { "min_time" }),
+            &key(if raw.time_budget.is_some() {
+                "time_budget"
+            } else {
+                "min_time"
+            }),
             format!(
                 "warmup ({}) plus min_time ({}) exceed time_budget ({})",
                 ConfigDuration(options.warmup),
@@ -817,7 +846,11 @@ fn apply_options(
     }
     if options.time_budget > options.timeout {
         problems.add(
-            &key(if raw.timeout.is_some() { "timeout" } else { "time_budget" }),
+            &key(if raw.timeout.is_some() {
+                "timeout"
+            } else {
+                "time_budget"
+            }),
             format!(
                 "time_budget ({}) exceeds timeout ({})",
                 ConfigDuration(options.time_budget),
@@ -840,7 +873,10 @@ mod tests {
         assert!(config.suites.contains_key("monthly"));
         for kind in KINDS {
             assert!(
-                config.benchmarks.values().any(|b| b.workload.kind() == *kind),
+                config
+                    .benchmarks
+                    .values()
+                    .any(|b| b.workload.kind() == *kind),
                 "default config has no {kind} benchmark"
             );
         }
@@ -867,9 +903,18 @@ mod tests {
             .iter()
             .map(|p| (p.key.clone(), p.line))
             .collect();
-        assert!(keys.contains(&("defaults.samples".into(), Some(2))), "{keys:?}");
-        assert!(keys.contains(&("benchmarks.x.kind".into(), Some(5))), "{keys:?}");
-        assert!(keys.contains(&("benchmarks.y.timeout".into(), Some(9))), "{keys:?}");
+        assert!(
+            keys.contains(&("defaults.samples".into(), Some(2))),
+            "{keys:?}"
+        );
+        assert!(
+            keys.contains(&("benchmarks.x.kind".into(), Some(5))),
+            "{keys:?}"
+        );
+        assert!(
+            keys.contains(&("benchmarks.y.timeout".into(), Some(9))),
+            "{keys:?}"
+        );
     }
 
     #[test]
@@ -884,7 +929,9 @@ mod tests {
 
     #[test]
     fn quick_options_are_bounded() {
-        let quick = Config::embedded().benchmarks["cpu-primes-1t"].options.quick();
+        let quick = Config::embedded().benchmarks["cpu-primes-1t"]
+            .options
+            .quick();
         assert!(quick.min_time <= Duration::from_millis(500));
         assert!(quick.warmup <= Duration::from_millis(200));
     }

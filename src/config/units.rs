@@ -92,7 +92,9 @@ impl Percent {
             .parse()
             .map_err(|_| format!("\"{text}\" is not a percentage; write e.g. \"5%\""))?;
         if !value.is_finite() || value < 0.0 {
-            return Err(format!("\"{text}\" must be a positive percentage, e.g. \"5%\""));
+            return Err(format!(
+                "\"{text}\" must be a positive percentage, e.g. \"5%\""
+            ));
         }
         Ok(Percent(value / 100.0))
     }
@@ -157,7 +159,11 @@ mod tests {
             Duration::from_millis(500)
         );
         assert!(ConfigDuration::parse("30").unwrap_err().contains("no unit"));
-        assert!(ConfigDuration::parse("-5s").unwrap_err().contains("negative"));
+        assert!(
+            ConfigDuration::parse("-5s")
+                .unwrap_err()
+                .contains("negative")
+        );
         assert!(ConfigDuration::parse("soon").is_err());
     }
 

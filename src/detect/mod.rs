@@ -8,4 +8,6 @@
 
 pub mod compare;
 
-pub use compare::{Assessment, Change, EnvironmentChange, change_against_history, compare_runs, environment_change};
+pub use compare::{
+    Assessment, Change, EnvironmentChange, change_against_history, compare_runs, environment_change,
+};

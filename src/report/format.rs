@@ -121,13 +121,22 @@ mod tests {
 
     #[test]
     fn values_scale_with_their_unit() {
-        assert_eq!(value(1_234_567.0, &MetricDef::throughput("event")), "1.235 M events/s");
+        assert_eq!(
+            value(1_234_567.0, &MetricDef::throughput("event")),
+            "1.235 M events/s"
+        );
         assert_eq!(
             range(3112.0, 3236.0, &MetricDef::throughput("event")),
             "3.112 – 3.236 k events/s"
         );
-        assert_eq!(value(950.0, &MetricDef::throughput("file")), "950.0 files/s");
-        assert_eq!(value(3.0 * 1024.0 * 1024.0 * 1024.0, &MetricDef::bandwidth()), "3.000 GiB/s");
+        assert_eq!(
+            value(950.0, &MetricDef::throughput("file")),
+            "950.0 files/s"
+        );
+        assert_eq!(
+            value(3.0 * 1024.0 * 1024.0 * 1024.0, &MetricDef::bandwidth()),
+            "3.000 GiB/s"
+        );
         assert_eq!(value(0.0012, &MetricDef::duration("run")), "1.200 ms");
     }
 

@@ -26,7 +26,7 @@ fn table(style: Style, header: &[&str]) -> Table {
     } else {
         table.force_no_tty();
     }
-    table.set_header(header.iter().map(|h| Cell::new(h)));
+    table.set_header(header.iter().map(Cell::new));
     table
 }
 
@@ -167,7 +167,14 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
                     format!("{}", s.count),
                 )
             }
-            None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into(), "0".into()),
+            None => (
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "0".into(),
+            ),
         };
         t.add_row(vec![
             Cell::new(&r.benchmark),
@@ -217,7 +224,11 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
     if !missing.is_empty() && run.status != RunStatus::Running {
         out.push_str(&format!(
             "\nnot run: {}\n",
-            missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     out
@@ -229,7 +240,15 @@ pub fn runs(report: &RunsReport, style: Style) -> String {
     }
     let mut t = table(
         style,
-        &["run", "suite", "started (UTC)", "duration", "status", "benchmarks", "fingerprint"],
+        &[
+            "run",
+            "suite",
+            "started (UTC)",
+            "duration",
+            "status",
+            "benchmarks",
+            "fingerprint",
+        ],
     );
     for run in &report.runs {
         let status = match run.status {
@@ -239,7 +258,11 @@ pub fn runs(report: &RunsReport, style: Style) -> String {
         };
         t.add_row(vec![
             Cell::new(run.id),
-            Cell::new(format!("{}{}", run.suite, if run.quick { " (quick)" } else { "" })),
+            Cell::new(format!(
+                "{}{}",
+                run.suite,
+                if run.quick { " (quick)" } else { "" }
+            )),
             Cell::new(run.started_at.format("%Y-%m-%d %H:%M:%S")),
             Cell::new(
                 run.duration_secs()
@@ -283,7 +306,16 @@ pub fn history(report: &HistoryReport, style: Style) -> String {
     out.push('\n');
     let mut t = table(
         style,
-        &["run", "started (UTC)", "median", "95% CI", "CV", "status", "config", "fingerprint"],
+        &[
+            "run",
+            "started (UTC)",
+            "median",
+            "95% CI",
+            "CV",
+            "status",
+            "config",
+            "fingerprint",
+        ],
     );
     for p in &report.points {
         let fmt = |v: Option<f64>| v.map(super::format::sig4).unwrap_or_else(|| "-".into());
@@ -292,10 +324,15 @@ pub fn history(report: &HistoryReport, style: Style) -> String {
             Cell::new(p.started_at.format("%Y-%m-%d %H:%M")),
             Cell::new(fmt(p.median)),
             Cell::new(match (p.median_ci_low, p.median_ci_high) {
-                (Some(l), Some(h)) => format!("{} – {}", super::format::sig4(l), super::format::sig4(h)),
+                (Some(l), Some(h)) => {
+                    format!("{} – {}", super::format::sig4(l), super::format::sig4(h))
+                }
                 _ => "-".into(),
             }),
-            Cell::new(p.cv.map(|c| format!("{:.1}%", c * 100.0)).unwrap_or_else(|| "-".into())),
+            Cell::new(
+                p.cv.map(|c| format!("{:.1}%", c * 100.0))
+                    .unwrap_or_else(|| "-".into()),
+            ),
             status_cell(style, p.status),
             Cell::new(&p.config_hash),
             Cell::new(&p.fingerprint),
@@ -327,7 +364,16 @@ pub fn compare(report: &CompareReport, style: Style) -> String {
         out.push_str("the runs have no benchmark in common\n");
         return out;
     }
-    let mut t = table(style, &["benchmark", "unit", "run A median", "run B median", "change [95% CI]"]);
+    let mut t = table(
+        style,
+        &[
+            "benchmark",
+            "unit",
+            "run A median",
+            "run B median",
+            "change [95% CI]",
+        ],
+    );
     for row in &report.rows {
         let fmt = |v: Option<f64>| v.map(super::format::sig4).unwrap_or_else(|| "-".into());
         let change = if row.same_config {
@@ -336,7 +382,11 @@ pub fn compare(report: &CompareReport, style: Style) -> String {
             Cell::new("config differs")
         };
         let change = if row.change.is_none() && row.same_config {
-            Cell::new(format!("- ({} / {})", row.status_a.as_str(), row.status_b.as_str()))
+            Cell::new(format!(
+                "- ({} / {})",
+                row.status_a.as_str(),
+                row.status_b.as_str()
+            ))
         } else {
             change
         };

@@ -276,7 +276,7 @@ pub enum RunError {
 
 enum WorkerEvent {
     Sample,
-    Done(Box<dyn Workload>, Sampling, Option<String>),
+    Done(Box<Sampling>, Option<String>),
 }
 
 /// Runs every plan in order and stores each result as soon as it is measured.
@@ -318,9 +318,10 @@ pub fn run_suite(
             break;
         }
         observer.benchmark_started(index, total, &plan);
-        let scratch = scratch_root.join(format!("run-{}", run.id)).join(&plan.name);
-        let (result, samples) =
-            measure(ctx, &run, &fingerprint_hash, plan, &scratch, observer)?;
+        let scratch = scratch_root
+            .join(format!("run-{}", run.id))
+            .join(&plan.name);
+        let (result, samples) = measure(ctx, &run, &fingerprint_hash, plan, &scratch, observer)?;
         remove_dir_if_present(&scratch);
         ctx.store.put_result(&result, &samples)?;
         tracing::info!(
@@ -424,7 +425,8 @@ fn measure(
             if let Err(e) = workload.teardown() {
                 teardown_error = Some(format!("teardown failed: {e}"));
             }
-            let _ = tx.send(WorkerEvent::Done(workload, sampling, teardown_error));
+            drop(workload);
+            let _ = tx.send(WorkerEvent::Done(Box::new(sampling), teardown_error));
         });
 
     let mut samples_seen = 0usize;
@@ -439,8 +441,8 @@ fn measure(
                 samples_seen += 1;
                 observer.sample_taken(samples_seen, target);
             }
-            Ok(WorkerEvent::Done(_workload, sampling, teardown)) => {
-                finished = Some((sampling, teardown));
+            Ok(WorkerEvent::Done(sampling, teardown)) => {
+                finished = Some((*sampling, teardown));
                 break;
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -453,8 +455,8 @@ fn measure(
                 while let Ok(event) =
                     rx.recv_timeout(grace.saturating_duration_since(Instant::now()))
                 {
-                    if let WorkerEvent::Done(_, sampling, teardown) = event {
-                        finished = Some((sampling, teardown));
+                    if let WorkerEvent::Done(sampling, teardown) = event {
+                        finished = Some((*sampling, teardown));
                         break;
                     }
                 }
@@ -491,21 +493,20 @@ fn measure(
     if status == BenchStatus::Ok && error.is_some() {
         status = BenchStatus::Failed;
     }
-    let (samples, summary, latency, warmup_samples, iterations, budget_exhausted) =
-        match sampling {
-            Some(s) => {
-                let summary = (!s.samples.is_empty()).then(|| stats::summarize(&s.samples));
-                (
-                    s.samples,
-                    summary,
-                    s.latencies.summary(),
-                    s.warmup_samples,
-                    s.iterations_per_sample,
-                    s.budget_exhausted,
-                )
-            }
-            None => (Vec::new(), None, None, 0, 0, false),
-        };
+    let (samples, summary, latency, warmup_samples, iterations, budget_exhausted) = match sampling {
+        Some(s) => {
+            let summary = (!s.samples.is_empty()).then(|| stats::summarize(&s.samples));
+            (
+                s.samples,
+                summary,
+                s.latencies.summary(),
+                s.warmup_samples,
+                s.iterations_per_sample,
+                s.budget_exhausted,
+            )
+        }
+        None => (Vec::new(), None, None, 0, 0, false),
+    };
     if status == BenchStatus::Ok && samples.len() < 2 {
         status = BenchStatus::Failed;
         error = Some(format!(
@@ -590,7 +591,11 @@ mod tests {
             &CancelToken::new(),
             &mut |_| {},
         );
-        assert!(s.samples.iter().all(|v| (*v - 500.0).abs() < 1e-9), "{:?}", s.samples);
+        assert!(
+            s.samples.iter().all(|v| (*v - 500.0).abs() < 1e-9),
+            "{:?}",
+            s.samples
+        );
     }
 
     #[test]
@@ -622,7 +627,13 @@ mod tests {
         let mut steps = vec![FakeStep::Take(step); 4];
         steps.push(FakeStep::Cancel(cancel.clone(), step));
         let mut w = FakeWorkload::new(MetricDef::duration("op"), clock.clone(), steps);
-        let s = sample_workload(&mut w, &options(50, 0, 10_000, 60_000), &clock, &cancel, &mut |_| {});
+        let s = sample_workload(
+            &mut w,
+            &options(50, 0, 10_000, 60_000),
+            &clock,
+            &cancel,
+            &mut |_| {},
+        );
         assert_eq!(s.end, SamplingEnd::Cancelled);
         // 1 calibration call, then samples 1..4; the 4th sample call cancels and is kept.
         assert_eq!(s.samples.len(), 4);
@@ -639,7 +650,13 @@ mod tests {
                 FakeStep::Fail("disk full".into()),
             ],
         );
-        let s = sample_workload(&mut w, &options(5, 0, 10, 1000), &clock, &CancelToken::new(), &mut |_| {});
+        let s = sample_workload(
+            &mut w,
+            &options(5, 0, 10, 1000),
+            &clock,
+            &CancelToken::new(),
+            &mut |_| {},
+        );
         assert_eq!(s.end, SamplingEnd::Failed("disk full".into()));
     }
 

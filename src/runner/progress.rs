@@ -18,9 +18,11 @@ impl TerminalProgress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template("{prefix:>9} {msg:<22} [{bar:30}] {pos}/{len} samples")
-                    .expect("static template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{prefix:>9} {msg:<22} [{bar:30}] {pos}/{len} samples",
+                )
+                .expect("static template")
+                .progress_chars("=> "),
             );
             bar
         });

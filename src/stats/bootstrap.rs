@@ -119,7 +119,10 @@ mod tests {
         // The sampling distribution of the median of a uniform 1..101 sample has
         // sd ≈ sqrt(n)/ (2 f(m)) / n = 101/(2 sqrt(101)) ≈ 5.02 (asymptotic formula), so a
         // 95% interval spans about ±1.96 * 5.02 ≈ ±9.8 around 51.
-        assert!((ci.high - ci.low) > 10.0 && (ci.high - ci.low) < 30.0, "{ci:?}");
+        assert!(
+            (ci.high - ci.low) > 10.0 && (ci.high - ci.low) < 30.0,
+            "{ci:?}"
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub struct OutlierReport {
 pub fn modified_z_scores(values: &[f64]) -> Vec<f64> {
     let median = super::median(values);
     let mad = super::summary::mad(values);
-    if !(mad > 0.0) {
+    if mad.is_nan() || mad <= 0.0 {
         return vec![0.0; values.len()];
     }
     values.iter().map(|v| 0.6745 * (v - median) / mad).collect()

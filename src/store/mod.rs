@@ -21,9 +21,7 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 pub use records::{
     BenchStatus, BenchmarkResult, Fingerprint, RunRecord, RunSnapshot, RunStatus, SystemSample,
 };
-use schema::{
-    BENCH_INDEX, FINGERPRINTS, META, RESULTS, RUNS, SAMPLES, SCHEMA_VERSION, SNAPSHOTS,
-};
+use schema::{BENCH_INDEX, FINGERPRINTS, META, RESULTS, RUNS, SAMPLES, SCHEMA_VERSION, SNAPSHOTS};
 
 /// File name of the database inside the state directory.
 pub const DATABASE_FILE: &str = "perfwarden.redb";
@@ -53,7 +51,11 @@ pub enum StoreError {
     #[error(
         "the database {path} was written by a newer perfwarden (schema {found}, this binary knows {known})\n  hint: upgrade perfwarden; the file was not changed"
     )]
-    TooNew { path: PathBuf, found: u64, known: u64 },
+    TooNew {
+        path: PathBuf,
+        found: u64,
+        known: u64,
+    },
     #[error("database {path}: {message}")]
     Database { path: PathBuf, message: String },
     #[error("a stored record could not be read: {0}")]
@@ -82,7 +84,9 @@ pub fn resolve_state_dir(explicit: Option<&Path>, configured: Option<&Path>) -> 
     if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(data).join("perfwarden");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".local/share/perfwarden")
 }
 
@@ -250,7 +254,8 @@ impl Store {
                 .map_err(|e| self.err(e))?
                 .map(|v| v.value())
                 .unwrap_or(1);
-            meta.insert("next_run_id", id + 1).map_err(|e| self.err(e))?;
+            meta.insert("next_run_id", id + 1)
+                .map_err(|e| self.err(e))?;
             run.id = id;
             let mut runs = txn.open_table(RUNS).map_err(|e| self.err(e))?;
             runs.insert(id, to_json(&run).as_slice())

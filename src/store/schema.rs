@@ -26,8 +26,7 @@ pub const SAMPLES: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("s
 
 /// `(benchmark, started at in Unix ms, run id) → ()`: the time-series index, so the history
 /// of one benchmark is a range scan.
-pub const BENCH_INDEX: TableDefinition<(&str, i64, u64), ()> =
-    TableDefinition::new("bench_index");
+pub const BENCH_INDEX: TableDefinition<(&str, i64, u64), ()> = TableDefinition::new("bench_index");
 
 /// `fingerprint hash → Fingerprint (JSON)`.
 pub const FINGERPRINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("fingerprints");

@@ -56,10 +56,7 @@ pub struct CpuPrimes {
 
 impl CpuPrimes {
     pub fn new(config: CpuPrimesConfig) -> Self {
-        CpuPrimes {
-            config,
-            threads: 1,
-        }
+        CpuPrimes { config, threads: 1 }
     }
 }
 

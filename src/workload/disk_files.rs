@@ -144,8 +144,7 @@ impl Workload for DiskFiles {
                                     if index >= files {
                                         return Ok(local);
                                     }
-                                    let path =
-                                        self.dir.join(format!("f{iteration}-{index}.dat"));
+                                    let path = self.dir.join(format!("f{iteration}-{index}.dat"));
                                     let start = Instant::now();
                                     lifecycle(&path, &self.payload, self.config.fsync)?;
                                     local.record_nanos(start.elapsed().as_nanos() as u64);

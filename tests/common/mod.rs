@@ -54,6 +54,10 @@ pub fn assert_valid_output(json: &str) -> serde_json::Value {
         .iter_errors(&value)
         .map(|e| format!("{} at {}", e, e.instance_path))
         .collect();
-    assert!(errors.is_empty(), "output violates the schema:\n{}\n{json}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "output violates the schema:\n{}\n{json}",
+        errors.join("\n")
+    );
     value
 }
