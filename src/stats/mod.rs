@@ -9,9 +9,15 @@
 //! [`crate::workload::Unit`]).
 
 pub mod bootstrap;
+pub mod changepoint;
+pub mod hypothesis;
 pub mod outliers;
 pub mod summary;
+pub mod trend;
 
 pub use bootstrap::{bootstrap_median_ci, bootstrap_relative_change_ci};
+pub use changepoint::{ChangePoint, change_points};
+pub use hypothesis::{benjamini_hochberg, mann_whitney_greater, prediction_bound, welch_t_test};
 pub use outliers::{OutlierReport, modified_z_outliers};
-pub use summary::{Interval, Summary, mean, median, percentile, std_dev, summarize};
+pub use summary::{Interval, Summary, mad, mean, median, percentile, std_dev, summarize};
+pub use trend::{mann_kendall, theil_sen};
