@@ -244,3 +244,55 @@ fn config_default_prints_the_embedded_config_which_checks_clean() {
         "{stdout}"
     );
 }
+
+#[test]
+fn analyze_finds_a_step_in_a_csv_and_rejects_bad_input_with_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = dir.path().join("latency.csv");
+    let mut csv = String::from("timestamp,value\n");
+    for i in 0..24 {
+        let level = if i < 14 { 200.0 } else { 250.0 };
+        let wobble = [0.0, 1.5, -1.0, 0.5, -0.5][i % 5];
+        csv.push_str(&format!(
+            "2026-03-{:02}T03:00:00Z,{}\n",
+            i + 1,
+            level + wobble
+        ));
+    }
+    std::fs::write(&series, csv).unwrap();
+    let (code, stdout, stderr) = run(perfwarden(dir.path())
+        .args(["analyze", "--format", "json", "--input"])
+        .arg(&series));
+    assert_eq!(code, 0, "{stderr}");
+    let value = assert_valid_output(&stdout);
+    let points = value["change_points"].as_array().unwrap();
+    assert_eq!(points.len(), 1, "{stdout}");
+    assert_eq!(points[0]["index"], 14);
+    assert_eq!(points[0]["timestamp"], "2026-03-15T03:00:00Z");
+    assert_eq!(points[0]["movement"], "worse");
+    assert_eq!(value["slope_per"], "second");
+    let (code, text, _) = run(perfwarden(dir.path())
+        .args(["analyze", "--direction", "higher", "--input"])
+        .arg(&series));
+    assert_eq!(code, 0);
+    assert!(text.contains("better"), "{text}");
+    assert!(
+        !dir.path().join("perfwarden.redb").exists(),
+        "analyze never touches the database"
+    );
+
+    for (content, message) in [
+        ("", "no values (the input is empty)"),
+        ("1.0\n2.0\ntwelve\n", "line 3: \"twelve\" is not a number"),
+        ("[1.0, 2.0, NaN]", "line 1: not a JSON array"),
+        ("1\nnan\n", "line 2: \"nan\" is not a finite number"),
+    ] {
+        let file = dir.path().join("bad.txt");
+        std::fs::write(&file, content).unwrap();
+        let (code, _, stderr) = run(perfwarden(dir.path())
+            .args(["analyze", "--input"])
+            .arg(&file));
+        assert_eq!(code, 1, "{content:?}");
+        assert!(stderr.contains(message), "{content:?}: {stderr}");
+    }
+}

@@ -2,6 +2,7 @@
 //! calls library functions and returns an [`Outcome`] or a [`CliError`]; `main` prints and
 //! picks the exit code, so tests can call the same code in-process.
 
+mod analyze;
 mod check;
 mod compare;
 mod config_cmd;
@@ -79,6 +80,8 @@ pub enum Command {
     Compare(compare::Args),
     /// Print this host's environment fingerprint
     Fingerprint(fingerprint::Args),
+    /// Change points and drift of any series from a file (does not touch the database)
+    Analyze(analyze::Args),
 }
 
 /// What a command produced: text for stdout and the exit code.
@@ -138,6 +141,7 @@ pub fn execute(cli: Cli) -> Result<Outcome, CliError> {
         Command::History(args) => history::run(&globals, args),
         Command::Compare(args) => compare::run(&globals, args),
         Command::Fingerprint(args) => fingerprint::run(&globals, args),
+        Command::Analyze(args) => analyze::run(&globals, args),
     }
 }
 

@@ -7,6 +7,7 @@
 //! pieces and belong here too; reports already carry an optional verdict slot for them.
 
 pub mod compare;
+pub mod history;
 
 pub use compare::{
     Assessment, Change, EnvironmentChange, change_against_history, compare_runs, environment_change,

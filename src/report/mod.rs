@@ -175,6 +175,27 @@ pub struct FingerprintReport {
     pub fingerprint: Fingerprint,
 }
 
+/// One change point of an analysed series, with its timestamp when the input had them.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalyzedPoint {
+    pub timestamp: Option<String>,
+    #[serde(flatten)]
+    pub point: crate::detect::history::LabelledChangePoint,
+}
+
+/// `perfwarden analyze`: change points and trend of a user's series.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalysisReport {
+    pub input: String,
+    pub points: usize,
+    pub direction: crate::workload::Direction,
+    pub tolerance: f64,
+    /// What the trend slope is per: `point` (no timestamps) or `second`.
+    pub slope_per: String,
+    pub change_points: Vec<AnalyzedPoint>,
+    pub trend: Option<crate::detect::history::Trend>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ProblemView {
     pub file: String,

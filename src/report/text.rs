@@ -5,7 +5,10 @@ use comfy_table::{Cell, CellAlignment, Color, Table, presets};
 
 use super::format::{percent, sparkline, value};
 
-use super::{CheckReport, CompareReport, FingerprintReport, HistoryReport, RunReport, RunsReport};
+use super::{
+    AnalysisReport, CheckReport, CompareReport, FingerprintReport, HistoryReport, RunReport,
+    RunsReport,
+};
 use crate::detect::{Assessment, Change};
 use crate::store::{BenchStatus, RunStatus};
 use crate::workload::Direction;
@@ -453,4 +456,83 @@ pub fn check(report: &CheckReport) -> String {
         }
         out
     }
+}
+
+pub fn analysis(report: &AnalysisReport) -> String {
+    use crate::detect::history::Movement;
+    let word = |m: Movement| match m {
+        Movement::Worse => "worse",
+        Movement::Better => "better",
+    };
+    let mut out = format!(
+        "{}: {} points ({})\n",
+        report.input,
+        report.points,
+        match report.direction {
+            Direction::LowerIsBetter => "lower is better",
+            Direction::HigherIsBetter => "higher is better",
+        }
+    );
+    if report.points < crate::stats::changepoint::MIN_POINTS {
+        out.push_str(&format!(
+            "change points: not searched (fewer than {} points)\n",
+            crate::stats::changepoint::MIN_POINTS
+        ));
+    } else if report.change_points.is_empty() {
+        out.push_str("change points: none\n");
+    } else {
+        out.push_str("change points:\n");
+        let mut t = table(
+            Style::default(),
+            &[
+                "index",
+                "timestamp",
+                "mean before",
+                "mean after",
+                "change",
+                "p-value",
+                "binseg",
+            ],
+        );
+        for c in &report.change_points {
+            let p = &c.point.point;
+            t.add_row(vec![
+                Cell::new(p.index),
+                Cell::new(c.timestamp.clone().unwrap_or_else(|| "-".into())),
+                Cell::new(super::format::sig4(p.mean_before)),
+                Cell::new(super::format::sig4(p.mean_after)),
+                Cell::new(format!(
+                    "{} {}",
+                    percent(p.relative_change),
+                    word(c.point.movement)
+                )),
+                Cell::new(format!("{:.2e}", p.p_value)),
+                Cell::new(if p.confirmed_by_binseg { "agrees" } else { "-" }),
+            ]);
+        }
+        right_align(&mut t, &[0, 2, 3, 5]);
+        out.push_str(&format!("{t}\n"));
+    }
+    match &report.trend {
+        None => out.push_str("trend: not computed (fewer than 3 points)\n"),
+        Some(trend) => out.push_str(&format!(
+            "trend: Mann-Kendall S = {}, z = {:.2}, p = {:.2e}; Theil–Sen slope {:.4e} per {} = {} over the series ({}){}\n",
+            trend.mann_kendall_s,
+            trend.mann_kendall_z,
+            trend.p_value,
+            trend.slope,
+            report.slope_per,
+            percent(trend.relative_change_over_window),
+            word(trend.movement),
+            if trend.drift {
+                format!(
+                    " — DRIFT (p < 0.01 and at least {} over the series)",
+                    percent(report.tolerance).trim_start_matches('+')
+                )
+            } else {
+                " — no significant drift".to_string()
+            }
+        )),
+    }
+    out
 }

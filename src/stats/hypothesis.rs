@@ -62,7 +62,7 @@ pub fn mann_whitney_greater(x: &[f64], y: &[f64]) -> Option<MannWhitney> {
     let u = r1 - n1 * (n1 + 1.0) / 2.0;
     let n = n1 + n2;
     let sigma = (n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)))).sqrt();
-    if !(sigma > 0.0) {
+    if sigma.is_nan() || sigma <= 0.0 {
         return None;
     }
     let z = (u - n1 * n2 / 2.0 - 0.5) / sigma;
@@ -70,7 +70,7 @@ pub fn mann_whitney_greater(x: &[f64], y: &[f64]) -> Option<MannWhitney> {
     Some(MannWhitney {
         u,
         z,
-        p: 1.0 - normal.cdf(z),
+        p: normal.sf(z),
     })
 }
 
@@ -110,7 +110,7 @@ pub fn welch_t_test(a: &[f64], b: &[f64]) -> Option<(f64, f64)> {
     let t = diff / se;
     let df = (va + vb).powi(2) / (va * va / (na - 1.0) + vb * vb / (nb - 1.0));
     let dist = StudentsT::new(0.0, 1.0, df).ok()?;
-    Some((t, 2.0 * (1.0 - dist.cdf(t.abs()))))
+    Some((t, (2.0 * dist.sf(t.abs())).min(1.0)))
 }
 
 /// One-sided prediction bound for a new observation: the lower bound (`upper = false`) or

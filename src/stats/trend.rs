@@ -58,7 +58,7 @@ pub fn mann_kendall(values: &[f64]) -> Option<MannKendall> {
         s,
         variance,
         z,
-        p: 2.0 * (1.0 - normal.cdf(z.abs())),
+        p: (2.0 * normal.sf(z.abs())).min(1.0),
     })
 }
 
