@@ -32,6 +32,8 @@ fn main() {
         time_budget: Duration::from_secs(600),
         timeout: Duration::from_secs(600),
         tolerance: 0.05,
+        major: 0.15,
+        critical: 0.30,
     };
     let clock = MonotonicClock::default();
 

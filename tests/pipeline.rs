@@ -22,6 +22,8 @@ fn options() -> BenchOptions {
         time_budget: Duration::from_secs(10),
         timeout: Duration::from_secs(60),
         tolerance: 0.05,
+        major: 0.15,
+        critical: 0.30,
     }
 }
 
@@ -225,6 +227,8 @@ fn the_hard_timeout_fails_a_hung_benchmark_and_keeps_its_samples() {
                 time_budget: Duration::from_secs(60),
                 timeout: Duration::from_millis(700),
                 tolerance: 0.05,
+                major: 0.15,
+                critical: 0.30,
             },
             workload: Box::new(Sleepy),
         }],

@@ -45,6 +45,8 @@ fn result(run: &RunRecord, bench: &str, samples: &[f64]) -> BenchmarkResult {
             time_budget: std::time::Duration::from_secs(30),
             timeout: std::time::Duration::from_secs(120),
             tolerance: 0.05,
+            major: 0.15,
+            critical: 0.30,
         },
         summary: Some(stats::summarize(samples)),
         latency: None,

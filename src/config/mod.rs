@@ -47,8 +47,22 @@ pub struct BenchOptions {
     pub time_budget: Duration,
     #[serde(rename = "timeout_secs", with = "as_secs")]
     pub timeout: Duration,
-    /// Fraction (0.05 for 5%).
+    /// Fraction (0.05 for 5%): smallest change called a regression (minor).
     pub tolerance: f64,
+    /// A regression whose interval's lower bound reaches this is major (default 15%).
+    #[serde(default = "default_major")]
+    pub major: f64,
+    /// … and critical from this (default 30%).
+    #[serde(default = "default_critical")]
+    pub critical: f64,
+}
+
+fn default_major() -> f64 {
+    0.15
+}
+
+fn default_critical() -> f64 {
+    0.30
 }
 
 /// Durations as fractional seconds in stored records and JSON output.
@@ -78,6 +92,8 @@ impl BenchOptions {
             time_budget: self.time_budget.min(Duration::from_secs(5)),
             timeout: self.timeout,
             tolerance: self.tolerance,
+            major: self.major,
+            critical: self.critical,
         }
     }
 }
@@ -149,6 +165,8 @@ struct RawOptions {
     time_budget: Option<ConfigDuration>,
     timeout: Option<ConfigDuration>,
     tolerance: Option<Percent>,
+    major: Option<Percent>,
+    critical: Option<Percent>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,6 +191,8 @@ const OPTION_KEYS: &[&str] = &[
     "time_budget",
     "timeout",
     "tolerance",
+    "major",
+    "critical",
 ];
 const TOP_LEVEL_KEYS: &[&str] = &["agent", "defaults", "suites", "benchmarks"];
 
@@ -304,7 +324,9 @@ fn read_value<T: DeserializeOwned>(
                 .map(str::to_string);
             let hint = hint(&message);
             if let Some(key) = unknown {
-                full.push(key);
+                if full.last() != Some(&key) {
+                    full.push(key);
+                }
             }
             let full: Vec<&str> = full.iter().map(String::as_str).collect();
             problems.add(&full, message, hint);
@@ -519,6 +541,8 @@ impl Config {
             time_budget: Duration::from_secs(30),
             timeout: Duration::from_secs(120),
             tolerance: 0.05,
+            major: default_major(),
+            critical: default_critical(),
         };
         let default_options = apply_options(&base_options, &defaults, &["defaults"], &mut problems);
 
@@ -827,6 +851,31 @@ fn apply_options(
             problems.add(&key("tolerance"), "must be between 0% and 100%", None);
         }
         options.tolerance = p.0;
+    }
+    if let Some(p) = raw.major {
+        options.major = p.0;
+    }
+    if let Some(p) = raw.critical {
+        options.critical = p.0;
+    }
+    if !(options.tolerance <= options.major && options.major <= options.critical) {
+        let which = if raw.critical.is_some() {
+            "critical"
+        } else if raw.major.is_some() {
+            "major"
+        } else {
+            "tolerance"
+        };
+        problems.add(
+            &key(which),
+            format!(
+                "severity thresholds must rise: tolerance {} ≤ major {} ≤ critical {}",
+                Percent(options.tolerance),
+                Percent(options.major),
+                Percent(options.critical)
+            ),
+            Some("defaults are tolerance 5%, major 15%, critical 30%".into()),
+        );
     }
     if options.min_time + options.warmup > options.time_budget {
         problems.add(

@@ -550,6 +550,8 @@ mod tests {
             time_budget: Duration::from_millis(budget_ms),
             timeout: Duration::from_secs(60),
             tolerance: 0.05,
+            major: 0.15,
+            critical: 0.30,
         }
     }
 
