@@ -21,7 +21,10 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 pub use records::{
     BenchStatus, BenchmarkResult, Fingerprint, RunRecord, RunSnapshot, RunStatus, SystemSample,
 };
-use schema::{BENCH_INDEX, FINGERPRINTS, META, RESULTS, RUNS, SAMPLES, SCHEMA_VERSION, SNAPSHOTS};
+use schema::{
+    BASELINE_START, BENCH_INDEX, FINGERPRINTS, META, OPEN_REGRESSIONS, REGRESSION_LOG, RESULTS,
+    RUNS, SAMPLES, SCHEMA_VERSION, SNAPSHOTS, VERDICTS,
+};
 
 /// File name of the database inside the state directory.
 pub const DATABASE_FILE: &str = "perfwarden.redb";
@@ -209,7 +212,13 @@ impl Store {
                         known: SCHEMA_VERSION,
                     });
                 }
-                Some(_) => {} // Same version; older versions would be migrated here.
+                Some(version) if version < SCHEMA_VERSION => {
+                    // 1 → 2 only added tables, created below.
+                    tracing::info!(from = version, to = SCHEMA_VERSION, "upgrading the database schema");
+                    meta.insert("schema_version", SCHEMA_VERSION)
+                        .map_err(|e| self.err(e))?;
+                }
+                Some(_) => {}
             }
             // Create every table so read transactions never see a missing one.
             txn.open_table(RUNS).map_err(|e| self.err(e))?;
@@ -218,6 +227,10 @@ impl Store {
             txn.open_table(BENCH_INDEX).map_err(|e| self.err(e))?;
             txn.open_table(FINGERPRINTS).map_err(|e| self.err(e))?;
             txn.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+            txn.open_table(VERDICTS).map_err(|e| self.err(e))?;
+            txn.open_table(OPEN_REGRESSIONS).map_err(|e| self.err(e))?;
+            txn.open_table(REGRESSION_LOG).map_err(|e| self.err(e))?;
+            txn.open_table(BASELINE_START).map_err(|e| self.err(e))?;
 
             // Crash recovery: nobody else can hold the file, so `running` runs are dead.
             let mut runs = txn.open_table(RUNS).map_err(|e| self.err(e))?;
@@ -447,6 +460,116 @@ impl Store {
         Ok(names)
     }
 
+    /// Stores the verdicts of one run and the new state of its regressions in one
+    /// transaction: `open` replaces the open regression of each benchmark listed (`None`
+    /// closes it); every regression in `log` is written to the log.
+    pub fn put_verdicts(
+        &self,
+        verdicts: &[crate::detect::Verdict],
+        open: &[(String, Option<crate::detect::Regression>)],
+        log: &[crate::detect::Regression],
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = txn.open_table(VERDICTS).map_err(|e| self.err(e))?;
+            for verdict in verdicts {
+                table
+                    .insert(
+                        (verdict.run_id, verdict.benchmark.as_str()),
+                        to_json(verdict).as_slice(),
+                    )
+                    .map_err(|e| self.err(e))?;
+            }
+            let mut table = txn.open_table(OPEN_REGRESSIONS).map_err(|e| self.err(e))?;
+            for (benchmark, regression) in open {
+                match regression {
+                    Some(r) => {
+                        table
+                            .insert(benchmark.as_str(), to_json(r).as_slice())
+                            .map_err(|e| self.err(e))?;
+                    }
+                    None => {
+                        table.remove(benchmark.as_str()).map_err(|e| self.err(e))?;
+                    }
+                }
+            }
+            let mut table = txn.open_table(REGRESSION_LOG).map_err(|e| self.err(e))?;
+            for r in log {
+                table
+                    .insert((r.benchmark.as_str(), r.first_run), to_json(r).as_slice())
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    pub fn verdict(
+        &self,
+        run_id: u64,
+        benchmark: &str,
+    ) -> Result<Option<crate::detect::Verdict>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(VERDICTS).map_err(|e| self.err(e))?;
+        match table.get((run_id, benchmark)).map_err(|e| self.err(e))? {
+            Some(bytes) => Ok(Some(from_json(bytes.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Open regressions, by benchmark name.
+    pub fn open_regressions(&self) -> Result<Vec<crate::detect::Regression>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(OPEN_REGRESSIONS).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(|e| self.err(e))? {
+            let (_, bytes) = entry.map_err(|e| self.err(e))?;
+            out.push(from_json(bytes.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Every regression ever opened, newest first.
+    pub fn regression_log(&self) -> Result<Vec<crate::detect::Regression>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(REGRESSION_LOG).map_err(|e| self.err(e))?;
+        let mut out: Vec<crate::detect::Regression> = Vec::new();
+        for entry in table.iter().map_err(|e| self.err(e))? {
+            let (_, bytes) = entry.map_err(|e| self.err(e))?;
+            out.push(from_json(bytes.value())?);
+        }
+        out.sort_by(|a, b| b.last_run.cmp(&a.last_run));
+        Ok(out)
+    }
+
+    pub fn baseline_start(&self, benchmark: &str) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(BASELINE_START).map_err(|e| self.err(e))?;
+        Ok(table
+            .get(benchmark)
+            .map_err(|e| self.err(e))?
+            .map(|v| v.value()))
+    }
+
+    pub fn set_baseline_start(&self, benchmark: &str, run_id: u64) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = txn.open_table(BASELINE_START).map_err(|e| self.err(e))?;
+            table.insert(benchmark, run_id).map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// The id the next run will get.
+    pub fn next_run_id(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let meta = txn.open_table(META).map_err(|e| self.err(e))?;
+        Ok(meta
+            .get("next_run_id")
+            .map_err(|e| self.err(e))?
+            .map(|v| v.value())
+            .unwrap_or(1))
+    }
+
     /// Deletes runs started before `cutoff` with everything that belongs to them. Returns
     /// the number of runs purged. One transaction: a crash purges all or nothing.
     pub fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
@@ -465,6 +588,7 @@ impl Store {
             let mut samples = txn.open_table(SAMPLES).map_err(|e| self.err(e))?;
             let mut index = txn.open_table(BENCH_INDEX).map_err(|e| self.err(e))?;
             let mut snapshots = txn.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+            let mut verdicts = txn.open_table(VERDICTS).map_err(|e| self.err(e))?;
             for run in &old {
                 let mut stored: Vec<(String, i64)> = Vec::new();
                 for entry in results
@@ -484,6 +608,9 @@ impl Store {
                         .map_err(|e| self.err(e))?;
                     index
                         .remove((bench.as_str(), *started_ms, run.id))
+                        .map_err(|e| self.err(e))?;
+                    verdicts
+                        .remove((run.id, bench.as_str()))
                         .map_err(|e| self.err(e))?;
                 }
                 snapshots.remove(run.id).map_err(|e| self.err(e))?;

@@ -10,7 +10,11 @@
 use redb::TableDefinition;
 
 /// Version of the layout below. Stored in [`META`] under `schema_version`.
-pub const SCHEMA_VERSION: u64 = 1;
+///
+/// History: 1 — runs, results, samples, index, fingerprints, snapshots; 2 — adds verdicts,
+/// regressions, the regression log and baseline starts (new tables only, so a version 1
+/// file is upgraded by creating them).
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// `name → value`: `schema_version`, `next_run_id`.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -33,3 +37,19 @@ pub const FINGERPRINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("fin
 
 /// `run id → RunSnapshot (JSON)`: load, CPU and memory around the run.
 pub const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshots");
+
+/// `(run id, benchmark) → Verdict (JSON)`: the regression verdict of each result.
+pub const VERDICTS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("verdicts");
+
+/// `benchmark → Regression (JSON)`: the open (suspected or confirmed) regression, if any.
+pub const OPEN_REGRESSIONS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("open_regressions");
+
+/// `(benchmark, first run id) → Regression (JSON)`: every regression ever opened, with how
+/// it ended.
+pub const REGRESSION_LOG: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("regression_log");
+
+/// `benchmark → run id`: the baseline of a benchmark only uses runs from this id on
+/// (set by `baseline pin`, `reset` and `accept`).
+pub const BASELINE_START: TableDefinition<&str, u64> = TableDefinition::new("baseline_start");

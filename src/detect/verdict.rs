@@ -1,0 +1,759 @@
+//! Regression verdicts: is this result worse than the benchmark's baseline, how much, and
+//! is it confirmed?
+//!
+//! **Baseline** ([`select_baseline`]): the last 10 comparable runs (same benchmark, same
+//! probe parameters, same environment fingerprint, status ok, at most 30 days older, not
+//! before the benchmark's baseline start, and not part of its open regression). Fewer than
+//! 5 → `insufficient_baseline`, and only a critical change can alert. No comparable run but
+//! history under another fingerprint → `new_epoch`: an environment notice, never a
+//! regression.
+//!
+//! **Gates**, all in the metric's worse direction ([`judge`]):
+//! 1. sample level — one-sided Mann-Whitney U (normal approximation, ≥ 10 samples per
+//!    side) of the current samples against the pooled baseline samples, p-values adjusted
+//!    with Benjamini-Hochberg across the benchmarks of the run; adjusted p < 0.05;
+//! 2. run level — the current median lies beyond the one-sided 99% prediction bound of
+//!    the baseline runs' medians (absorbs run-to-run noise that samples cannot show);
+//! 3. practical — the change is at least the tolerance: max(configured tolerance, twice
+//!    the run-to-run coefficient of variation of the baseline medians);
+//! 4. effect — the change's seeded bootstrap 95% interval; the **severity** comes from its
+//!    lower bound: minor from the tolerance, major from 15%, critical from 30% (per
+//!    benchmark `major`, `critical`). A lower bound under the tolerance is no regression.
+//!
+//! A failed or timed-out benchmark is a critical regression. **States**: the first run
+//! that regresses opens a `suspected` regression; the next run that also regresses
+//! `confirms` it (a critical whose lower bound is at least twice the critical threshold is
+//! confirmed at once); a worse severity later `escalates` it; a run back within tolerance
+//! `resolves` it. Improvements are reported, never alerted.
+//!
+//! The change is `worse_change`: the relative change of the median turned so that
+//! positive is worse (a throughput drop of 12% and a latency rise of 12% are both +0.12).
+
+use chrono::Duration as ChronoDuration;
+use serde::{Deserialize, Serialize};
+
+use super::compare::Change;
+use crate::stats;
+use crate::store::{BenchStatus, BenchmarkResult, RunRecord, Store, StoreError};
+use crate::workload::Direction;
+
+/// Baseline runs used at most.
+pub const BASELINE_RUNS: usize = 10;
+/// Fewer baseline runs than this give `insufficient_baseline`.
+pub const MIN_BASELINE_RUNS: usize = 5;
+/// Baseline runs are at most this old.
+pub const BASELINE_WINDOW_DAYS: i64 = 30;
+/// Samples per side for the Mann-Whitney gate.
+pub const MIN_SAMPLES_FOR_U_TEST: usize = 10;
+/// Significance of the (BH-adjusted) Mann-Whitney gate.
+pub const U_TEST_ALPHA: f64 = 0.05;
+/// Confidence of the one-sided prediction bound of the run-level gate.
+pub const PREDICTION_LEVEL: f64 = 0.99;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Minor,
+    Major,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Minor => "minor",
+            Severity::Major => "major",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegressionState {
+    Suspected,
+    Confirmed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Within noise or tolerance.
+    NoChange,
+    /// Better by at least the tolerance, with confidence. Reported, never alerted.
+    Improvement,
+    Regression,
+    /// Fewer than 5 baseline runs and no critical change.
+    InsufficientBaseline,
+    /// No comparable run under this fingerprint, but history under another one.
+    NewEpoch,
+    /// Interrupted, or nothing to judge.
+    NotEvaluated,
+}
+
+/// What happened to the benchmark's regression with this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    Opened,
+    Confirmed,
+    Escalated,
+    Continuing,
+    Resolved,
+    /// Closed because the environment (fingerprint) changed.
+    EnvironmentChanged,
+}
+
+/// The numbers behind a verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub baseline_runs: Vec<u64>,
+    /// Median of the pooled baseline samples.
+    pub baseline_median: f64,
+    pub current_median: f64,
+    /// Relative change of the median, positive = worse.
+    pub worse_change: f64,
+    /// 95% bootstrap interval of `worse_change`.
+    pub worse_change_low: Option<f64>,
+    pub worse_change_high: Option<f64>,
+    /// Coefficient of variation of the baseline runs' medians.
+    pub run_to_run_cv: Option<f64>,
+    /// Effective tolerance: max(configured, 2 × run_to_run_cv).
+    pub tolerance: f64,
+    pub mann_whitney_p: Option<f64>,
+    /// After Benjamini-Hochberg across the run's benchmarks.
+    pub mann_whitney_p_adjusted: Option<f64>,
+    /// One-sided 99% prediction bound of the baseline medians (worse side).
+    pub prediction_bound: Option<f64>,
+    pub beyond_prediction_bound: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub run_id: u64,
+    pub benchmark: String,
+    pub outcome: Outcome,
+    /// Severity of this run's regression (when `outcome` is `regression`).
+    pub severity: Option<Severity>,
+    /// State of the benchmark's regression after this run.
+    pub state: Option<RegressionState>,
+    pub transition: Option<Transition>,
+    pub evidence: Option<Evidence>,
+    /// One sentence an SRE can act on.
+    pub explanation: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    /// Back within tolerance.
+    Resolved,
+    /// `baseline accept`: the new level became the baseline.
+    Accepted,
+    /// `baseline reset`.
+    Reset,
+    EnvironmentChanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Regression {
+    pub benchmark: String,
+    pub suite: String,
+    pub config_hash: String,
+    pub fingerprint: String,
+    pub state: RegressionState,
+    pub severity: Severity,
+    pub first_run: u64,
+    pub last_run: u64,
+    /// Runs that regressed, in order.
+    pub runs: Vec<u64>,
+    pub worse_change: Option<f64>,
+    pub worse_change_low: Option<f64>,
+    pub baseline_median: Option<f64>,
+    pub current_median: Option<f64>,
+    pub explanation: String,
+    pub ended: Option<Ending>,
+    pub ended_run: Option<u64>,
+}
+
+/// One baseline run: id, median and samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineRun {
+    pub run_id: u64,
+    pub median: f64,
+    pub samples: Vec<f64>,
+}
+
+/// What the gates say about one result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement {
+    pub outcome: Outcome,
+    pub severity: Option<Severity>,
+    /// A critical far beyond the threshold is confirmed without waiting for a second run.
+    pub confirm_at_once: bool,
+    pub evidence: Option<Evidence>,
+    pub explanation: String,
+}
+
+/// Thresholds of one benchmark, fractions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    pub tolerance: f64,
+    pub major: f64,
+    pub critical: f64,
+}
+
+fn pct(v: f64) -> String {
+    format!("{:+.1}%", v * 100.0)
+}
+
+/// Mann-Whitney p-value of "current is worse than baseline", when both sides have enough
+/// samples.
+pub fn u_test_p(baseline: &[BaselineRun], current: &[f64], direction: Direction) -> Option<f64> {
+    let pooled: Vec<f64> = baseline.iter().flat_map(|b| b.samples.iter().copied()).collect();
+    if pooled.len() < MIN_SAMPLES_FOR_U_TEST || current.len() < MIN_SAMPLES_FOR_U_TEST {
+        return None;
+    }
+    let result = match direction {
+        // Worse = current smaller: baseline stochastically greater.
+        Direction::HigherIsBetter => stats::mann_whitney_greater(&pooled, current),
+        Direction::LowerIsBetter => stats::mann_whitney_greater(current, &pooled),
+    };
+    Some(result.map_or(1.0, |r| r.p))
+}
+
+/// Applies the gates to one successful result.
+pub fn judge(
+    baseline: &[BaselineRun],
+    current: &[f64],
+    direction: Direction,
+    thresholds: Thresholds,
+    adjusted_p: Option<f64>,
+    raw_p: Option<f64>,
+    seed: u64,
+) -> Judgement {
+    let pooled: Vec<f64> = baseline.iter().flat_map(|b| b.samples.iter().copied()).collect();
+    let Some(change) = Change::between(
+        baseline.iter().map(|b| b.run_id).collect(),
+        &pooled,
+        current,
+        direction,
+        seed,
+    ) else {
+        return Judgement {
+            outcome: Outcome::InsufficientBaseline,
+            severity: None,
+            confirm_at_once: false,
+            evidence: None,
+            explanation: "no baseline yet: this run starts it".into(),
+        };
+    };
+    let sign = match direction {
+        Direction::HigherIsBetter => -1.0,
+        Direction::LowerIsBetter => 1.0,
+    };
+    let worse_change = sign * change.relative;
+    let (worse_low, worse_high) = match change.interval {
+        Some(ci) if sign > 0.0 => (Some(ci.low), Some(ci.high)),
+        Some(ci) => (Some(-ci.high), Some(-ci.low)),
+        None => (None, None),
+    };
+    let medians: Vec<f64> = baseline.iter().map(|b| b.median).collect();
+    let run_to_run_cv = (medians.len() >= 2).then(|| {
+        let m = stats::mean(&medians);
+        if m == 0.0 { 0.0 } else { stats::std_dev(&medians) / m.abs() }
+    });
+    let tolerance = thresholds
+        .tolerance
+        .max(2.0 * run_to_run_cv.unwrap_or(0.0));
+    let prediction_bound = stats::prediction_bound(
+        &medians,
+        PREDICTION_LEVEL,
+        direction == Direction::LowerIsBetter,
+    );
+    let beyond = prediction_bound.map(|bound| direction.is_worse(bound, change.current_median));
+    let severity = worse_low.and_then(|low| {
+        if low >= thresholds.critical {
+            Some(Severity::Critical)
+        } else if low >= thresholds.major {
+            Some(Severity::Major)
+        } else if low >= tolerance {
+            Some(Severity::Minor)
+        } else {
+            None
+        }
+    });
+    let evidence = Evidence {
+        baseline_runs: change.baseline_runs.clone(),
+        baseline_median: change.baseline_median,
+        current_median: change.current_median,
+        worse_change,
+        worse_change_low: worse_low,
+        worse_change_high: worse_high,
+        run_to_run_cv,
+        tolerance,
+        mann_whitney_p: raw_p,
+        mann_whitney_p_adjusted: adjusted_p,
+        prediction_bound,
+        beyond_prediction_bound: beyond,
+    };
+    let interval = match (worse_low, worse_high) {
+        (Some(l), Some(h)) => format!(" [{}, {}]", pct(l), pct(h)),
+        _ => String::new(),
+    };
+    let confirm_at_once = severity == Some(Severity::Critical)
+        && worse_low.is_some_and(|low| low >= 2.0 * thresholds.critical);
+
+    if baseline.len() < MIN_BASELINE_RUNS {
+        if severity == Some(Severity::Critical) {
+            return Judgement {
+                outcome: Outcome::Regression,
+                severity,
+                confirm_at_once,
+                explanation: format!(
+                    "{} worse{interval} than a short baseline of {} run(s): critical even without a full baseline",
+                    pct(worse_change),
+                    baseline.len()
+                ),
+                evidence: Some(evidence),
+            };
+        }
+        return Judgement {
+            outcome: Outcome::InsufficientBaseline,
+            severity: None,
+            confirm_at_once: false,
+            explanation: format!(
+                "{} runs of baseline so far ({} needed); change {}{interval}",
+                baseline.len(),
+                MIN_BASELINE_RUNS,
+                pct(worse_change)
+            ),
+            evidence: Some(evidence),
+        };
+    }
+
+    let u_gate = adjusted_p.is_none_or(|p| p < U_TEST_ALPHA);
+    let run_gate = beyond.unwrap_or(false);
+    let practical = worse_change >= tolerance;
+    if u_gate && run_gate && practical && severity.is_some() {
+        let severity = severity.expect("checked");
+        return Judgement {
+            outcome: Outcome::Regression,
+            severity: Some(severity),
+            confirm_at_once,
+            explanation: format!(
+                "{} worse{interval} than the median of {} baseline runs; lower bound {} ≥ the {} threshold",
+                pct(worse_change),
+                baseline.len(),
+                pct(worse_low.unwrap_or(f64::NAN)),
+                severity.as_str()
+            ),
+            evidence: Some(evidence),
+        };
+    }
+    if worse_high.is_some_and(|h| h < 0.0) && -worse_change >= tolerance {
+        return Judgement {
+            outcome: Outcome::Improvement,
+            severity: None,
+            confirm_at_once: false,
+            explanation: format!("{} better{interval} than the baseline", pct(-worse_change)),
+            evidence: Some(evidence),
+        };
+    }
+    let why = if !practical {
+        format!("within tolerance ({} vs {})", pct(worse_change), pct(tolerance))
+    } else if !run_gate {
+        "inside the run-to-run spread of the baseline".to_string()
+    } else if !u_gate {
+        "samples not significantly worse".to_string()
+    } else {
+        format!("interval{interval} reaches below the tolerance")
+    };
+    Judgement {
+        outcome: Outcome::NoChange,
+        severity: None,
+        confirm_at_once: false,
+        explanation: format!("no regression: {why}"),
+        evidence: Some(evidence),
+    }
+}
+
+/// Comparable earlier runs for `result`, oldest first (at most [`BASELINE_RUNS`]).
+pub fn select_baseline(
+    store: &Store,
+    result: &BenchmarkResult,
+    excluded_runs: &[u64],
+) -> Result<Vec<BaselineRun>, StoreError> {
+    let since = result.started_at - ChronoDuration::days(BASELINE_WINDOW_DAYS);
+    let start = store.baseline_start(&result.benchmark)?.unwrap_or(0);
+    let history = store.history(&result.benchmark, Some(since))?;
+    let mut picked: Vec<&BenchmarkResult> = history
+        .iter()
+        .filter(|r| {
+            r.run_id < result.run_id
+                && r.run_id >= start
+                && r.config_hash == result.config_hash
+                && r.fingerprint == result.fingerprint
+                && r.status == BenchStatus::Ok
+                && r.summary.is_some()
+                && !excluded_runs.contains(&r.run_id)
+        })
+        .collect();
+    let drop = picked.len().saturating_sub(BASELINE_RUNS);
+    picked.drain(..drop);
+    picked
+        .into_iter()
+        .map(|r| {
+            Ok(BaselineRun {
+                run_id: r.run_id,
+                median: r.summary.as_ref().map(|s| s.median).unwrap_or(f64::NAN),
+                samples: store.samples(r.run_id, &r.benchmark)?,
+            })
+        })
+        .collect()
+}
+
+fn seed_for(run_id: u64, benchmark: &str) -> u64 {
+    benchmark.bytes().fold(run_id ^ 0x5EED_0F_BA5E, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
+    })
+}
+
+/// Applies a judgement to the benchmark's open regression (the state machine).
+pub fn advance(
+    open: Option<Regression>,
+    judgement: &Judgement,
+    result: &BenchmarkResult,
+    run: &RunRecord,
+) -> (Option<Regression>, Option<Transition>, Option<Regression>) {
+    // Returns (new open regression, transition, regression to log).
+    let evidence = judgement.evidence.as_ref();
+    match (open, judgement.outcome) {
+        (None, Outcome::Regression) => {
+            let severity = judgement.severity.unwrap_or(Severity::Critical);
+            let state = if judgement.confirm_at_once {
+                RegressionState::Confirmed
+            } else {
+                RegressionState::Suspected
+            };
+            let regression = Regression {
+                benchmark: result.benchmark.clone(),
+                suite: run.suite.clone(),
+                config_hash: result.config_hash.clone(),
+                fingerprint: result.fingerprint.clone(),
+                state,
+                severity,
+                first_run: run.id,
+                last_run: run.id,
+                runs: vec![run.id],
+                worse_change: evidence.map(|e| e.worse_change),
+                worse_change_low: evidence.and_then(|e| e.worse_change_low),
+                baseline_median: evidence.map(|e| e.baseline_median),
+                current_median: evidence.map(|e| e.current_median),
+                explanation: judgement.explanation.clone(),
+                ended: None,
+                ended_run: None,
+            };
+            let transition = if state == RegressionState::Confirmed {
+                Transition::Confirmed
+            } else {
+                Transition::Opened
+            };
+            (Some(regression.clone()), Some(transition), Some(regression))
+        }
+        (Some(mut r), Outcome::Regression) => {
+            let severity = judgement.severity.unwrap_or(Severity::Critical);
+            let transition = if r.state == RegressionState::Suspected {
+                r.state = RegressionState::Confirmed;
+                Transition::Confirmed
+            } else if severity > r.severity {
+                Transition::Escalated
+            } else {
+                Transition::Continuing
+            };
+            r.severity = r.severity.max(severity);
+            r.last_run = run.id;
+            r.runs.push(run.id);
+            r.worse_change = evidence.map(|e| e.worse_change);
+            r.worse_change_low = evidence.and_then(|e| e.worse_change_low);
+            r.current_median = evidence.map(|e| e.current_median);
+            r.explanation = judgement.explanation.clone();
+            (Some(r.clone()), Some(transition), Some(r))
+        }
+        (Some(mut r), Outcome::NewEpoch) => {
+            r.ended = Some(Ending::EnvironmentChanged);
+            r.ended_run = Some(run.id);
+            (None, Some(Transition::EnvironmentChanged), Some(r))
+        }
+        (Some(mut r), _) => {
+            let back = evidence.is_some_and(|e| e.worse_change < e.tolerance)
+                && result.status == BenchStatus::Ok;
+            if back {
+                r.ended = Some(Ending::Resolved);
+                r.ended_run = Some(run.id);
+                (None, Some(Transition::Resolved), Some(r))
+            } else {
+                (Some(r), None, None)
+            }
+        }
+        (None, _) => (None, None, None),
+    }
+}
+
+/// Judges every result of `run`, advances the regressions and stores the verdicts.
+pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, StoreError> {
+    let results = store.results(run.id)?;
+    let open: Vec<Regression> = store.open_regressions()?;
+
+    struct Pending {
+        result: BenchmarkResult,
+        baseline: Vec<BaselineRun>,
+        current: Vec<f64>,
+        raw_p: Option<f64>,
+        other_epoch: bool,
+    }
+    let mut pending = Vec::new();
+    for result in results {
+        let excluded: Vec<u64> = open
+            .iter()
+            .find(|r| r.benchmark == result.benchmark)
+            .map(|r| r.runs.clone())
+            .unwrap_or_default();
+        let baseline = select_baseline(store, &result, &excluded)?;
+        let current = store.samples(run.id, &result.benchmark)?;
+        let raw_p = (result.status == BenchStatus::Ok && !baseline.is_empty())
+            .then(|| u_test_p(&baseline, &current, result.metric.direction))
+            .flatten();
+        let other_epoch = baseline.is_empty()
+            && store.history(&result.benchmark, None)?.iter().any(|r| {
+                r.run_id < run.id
+                    && r.config_hash == result.config_hash
+                    && r.fingerprint != result.fingerprint
+                    && r.status == BenchStatus::Ok
+            });
+        pending.push(Pending {
+            result,
+            baseline,
+            current,
+            raw_p,
+            other_epoch,
+        });
+    }
+    // Benjamini-Hochberg over the benchmarks that have a p-value.
+    let raw: Vec<f64> = pending.iter().filter_map(|p| p.raw_p).collect();
+    let adjusted = stats::benjamini_hochberg(&raw);
+    let mut adjusted_iter = adjusted.into_iter();
+
+    let mut verdicts = Vec::new();
+    let mut open_updates = Vec::new();
+    let mut log = Vec::new();
+    for p in pending {
+        let adjusted_p = p.raw_p.map(|_| adjusted_iter.next().unwrap_or(1.0));
+        let r = &p.result;
+        let thresholds = Thresholds {
+            tolerance: r.options.tolerance,
+            major: r.options.major,
+            critical: r.options.critical,
+        };
+        let judgement = match r.status {
+            BenchStatus::Failed | BenchStatus::TimedOut => Judgement {
+                outcome: Outcome::Regression,
+                severity: Some(Severity::Critical),
+                confirm_at_once: false,
+                evidence: None,
+                explanation: format!(
+                    "the benchmark {}: {}",
+                    if r.status == BenchStatus::Failed { "failed" } else { "timed out" },
+                    r.error.clone().unwrap_or_default()
+                ),
+            },
+            BenchStatus::Interrupted => Judgement {
+                outcome: Outcome::NotEvaluated,
+                severity: None,
+                confirm_at_once: false,
+                evidence: None,
+                explanation: "interrupted: not judged".into(),
+            },
+            BenchStatus::Ok if p.other_epoch => Judgement {
+                outcome: Outcome::NewEpoch,
+                severity: None,
+                confirm_at_once: false,
+                evidence: None,
+                explanation: format!(
+                    "first run under environment {}: a new baseline starts (no comparison across environments)",
+                    r.fingerprint
+                ),
+            },
+            BenchStatus::Ok => judge(
+                &p.baseline,
+                &p.current,
+                r.metric.direction,
+                thresholds,
+                adjusted_p,
+                p.raw_p,
+                seed_for(run.id, &r.benchmark),
+            ),
+        };
+        let previous = open.iter().find(|o| o.benchmark == r.benchmark).cloned();
+        let had_open = previous.is_some();
+        let (now_open, transition, logged) = advance(previous, &judgement, r, run);
+        if had_open || now_open.is_some() {
+            open_updates.push((r.benchmark.clone(), now_open.clone()));
+        }
+        if let Some(entry) = logged {
+            log.push(entry);
+        }
+        verdicts.push(Verdict {
+            run_id: run.id,
+            benchmark: r.benchmark.clone(),
+            outcome: judgement.outcome,
+            severity: judgement.severity,
+            state: now_open.as_ref().map(|o| o.state),
+            transition,
+            evidence: judgement.evidence,
+            explanation: judgement.explanation,
+        });
+    }
+    store.put_verdicts(&verdicts, &open_updates, &log)?;
+    Ok(verdicts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Baseline of `runs` runs around `level` with per-run jitter `run_sigma` and
+    /// per-sample jitter `sample_sigma` (deterministic pseudo-noise).
+    pub(crate) fn baseline(level: f64, runs: usize, run_sigma: f64, sample_sigma: f64) -> Vec<BaselineRun> {
+        (0..runs)
+            .map(|r| {
+                let run_level = level * (1.0 + run_sigma * (((r * 37 % 11) as f64 - 5.0) / 5.0));
+                let samples = samples_at(run_level, 20, sample_sigma, r as u64);
+                BaselineRun {
+                    run_id: r as u64 + 1,
+                    median: stats::median(&samples),
+                    samples,
+                }
+            })
+            .collect()
+    }
+
+    pub(crate) fn samples_at(level: f64, n: usize, sigma: f64, salt: u64) -> Vec<f64> {
+        (0..n)
+            .map(|i| {
+                let k = ((i as u64 * 7919 + salt * 104_729) % 17) as f64 - 8.0;
+                level * (1.0 + sigma * k / 8.0)
+            })
+            .collect()
+    }
+
+    const DEFAULTS: Thresholds = Thresholds {
+        tolerance: 0.05,
+        major: 0.15,
+        critical: 0.30,
+    };
+
+    fn run_judge(base: &[BaselineRun], current: &[f64], direction: Direction) -> Judgement {
+        let p = u_test_p(base, current, direction);
+        judge(base, current, direction, DEFAULTS, p, p, 42)
+    }
+
+    #[test]
+    fn a_latency_rise_of_22_8_percent_is_major() {
+        let base = baseline(0.100, 10, 0.005, 0.01);
+        let current = samples_at(0.1228, 20, 0.01, 99);
+        let j = run_judge(&base, &current, Direction::LowerIsBetter);
+        assert_eq!(j.outcome, Outcome::Regression, "{}", j.explanation);
+        assert_eq!(j.severity, Some(Severity::Major), "{:?}", j.evidence);
+        let e = j.evidence.unwrap();
+        assert!((e.worse_change - 0.228).abs() < 0.01, "{e:?}");
+    }
+
+    #[test]
+    fn a_throughput_drop_of_12_6_percent_is_minor() {
+        let base = baseline(1000.0, 10, 0.005, 0.01);
+        let current = samples_at(874.0, 20, 0.01, 99);
+        let j = run_judge(&base, &current, Direction::HigherIsBetter);
+        assert_eq!(j.outcome, Outcome::Regression, "{}", j.explanation);
+        assert_eq!(j.severity, Some(Severity::Minor), "{:?}", j.evidence);
+    }
+
+    #[test]
+    fn a_two_percent_step_never_alerts() {
+        let base = baseline(1000.0, 10, 0.005, 0.01);
+        let current = samples_at(980.0, 20, 0.01, 99);
+        let j = run_judge(&base, &current, Direction::HigherIsBetter);
+        assert_eq!(j.outcome, Outcome::NoChange, "{}", j.explanation);
+    }
+
+    #[test]
+    fn improvements_are_reported_not_alerted() {
+        let base = baseline(1000.0, 10, 0.005, 0.01);
+        let current = samples_at(1200.0, 20, 0.01, 99);
+        let j = run_judge(&base, &current, Direction::HigherIsBetter);
+        assert_eq!(j.outcome, Outcome::Improvement);
+        assert_eq!(j.severity, None);
+    }
+
+    #[test]
+    fn a_short_baseline_only_alerts_on_critical() {
+        let base = baseline(1000.0, 3, 0.005, 0.01);
+        let j = run_judge(&base, &samples_at(800.0, 20, 0.01, 9), Direction::HigherIsBetter);
+        assert_eq!(j.outcome, Outcome::InsufficientBaseline);
+        let j = run_judge(&base, &samples_at(500.0, 20, 0.01, 9), Direction::HigherIsBetter);
+        assert_eq!(j.outcome, Outcome::Regression);
+        assert_eq!(j.severity, Some(Severity::Critical));
+    }
+
+    #[test]
+    fn a_huge_critical_is_confirmed_at_once() {
+        let base = baseline(0.1, 10, 0.005, 0.01);
+        let j = run_judge(&base, &samples_at(0.2, 20, 0.01, 9), Direction::LowerIsBetter);
+        assert_eq!(j.severity, Some(Severity::Critical));
+        assert!(j.confirm_at_once, "{:?}", j.evidence);
+        let j = run_judge(&base, &samples_at(0.14, 20, 0.01, 9), Direction::LowerIsBetter);
+        assert_eq!(j.severity, Some(Severity::Critical));
+        assert!(!j.confirm_at_once);
+    }
+
+    #[test]
+    fn noisy_runs_widen_the_tolerance() {
+        // Run-to-run CV ~ 6% → tolerance ~ 12%: a 10% drop is noise.
+        let base = baseline(1000.0, 10, 0.1, 0.005);
+        let cv = {
+            let m: Vec<f64> = base.iter().map(|b| b.median).collect();
+            stats::std_dev(&m) / stats::mean(&m)
+        };
+        let j = run_judge(&base, &samples_at(900.0, 20, 0.005, 9), Direction::HigherIsBetter);
+        let e = j.evidence.unwrap();
+        assert!((e.tolerance - 2.0 * cv).abs() < 1e-12 && e.tolerance > 0.1, "{e:?}");
+        assert_ne!(j.outcome, Outcome::Regression);
+    }
+
+    #[test]
+    fn verdicts_do_not_depend_on_sample_order_and_scale_freely() {
+        let base = baseline(0.1, 10, 0.005, 0.01);
+        let current = samples_at(0.125, 20, 0.01, 9);
+        let a = run_judge(&base, &current, Direction::LowerIsBetter);
+        let mut reversed = current.clone();
+        reversed.reverse();
+        let b = run_judge(&base, &reversed, Direction::LowerIsBetter);
+        assert_eq!(a.outcome, b.outcome);
+        assert_eq!(a.severity, b.severity);
+        let scale = |runs: &[BaselineRun], k: f64| -> Vec<BaselineRun> {
+            runs.iter()
+                .map(|r| BaselineRun {
+                    run_id: r.run_id,
+                    median: r.median * k,
+                    samples: r.samples.iter().map(|s| s * k).collect(),
+                })
+                .collect()
+        };
+        let scaled: Vec<f64> = current.iter().map(|v| v * 1000.0).collect();
+        let c = run_judge(&scale(&base, 1000.0), &scaled, Direction::LowerIsBetter);
+        assert_eq!(a.outcome, c.outcome);
+        assert_eq!(a.severity, c.severity);
+        let (ea, ec) = (a.evidence.unwrap(), c.evidence.unwrap());
+        assert!((ea.worse_change - ec.worse_change).abs() < 1e-9);
+    }
+}
