@@ -57,6 +57,10 @@ fn run_stores_results_and_a_second_run_shows_the_change() {
         vec!["compare", "1", "2"],
         vec!["fingerprint"],
         vec!["check"],
+        vec!["regressions"],
+        vec!["regressions", "--all"],
+        vec!["baseline", "show"],
+        vec!["baseline", "show", "primes"],
     ] {
         let (code, text, stderr) = run(perfwarden(dir.path()).args(&args));
         assert_eq!(code, 0, "{args:?}: {stderr}");
@@ -295,4 +299,48 @@ fn analyze_finds_a_step_in_a_csv_and_rejects_bad_input_with_the_line() {
         assert_eq!(code, 1, "{content:?}");
         assert!(stderr.contains(message), "{content:?}: {stderr}");
     }
+}
+
+#[test]
+fn baseline_commands_pin_reset_and_refuse_to_accept_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let (code, _, stderr) = run(perfwarden(dir.path())
+            .args(["run", "smoke", "--bench", "json", "--config"])
+            .arg(fixture("fast.toml")));
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let (code, stdout, _) =
+        run(perfwarden(dir.path()).args(["baseline", "show", "json", "--format", "json"]));
+    assert_eq!(code, 0);
+    let value = assert_valid_output(&stdout);
+    assert_eq!(value["baselines"][0]["runs"], serde_json::json!([1, 2]));
+    assert_eq!(value["baselines"][0]["sufficient"], false);
+
+    let (code, stdout, _) = run(perfwarden(dir.path()).args(["baseline", "pin", "2"]));
+    assert_eq!(code, 0);
+    assert!(stdout.contains("now start at run 2"), "{stdout}");
+    let (_, stdout, _) =
+        run(perfwarden(dir.path()).args(["baseline", "show", "json", "--format", "json"]));
+    let value = assert_valid_output(&stdout);
+    assert_eq!(value["baselines"][0]["runs"], serde_json::json!([2]));
+    assert_eq!(value["baselines"][0]["starts_at_run"], 2);
+
+    let (code, stdout, _) = run(perfwarden(dir.path()).args(["baseline", "reset", "json"]));
+    assert_eq!(code, 0);
+    assert!(stdout.contains("rebuilds from run 3"), "{stdout}");
+    let (code, _, stderr) = run(perfwarden(dir.path()).args(["baseline", "accept", "json"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no open regression"), "{stderr}");
+    let (code, _, stderr) = run(perfwarden(dir.path()).args(["baseline", "reset", "nope"]));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("no results for benchmark \"nope\""),
+        "{stderr}"
+    );
+    let (code, _, _) = run(perfwarden(dir.path()).args(["baseline", "pin", "99"]));
+    assert_eq!(code, 1);
+    let (code, stdout, _) = run(perfwarden(dir.path()).arg("regressions"));
+    assert_eq!(code, 0);
+    assert!(stdout.contains("no open regressions"), "{stdout}");
 }

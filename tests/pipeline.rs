@@ -281,3 +281,124 @@ fn a_different_fingerprint_is_not_compared_and_is_reported() {
     let text = report::text::run_report(&report, Default::default());
     assert!(text.contains("environment changed since run 1"), "{text}");
 }
+
+/// Runs one suite of a single fake benchmark at `per_op_us` µs per operation (±1%), then
+/// judges it.
+fn run_and_judge(store: &Store, clock: &FakeClock, per_op_us: u64) -> perfwarden::detect::Verdict {
+    let outcome = runner::run_suite(
+        &context(store, clock, CancelToken::new()),
+        vec![plan("steady", clock, wobbly(per_op_us))],
+        &mut Silent,
+    )
+    .unwrap();
+    let mut verdicts = perfwarden::detect::evaluate_run(store, &outcome.run).unwrap();
+    verdicts.remove(0)
+}
+
+#[test]
+fn a_regression_is_suspected_then_confirmed_then_resolved() {
+    use perfwarden::detect::{Outcome, RegressionState, Severity, Transition};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = FakeClock::new();
+    for _ in 0..5 {
+        let v = run_and_judge(&store, &clock, 100);
+        assert_eq!(v.outcome, Outcome::InsufficientBaseline);
+    }
+    let v = run_and_judge(&store, &clock, 100);
+    assert_eq!(v.outcome, Outcome::NoChange, "{}", v.explanation);
+
+    // 25% slower: major, suspected.
+    let v = run_and_judge(&store, &clock, 125);
+    assert_eq!(v.outcome, Outcome::Regression, "{}", v.explanation);
+    assert_eq!(v.severity, Some(Severity::Major));
+    assert_eq!(v.state, Some(RegressionState::Suspected));
+    assert_eq!(v.transition, Some(Transition::Opened));
+    // The regressed run is not part of the baseline of the next one: still confirmed.
+    let v = run_and_judge(&store, &clock, 125);
+    assert_eq!(
+        v.state,
+        Some(RegressionState::Confirmed),
+        "{}",
+        v.explanation
+    );
+    assert_eq!(v.transition, Some(Transition::Confirmed));
+    let open = store.open_regressions().unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].runs, vec![7, 8]);
+
+    // Back to normal: resolved.
+    let v = run_and_judge(&store, &clock, 100);
+    assert_eq!(
+        v.transition,
+        Some(Transition::Resolved),
+        "{}",
+        v.explanation
+    );
+    assert!(store.open_regressions().unwrap().is_empty());
+    let log = store.regression_log().unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        log[0].ended,
+        Some(perfwarden::detect::verdict::Ending::Resolved)
+    );
+    assert_eq!(log[0].ended_run, Some(9));
+
+    // The run report shows it.
+    let report = RunReport::build(&store, store.run(8).unwrap().unwrap()).unwrap();
+    let text = report::text::run_report(&report, Default::default());
+    assert!(text.contains("major regression (confirmed)"), "{text}");
+    common::assert_valid_output(&report::json::render("run", &report));
+}
+
+#[test]
+fn the_same_results_under_another_fingerprint_are_a_new_epoch_not_a_regression() {
+    use perfwarden::detect::Outcome;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = FakeClock::new();
+    for _ in 0..6 {
+        run_and_judge(&store, &clock, 100);
+    }
+    let mut moved = context(&store, &clock, CancelToken::new());
+    moved.fingerprint.cpu_model = "Another CPU".into();
+    let outcome = runner::run_suite(
+        &moved,
+        vec![plan("steady", &clock, wobbly(150))],
+        &mut Silent,
+    )
+    .unwrap();
+    let verdicts = perfwarden::detect::evaluate_run(&store, &outcome.run).unwrap();
+    assert_eq!(
+        verdicts[0].outcome,
+        Outcome::NewEpoch,
+        "{}",
+        verdicts[0].explanation
+    );
+    assert!(store.open_regressions().unwrap().is_empty());
+    let report = RunReport::build(&store, outcome.run).unwrap();
+    let env = report.environment_change.unwrap();
+    assert_eq!(env.changed_fields, vec!["cpu_model"]);
+}
+
+#[test]
+fn a_failed_benchmark_is_a_critical_regression() {
+    use perfwarden::detect::{Outcome, Severity};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = FakeClock::new();
+    let outcome = runner::run_suite(
+        &context(&store, &clock, CancelToken::new()),
+        vec![plan(
+            "broken",
+            &clock,
+            vec![FakeStep::Fail("no such device".into())],
+        )],
+        &mut Silent,
+    )
+    .unwrap();
+    let verdicts = perfwarden::detect::evaluate_run(&store, &outcome.run).unwrap();
+    assert_eq!(verdicts[0].outcome, Outcome::Regression);
+    assert_eq!(verdicts[0].severity, Some(Severity::Critical));
+    assert!(verdicts[0].explanation.contains("no such device"));
+}

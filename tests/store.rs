@@ -202,3 +202,47 @@ fn a_second_opener_is_told_the_database_is_in_use() {
         Ok(_) => panic!("redb allows one opener"),
     }
 }
+
+#[test]
+fn a_version_1_database_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let run = store.begin_run(run_record("weekly", 0)).unwrap();
+        store
+            .put_result(&result(&run, "a", &[1.0, 2.0]), &[1.0, 2.0])
+            .unwrap();
+    }
+    let path = dir.path().join("perfwarden.redb");
+    {
+        // What schema 1 had: no verdict tables, version 1.
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.delete_table(perfwarden::store::schema::VERDICTS)
+            .unwrap();
+        txn.delete_table(perfwarden::store::schema::OPEN_REGRESSIONS)
+            .unwrap();
+        txn.delete_table(perfwarden::store::schema::REGRESSION_LOG)
+            .unwrap();
+        txn.delete_table(perfwarden::store::schema::BASELINE_START)
+            .unwrap();
+        {
+            let mut meta = txn.open_table(perfwarden::store::schema::META).unwrap();
+            meta.insert("schema_version", 1).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.results(1).unwrap().len(), 1, "data kept");
+    assert!(store.open_regressions().unwrap().is_empty());
+    assert_eq!(store.baseline_start("a").unwrap(), None);
+    drop(store);
+    use redb::ReadableDatabase;
+    let db = redb::Database::open(&path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let meta = txn.open_table(perfwarden::store::schema::META).unwrap();
+    assert_eq!(
+        meta.get("schema_version").unwrap().unwrap().value(),
+        perfwarden::store::schema::SCHEMA_VERSION
+    );
+}

@@ -3,11 +3,13 @@
 //! picks the exit code, so tests can call the same code in-process.
 
 mod analyze;
+mod baseline;
 mod check;
 mod compare;
 mod config_cmd;
 mod fingerprint;
 mod history;
+mod regressions;
 mod run;
 mod runs;
 mod show;
@@ -82,6 +84,10 @@ pub enum Command {
     Fingerprint(fingerprint::Args),
     /// Change points and drift of any series from a file (does not touch the database)
     Analyze(analyze::Args),
+    /// Open regressions (or every regression with --all)
+    Regressions(regressions::Args),
+    /// Show, pin, reset or accept baselines
+    Baseline(baseline::Args),
 }
 
 /// What a command produced: text for stdout and the exit code.
@@ -142,6 +148,8 @@ pub fn execute(cli: Cli) -> Result<Outcome, CliError> {
         Command::Compare(args) => compare::run(&globals, args),
         Command::Fingerprint(args) => fingerprint::run(&globals, args),
         Command::Analyze(args) => analyze::run(&globals, args),
+        Command::Regressions(args) => regressions::run(&globals, args),
+        Command::Baseline(args) => baseline::run(&globals, args),
     }
 }
 

@@ -78,6 +78,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
         message: e.to_string(),
     })?;
     drop(progress);
+    crate::detect::evaluate_run(&store, &outcome.run)?;
 
     let report = RunReport::build(&store, outcome.run)?;
     let stdout = match globals.format {

@@ -10,7 +10,9 @@ pub mod compare;
 pub mod history;
 pub mod verdict;
 
-pub use verdict::{Outcome, Regression, RegressionState, Severity, Transition, Verdict, evaluate_run};
 pub use compare::{
     Assessment, Change, EnvironmentChange, change_against_history, compare_runs, environment_change,
+};
+pub use verdict::{
+    Outcome, Regression, RegressionState, Severity, Transition, Verdict, evaluate_run,
 };

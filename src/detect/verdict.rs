@@ -210,7 +210,10 @@ fn pct(v: f64) -> String {
 /// Mann-Whitney p-value of "current is worse than baseline", when both sides have enough
 /// samples.
 pub fn u_test_p(baseline: &[BaselineRun], current: &[f64], direction: Direction) -> Option<f64> {
-    let pooled: Vec<f64> = baseline.iter().flat_map(|b| b.samples.iter().copied()).collect();
+    let pooled: Vec<f64> = baseline
+        .iter()
+        .flat_map(|b| b.samples.iter().copied())
+        .collect();
     if pooled.len() < MIN_SAMPLES_FOR_U_TEST || current.len() < MIN_SAMPLES_FOR_U_TEST {
         return None;
     }
@@ -232,7 +235,10 @@ pub fn judge(
     raw_p: Option<f64>,
     seed: u64,
 ) -> Judgement {
-    let pooled: Vec<f64> = baseline.iter().flat_map(|b| b.samples.iter().copied()).collect();
+    let pooled: Vec<f64> = baseline
+        .iter()
+        .flat_map(|b| b.samples.iter().copied())
+        .collect();
     let Some(change) = Change::between(
         baseline.iter().map(|b| b.run_id).collect(),
         &pooled,
@@ -261,11 +267,13 @@ pub fn judge(
     let medians: Vec<f64> = baseline.iter().map(|b| b.median).collect();
     let run_to_run_cv = (medians.len() >= 2).then(|| {
         let m = stats::mean(&medians);
-        if m == 0.0 { 0.0 } else { stats::std_dev(&medians) / m.abs() }
+        if m == 0.0 {
+            0.0
+        } else {
+            stats::std_dev(&medians) / m.abs()
+        }
     });
-    let tolerance = thresholds
-        .tolerance
-        .max(2.0 * run_to_run_cv.unwrap_or(0.0));
+    let tolerance = thresholds.tolerance.max(2.0 * run_to_run_cv.unwrap_or(0.0));
     let prediction_bound = stats::prediction_bound(
         &medians,
         PREDICTION_LEVEL,
@@ -335,8 +343,7 @@ pub fn judge(
     let u_gate = adjusted_p.is_none_or(|p| p < U_TEST_ALPHA);
     let run_gate = beyond.unwrap_or(false);
     let practical = worse_change >= tolerance;
-    if u_gate && run_gate && practical && severity.is_some() {
-        let severity = severity.expect("checked");
+    if let (true, true, true, Some(severity)) = (u_gate, run_gate, practical, severity) {
         return Judgement {
             outcome: Outcome::Regression,
             severity: Some(severity),
@@ -361,7 +368,11 @@ pub fn judge(
         };
     }
     let why = if !practical {
-        format!("within tolerance ({} vs {})", pct(worse_change), pct(tolerance))
+        format!(
+            "within tolerance ({} vs {})",
+            pct(worse_change),
+            pct(tolerance)
+        )
     } else if !run_gate {
         "inside the run-to-run spread of the baseline".to_string()
     } else if !u_gate {
@@ -414,7 +425,7 @@ pub fn select_baseline(
 }
 
 fn seed_for(run_id: u64, benchmark: &str) -> u64 {
-    benchmark.bytes().fold(run_id ^ 0x5EED_0F_BA5E, |h, b| {
+    benchmark.bytes().fold(run_id ^ 0x005E_ED0F_BA5E, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
     })
 }
@@ -563,7 +574,11 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
                 evidence: None,
                 explanation: format!(
                     "the benchmark {}: {}",
-                    if r.status == BenchStatus::Failed { "failed" } else { "timed out" },
+                    if r.status == BenchStatus::Failed {
+                        "failed"
+                    } else {
+                        "timed out"
+                    },
                     r.error.clone().unwrap_or_default()
                 ),
             },
@@ -624,7 +639,12 @@ mod tests {
 
     /// Baseline of `runs` runs around `level` with per-run jitter `run_sigma` and
     /// per-sample jitter `sample_sigma` (deterministic pseudo-noise).
-    pub(crate) fn baseline(level: f64, runs: usize, run_sigma: f64, sample_sigma: f64) -> Vec<BaselineRun> {
+    pub(crate) fn baseline(
+        level: f64,
+        runs: usize,
+        run_sigma: f64,
+        sample_sigma: f64,
+    ) -> Vec<BaselineRun> {
         (0..runs)
             .map(|r| {
                 let run_level = level * (1.0 + run_sigma * (((r * 37 % 11) as f64 - 5.0) / 5.0));
@@ -698,9 +718,17 @@ mod tests {
     #[test]
     fn a_short_baseline_only_alerts_on_critical() {
         let base = baseline(1000.0, 3, 0.005, 0.01);
-        let j = run_judge(&base, &samples_at(800.0, 20, 0.01, 9), Direction::HigherIsBetter);
+        let j = run_judge(
+            &base,
+            &samples_at(800.0, 20, 0.01, 9),
+            Direction::HigherIsBetter,
+        );
         assert_eq!(j.outcome, Outcome::InsufficientBaseline);
-        let j = run_judge(&base, &samples_at(500.0, 20, 0.01, 9), Direction::HigherIsBetter);
+        let j = run_judge(
+            &base,
+            &samples_at(500.0, 20, 0.01, 9),
+            Direction::HigherIsBetter,
+        );
         assert_eq!(j.outcome, Outcome::Regression);
         assert_eq!(j.severity, Some(Severity::Critical));
     }
@@ -708,10 +736,18 @@ mod tests {
     #[test]
     fn a_huge_critical_is_confirmed_at_once() {
         let base = baseline(0.1, 10, 0.005, 0.01);
-        let j = run_judge(&base, &samples_at(0.2, 20, 0.01, 9), Direction::LowerIsBetter);
+        let j = run_judge(
+            &base,
+            &samples_at(0.2, 20, 0.01, 9),
+            Direction::LowerIsBetter,
+        );
         assert_eq!(j.severity, Some(Severity::Critical));
         assert!(j.confirm_at_once, "{:?}", j.evidence);
-        let j = run_judge(&base, &samples_at(0.14, 20, 0.01, 9), Direction::LowerIsBetter);
+        let j = run_judge(
+            &base,
+            &samples_at(0.14, 20, 0.01, 9),
+            Direction::LowerIsBetter,
+        );
         assert_eq!(j.severity, Some(Severity::Critical));
         assert!(!j.confirm_at_once);
     }
@@ -724,9 +760,16 @@ mod tests {
             let m: Vec<f64> = base.iter().map(|b| b.median).collect();
             stats::std_dev(&m) / stats::mean(&m)
         };
-        let j = run_judge(&base, &samples_at(900.0, 20, 0.005, 9), Direction::HigherIsBetter);
+        let j = run_judge(
+            &base,
+            &samples_at(900.0, 20, 0.005, 9),
+            Direction::HigherIsBetter,
+        );
         let e = j.evidence.unwrap();
-        assert!((e.tolerance - 2.0 * cv).abs() < 1e-12 && e.tolerance > 0.1, "{e:?}");
+        assert!(
+            (e.tolerance - 2.0 * cv).abs() < 1e-12 && e.tolerance > 0.1,
+            "{e:?}"
+        );
         assert_ne!(j.outcome, Outcome::Regression);
     }
 

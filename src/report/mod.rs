@@ -26,6 +26,8 @@ pub struct ResultView {
     pub result: BenchmarkResult,
     /// Change against the previous comparable runs (`null` when there are none).
     pub change: Option<Change>,
+    /// Regression verdict (`null` for runs stored before verdicts existed).
+    pub verdict: Option<crate::detect::Verdict>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,7 +44,12 @@ impl RunReport {
         let mut results = Vec::new();
         for result in store.results(run.id)? {
             let change = detect::change_against_history(store, &result)?;
-            results.push(ResultView { result, change });
+            let verdict = store.verdict(result.run_id, &result.benchmark)?;
+            results.push(ResultView {
+                result,
+                change,
+                verdict,
+            });
         }
         Ok(RunReport {
             snapshot: store.snapshot(run.id)?,
@@ -58,6 +65,37 @@ impl RunReport {
             .iter()
             .any(|r| matches!(r.result.status, BenchStatus::Failed | BenchStatus::TimedOut))
     }
+}
+
+/// `perfwarden regressions [--all]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegressionsReport {
+    /// `true` with `--all` (the whole log, resolved ones included).
+    pub all: bool,
+    pub regressions: Vec<crate::detect::Regression>,
+}
+
+/// One benchmark's current baseline (`perfwarden baseline show`).
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineView {
+    pub benchmark: String,
+    pub unit: String,
+    pub config_hash: String,
+    pub fingerprint: String,
+    /// Runs in the baseline, oldest first.
+    pub runs: Vec<u64>,
+    pub run_medians: Vec<f64>,
+    pub median: Option<f64>,
+    pub run_to_run_cv: Option<f64>,
+    /// Baseline starts at this run (set by pin, reset or accept).
+    pub starts_at_run: Option<u64>,
+    pub sufficient: bool,
+    pub open_regression: Option<crate::detect::Regression>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineReport {
+    pub baselines: Vec<BaselineView>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -6,10 +6,11 @@ use comfy_table::{Cell, CellAlignment, Color, Table, presets};
 use super::format::{percent, sparkline, value};
 
 use super::{
-    AnalysisReport, CheckReport, CompareReport, FingerprintReport, HistoryReport, RunReport,
-    RunsReport,
+    AnalysisReport, BaselineReport, CheckReport, CompareReport, FingerprintReport, HistoryReport,
+    RegressionsReport, RunReport, RunsReport,
 };
 use crate::detect::{Assessment, Change};
+use crate::detect::{Outcome, RegressionState, Verdict};
 use crate::store::{BenchStatus, RunStatus};
 use crate::workload::Direction;
 
@@ -62,6 +63,48 @@ fn change_cell(style: Style, change: Option<&Change>) -> Cell {
         Assessment::Worse => colored(style, format!("{text} worse"), Color::Red),
         Assessment::Better => colored(style, format!("{text} better"), Color::Green),
         Assessment::Unchanged => Cell::new(format!("{text} ~")),
+    }
+}
+
+fn verdict_text(verdict: &Verdict) -> String {
+    match verdict.outcome {
+        Outcome::Regression => format!(
+            "{} regression ({})",
+            verdict.severity.map(|s| s.as_str()).unwrap_or("?"),
+            match verdict.state {
+                Some(RegressionState::Confirmed) => "confirmed",
+                _ => "suspected",
+            }
+        ),
+        Outcome::Improvement => "improvement".into(),
+        Outcome::NoChange => match verdict.transition {
+            Some(crate::detect::Transition::Resolved) => "ok (resolved)".into(),
+            _ if verdict.state.is_some() => "ok (regression still open)".into(),
+            _ => "ok".into(),
+        },
+        Outcome::InsufficientBaseline => format!(
+            "baseline {}/{}",
+            verdict
+                .evidence
+                .as_ref()
+                .map(|e| e.baseline_runs.len())
+                .unwrap_or(0),
+            crate::detect::verdict::MIN_BASELINE_RUNS
+        ),
+        Outcome::NewEpoch => "new environment".into(),
+        Outcome::NotEvaluated => "-".into(),
+    }
+}
+
+fn verdict_cell(style: Style, verdict: Option<&Verdict>) -> Cell {
+    let Some(verdict) = verdict else {
+        return Cell::new("-");
+    };
+    let text = verdict_text(verdict);
+    match verdict.outcome {
+        Outcome::Regression => colored(style, text, Color::Red),
+        Outcome::Improvement => colored(style, text, Color::Green),
+        _ => Cell::new(text),
     }
 }
 
@@ -135,6 +178,7 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
             "outliers",
             "n",
             "vs previous",
+            "verdict",
             "status",
         ],
     );
@@ -188,6 +232,7 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
             Cell::new(outliers),
             Cell::new(n),
             change_cell(style, view.change.as_ref()),
+            verdict_cell(style, view.verdict.as_ref()),
             status_cell(style, r.status),
         ]);
     }
@@ -217,6 +262,23 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
     if !problems.is_empty() {
         out.push_str("\nproblems:\n");
         out.push_str(&problems.join("\n"));
+        out.push('\n');
+    }
+    let findings: Vec<String> = report
+        .results
+        .iter()
+        .filter_map(|v| {
+            let verdict = v.verdict.as_ref()?;
+            matches!(
+                verdict.outcome,
+                Outcome::Regression | Outcome::Improvement | Outcome::NewEpoch
+            )
+            .then(|| format!("  {}: {}", v.result.benchmark, verdict.explanation))
+        })
+        .collect();
+    if !findings.is_empty() {
+        out.push_str("\nfindings:\n");
+        out.push_str(&findings.join("\n"));
         out.push('\n');
     }
     let missing: Vec<&String> = run
@@ -535,4 +597,120 @@ pub fn analysis(report: &AnalysisReport) -> String {
         )),
     }
     out
+}
+
+pub fn regressions(report: &RegressionsReport, style: Style) -> String {
+    if report.regressions.is_empty() {
+        return if report.all {
+            "no regression was ever recorded\n".into()
+        } else {
+            "no open regressions\n".into()
+        };
+    }
+    let mut t = table(
+        style,
+        &[
+            "benchmark",
+            "severity",
+            "state",
+            "change [lower bound]",
+            "runs",
+            "ended",
+        ],
+    );
+    for r in &report.regressions {
+        let change = match (r.worse_change, r.worse_change_low) {
+            (Some(c), Some(l)) => format!("{} worse [{}]", percent(c), percent(l)),
+            (Some(c), None) => format!("{} worse", percent(c)),
+            _ => "failed".into(),
+        };
+        let state = match r.state {
+            RegressionState::Suspected => "suspected",
+            RegressionState::Confirmed => "confirmed",
+        };
+        let severity = if r.ended.is_none() {
+            colored(style, r.severity.as_str().to_string(), Color::Red)
+        } else {
+            Cell::new(r.severity.as_str())
+        };
+        t.add_row(vec![
+            Cell::new(&r.benchmark),
+            severity,
+            Cell::new(state),
+            Cell::new(change),
+            Cell::new(format!("{}–{} ({})", r.first_run, r.last_run, r.runs.len())),
+            Cell::new(match (r.ended, r.ended_run) {
+                (Some(how), Some(run)) => format!(
+                    "{} at run {run}",
+                    serde_json::to_value(how)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                ),
+                _ => "open".into(),
+            }),
+        ]);
+    }
+    let mut out = format!("{t}\n");
+    for r in report.regressions.iter().filter(|r| r.ended.is_none()) {
+        out.push_str(&format!("  {}: {}\n", r.benchmark, r.explanation));
+    }
+    out
+}
+
+pub fn baselines(report: &BaselineReport) -> String {
+    if report.baselines.is_empty() {
+        return "no benchmark has results yet\n".into();
+    }
+    let mut t = table(
+        Style::default(),
+        &[
+            "benchmark",
+            "runs",
+            "median",
+            "run-to-run CV",
+            "starts at",
+            "status",
+        ],
+    );
+    for b in &report.baselines {
+        t.add_row(vec![
+            Cell::new(&b.benchmark),
+            Cell::new(if b.runs.is_empty() {
+                "none".to_string()
+            } else {
+                format!(
+                    "{} ({}–{})",
+                    b.runs.len(),
+                    b.runs.first().unwrap_or(&0),
+                    b.runs.last().unwrap_or(&0)
+                )
+            }),
+            Cell::new(
+                b.median
+                    .map(|m| format!("{} {}", super::format::sig4(m), b.unit))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            Cell::new(
+                b.run_to_run_cv
+                    .map(|c| format!("{:.1}%", c * 100.0))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            Cell::new(
+                b.starts_at_run
+                    .map(|r| format!("run {r}"))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            Cell::new(match (&b.open_regression, b.sufficient) {
+                (Some(r), _) => format!("{} regression open", r.severity.as_str()),
+                (None, true) => "ready".into(),
+                (None, false) => format!(
+                    "building ({}/{})",
+                    b.runs.len(),
+                    crate::detect::verdict::MIN_BASELINE_RUNS
+                ),
+            }),
+        ]);
+    }
+    format!("{t}\n")
 }

@@ -214,7 +214,11 @@ impl Store {
                 }
                 Some(version) if version < SCHEMA_VERSION => {
                     // 1 → 2 only added tables, created below.
-                    tracing::info!(from = version, to = SCHEMA_VERSION, "upgrading the database schema");
+                    tracing::info!(
+                        from = version,
+                        to = SCHEMA_VERSION,
+                        "upgrading the database schema"
+                    );
                     meta.insert("schema_version", SCHEMA_VERSION)
                         .map_err(|e| self.err(e))?;
                 }
@@ -537,7 +541,7 @@ impl Store {
             let (_, bytes) = entry.map_err(|e| self.err(e))?;
             out.push(from_json(bytes.value())?);
         }
-        out.sort_by(|a, b| b.last_run.cmp(&a.last_run));
+        out.sort_by_key(|r| std::cmp::Reverse(r.last_run));
         Ok(out)
     }
 

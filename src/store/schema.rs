@@ -42,8 +42,7 @@ pub const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("snapsho
 pub const VERDICTS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("verdicts");
 
 /// `benchmark → Regression (JSON)`: the open (suspected or confirmed) regression, if any.
-pub const OPEN_REGRESSIONS: TableDefinition<&str, &[u8]> =
-    TableDefinition::new("open_regressions");
+pub const OPEN_REGRESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("open_regressions");
 
 /// `(benchmark, first run id) → Regression (JSON)`: every regression ever opened, with how
 /// it ended.

@@ -1,0 +1,171 @@
+//! `perfwarden baseline show [BENCH] | pin RUN_ID | reset BENCH | accept BENCH`.
+//!
+//! - `show`: the runs each benchmark's next verdict will compare against;
+//! - `pin RUN_ID`: every benchmark of that run uses baselines from that run on;
+//! - `reset BENCH`: forget the baseline; it rebuilds from the next run (closes an open
+//!   regression as `reset`);
+//! - `accept BENCH`: a confirmed regression is the new normal: it is closed as `accepted`
+//!   and the baseline restarts at its first run.
+
+use super::{CliError, Format, Globals, Outcome, nothing_stored};
+use crate::detect::verdict::{self, Ending, MIN_BASELINE_RUNS, RegressionState};
+use crate::report::{self, BaselineReport, BaselineView};
+use crate::store::Store;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: BaselineCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BaselineCommand {
+    /// Show the baseline of one benchmark, or of every benchmark with results
+    Show { benchmark: Option<String> },
+    /// Use baselines starting at this run for every benchmark in it
+    Pin { run_id: u64 },
+    /// Forget a benchmark's baseline; it rebuilds from the next run
+    Reset { benchmark: String },
+    /// Make a confirmed regression's level the new baseline
+    Accept { benchmark: String },
+}
+
+fn open_store(globals: &Globals) -> Result<Store, CliError> {
+    globals
+        .open_store_for_reading()?
+        .ok_or_else(|| CliError::usage(nothing_stored(&globals.state_dir(None))))
+}
+
+fn known_benchmark(store: &Store, benchmark: &str) -> Result<(), CliError> {
+    let known = store.benchmark_names()?;
+    if known.iter().any(|b| b == benchmark) {
+        Ok(())
+    } else {
+        Err(CliError::usage(format!(
+            "no results for benchmark \"{benchmark}\" (benchmarks with results: {})",
+            if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            }
+        )))
+    }
+}
+
+fn view(store: &Store, benchmark: &str) -> Result<Option<BaselineView>, CliError> {
+    let Some(latest) = store.history(benchmark, None)?.into_iter().next_back() else {
+        return Ok(None);
+    };
+    let open = store
+        .open_regressions()?
+        .into_iter()
+        .find(|r| r.benchmark == benchmark);
+    let excluded = open.as_ref().map(|r| r.runs.clone()).unwrap_or_default();
+    // The baseline the *next* run would use: as if a run came after the latest one.
+    let mut next = latest.clone();
+    next.run_id = store.next_run_id()?;
+    next.started_at = chrono::Utc::now();
+    let runs = verdict::select_baseline(store, &next, &excluded)?;
+    let medians: Vec<f64> = runs.iter().map(|r| r.median).collect();
+    let cv = (medians.len() >= 2)
+        .then(|| crate::stats::std_dev(&medians) / crate::stats::mean(&medians).abs());
+    Ok(Some(BaselineView {
+        benchmark: benchmark.to_string(),
+        unit: latest.metric.display_unit(),
+        config_hash: latest.config_hash.clone(),
+        fingerprint: latest.fingerprint.clone(),
+        runs: runs.iter().map(|r| r.run_id).collect(),
+        median: (!medians.is_empty()).then(|| crate::stats::median(&medians)),
+        run_medians: medians,
+        run_to_run_cv: cv,
+        starts_at_run: store.baseline_start(benchmark)?,
+        sufficient: runs.len() >= MIN_BASELINE_RUNS,
+        open_regression: open,
+    }))
+}
+
+pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+    let store = open_store(globals)?;
+    match args.command {
+        BaselineCommand::Show { benchmark } => {
+            let names = match benchmark {
+                Some(name) => {
+                    known_benchmark(&store, &name)?;
+                    vec![name]
+                }
+                None => store.benchmark_names()?,
+            };
+            let mut baselines = Vec::new();
+            for name in names {
+                if let Some(v) = view(&store, &name)? {
+                    baselines.push(v);
+                }
+            }
+            let report = BaselineReport { baselines };
+            Ok(Outcome::ok(match globals.format {
+                Format::Text => report::text::baselines(&report),
+                Format::Json => report::json::render("baseline", &report) + "\n",
+            }))
+        }
+        BaselineCommand::Pin { run_id } => {
+            let results = store.results(run_id)?;
+            if store.run(run_id)?.is_none() {
+                return Err(CliError::usage(format!(
+                    "no run {run_id}; `perfwarden runs` lists the stored runs"
+                )));
+            }
+            for r in &results {
+                store.set_baseline_start(&r.benchmark, run_id)?;
+            }
+            Ok(Outcome::ok(format!(
+                "baselines of {} benchmark(s) now start at run {run_id}\n",
+                results.len()
+            )))
+        }
+        BaselineCommand::Reset { benchmark } => {
+            known_benchmark(&store, &benchmark)?;
+            let next = store.next_run_id()?;
+            store.set_baseline_start(&benchmark, next)?;
+            close_open(&store, &benchmark, Ending::Reset, next)?;
+            Ok(Outcome::ok(format!(
+                "baseline of {benchmark} reset: it rebuilds from run {next} on ({MIN_BASELINE_RUNS} runs until verdicts resume)\n"
+            )))
+        }
+        BaselineCommand::Accept { benchmark } => {
+            known_benchmark(&store, &benchmark)?;
+            let open = store
+                .open_regressions()?
+                .into_iter()
+                .find(|r| r.benchmark == benchmark);
+            let Some(regression) = open else {
+                return Err(CliError::usage(format!(
+                    "{benchmark} has no open regression to accept (`perfwarden regressions` lists them)"
+                )));
+            };
+            if regression.state != RegressionState::Confirmed {
+                return Err(CliError::usage(format!(
+                    "the regression of {benchmark} is only suspected; accept it once a second run confirms it, or `baseline reset` it"
+                )));
+            }
+            store.set_baseline_start(&benchmark, regression.first_run)?;
+            close_open(&store, &benchmark, Ending::Accepted, regression.last_run)?;
+            Ok(Outcome::ok(format!(
+                "accepted: the level of {benchmark} since run {} is its new baseline\n",
+                regression.first_run
+            )))
+        }
+    }
+}
+
+fn close_open(store: &Store, benchmark: &str, how: Ending, at_run: u64) -> Result<(), CliError> {
+    if let Some(mut r) = store
+        .open_regressions()?
+        .into_iter()
+        .find(|r| r.benchmark == benchmark)
+    {
+        r.ended = Some(how);
+        r.ended_run = Some(at_run);
+        store.put_verdicts(&[], &[(benchmark.to_string(), None)], &[r])?;
+    }
+    Ok(())
+}
