@@ -34,6 +34,7 @@ fn main() {
         tolerance: 0.05,
         major: 0.15,
         critical: 0.30,
+        slo: Vec::new(),
     };
     let clock = MonotonicClock::default();
 

@@ -80,3 +80,8 @@ fn check_json_lists_problems_with_lines() {
     assert!(problems.len() >= 6, "{stdout}");
     assert!(problems.iter().all(|p| p["line"].is_u64()), "{stdout}");
 }
+
+#[test]
+fn malformed_slo_expressions() {
+    insta::assert_snapshot!(check("bad-slo"));
+}

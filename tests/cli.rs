@@ -344,3 +344,29 @@ fn baseline_commands_pin_reset_and_refuse_to_accept_nothing() {
     assert_eq!(code, 0);
     assert!(stdout.contains("no open regressions"), "{stdout}");
 }
+
+#[test]
+fn slos_are_evaluated_on_every_run_and_reported_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("slo.toml");
+    std::fs::write(
+        &config,
+        "[defaults]\nsamples = 3\nwarmup = \"0s\"\nmin_time = \"20ms\"\n\n[suites.s]\nschedule = \"@daily\"\nbenchmarks = [\"json\"]\n\n[benchmarks.json]\nkind = \"parse.config\"\nformat = \"json\"\nslo = [\"bandwidth > 1KiB/s\", \"median > 1000GiB/s\", \"cv < 1000%\"]\n",
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let (code, stdout, stderr) = run(perfwarden(&state)
+        .args(["run", "s", "--config"])
+        .arg(&config));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("SLO violations:"), "{stdout}");
+    assert!(stdout.contains("`median > 1000GiB/s` not met"), "{stdout}");
+    assert!(!stdout.contains("`bandwidth > 1KiB/s` not met"), "{stdout}");
+    let (_, json, _) = run(perfwarden(&state).args(["show", "1", "--format", "json"]));
+    let value = assert_valid_output(&json);
+    let slo = &value["results"][0]["verdict"]["slo"];
+    assert_eq!(slo[0]["met"], true);
+    assert_eq!(slo[1]["met"], false);
+    assert_eq!(slo[1]["threshold"], 1000.0 * 1024.0 * 1024.0 * 1024.0);
+    assert_eq!(slo[2]["met"], true);
+}

@@ -24,6 +24,7 @@ fn options() -> BenchOptions {
         tolerance: 0.05,
         major: 0.15,
         critical: 0.30,
+        slo: Vec::new(),
     }
 }
 
@@ -229,6 +230,7 @@ fn the_hard_timeout_fails_a_hung_benchmark_and_keeps_its_samples() {
                 tolerance: 0.05,
                 major: 0.15,
                 critical: 0.30,
+                slo: Vec::new(),
             },
             workload: Box::new(Sleepy),
         }],

@@ -47,6 +47,7 @@ fn result(run: &RunRecord, bench: &str, samples: &[f64]) -> BenchmarkResult {
             tolerance: 0.05,
             major: 0.15,
             critical: 0.30,
+            slo: Vec::new(),
         },
         summary: Some(stats::summarize(samples)),
         latency: None,

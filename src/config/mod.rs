@@ -55,6 +55,9 @@ pub struct BenchOptions {
     /// … and critical from this (default 30%).
     #[serde(default = "default_critical")]
     pub critical: f64,
+    /// SLO expressions (see `detect::slo`), checked on every run.
+    #[serde(default)]
+    pub slo: Vec<String>,
 }
 
 fn default_major() -> f64 {
@@ -94,6 +97,7 @@ impl BenchOptions {
             tolerance: self.tolerance,
             major: self.major,
             critical: self.critical,
+            slo: self.slo.clone(),
         }
     }
 }
@@ -167,6 +171,7 @@ struct RawOptions {
     tolerance: Option<Percent>,
     major: Option<Percent>,
     critical: Option<Percent>,
+    slo: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,6 +198,7 @@ const OPTION_KEYS: &[&str] = &[
     "tolerance",
     "major",
     "critical",
+    "slo",
 ];
 const TOP_LEVEL_KEYS: &[&str] = &["agent", "defaults", "suites", "benchmarks"];
 
@@ -273,6 +279,18 @@ struct Problems<'a> {
 
 impl Problems<'_> {
     fn add(&mut self, path: &[&str], message: impl Into<String>, hint: Option<String>) {
+        self.add_keyed(path, path.join("."), message, hint);
+    }
+
+    /// Like `add`, with a key shown differently from the path used to find the line
+    /// (e.g. `slo[1]` inside the `slo` array).
+    fn add_keyed(
+        &mut self,
+        path: &[&str],
+        key: String,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         // The topmost layer that has the deepest existing prefix of the path.
         let mut chosen: Option<&Layer> = None;
         'search: for depth in (1..=path.len()).rev() {
@@ -286,7 +304,7 @@ impl Problems<'_> {
         let layer = chosen.unwrap_or_else(|| self.layers.last().expect("at least one layer"));
         self.found.push(ConfigProblem {
             file: layer.name.clone(),
-            key: path.join("."),
+            key,
             line: layer.line(path),
             message: message.into(),
             hint,
@@ -543,6 +561,7 @@ impl Config {
             tolerance: 0.05,
             major: default_major(),
             critical: default_critical(),
+            slo: Vec::new(),
         };
         let default_options = apply_options(&base_options, &defaults, &["defaults"], &mut problems);
 
@@ -644,6 +663,20 @@ impl Config {
             let Some(workload) = workload else { continue };
             for (param, message) in workload.validate() {
                 problems.add(&["benchmarks", &name, &param], message, None);
+            }
+            if let Some(options) = &options {
+                let metric = workload.metric();
+                let has_latency = matches!(workload.kind(), "disk.files" | "cache.local");
+                for (index, expression) in options.slo.iter().enumerate() {
+                    if let Err(e) = crate::detect::slo::parse(expression, &metric, has_latency) {
+                        problems.add_keyed(
+                            &["benchmarks", &name, "slo"],
+                            format!("benchmarks.{name}.slo[{index}]"),
+                            format!("`{expression}` column {}: {}", e.column, e.message),
+                            Some("write e.g. \"median > 3000/s\", \"latency_p99 < 5ms\" or \"cv < 5%\"".into()),
+                        );
+                    }
+                }
             }
             if let Some(options) = options {
                 benchmarks.insert(
@@ -857,6 +890,9 @@ fn apply_options(
     }
     if let Some(p) = raw.critical {
         options.critical = p.0;
+    }
+    if let Some(slo) = &raw.slo {
+        options.slo = slo.clone();
     }
     if !(options.tolerance <= options.major && options.major <= options.critical) {
         let which = if raw.critical.is_some() {

@@ -7,7 +7,9 @@
 //! pieces and belong here too; reports already carry an optional verdict slot for them.
 
 pub mod compare;
+pub mod evaluation;
 pub mod history;
+pub mod slo;
 pub mod verdict;
 
 pub use compare::{

@@ -16,13 +16,14 @@
 //!    the baseline runs' medians (absorbs run-to-run noise that samples cannot show);
 //! 3. practical — the change is at least the tolerance: max(configured tolerance, twice
 //!    the run-to-run coefficient of variation of the baseline medians);
-//! 4. effect — the change's seeded bootstrap 95% interval; the **severity** comes from its
-//!    lower bound: minor from the tolerance, major from 15%, critical from 30% (per
+//! 4. effect — the change's seeded bootstrap 95% interval; its lower bound, widened in
+//!    quadrature by the baseline's between-run spread (the part of the run-to-run variance
+//!    that the samples do not explain), gives the **severity**: minor from the tolerance, major from 15%, critical from 30% (per
 //!    benchmark `major`, `critical`). A lower bound under the tolerance is no regression.
 //!
 //! A failed or timed-out benchmark is a critical regression. **States**: the first run
-//! that regresses opens a `suspected` regression; the next run that also regresses
-//! `confirms` it (a critical whose lower bound is at least twice the critical threshold is
+//! that regresses opens a `suspected` regression; the next run that agrees (gates 1-3:
+//! worse by the tolerance, beyond the prediction bound) `confirms` it (a critical whose lower bound is at least twice the critical threshold is
 //! confirmed at once); a worse severity later `escalates` it; a run back within tolerance
 //! `resolves` it. Improvements are reported, never alerted.
 //!
@@ -113,9 +114,14 @@ pub struct Evidence {
     pub current_median: f64,
     /// Relative change of the median, positive = worse.
     pub worse_change: f64,
-    /// 95% bootstrap interval of `worse_change`.
+    /// Lower bound of `worse_change`: the bootstrap's 95% half-width and `run_noise_margin`
+    /// combined in quadrature below the change. Severity is read from it.
     pub worse_change_low: Option<f64>,
+    /// Upper 95% bootstrap bound of `worse_change`.
     pub worse_change_high: Option<f64>,
+    /// 95% prediction half-width of one run's level from the baseline's between-run spread
+    /// (run-to-run variance beyond what the samples explain).
+    pub run_noise_margin: f64,
     /// Coefficient of variation of the baseline runs' medians.
     pub run_to_run_cv: Option<f64>,
     /// Effective tolerance: max(configured, 2 × run_to_run_cv).
@@ -141,6 +147,9 @@ pub struct Verdict {
     pub evidence: Option<Evidence>,
     /// One sentence an SRE can act on.
     pub explanation: String,
+    /// The benchmark's SLOs on this run, reported apart from regressions.
+    #[serde(default)]
+    pub slo: Vec<super::slo::SloOutcome>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,15 +235,32 @@ pub fn u_test_p(baseline: &[BaselineRun], current: &[f64], direction: Direction)
 }
 
 /// Applies the gates to one successful result.
-pub fn judge(
-    baseline: &[BaselineRun],
-    current: &[f64],
-    direction: Direction,
-    thresholds: Thresholds,
-    adjusted_p: Option<f64>,
-    raw_p: Option<f64>,
-    seed: u64,
-) -> Judgement {
+/// Everything [`judge`] looks at for one result.
+#[derive(Debug, Clone, Copy)]
+pub struct JudgeInput<'a> {
+    pub baseline: &'a [BaselineRun],
+    pub current: &'a [f64],
+    pub direction: Direction,
+    pub thresholds: Thresholds,
+    /// Mann-Whitney p-value, raw and after Benjamini-Hochberg.
+    pub raw_p: Option<f64>,
+    pub adjusted_p: Option<f64>,
+    /// The benchmark has an open regression: this run only has to agree with it.
+    pub agreeing: bool,
+    pub seed: u64,
+}
+
+pub fn judge(input: JudgeInput) -> Judgement {
+    let JudgeInput {
+        baseline,
+        current,
+        direction,
+        thresholds,
+        raw_p,
+        adjusted_p,
+        agreeing,
+        seed,
+    } = input;
     let pooled: Vec<f64> = baseline
         .iter()
         .flat_map(|b| b.samples.iter().copied())
@@ -259,7 +285,7 @@ pub fn judge(
         Direction::LowerIsBetter => 1.0,
     };
     let worse_change = sign * change.relative;
-    let (worse_low, worse_high) = match change.interval {
+    let (bootstrap_low, worse_high) = match change.interval {
         Some(ci) if sign > 0.0 => (Some(ci.low), Some(ci.high)),
         Some(ci) => (Some(-ci.high), Some(-ci.low)),
         None => (None, None),
@@ -272,6 +298,32 @@ pub fn judge(
         } else {
             stats::std_dev(&medians) / m.abs()
         }
+    });
+    // The bootstrap sees only the samples; a run's level also moves from run to run by
+    // more than its samples show. That extra, between-run part is the run medians'
+    // variance minus the sampling variance of a median (≈ (1.2533 · within-run CV)² / n for
+    // near-normal samples). Its 95% prediction half-width for one new run is added in
+    // quadrature to the bootstrap's half-width to give the lower bound of the change.
+    let between_cv = run_to_run_cv.map_or(0.0, |cv| {
+        let within: Vec<f64> = baseline
+            .iter()
+            .filter(|b| b.samples.len() >= 2)
+            .map(|b| stats::std_dev(&b.samples) / stats::mean(&b.samples).abs())
+            .filter(|c| c.is_finite())
+            .collect();
+        let per_run = baseline.iter().map(|b| b.samples.len()).sum::<usize>() as f64
+            / baseline.len().max(1) as f64;
+        let median_se = if within.is_empty() || per_run < 1.0 {
+            0.0
+        } else {
+            1.2533 * stats::mean(&within) / per_run.sqrt()
+        };
+        (cv * cv - median_se * median_se).max(0.0).sqrt()
+    });
+    let run_noise_margin = 1.96 * between_cv * (1.0 + 1.0 / medians.len().max(1) as f64).sqrt();
+    let worse_low = bootstrap_low.map(|low| {
+        let sampling = (worse_change - low).max(0.0);
+        worse_change - (sampling * sampling + run_noise_margin * run_noise_margin).sqrt()
     });
     let tolerance = thresholds.tolerance.max(2.0 * run_to_run_cv.unwrap_or(0.0));
     let prediction_bound = stats::prediction_bound(
@@ -298,6 +350,7 @@ pub fn judge(
         worse_change,
         worse_change_low: worse_low,
         worse_change_high: worse_high,
+        run_noise_margin,
         run_to_run_cv,
         tolerance,
         mann_whitney_p: raw_p,
@@ -354,6 +407,21 @@ pub fn judge(
                 baseline.len(),
                 pct(worse_low.unwrap_or(f64::NAN)),
                 severity.as_str()
+            ),
+            evidence: Some(evidence),
+        };
+    }
+    if agreeing && u_gate && run_gate && practical {
+        // An open regression only needs the next run to agree: worse by at least the
+        // tolerance and beyond the baseline's run-to-run spread. Its severity stays.
+        return Judgement {
+            outcome: Outcome::Regression,
+            severity: None,
+            confirm_at_once: false,
+            explanation: format!(
+                "{} worse{interval} than the median of {} baseline runs, agreeing with the open regression",
+                pct(worse_change),
+                baseline.len()
             ),
             evidence: Some(evidence),
         };
@@ -431,14 +499,26 @@ fn seed_for(run_id: u64, benchmark: &str) -> u64 {
 }
 
 /// Applies a judgement to the benchmark's open regression (the state machine).
+/// What the state machine needs to know about the judged result.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub benchmark: &'a str,
+    pub suite: &'a str,
+    pub config_hash: &'a str,
+    pub fingerprint: &'a str,
+    pub run_id: u64,
+    /// The benchmark produced a result (not failed, timed out or interrupted).
+    pub ok: bool,
+}
+
+/// Returns (the open regression after this run, the transition, the regression to log).
 pub fn advance(
     open: Option<Regression>,
     judgement: &Judgement,
-    result: &BenchmarkResult,
-    run: &RunRecord,
+    subject: Subject,
 ) -> (Option<Regression>, Option<Transition>, Option<Regression>) {
-    // Returns (new open regression, transition, regression to log).
     let evidence = judgement.evidence.as_ref();
+    let run_id = subject.run_id;
     match (open, judgement.outcome) {
         (None, Outcome::Regression) => {
             let severity = judgement.severity.unwrap_or(Severity::Critical);
@@ -448,15 +528,15 @@ pub fn advance(
                 RegressionState::Suspected
             };
             let regression = Regression {
-                benchmark: result.benchmark.clone(),
-                suite: run.suite.clone(),
-                config_hash: result.config_hash.clone(),
-                fingerprint: result.fingerprint.clone(),
+                benchmark: subject.benchmark.to_string(),
+                suite: subject.suite.to_string(),
+                config_hash: subject.config_hash.to_string(),
+                fingerprint: subject.fingerprint.to_string(),
                 state,
                 severity,
-                first_run: run.id,
-                last_run: run.id,
-                runs: vec![run.id],
+                first_run: run_id,
+                last_run: run_id,
+                runs: vec![run_id],
                 worse_change: evidence.map(|e| e.worse_change),
                 worse_change_low: evidence.and_then(|e| e.worse_change_low),
                 baseline_median: evidence.map(|e| e.baseline_median),
@@ -473,7 +553,7 @@ pub fn advance(
             (Some(regression.clone()), Some(transition), Some(regression))
         }
         (Some(mut r), Outcome::Regression) => {
-            let severity = judgement.severity.unwrap_or(Severity::Critical);
+            let severity = judgement.severity.unwrap_or(r.severity);
             let transition = if r.state == RegressionState::Suspected {
                 r.state = RegressionState::Confirmed;
                 Transition::Confirmed
@@ -483,8 +563,8 @@ pub fn advance(
                 Transition::Continuing
             };
             r.severity = r.severity.max(severity);
-            r.last_run = run.id;
-            r.runs.push(run.id);
+            r.last_run = run_id;
+            r.runs.push(run_id);
             r.worse_change = evidence.map(|e| e.worse_change);
             r.worse_change_low = evidence.and_then(|e| e.worse_change_low);
             r.current_median = evidence.map(|e| e.current_median);
@@ -493,15 +573,14 @@ pub fn advance(
         }
         (Some(mut r), Outcome::NewEpoch) => {
             r.ended = Some(Ending::EnvironmentChanged);
-            r.ended_run = Some(run.id);
+            r.ended_run = Some(run_id);
             (None, Some(Transition::EnvironmentChanged), Some(r))
         }
         (Some(mut r), _) => {
-            let back = evidence.is_some_and(|e| e.worse_change < e.tolerance)
-                && result.status == BenchStatus::Ok;
+            let back = evidence.is_some_and(|e| e.worse_change < e.tolerance) && subject.ok;
             if back {
                 r.ended = Some(Ending::Resolved);
-                r.ended_run = Some(run.id);
+                r.ended_run = Some(run_id);
                 (None, Some(Transition::Resolved), Some(r))
             } else {
                 (Some(r), None, None)
@@ -599,19 +678,28 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
                     r.fingerprint
                 ),
             },
-            BenchStatus::Ok => judge(
-                &p.baseline,
-                &p.current,
-                r.metric.direction,
+            BenchStatus::Ok => judge(JudgeInput {
+                baseline: &p.baseline,
+                current: &p.current,
+                direction: r.metric.direction,
                 thresholds,
+                raw_p: p.raw_p,
                 adjusted_p,
-                p.raw_p,
-                seed_for(run.id, &r.benchmark),
-            ),
+                agreeing: open.iter().any(|o| o.benchmark == r.benchmark),
+                seed: seed_for(run.id, &r.benchmark),
+            }),
         };
         let previous = open.iter().find(|o| o.benchmark == r.benchmark).cloned();
         let had_open = previous.is_some();
-        let (now_open, transition, logged) = advance(previous, &judgement, r, run);
+        let subject = Subject {
+            benchmark: &r.benchmark,
+            suite: &run.suite,
+            config_hash: &r.config_hash,
+            fingerprint: &r.fingerprint,
+            run_id: run.id,
+            ok: r.status == BenchStatus::Ok,
+        };
+        let (now_open, transition, logged) = advance(previous, &judgement, subject);
         if had_open || now_open.is_some() {
             open_updates.push((r.benchmark.clone(), now_open.clone()));
         }
@@ -627,6 +715,7 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
             transition,
             evidence: judgement.evidence,
             explanation: judgement.explanation,
+            slo: super::slo::evaluate(r),
         });
     }
     store.put_verdicts(&verdicts, &open_updates, &log)?;
@@ -675,7 +764,16 @@ mod tests {
 
     fn run_judge(base: &[BaselineRun], current: &[f64], direction: Direction) -> Judgement {
         let p = u_test_p(base, current, direction);
-        judge(base, current, direction, DEFAULTS, p, p, 42)
+        judge(JudgeInput {
+            baseline: base,
+            current,
+            direction,
+            thresholds: DEFAULTS,
+            raw_p: p,
+            adjusted_p: p,
+            agreeing: false,
+            seed: 42,
+        })
     }
 
     #[test]

@@ -281,6 +281,32 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
         out.push_str(&findings.join("\n"));
         out.push('\n');
     }
+    let violations: Vec<String> = report
+        .results
+        .iter()
+        .filter_map(|v| Some((v, v.verdict.as_ref()?)))
+        .flat_map(|(v, verdict)| {
+            verdict
+                .slo
+                .iter()
+                .filter(|o| o.met == Some(false))
+                .map(move |o| {
+                    format!(
+                        "  {}: `{}` not met (actual {})",
+                        v.result.benchmark,
+                        o.slo.expression,
+                        o.actual
+                            .map(super::format::sig4)
+                            .unwrap_or_else(|| "-".into())
+                    )
+                })
+        })
+        .collect();
+    if !violations.is_empty() {
+        out.push_str("\nSLO violations:\n");
+        out.push_str(&violations.join("\n"));
+        out.push('\n');
+    }
     let missing: Vec<&String> = run
         .benchmarks
         .iter()

@@ -552,6 +552,7 @@ mod tests {
             tolerance: 0.05,
             major: 0.15,
             critical: 0.30,
+            slo: Vec::new(),
         }
     }
 

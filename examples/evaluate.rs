@@ -1,0 +1,10 @@
+//! Prints the verdict evaluation table of the README (see `src/detect/evaluation.rs`).
+//! Run: `scripts/evaluate.sh` (about two minutes on 2 cores).
+
+use perfwarden::detect::evaluation::{Plan, evaluate_all, markdown};
+
+fn main() {
+    let plan = Plan::default();
+    let rows = evaluate_all(&plan);
+    print!("{}", markdown(&rows, &plan));
+}
