@@ -61,6 +61,8 @@ fn run_stores_results_and_a_second_run_shows_the_change() {
         vec!["regressions", "--all"],
         vec!["baseline", "show"],
         vec!["baseline", "show", "primes"],
+        vec!["report"],
+        vec!["report", "--suite", "smoke"],
     ] {
         let (code, text, stderr) = run(perfwarden(dir.path()).args(&args));
         assert_eq!(code, 0, "{args:?}: {stderr}");

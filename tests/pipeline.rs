@@ -329,6 +329,22 @@ fn a_regression_is_suspected_then_confirmed_then_resolved() {
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].runs, vec![7, 8]);
 
+    // The health report counts it and says what to do.
+    let health = perfwarden::report::HealthReport::build(&store, None).unwrap();
+    assert_eq!(
+        health.host_score,
+        Some(80.0),
+        "a confirmed major costs 20 points"
+    );
+    assert_eq!(health.host_grade, Some('B'));
+    let text = report::text::health(&health);
+    assert!(
+        text.contains("-20  steady: major regression, confirmed"),
+        "{text}"
+    );
+    assert!(text.contains("perfwarden baseline accept steady"), "{text}");
+    common::assert_valid_output(&report::json::render("report", &health));
+
     // Back to normal: resolved.
     let v = run_and_judge(&store, &clock, 100);
     assert_eq!(
@@ -345,6 +361,10 @@ fn a_regression_is_suspected_then_confirmed_then_resolved() {
         Some(perfwarden::detect::verdict::Ending::Resolved)
     );
     assert_eq!(log[0].ended_run, Some(9));
+
+    let report = perfwarden::report::HealthReport::build(&store, None).unwrap();
+    assert_eq!(report.host_score, Some(100.0), "resolved: nothing open");
+    common::assert_valid_output(&report::json::render("report", &report));
 
     // The run report shows it.
     let report = RunReport::build(&store, store.run(8).unwrap().unwrap()).unwrap();

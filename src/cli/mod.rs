@@ -10,6 +10,7 @@ mod config_cmd;
 mod fingerprint;
 mod history;
 mod regressions;
+mod report_cmd;
 mod run;
 mod runs;
 mod show;
@@ -88,6 +89,8 @@ pub enum Command {
     Regressions(regressions::Args),
     /// Show, pin, reset or accept baselines
     Baseline(baseline::Args),
+    /// Health score, grade and findings with recommendations
+    Report(report_cmd::Args),
 }
 
 /// What a command produced: text for stdout and the exit code.
@@ -150,6 +153,7 @@ pub fn execute(cli: Cli) -> Result<Outcome, CliError> {
         Command::Analyze(args) => analyze::run(&globals, args),
         Command::Regressions(args) => regressions::run(&globals, args),
         Command::Baseline(args) => baseline::run(&globals, args),
+        Command::Report(args) => report_cmd::run(&globals, args),
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod compare;
 pub mod evaluation;
+pub mod health;
 pub mod history;
 pub mod slo;
 pub mod verdict;

@@ -6,8 +6,8 @@ use comfy_table::{Cell, CellAlignment, Color, Table, presets};
 use super::format::{percent, sparkline, value};
 
 use super::{
-    AnalysisReport, BaselineReport, CheckReport, CompareReport, FingerprintReport, HistoryReport,
-    RegressionsReport, RunReport, RunsReport,
+    AnalysisReport, BaselineReport, CheckReport, CompareReport, FingerprintReport, HealthReport,
+    HistoryReport, RegressionsReport, RunReport, RunsReport,
 };
 use crate::detect::{Assessment, Change};
 use crate::detect::{Outcome, RegressionState, Verdict};
@@ -739,4 +739,72 @@ pub fn baselines(report: &BaselineReport) -> String {
         ]);
     }
     format!("{t}\n")
+}
+
+pub fn health(report: &HealthReport) -> String {
+    let (Some(score), Some(grade)) = (report.host_score, report.host_grade) else {
+        return "no runs recorded yet; start one with `perfwarden run`\n".into();
+    };
+    let mut out = format!("host health {score:.0}/100 (grade {grade})");
+    if report.suites.len() > 1 {
+        if let Some(worst) = report
+            .suites
+            .iter()
+            .min_by(|a, b| a.health.score.total_cmp(&b.health.score))
+        {
+            out.push_str(&format!(" — the worst suite, {}", worst.suite));
+        }
+    }
+    out.push('\n');
+    for suite in &report.suites {
+        out.push_str(&format!(
+            "\nsuite {} · latest run {} ({}, {}): health {:.0}/100 (grade {})\n",
+            suite.suite,
+            suite.latest_run.id,
+            suite.latest_run.started_at.format("%Y-%m-%d %H:%M UTC"),
+            suite.latest_run.status.as_str(),
+            suite.health.score,
+            suite.health.grade
+        ));
+        if suite.health.deductions.is_empty() {
+            out.push_str("  100 points: no open regression, SLO miss or drift\n");
+        }
+        for d in &suite.health.deductions {
+            out.push_str(&format!(
+                "  -{:<3} {}: {}\n",
+                d.points, d.benchmark, d.reason
+            ));
+        }
+        if !suite.shifts.is_empty() {
+            out.push_str("  level shifts in recent history:\n");
+            for s in &suite.shifts {
+                out.push_str(&format!(
+                    "    {} at run {}: {} ({}, p = {:.1e})\n",
+                    s.benchmark,
+                    s.run_id,
+                    percent(s.point.point.relative_change),
+                    match s.point.movement {
+                        crate::detect::history::Movement::Worse => "worse",
+                        crate::detect::history::Movement::Better => "better",
+                    },
+                    s.point.point.p_value
+                ));
+            }
+        }
+        if !suite.recommendations.is_empty() {
+            out.push_str("  findings:\n");
+            for r in &suite.recommendations {
+                let who = if r.benchmark.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: ", r.benchmark)
+                };
+                out.push_str(&format!(
+                    "  - {who}{}\n    next: {}\n",
+                    r.finding, r.next_step
+                ));
+            }
+        }
+    }
+    out
 }

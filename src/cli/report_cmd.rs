@@ -1,0 +1,28 @@
+//! `perfwarden report [--suite S]`: the health score and grade of each suite and of the
+//! host, open regressions with severity and evidence, improvements, drifts, level shifts,
+//! environment changes and SLO violations, each with a recommended next step.
+
+use super::{CliError, Format, Globals, Outcome};
+use crate::report::{self, HealthReport};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this suite
+    #[arg(long)]
+    pub suite: Option<String>,
+}
+
+pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+    let report = match globals.open_store_for_reading()? {
+        Some(store) => HealthReport::build(&store, args.suite.as_deref())?,
+        None => HealthReport {
+            host_score: None,
+            host_grade: None,
+            suites: Vec::new(),
+        },
+    };
+    Ok(Outcome::ok(match globals.format {
+        Format::Text => report::text::health(&report),
+        Format::Json => report::json::render("report", &report) + "\n",
+    }))
+}
