@@ -72,6 +72,7 @@ fn view(store: &Store, benchmark: &str) -> Result<Option<BaselineView>, CliError
     Ok(Some(BaselineView {
         benchmark: benchmark.to_string(),
         unit: latest.metric.display_unit(),
+        metric: latest.metric.clone(),
         config_hash: latest.config_hash.clone(),
         fingerprint: latest.fingerprint.clone(),
         runs: runs.iter().map(|r| r.run_id).collect(),

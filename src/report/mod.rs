@@ -377,6 +377,7 @@ pub struct RegressionsReport {
 pub struct BaselineView {
     pub benchmark: String,
     pub unit: String,
+    pub metric: crate::workload::MetricDef,
     pub config_hash: String,
     pub fingerprint: String,
     /// Runs in the baseline, oldest first.
@@ -420,6 +421,7 @@ pub struct HistoryReport {
     /// Display unit of the values (`events/s`, `B/s`, `s`); `null` with no points.
     pub unit: Option<String>,
     pub direction: Option<crate::workload::Direction>,
+    pub metric: Option<crate::workload::MetricDef>,
     pub points: Vec<HistoryPoint>,
 }
 
@@ -440,6 +442,7 @@ impl HistoryReport {
             benchmark: benchmark.to_string(),
             unit: history.first().map(|r| r.metric.display_unit()),
             direction: history.first().map(|r| r.metric.direction),
+            metric: history.first().map(|r| r.metric.clone()),
             points: history
                 .iter()
                 .map(|r| HistoryPoint {

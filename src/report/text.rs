@@ -409,15 +409,17 @@ pub fn history(report: &HistoryReport, style: Style) -> String {
         ],
     );
     for p in &report.points {
-        let fmt = |v: Option<f64>| v.map(super::format::sig4).unwrap_or_else(|| "-".into());
+        let fmt = |v: Option<f64>| match (v, &report.metric) {
+            (Some(v), Some(metric)) => value(v, metric),
+            (Some(v), None) => super::format::sig4(v),
+            (None, _) => "-".into(),
+        };
         t.add_row(vec![
             Cell::new(format!("{}{}", p.run_id, if p.quick { " q" } else { "" })),
             Cell::new(p.started_at.format("%Y-%m-%d %H:%M")),
             Cell::new(fmt(p.median)),
-            Cell::new(match (p.median_ci_low, p.median_ci_high) {
-                (Some(l), Some(h)) => {
-                    format!("{} – {}", super::format::sig4(l), super::format::sig4(h))
-                }
+            Cell::new(match (p.median_ci_low, p.median_ci_high, &report.metric) {
+                (Some(l), Some(h), Some(metric)) => super::format::range(l, h, metric),
                 _ => "-".into(),
             }),
             Cell::new(
@@ -714,7 +716,7 @@ pub fn baselines(report: &BaselineReport) -> String {
             }),
             Cell::new(
                 b.median
-                    .map(|m| format!("{} {}", super::format::sig4(m), b.unit))
+                    .map(|m| value(m, &b.metric))
                     .unwrap_or_else(|| "-".into()),
             ),
             Cell::new(
