@@ -424,3 +424,38 @@ fn a_failed_benchmark_is_a_critical_regression() {
     assert_eq!(verdicts[0].severity, Some(Severity::Critical));
     assert!(verdicts[0].explanation.contains("no such device"));
 }
+
+#[test]
+fn a_level_shift_in_the_history_is_stored_with_the_verdict_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = FakeClock::new();
+    for _ in 0..8 {
+        run_and_judge(&store, &clock, 100);
+    }
+    let mut last = None;
+    for _ in 0..4 {
+        last = Some(run_and_judge(&store, &clock, 130));
+    }
+    let verdict = last.unwrap();
+    let shift = verdict
+        .change_points
+        .iter()
+        .find(|s| s.recent)
+        .expect("the step is a change point");
+    assert_eq!(shift.run_id, 9);
+    assert!((shift.point.point.relative_change - 0.30).abs() < 0.02);
+    assert_eq!(
+        shift.point.movement,
+        perfwarden::detect::history::Movement::Worse
+    );
+    let noise = verdict.noise.as_ref().unwrap();
+    assert!(noise.within_run_cv.unwrap() < 0.02);
+    let report = RunReport::build(&store, store.run(12).unwrap().unwrap()).unwrap();
+    let text = report::text::run_report(&report, Default::default());
+    assert!(text.contains("level shift at run 9: +30"), "{text}");
+    let health = perfwarden::report::HealthReport::build(&store, None).unwrap();
+    assert_eq!(health.suites[0].shifts.len(), 1);
+    common::assert_valid_output(&report::json::render("report", &health));
+    common::assert_valid_output(&report::json::render("run", &report));
+}

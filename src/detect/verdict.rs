@@ -150,6 +150,89 @@ pub struct Verdict {
     /// The benchmark's SLOs on this run, reported apart from regressions.
     #[serde(default)]
     pub slo: Vec<super::slo::SloOutcome>,
+    /// How noisy the benchmark is, as of this run.
+    #[serde(default)]
+    pub noise: Option<NoiseProfile>,
+    /// Change points over the benchmark's comparable history of run medians, up to this
+    /// run, labelled with the run that starts each new level.
+    #[serde(default)]
+    pub change_points: Vec<HistoryShift>,
+    /// Drift over the last 30 days of run medians (`null` under 5 runs).
+    #[serde(default)]
+    pub drift: Option<super::history::Trend>,
+}
+
+/// A benchmark's noise: what tolerance and verdicts have to live with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoiseProfile {
+    /// Coefficient of variation of this run's samples.
+    pub within_run_cv: Option<f64>,
+    /// Coefficient of variation of the baseline runs' medians.
+    pub run_to_run_cv: Option<f64>,
+    pub baseline_runs: usize,
+}
+
+/// A change point in a benchmark's stored history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryShift {
+    /// First run at the new level.
+    pub run_id: u64,
+    /// The new level started within the last 5 comparable runs.
+    pub recent: bool,
+    #[serde(flatten)]
+    pub point: super::history::LabelledChangePoint,
+}
+
+/// Change points and 30-day drift over the comparable history of `result`, up to it.
+fn history_findings(
+    store: &Store,
+    result: &BenchmarkResult,
+) -> Result<(Vec<HistoryShift>, Option<super::history::Trend>), StoreError> {
+    let comparable: Vec<BenchmarkResult> = store
+        .history(&result.benchmark, None)?
+        .into_iter()
+        .filter(|r| {
+            r.run_id <= result.run_id
+                && r.config_hash == result.config_hash
+                && r.fingerprint == result.fingerprint
+                && r.status == BenchStatus::Ok
+                && r.summary.is_some()
+        })
+        .collect();
+    let medians: Vec<f64> = comparable.iter().filter_map(|r| r.primary()).collect();
+    let analysis = super::history::analyze(
+        &medians,
+        None,
+        result.metric.direction,
+        result.options.tolerance,
+    );
+    let shifts = analysis
+        .change_points
+        .into_iter()
+        .map(|point| HistoryShift {
+            run_id: comparable[point.point.index].run_id,
+            recent: point.point.index + 5 >= medians.len(),
+            point,
+        })
+        .collect();
+    let since = result.started_at - ChronoDuration::days(BASELINE_WINDOW_DAYS);
+    let recent: Vec<f64> = comparable
+        .iter()
+        .filter(|r| r.started_at >= since)
+        .filter_map(|r| r.primary())
+        .collect();
+    let drift = (recent.len() >= MIN_BASELINE_RUNS)
+        .then(|| {
+            super::history::analyze(
+                &recent,
+                None,
+                result.metric.direction,
+                result.options.tolerance,
+            )
+            .trend
+        })
+        .flatten();
+    Ok((shifts, drift))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -689,6 +772,11 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
                 seed: seed_for(run.id, &r.benchmark),
             }),
         };
+        let (change_points, drift) = if r.status == BenchStatus::Ok {
+            history_findings(store, r)?
+        } else {
+            (Vec::new(), None)
+        };
         let previous = open.iter().find(|o| o.benchmark == r.benchmark).cloned();
         let had_open = previous.is_some();
         let subject = Subject {
@@ -716,6 +804,16 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
             evidence: judgement.evidence,
             explanation: judgement.explanation,
             slo: super::slo::evaluate(r),
+            noise: Some(NoiseProfile {
+                within_run_cv: r.summary.as_ref().map(|s| s.cv),
+                run_to_run_cv: (p.baseline.len() >= 2).then(|| {
+                    let medians: Vec<f64> = p.baseline.iter().map(|b| b.median).collect();
+                    stats::std_dev(&medians) / stats::mean(&medians).abs()
+                }),
+                baseline_runs: p.baseline.len(),
+            }),
+            change_points,
+            drift,
         });
     }
     store.put_verdicts(&verdicts, &open_updates, &log)?;

@@ -126,7 +126,7 @@ pub struct HealthReport {
 
 impl HealthReport {
     pub fn build(store: &Store, only_suite: Option<&str>) -> Result<HealthReport, StoreError> {
-        use crate::detect::history::{self, Movement};
+        use crate::detect::history::Movement;
         let runs = store.runs(only_suite, None)?;
         let mut latest: Vec<RunRecord> = Vec::new();
         for run in runs {
@@ -162,51 +162,19 @@ impl HealthReport {
                         improvements.push(verdict);
                     }
                 }
-                // History of comparable runs: same probe parameters and environment.
-                let comparable: Vec<BenchmarkResult> = store
-                    .history(&result.benchmark, None)?
-                    .into_iter()
-                    .filter(|r| {
-                        r.config_hash == result.config_hash
-                            && r.fingerprint == result.fingerprint
-                            && r.status == BenchStatus::Ok
-                            && r.summary.is_some()
-                    })
-                    .collect();
-                let medians: Vec<f64> = comparable.iter().filter_map(|r| r.primary()).collect();
-                let analysis = history::analyze(
-                    &medians,
-                    None,
-                    result.metric.direction,
-                    result.options.tolerance,
-                );
-                for point in analysis.change_points {
-                    if point.point.index + 5 >= medians.len() {
-                        // Recent shifts only: older ones are settled history.
+                // Change points and drift as computed and stored with this run's verdict.
+                if let Some(verdict) = store.verdict(run.id, &result.benchmark)? {
+                    for shift in verdict.change_points.iter().filter(|s| s.recent) {
                         shifts.push(ShiftFinding {
                             benchmark: result.benchmark.clone(),
-                            run_id: comparable[point.point.index].run_id,
-                            point,
+                            run_id: shift.run_id,
+                            point: shift.point.clone(),
                         });
                     }
-                }
-                let window_start = run.started_at - chrono::Duration::days(30);
-                let recent: Vec<f64> = comparable
-                    .iter()
-                    .filter(|r| r.started_at >= window_start)
-                    .filter_map(|r| r.primary())
-                    .collect();
-                if recent.len() >= 5 {
-                    let analysis = history::analyze(
-                        &recent,
-                        None,
-                        result.metric.direction,
-                        result.options.tolerance,
-                    );
-                    if let Some(trend) = analysis.trend.filter(|t| t.drift) {
+                    if let Some(trend) = verdict.drift.clone().filter(|t| t.drift) {
                         drifts.push(DriftFinding {
                             benchmark: result.benchmark.clone(),
-                            runs: recent.len(),
+                            runs: verdict.noise.as_ref().map_or(0, |n| n.baseline_runs + 1),
                             trend,
                         });
                     }

@@ -276,6 +276,51 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
             .then(|| format!("  {}: {}", v.result.benchmark, verdict.explanation))
         })
         .collect();
+    let history_findings: Vec<String> = report
+        .results
+        .iter()
+        .filter_map(|v| Some((v, v.verdict.as_ref()?)))
+        .flat_map(|(v, verdict)| {
+            let word = |m: crate::detect::history::Movement| match m {
+                crate::detect::history::Movement::Worse => "worse",
+                crate::detect::history::Movement::Better => "better",
+            };
+            let shifts = verdict
+                .change_points
+                .iter()
+                .filter(|s| s.recent)
+                .map(move |s| {
+                    format!(
+                        "  {}: level shift at run {}: {} {} (p = {:.1e}{})",
+                        v.result.benchmark,
+                        s.run_id,
+                        percent(s.point.point.relative_change),
+                        word(s.point.movement),
+                        s.point.point.p_value,
+                        if s.point.point.confirmed_by_binseg {
+                            ", binary segmentation agrees"
+                        } else {
+                            ""
+                        }
+                    )
+                });
+            let drift = verdict.drift.iter().filter(|t| t.drift).map(move |t| {
+                format!(
+                    "  {}: drifting {} by {} over 30 days (Mann-Kendall p = {:.1e})",
+                    v.result.benchmark,
+                    word(t.movement),
+                    percent(t.relative_change_over_window),
+                    t.p_value
+                )
+            });
+            shifts.chain(drift).collect::<Vec<_>>()
+        })
+        .collect();
+    if !history_findings.is_empty() {
+        out.push_str("\nhistory:\n");
+        out.push_str(&history_findings.join("\n"));
+        out.push('\n');
+    }
     if !findings.is_empty() {
         out.push_str("\nfindings:\n");
         out.push_str(&findings.join("\n"));
