@@ -80,8 +80,8 @@ fn results_are_stored_summarised_and_compared_with_the_previous_run() {
     let result = &first.results[0];
     assert_eq!(result.status, BenchStatus::Ok);
     let summary = result.summary.as_ref().unwrap();
-    // Target sample 200 ms / 20 = 10 ms → about 100 iterations of ~100 µs (calibrated on
-    // the last ±1% warm-up sample); 200 ms of sampling → about 20 samples.
+    // Target sample 200 ms / 40 = 5 ms, clamped to 10 ms → about 100 iterations of
+    // ~100 µs (calibrated on the last ±1% warm-up sample); 200 ms → about 20 samples.
     assert!(
         (99..=101).contains(&result.iterations_per_sample),
         "{}",

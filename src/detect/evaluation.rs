@@ -1,7 +1,8 @@
 //! How good are the verdicts? Seeded synthetic benchmark histories with known truth.
 //!
 //! Each simulated benchmark is a throughput (higher is better) at level 1000. A run draws
-//! its level with run-to-run noise, then `samples_per_run` samples with within-run noise:
+//! its level with run-to-run noise, then `samples_per_run` samples (40, what the default
+//! sampling options produce) with within-run noise:
 //! - `normal`: Gaussian noise;
 //! - `bimodal`: 30% of samples in a second mode 8% higher (two CPU frequency states);
 //! - `heavy_tails`: Student-t noise with 3 degrees of freedom (scaled to the same sigma);
@@ -59,7 +60,7 @@ impl Default for Plan {
             warmup_runs: 10,
             false_alarm_runs: 100,
             recall_suites: 2,
-            samples_per_run: 20,
+            samples_per_run: 40,
             seed: 2026,
         }
     }
@@ -385,7 +386,7 @@ mod tests {
             warmup_runs: 10,
             false_alarm_runs: 20,
             recall_suites: 1,
-            samples_per_run: 20,
+            samples_per_run: 40,
             seed: 7,
         };
         let calm = evaluate(
