@@ -995,4 +995,55 @@ mod tests {
         let (ea, ec) = (a.evidence.unwrap(), c.evidence.unwrap());
         assert!((ea.worse_change - ec.worse_change).abs() < 1e-9);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(24))]
+
+            #[test]
+            fn verdicts_do_not_depend_on_sample_order(
+                step in 0.0f64..0.4,
+                rotation in 0usize..20,
+                higher_is_better in any::<bool>(),
+            ) {
+                let direction = if higher_is_better { Direction::HigherIsBetter } else { Direction::LowerIsBetter };
+                let level = if higher_is_better { 1000.0 * (1.0 - step) } else { 1000.0 * (1.0 + step) };
+                let base = baseline(1000.0, 10, 0.005, 0.01);
+                let current = samples_at(level, 20, 0.01, 5);
+                let mut rotated = current.clone();
+                rotated.rotate_left(rotation);
+                let a = run_judge(&base, &current, direction);
+                let b = run_judge(&base, &rotated, direction);
+                prop_assert_eq!(a.outcome, b.outcome);
+                prop_assert_eq!(a.severity, b.severity);
+            }
+
+            #[test]
+            fn scaling_every_value_leaves_the_verdict_unchanged(
+                step in 0.0f64..0.4,
+                scale in 0.001f64..1000.0,
+            ) {
+                let base = baseline(1.0, 10, 0.005, 0.01);
+                let current = samples_at(1.0 + step, 20, 0.01, 5);
+                let scaled_base: Vec<BaselineRun> = base
+                    .iter()
+                    .map(|r| BaselineRun {
+                        run_id: r.run_id,
+                        median: r.median * scale,
+                        samples: r.samples.iter().map(|s| s * scale).collect(),
+                    })
+                    .collect();
+                let scaled: Vec<f64> = current.iter().map(|v| v * scale).collect();
+                let a = run_judge(&base, &current, Direction::LowerIsBetter);
+                let b = run_judge(&scaled_base, &scaled, Direction::LowerIsBetter);
+                prop_assert_eq!(a.outcome, b.outcome);
+                prop_assert_eq!(a.severity, b.severity);
+                let (ea, eb) = (a.evidence.unwrap(), b.evidence.unwrap());
+                prop_assert!((ea.worse_change - eb.worse_change).abs() < 1e-9);
+            }
+        }
+    }
 }

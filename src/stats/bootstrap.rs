@@ -4,7 +4,8 @@
 //!
 //! Why seeded: the same samples must give the same interval on every machine and every
 //! re-render of a stored run, and tests must be able to pin exact values. The generator is
-//! ChaCha8, whose output stream is specified and stable across platforms.
+//! ChaCha8, whose output stream is specified and stable across platforms. Inputs are
+//! sorted first, so the interval depends on the values only, not on their order.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -55,6 +56,9 @@ pub fn bootstrap_median_ci(
     if values.len() < 2 || resamples == 0 {
         return None;
     }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let values = &sorted;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut scratch = Vec::with_capacity(values.len());
     let replicates = (0..resamples)
@@ -76,6 +80,10 @@ pub fn bootstrap_relative_change_ci(
     if baseline.len() < 2 || current.len() < 2 || resamples == 0 {
         return None;
     }
+    let (mut baseline_sorted, mut current_sorted) = (baseline.to_vec(), current.to_vec());
+    baseline_sorted.sort_by(f64::total_cmp);
+    current_sorted.sort_by(f64::total_cmp);
+    let (baseline, current) = (&baseline_sorted[..], &current_sorted[..]);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut scratch = Vec::with_capacity(baseline.len().max(current.len()));
     let mut replicates = Vec::with_capacity(resamples);
@@ -100,6 +108,22 @@ mod tests {
         assert_eq!(median_in_place(&mut odd), 3.0);
         let mut even = vec![4.0, 1.0, 3.0, 2.0];
         assert_eq!(median_in_place(&mut even), 2.5);
+    }
+
+    #[test]
+    fn order_of_the_values_does_not_matter() {
+        let data: Vec<f64> = (0..40).map(|i| ((i * 13) % 17) as f64).collect();
+        let mut reversed = data.clone();
+        reversed.reverse();
+        assert_eq!(
+            bootstrap_median_ci(&data, 0.95, 500, 3),
+            bootstrap_median_ci(&reversed, 0.95, 500, 3)
+        );
+        let (mut a, mut b) = (data[..20].to_vec(), data[20..].to_vec());
+        let before = bootstrap_relative_change_ci(&a, &b, 0.95, 500, 3);
+        a.reverse();
+        b.rotate_left(7);
+        assert_eq!(before, bootstrap_relative_change_ci(&a, &b, 0.95, 500, 3));
     }
 
     #[test]
