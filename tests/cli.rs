@@ -158,6 +158,9 @@ fn unknown_run_id_and_benchmark_are_usage_errors() {
     let (code, _, stderr) = run(perfwarden(dir.path()).args(["compare", "1", "9"]));
     assert_eq!(code, 1);
     assert!(stderr.contains("no run 9"), "{stderr}");
+    let (code, _, stderr) = run(perfwarden(dir.path()).args(["report", "--suite", "nope"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no runs of suite \"nope\""), "{stderr}");
     let (code, _, stderr) = run(perfwarden(dir.path()).args(["runs", "--since", "30"]));
     assert_eq!(code, 1);
     assert!(stderr.contains("no unit"), "{stderr}");

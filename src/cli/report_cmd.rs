@@ -21,6 +21,11 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
             suites: Vec::new(),
         },
     };
+    if let (Some(suite), true) = (&args.suite, report.suites.is_empty()) {
+        return Err(CliError::usage(format!(
+            "no runs of suite \"{suite}\" are stored; `perfwarden runs` lists what is"
+        )));
+    }
     Ok(Outcome::ok(match globals.format {
         Format::Text => report::text::health(&report),
         Format::Json => report::json::render("report", &report) + "\n",
