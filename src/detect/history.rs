@@ -25,6 +25,15 @@ pub enum Movement {
     Better,
 }
 
+impl Movement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Movement::Worse => "worse",
+            Movement::Better => "better",
+        }
+    }
+}
+
 fn movement(direction: Direction, relative: f64) -> Movement {
     if direction.is_worse(0.0, relative) {
         Movement::Worse

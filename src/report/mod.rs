@@ -295,10 +295,7 @@ fn recommend(
             benchmark: d.benchmark.clone(),
             finding: format!(
                 "drifting {} by {:+.1}% over {} runs (Mann-Kendall p = {:.2e})",
-                match d.trend.movement {
-                    crate::detect::history::Movement::Worse => "worse",
-                    crate::detect::history::Movement::Better => "better",
-                },
+                d.trend.movement.as_str(),
                 d.trend.relative_change_over_window * 100.0,
                 d.runs,
                 d.trend.p_value

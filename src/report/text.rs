@@ -34,6 +34,15 @@ fn table(style: Style, header: &[&str]) -> Table {
     table
 }
 
+/// Appends `title:` and the lines, when there are any.
+fn section(out: &mut String, title: &str, lines: &[String]) {
+    if !lines.is_empty() {
+        out.push_str(&format!("\n{title}:\n"));
+        out.push_str(&lines.join("\n"));
+        out.push('\n');
+    }
+}
+
 fn right_align(table: &mut Table, columns: &[usize]) {
     for &c in columns {
         if let Some(column) = table.column_mut(c) {
@@ -259,11 +268,7 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
             (!notes.is_empty()).then(|| format!("  {}: {}", r.benchmark, notes.join("; ")))
         })
         .collect();
-    if !problems.is_empty() {
-        out.push_str("\nproblems:\n");
-        out.push_str(&problems.join("\n"));
-        out.push('\n');
-    }
+    section(&mut out, "problems", &problems);
     let findings: Vec<String> = report
         .results
         .iter()
@@ -281,10 +286,6 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
         .iter()
         .filter_map(|v| Some((v, v.verdict.as_ref()?)))
         .flat_map(|(v, verdict)| {
-            let word = |m: crate::detect::history::Movement| match m {
-                crate::detect::history::Movement::Worse => "worse",
-                crate::detect::history::Movement::Better => "better",
-            };
             let shifts = verdict
                 .change_points
                 .iter()
@@ -295,7 +296,7 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
                         v.result.benchmark,
                         s.run_id,
                         percent(s.point.point.relative_change),
-                        word(s.point.movement),
+                        s.point.movement.as_str(),
                         s.point.point.p_value,
                         if s.point.point.confirmed_by_binseg {
                             ", binary segmentation agrees"
@@ -308,7 +309,7 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
                 format!(
                     "  {}: drifting {} by {} over 30 days (Mann-Kendall p = {:.1e})",
                     v.result.benchmark,
-                    word(t.movement),
+                    t.movement.as_str(),
                     percent(t.relative_change_over_window),
                     t.p_value
                 )
@@ -316,16 +317,8 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
             shifts.chain(drift).collect::<Vec<_>>()
         })
         .collect();
-    if !history_findings.is_empty() {
-        out.push_str("\nhistory:\n");
-        out.push_str(&history_findings.join("\n"));
-        out.push('\n');
-    }
-    if !findings.is_empty() {
-        out.push_str("\nfindings:\n");
-        out.push_str(&findings.join("\n"));
-        out.push('\n');
-    }
+    section(&mut out, "history", &history_findings);
+    section(&mut out, "findings", &findings);
     let violations: Vec<String> = report
         .results
         .iter()
@@ -347,11 +340,7 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
                 })
         })
         .collect();
-    if !violations.is_empty() {
-        out.push_str("\nSLO violations:\n");
-        out.push_str(&violations.join("\n"));
-        out.push('\n');
-    }
+    section(&mut out, "SLO violations", &violations);
     let missing: Vec<&String> = run
         .benchmarks
         .iter()
@@ -594,11 +583,6 @@ pub fn check(report: &CheckReport) -> String {
 }
 
 pub fn analysis(report: &AnalysisReport) -> String {
-    use crate::detect::history::Movement;
-    let word = |m: Movement| match m {
-        Movement::Worse => "worse",
-        Movement::Better => "better",
-    };
     let mut out = format!(
         "{}: {} points ({})\n",
         report.input,
@@ -639,7 +623,7 @@ pub fn analysis(report: &AnalysisReport) -> String {
                 Cell::new(format!(
                     "{} {}",
                     percent(p.relative_change),
-                    word(c.point.movement)
+                    c.point.movement.as_str()
                 )),
                 Cell::new(format!("{:.2e}", p.p_value)),
                 Cell::new(if p.confirmed_by_binseg { "agrees" } else { "-" }),
@@ -658,7 +642,7 @@ pub fn analysis(report: &AnalysisReport) -> String {
             trend.slope,
             report.slope_per,
             percent(trend.relative_change_over_window),
-            word(trend.movement),
+            trend.movement.as_str(),
             if trend.drift {
                 format!(
                     " — DRIFT (p < 0.01 and at least {} over the series)",
@@ -830,10 +814,7 @@ pub fn health(report: &HealthReport) -> String {
                     s.benchmark,
                     s.run_id,
                     percent(s.point.point.relative_change),
-                    match s.point.movement {
-                        crate::detect::history::Movement::Worse => "worse",
-                        crate::detect::history::Movement::Better => "better",
-                    },
+                    s.point.movement.as_str(),
                     s.point.point.p_value
                 ));
             }
