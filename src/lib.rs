@@ -4,15 +4,18 @@
 //!
 //! ```text
 //! config ──► runner ──► workload ──► stats ──► store (redb) ──► detect ──► report
-//!  (TOML,     (warm-up,   (one file    (summary,  (the only      (change vs   (text, JSON)
-//!   check)     samples,    per probe)   CI,        redb opener)   history,
-//!              budget,                  outliers)                 environment)
-//!              fingerprint)
+//!  (TOML,     (warm-up,   (one file    (summary,  (the only      (baselines,  (text, JSON,
+//!   check,     samples,    per probe)   CI, tests, redb opener)   verdicts,    health
+//!   SLOs)      budget,                  change                    change       report)
+//!              fingerprint)             points)                   points, SLOs,
+//!                                                                 health score)
 //! ```
 //!
 //! `cli` parses the command line and calls these modules; `main` only prints and exits.
-//! Later stages (scheduler/daemon, regression verdicts, OTLP export) plug in along the
-//! same flow.
+//! A run is measured by `runner::run_suite` (each result committed as it is measured),
+//! then judged by `detect::evaluate_run` (verdicts and regression states committed in
+//! one transaction), then rendered by `report`. The scheduling daemon and the OTLP
+//! export will plug into the same flow.
 
 pub mod cli;
 pub mod config;

@@ -1,10 +1,16 @@
-//! Judging results against history.
+//! Judging results against history, so that an SRE hears about real regressions only.
 //!
-//! Today this module answers "how did this result move against the previous comparable
-//! runs?" ([`compare`]): the relative change of the median with a bootstrap interval, and
-//! whether the environment fingerprint changed since the suite's previous run. Regression
-//! verdicts (baselines, significance gates, severities, confirmation) build on these
-//! pieces and belong here too; reports already carry an optional verdict slot for them.
+//! - [`compare`]: the plain change of a result against the previous comparable runs, and
+//!   whether the environment fingerprint changed since the suite's previous run;
+//! - [`verdict`]: baselines, the gated regression verdict, severities and the
+//!   suspected → confirmed → resolved state machine, persisted per run;
+//! - [`history`]: change points and drift of a series (stored history, or `analyze`);
+//! - [`slo`]: absolute thresholds per benchmark;
+//! - [`health`]: the 0-100 score and grade, line by line;
+//! - [`evaluation`]: false-alarm and recall rates of the verdicts on synthetic histories.
+//!
+//! Everything here is computed from data read from the store; the judging functions are
+//! pure, so tests and the evaluation run them without a database.
 
 pub mod compare;
 pub mod evaluation;
