@@ -315,11 +315,26 @@ fn baseline_commands_pin_reset_and_refuse_to_accept_nothing() {
             .arg(fixture("fast.toml")));
         assert_eq!(code, 0, "{stderr}");
     }
+    // Real probes are noisy (tests run in parallel): run 2 may even open a critical
+    // regression against a one-run baseline, which then keeps it out of the baseline. So
+    // only what pin/reset guarantee is asserted.
+    let baseline_runs = |value: &serde_json::Value| -> Vec<u64> {
+        value["baselines"][0]["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_u64().unwrap())
+            .collect()
+    };
     let (code, stdout, _) =
         run(perfwarden(dir.path()).args(["baseline", "show", "json", "--format", "json"]));
     assert_eq!(code, 0);
     let value = assert_valid_output(&stdout);
-    assert_eq!(value["baselines"][0]["runs"], serde_json::json!([1, 2]));
+    let runs = baseline_runs(&value);
+    assert!(
+        runs.first() == Some(&1) && runs.iter().all(|r| *r <= 2),
+        "{runs:?}"
+    );
     assert_eq!(value["baselines"][0]["sufficient"], false);
 
     let (code, stdout, _) = run(perfwarden(dir.path()).args(["baseline", "pin", "2"]));
@@ -328,15 +343,24 @@ fn baseline_commands_pin_reset_and_refuse_to_accept_nothing() {
     let (_, stdout, _) =
         run(perfwarden(dir.path()).args(["baseline", "show", "json", "--format", "json"]));
     let value = assert_valid_output(&stdout);
-    assert_eq!(value["baselines"][0]["runs"], serde_json::json!([2]));
+    assert!(baseline_runs(&value).iter().all(|r| *r >= 2), "{stdout}");
     assert_eq!(value["baselines"][0]["starts_at_run"], 2);
 
+    let (code, _, stderr) = run(perfwarden(dir.path()).args(["baseline", "accept", "json"]));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("no open regression") || stderr.contains("only suspected"),
+        "{stderr}"
+    );
     let (code, stdout, _) = run(perfwarden(dir.path()).args(["baseline", "reset", "json"]));
     assert_eq!(code, 0);
     assert!(stdout.contains("rebuilds from run 3"), "{stdout}");
     let (code, _, stderr) = run(perfwarden(dir.path()).args(["baseline", "accept", "json"]));
     assert_eq!(code, 1);
-    assert!(stderr.contains("no open regression"), "{stderr}");
+    assert!(
+        stderr.contains("no open regression"),
+        "reset closed any regression: {stderr}"
+    );
     let (code, _, stderr) = run(perfwarden(dir.path()).args(["baseline", "reset", "nope"]));
     assert_eq!(code, 1);
     assert!(
