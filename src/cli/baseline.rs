@@ -67,8 +67,7 @@ fn view(store: &Store, benchmark: &str) -> Result<Option<BaselineView>, CliError
     next.started_at = chrono::Utc::now();
     let runs = verdict::select_baseline(store, &next, &excluded)?;
     let medians: Vec<f64> = runs.iter().map(|r| r.median).collect();
-    let cv = (medians.len() >= 2)
-        .then(|| crate::stats::std_dev(&medians) / crate::stats::mean(&medians).abs());
+    let cv = verdict::run_to_run_cv(&runs);
     Ok(Some(BaselineView {
         benchmark: benchmark.to_string(),
         unit: latest.metric.display_unit(),

@@ -666,7 +666,7 @@ impl Config {
             }
             if let Some(options) = &options {
                 let metric = workload.metric();
-                let has_latency = matches!(workload.kind(), "disk.files" | "cache.local");
+                let has_latency = crate::workload::records_latency(workload.kind());
                 for (index, expression) in options.slo.iter().enumerate() {
                     if let Err(e) = crate::detect::slo::parse(expression, &metric, has_latency) {
                         problems.add_keyed(

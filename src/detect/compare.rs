@@ -86,12 +86,16 @@ impl Change {
     }
 }
 
+/// A bootstrap seed from a starting state and a benchmark name (FNV-1a style mixing), so
+/// that each (run, benchmark) pair always resamples the same way.
+pub(crate) fn bootstrap_seed(init: u64, benchmark: &str) -> u64 {
+    benchmark.bytes().fold(init, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
+    })
+}
+
 fn seed_for(run_id: u64, benchmark: &str) -> u64 {
-    benchmark
-        .bytes()
-        .fold(run_id.wrapping_mul(0x9E37_79B9_7F4A_7C15), |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
-        })
+    bootstrap_seed(run_id.wrapping_mul(0x9E37_79B9_7F4A_7C15), benchmark)
 }
 
 fn usable(result: &BenchmarkResult) -> bool {

@@ -291,8 +291,7 @@ fn actual(statistic: &str, result: &BenchmarkResult) -> Option<f64> {
 
 /// Evaluates the result's SLOs (expressions were validated with the config).
 pub fn evaluate(result: &BenchmarkResult) -> Vec<SloOutcome> {
-    let has_latency =
-        result.latency.is_some() || matches!(result.kind.as_str(), "disk.files" | "cache.local");
+    let has_latency = result.latency.is_some() || crate::workload::records_latency(&result.kind);
     result
         .options
         .slo

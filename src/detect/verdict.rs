@@ -185,12 +185,11 @@ pub struct HistoryShift {
 
 /// Change points and 30-day drift over the comparable history of `result`, up to it.
 fn history_findings(
-    store: &Store,
+    history: &[BenchmarkResult],
     result: &BenchmarkResult,
-) -> Result<(Vec<HistoryShift>, Option<super::history::Trend>), StoreError> {
-    let comparable: Vec<BenchmarkResult> = store
-        .history(&result.benchmark, None)?
-        .into_iter()
+) -> (Vec<HistoryShift>, Option<super::history::Trend>) {
+    let comparable: Vec<&BenchmarkResult> = history
+        .iter()
         .filter(|r| {
             r.run_id <= result.run_id
                 && r.config_hash == result.config_hash
@@ -232,7 +231,7 @@ fn history_findings(
             .trend
         })
         .flatten();
-    Ok((shifts, drift))
+    (shifts, drift)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,6 +296,19 @@ pub struct Thresholds {
 
 fn pct(v: f64) -> String {
     format!("{:+.1}%", v * 100.0)
+}
+
+/// Coefficient of variation of the baseline runs' medians; `None` under 2 runs.
+pub fn run_to_run_cv(baseline: &[BaselineRun]) -> Option<f64> {
+    let medians: Vec<f64> = baseline.iter().map(|b| b.median).collect();
+    (medians.len() >= 2).then(|| {
+        let m = stats::mean(&medians);
+        if m == 0.0 {
+            0.0
+        } else {
+            stats::std_dev(&medians) / m.abs()
+        }
+    })
 }
 
 /// Mann-Whitney p-value of "current is worse than baseline", when both sides have enough
@@ -374,14 +386,7 @@ pub fn judge(input: JudgeInput) -> Judgement {
         None => (None, None),
     };
     let medians: Vec<f64> = baseline.iter().map(|b| b.median).collect();
-    let run_to_run_cv = (medians.len() >= 2).then(|| {
-        let m = stats::mean(&medians);
-        if m == 0.0 {
-            0.0
-        } else {
-            stats::std_dev(&medians) / m.abs()
-        }
-    });
+    let run_to_run_cv = run_to_run_cv(baseline);
     // The bootstrap sees only the samples; a run's level also moves from run to run by
     // more than its samples show. That extra, between-run part is the run medians'
     // variance minus the sampling variance of a median (≈ (1.2533 · within-run CV)² / n for
@@ -546,13 +551,24 @@ pub fn select_baseline(
     result: &BenchmarkResult,
     excluded_runs: &[u64],
 ) -> Result<Vec<BaselineRun>, StoreError> {
+    let history = store.history(&result.benchmark, None)?;
+    baseline_from_history(store, &history, result, excluded_runs)
+}
+
+/// [`select_baseline`] over an already read history of the benchmark.
+fn baseline_from_history(
+    store: &Store,
+    history: &[BenchmarkResult],
+    result: &BenchmarkResult,
+    excluded_runs: &[u64],
+) -> Result<Vec<BaselineRun>, StoreError> {
     let since = result.started_at - ChronoDuration::days(BASELINE_WINDOW_DAYS);
     let start = store.baseline_start(&result.benchmark)?.unwrap_or(0);
-    let history = store.history(&result.benchmark, Some(since))?;
     let mut picked: Vec<&BenchmarkResult> = history
         .iter()
         .filter(|r| {
-            r.run_id < result.run_id
+            r.started_at >= since
+                && r.run_id < result.run_id
                 && r.run_id >= start
                 && r.config_hash == result.config_hash
                 && r.fingerprint == result.fingerprint
@@ -576,9 +592,7 @@ pub fn select_baseline(
 }
 
 fn seed_for(run_id: u64, benchmark: &str) -> u64 {
-    benchmark.bytes().fold(run_id ^ 0x005E_ED0F_BA5E, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
-    })
+    super::compare::bootstrap_seed(run_id ^ 0x005E_ED0F_BA5E, benchmark)
 }
 
 /// Applies a judgement to the benchmark's open regression (the state machine).
@@ -684,6 +698,8 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
         current: Vec<f64>,
         raw_p: Option<f64>,
         other_epoch: bool,
+        /// The benchmark's stored history, read once for all the steps below.
+        history: Vec<BenchmarkResult>,
     }
     let mut pending = Vec::new();
     for result in results {
@@ -692,13 +708,14 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
             .find(|r| r.benchmark == result.benchmark)
             .map(|r| r.runs.clone())
             .unwrap_or_default();
-        let baseline = select_baseline(store, &result, &excluded)?;
+        let history = store.history(&result.benchmark, None)?;
+        let baseline = baseline_from_history(store, &history, &result, &excluded)?;
         let current = store.samples(run.id, &result.benchmark)?;
         let raw_p = (result.status == BenchStatus::Ok && !baseline.is_empty())
             .then(|| u_test_p(&baseline, &current, result.metric.direction))
             .flatten();
         let other_epoch = baseline.is_empty()
-            && store.history(&result.benchmark, None)?.iter().any(|r| {
+            && history.iter().any(|r| {
                 r.run_id < run.id
                     && r.config_hash == result.config_hash
                     && r.fingerprint != result.fingerprint
@@ -710,6 +727,7 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
             current,
             raw_p,
             other_epoch,
+            history,
         });
     }
     // Benjamini-Hochberg over the benchmarks that have a p-value.
@@ -773,7 +791,7 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
             }),
         };
         let (change_points, drift) = if r.status == BenchStatus::Ok {
-            history_findings(store, r)?
+            history_findings(&p.history, r)
         } else {
             (Vec::new(), None)
         };
@@ -806,10 +824,7 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
             slo: super::slo::evaluate(r),
             noise: Some(NoiseProfile {
                 within_run_cv: r.summary.as_ref().map(|s| s.cv),
-                run_to_run_cv: (p.baseline.len() >= 2).then(|| {
-                    let medians: Vec<f64> = p.baseline.iter().map(|b| b.median).collect();
-                    stats::std_dev(&medians) / stats::mean(&medians).abs()
-                }),
+                run_to_run_cv: run_to_run_cv(&p.baseline),
                 baseline_runs: p.baseline.len(),
             }),
             change_points,

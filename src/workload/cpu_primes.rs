@@ -63,11 +63,10 @@ impl CpuPrimes {
 /// One sysbench event; returns the number of primes found (sysbench discards it).
 ///
 /// On x86-64 this is [`sysbench_event_x86_64`]: the instruction sequence gcc -O2 emits for
-/// sysbench 1.0's `cpu_execute_event`, so one event costs what it costs sysbench
-/// (callgrind, 100 vs 200 events: 1.321 M instructions per event against 1.320 M in Debian's
-/// sysbench 1.0.20 binary). The plain Rust version, [`sysbench_event_portable`], does the
-/// same arithmetic but LLVM compiles it 6% tighter (fewer instructions, a peeled first
-/// trial), which would make events/s 3-7% higher than sysbench's on the same core. It is
+/// sysbench 1.0's `cpu_execute_event` (Debian's 1.0.20 binary), so one event costs what it
+/// costs sysbench. The plain Rust version, [`sysbench_event_portable`], does the same
+/// arithmetic but LLVM compiles it tighter (a 32-bit divide when the operands fit, a
+/// peeled first trial), which made events/s about 6% higher than sysbench's. It is
 /// used on other architectures and as the reference in tests.
 pub fn sysbench_event(max_prime: u64) -> u64 {
     #[cfg(target_arch = "x86_64")]

@@ -367,6 +367,11 @@ pub enum WorkloadConfig {
     CacheLocal(cache_local::CacheLocalConfig),
 }
 
+/// Whether probes of `kind` record per-operation latency (`latency_*` statistics).
+pub fn records_latency(kind: &str) -> bool {
+    matches!(kind, "disk.files" | "cache.local")
+}
+
 /// The kind names, for error hints and docs.
 pub const KINDS: &[&str] = &[
     "cpu.primes",
