@@ -22,6 +22,7 @@ pub mod config;
 pub mod detect;
 pub mod report;
 pub mod runner;
+pub mod scheduler;
 pub mod stats;
 pub mod store;
 pub mod workload;

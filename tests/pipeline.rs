@@ -10,7 +10,7 @@ use perfwarden::config::BenchOptions;
 use perfwarden::detect::Assessment;
 use perfwarden::report::{self, RunReport};
 use perfwarden::runner::{self, BenchmarkPlan, RunContext, Silent, fingerprint};
-use perfwarden::store::{BenchStatus, RunStatus, Store};
+use perfwarden::store::{BenchStatus, RunStatus, Store, Trigger};
 use perfwarden::workload::fake::{FakeClock, FakeStep, FakeWorkload};
 use perfwarden::workload::{CancelToken, MetricDef};
 
@@ -51,6 +51,8 @@ fn context<'a>(store: &'a Store, clock: &FakeClock, cancel: CancelToken) -> RunC
         host: "test-host".into(),
         clock: Arc::new(clock.clone()),
         cancel,
+        trigger: Trigger::Manual,
+        gate: None,
     }
 }
 
@@ -213,6 +215,8 @@ fn the_hard_timeout_fails_a_hung_benchmark_and_keeps_its_samples() {
         host: "h".into(),
         clock: Arc::new(clock),
         cancel: CancelToken::new(),
+        trigger: Trigger::Manual,
+        gate: None,
     };
     let started = std::time::Instant::now();
     let outcome = runner::run_suite(

@@ -20,6 +20,8 @@ fn run_record(suite: &str, started_days_ago: i64) -> RunRecord {
         fingerprint: "abc".into(),
         benchmarks: vec!["a".into(), "b".into()],
         note: None,
+        trigger: None,
+        gate: None,
     }
 }
 

@@ -8,7 +8,7 @@ use chrono::Utc;
 use super::{CliError, Format, Globals, Outcome, exit};
 use crate::report::{self, RunReport};
 use crate::runner::{self, BenchmarkPlan, MonotonicClock, RunContext, progress::TerminalProgress};
-use crate::store::{RunStatus, Store};
+use crate::store::{RunStatus, Store, Trigger};
 use crate::workload::CancelToken;
 
 #[derive(Debug, clap::Args)]
@@ -71,6 +71,8 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
         host: sysinfo::System::host_name().unwrap_or_else(|| "unknown".into()),
         clock: Arc::new(MonotonicClock::default()),
         cancel,
+        trigger: Trigger::Manual,
+        gate: None,
     };
     let mut progress = TerminalProgress::new();
     let outcome = runner::run_suite(&ctx, plans, &mut progress).map_err(|e| CliError {

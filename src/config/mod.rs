@@ -12,6 +12,7 @@
 //! `[agent]` and `[defaults]` keys replace one by one, `[suites.X]` and `[benchmarks.X]`
 //! replace or add whole entries.
 
+mod daemon;
 mod error;
 mod units;
 
@@ -22,6 +23,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+pub use daemon::{CatchUp, DaemonConfig, QuietConfig, WhenBusy};
 pub use error::{ConfigErrors, ConfigProblem};
 pub use units::{ConfigDuration, Percent};
 
@@ -147,6 +149,7 @@ impl std::fmt::Display for ConfigSource {
 pub struct Config {
     pub source: ConfigSource,
     pub agent: AgentConfig,
+    pub daemon: DaemonConfig,
     pub suites: BTreeMap<String, SuiteConfig>,
     pub benchmarks: BTreeMap<String, BenchmarkConfig>,
 }
@@ -200,7 +203,7 @@ const OPTION_KEYS: &[&str] = &[
     "critical",
     "slo",
 ];
-const TOP_LEVEL_KEYS: &[&str] = &["agent", "defaults", "suites", "benchmarks"];
+const TOP_LEVEL_KEYS: &[&str] = &["agent", "daemon", "defaults", "suites", "benchmarks"];
 
 /// A parsed TOML document plus what is needed to point at lines in it.
 struct Layer {
@@ -494,10 +497,29 @@ impl Config {
 
         // Merge: [agent] and [defaults] key by key, suites and benchmarks entry by entry.
         let mut agent_table = toml::Table::new();
+        let mut daemon_table = toml::Table::new();
+        let mut quiet_table = toml::Table::new();
         let mut defaults_table = toml::Table::new();
         let mut suite_tables: BTreeMap<String, toml::Value> = BTreeMap::new();
         let mut bench_tables: BTreeMap<String, toml::Value> = BTreeMap::new();
         for layer in &layers {
+            match layer.table.get("daemon") {
+                Some(toml::Value::Table(t)) => {
+                    for (key, value) in t {
+                        match (key.as_str(), value) {
+                            ("quiet", toml::Value::Table(q)) => quiet_table.extend(q.clone()),
+                            ("quiet", _) => {
+                                problems.add(&["daemon", "quiet"], "must be a table", None)
+                            }
+                            _ => {
+                                daemon_table.insert(key.clone(), value.clone());
+                            }
+                        }
+                    }
+                }
+                Some(_) => problems.add(&["daemon"], "must be a table", None),
+                None => {}
+            }
             for (section, target) in [
                 ("agent", &mut agent_table),
                 ("defaults", &mut defaults_table),
@@ -544,6 +566,8 @@ impl Config {
                 Some("keep at least the baseline window, e.g. \"400d\"".into()),
             );
         }
+
+        let daemon = daemon::validate(daemon_table, quiet_table, &mut problems);
 
         let defaults: RawOptions = read_value(
             toml::Value::Table(defaults_table),
@@ -757,6 +781,7 @@ impl Config {
                 state_dir: agent.state_dir,
                 retention,
             },
+            daemon,
             suites,
             benchmarks,
         })

@@ -36,7 +36,8 @@ use chrono::Utc;
 use crate::config::{BenchOptions, Config};
 use crate::stats;
 use crate::store::{
-    BenchStatus, BenchmarkResult, Fingerprint, RunRecord, RunStatus, Store, StoreError,
+    BenchStatus, BenchmarkResult, Fingerprint, QuietGateRecord, RunRecord, RunStatus, Store,
+    StoreError, Trigger,
 };
 use crate::workload::{CancelToken, LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
@@ -237,6 +238,7 @@ impl BenchmarkPlan {
 
 /// Progress reporting; the CLI shows a bar on a terminal and logs otherwise.
 pub trait RunObserver {
+    fn run_started(&mut self, _run: &RunRecord) {}
     fn benchmark_started(&mut self, _index: usize, _total: usize, _plan: &BenchmarkPlan) {}
     fn sample_taken(&mut self, _count: usize, _target: usize) {}
     fn benchmark_finished(&mut self, _result: &BenchmarkResult) {}
@@ -255,6 +257,9 @@ pub struct RunContext<'a> {
     pub host: String,
     pub clock: Arc<dyn Clock>,
     pub cancel: CancelToken,
+    /// What started the run, and the quiet-host gate's decision (daemon runs only).
+    pub trigger: Trigger,
+    pub gate: Option<QuietGateRecord>,
 }
 
 /// Everything a finished (or interrupted) run produced.
@@ -306,7 +311,10 @@ pub fn run_suite(
         fingerprint: fingerprint_hash.clone(),
         benchmarks: plans.iter().map(|p| p.name.clone()).collect(),
         note: None,
+        trigger: Some(ctx.trigger),
+        gate: ctx.gate.clone(),
     })?;
+    observer.run_started(&run);
     ctx.store.put_snapshot(run.id, &snapshot.partial())?;
     tracing::info!(run = run.id, suite = %run.suite, benchmarks = plans.len(), "run started");
 

@@ -19,11 +19,12 @@ use chrono::{DateTime, Utc};
 use redb::{Database, ReadableDatabase, ReadableTable};
 
 pub use records::{
-    BenchStatus, BenchmarkResult, Fingerprint, RunRecord, RunSnapshot, RunStatus, SystemSample,
+    BenchStatus, BenchmarkResult, Fingerprint, GateOutcome, HostReadings, QuietGateRecord,
+    RunRecord, RunSnapshot, RunStatus, SuiteSchedule, SystemSample, Trigger,
 };
 use schema::{
     BASELINE_START, BENCH_INDEX, FINGERPRINTS, META, OPEN_REGRESSIONS, REGRESSION_LOG, RESULTS,
-    RUNS, SAMPLES, SCHEMA_VERSION, SNAPSHOTS, VERDICTS,
+    RUNS, SAMPLES, SCHEDULE, SCHEMA_VERSION, SNAPSHOTS, VERDICTS,
 };
 
 /// File name of the database inside the state directory.
@@ -213,7 +214,7 @@ impl Store {
                     });
                 }
                 Some(version) if version < SCHEMA_VERSION => {
-                    // 1 → 2 only added tables, created below.
+                    // 1 → 2 → 3 only added tables, created below.
                     tracing::info!(
                         from = version,
                         to = SCHEMA_VERSION,
@@ -235,6 +236,7 @@ impl Store {
             txn.open_table(OPEN_REGRESSIONS).map_err(|e| self.err(e))?;
             txn.open_table(REGRESSION_LOG).map_err(|e| self.err(e))?;
             txn.open_table(BASELINE_START).map_err(|e| self.err(e))?;
+            txn.open_table(SCHEDULE).map_err(|e| self.err(e))?;
 
             // Crash recovery: nobody else can hold the file, so `running` runs are dead.
             let mut runs = txn.open_table(RUNS).map_err(|e| self.err(e))?;
@@ -559,6 +561,32 @@ impl Store {
         {
             let mut table = txn.open_table(BASELINE_START).map_err(|e| self.err(e))?;
             table.insert(benchmark, run_id).map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// The daemon's persisted schedule state of every suite.
+    pub fn schedule_states(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, SuiteSchedule>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(SCHEDULE).map_err(|e| self.err(e))?;
+        let mut out = std::collections::BTreeMap::new();
+        for entry in table.iter().map_err(|e| self.err(e))? {
+            let (suite, bytes) = entry.map_err(|e| self.err(e))?;
+            out.insert(suite.value().to_string(), from_json(bytes.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Persists the schedule state of `suite` (durably, like every commit here).
+    pub fn put_schedule_state(&self, suite: &str, state: &SuiteSchedule) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = txn.open_table(SCHEDULE).map_err(|e| self.err(e))?;
+            table
+                .insert(suite, to_json(state).as_slice())
+                .map_err(|e| self.err(e))?;
         }
         txn.commit().map_err(|e| self.err(e))
     }

@@ -21,6 +21,9 @@ pub enum RunStatus {
     Failed,
     /// Stopped early by a signal or a crash; finished benchmarks are kept.
     Interrupted,
+    /// Not run: the daemon's quiet-host gate found the host busy until `max_delay` and the
+    /// config says `when_busy = "skip"`. The reason is in `gate`.
+    Skipped,
 }
 
 impl RunStatus {
@@ -30,6 +33,7 @@ impl RunStatus {
             RunStatus::Success => "success",
             RunStatus::Failed => "failed",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Skipped => "skipped",
         }
     }
 }
@@ -52,6 +56,12 @@ pub struct RunRecord {
     /// Why the run ended early, when it did.
     #[serde(default)]
     pub note: Option<String>,
+    /// What started the run (absent in records written before the daemon existed).
+    #[serde(default)]
+    pub trigger: Option<Trigger>,
+    /// The quiet-host gate's verdict before a scheduled run.
+    #[serde(default)]
+    pub gate: Option<QuietGateRecord>,
 }
 
 impl RunRecord {
@@ -152,4 +162,91 @@ pub struct RunSnapshot {
     /// Average busy share of all CPUs between start and end, in percent (includes the
     /// benchmarks themselves).
     pub cpu_busy_percent: Option<f64>,
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// `perfwarden run`, directly or through the daemon.
+    Manual,
+    /// The daemon, at a scheduled time.
+    Scheduled,
+    /// The daemon, once after start, for a scheduled time missed while it was down.
+    CatchUp,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Scheduled => "scheduled",
+            Trigger::CatchUp => "catch_up",
+        }
+    }
+}
+
+/// How the quiet-host gate ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateOutcome {
+    /// The host was quiet (possibly after postponing).
+    Quiet,
+    /// Still busy after `max_delay`; the suite ran and its results are flagged noisy.
+    Noisy,
+    /// Still busy after `max_delay`; the suite did not run.
+    Skipped,
+}
+
+impl GateOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateOutcome::Quiet => "quiet",
+            GateOutcome::Noisy => "noisy",
+            GateOutcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// What the gate read off the host (the last reading before it decided).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostReadings {
+    /// 1-minute load average divided by the number of CPUs.
+    pub load_per_cpu: f64,
+    /// Share of CPU time not idle over the sampling window (0–1).
+    pub cpu_busy: f64,
+    /// `MemAvailable / MemTotal` (0–1).
+    pub available_memory: f64,
+    /// CPU frequency governor of cpu0, where readable.
+    pub governor: Option<String>,
+}
+
+/// The quiet-host gate's decision, stored with the run it gated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuietGateRecord {
+    pub outcome: GateOutcome,
+    /// How long the suite was postponed.
+    pub postponed_secs: f64,
+    /// Readings taken (1 when the host was quiet at once).
+    pub checks: u32,
+    /// Why the host counted as busy at the last busy reading (empty when never busy).
+    pub reasons: Vec<String>,
+    pub readings: HostReadings,
+}
+
+/// The daemon's persisted view of one suite's schedule.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SuiteSchedule {
+    /// The latest scheduled time that was handled (started or deliberately skipped);
+    /// catch-up looks for scheduled times after it. Set to the daemon's first start for a
+    /// new suite, so installing the agent does not count as a missed run.
+    pub last_slot: Option<DateTime<Utc>>,
+    /// When the suite is due next (scheduled time plus splay), as last computed.
+    pub next_due: Option<DateTime<Utc>>,
+    pub last_run: Option<u64>,
+    pub last_started: Option<DateTime<Utc>>,
+    pub last_finished: Option<DateTime<Utc>>,
+    pub last_status: Option<RunStatus>,
+    /// End of the last run that succeeded.
+    pub last_success: Option<DateTime<Utc>>,
 }

@@ -13,8 +13,9 @@ use redb::TableDefinition;
 ///
 /// History: 1 — runs, results, samples, index, fingerprints, snapshots; 2 — adds verdicts,
 /// regressions, the regression log and baseline starts (new tables only, so a version 1
-/// file is upgraded by creating them).
-pub const SCHEMA_VERSION: u64 = 2;
+/// file is upgraded by creating them); 3 — adds the daemon's schedule state (new table
+/// only; run records gained optional fields).
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// `name → value`: `schema_version`, `next_run_id`.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -52,3 +53,7 @@ pub const REGRESSION_LOG: TableDefinition<(&str, u64), &[u8]> =
 /// `benchmark → run id`: the baseline of a benchmark only uses runs from this id on
 /// (set by `baseline pin`, `reset` and `accept`).
 pub const BASELINE_START: TableDefinition<&str, u64> = TableDefinition::new("baseline_start");
+
+/// `suite → SuiteSchedule (JSON)`: the daemon's last handled scheduled time, next due time
+/// and last outcome of each suite, so catch-up and `status` survive restarts.
+pub const SCHEDULE: TableDefinition<&str, &[u8]> = TableDefinition::new("schedule");
