@@ -19,7 +19,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod detect;
+pub mod logging;
 pub mod report;
 pub mod runner;
 pub mod scheduler;

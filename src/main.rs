@@ -4,10 +4,12 @@
 use std::io::Write;
 
 use clap::Parser;
-use perfwarden::cli::{self, Cli, exit};
+use perfwarden::cli::{self, Cli, Command, exit};
+use perfwarden::logging::{self, LogFormat};
 
 fn main() {
-    let cli = match Cli::try_parse() {
+    let argv: Vec<String> = std::env::args().collect();
+    let mut cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version print and succeed; usage errors exit 1 (not clap's 2,
@@ -21,13 +23,12 @@ fn main() {
             std::process::exit(code);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PERFWARDEN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    cli.argv = argv;
+    // The daemon logs what it does; a command only warns.
+    match &cli.command {
+        Command::Daemon(args) => logging::init(args.log_format, "info"),
+        _ => logging::init(LogFormat::Auto, "warn"),
+    }
     match cli::execute(cli) {
         Ok(outcome) => {
             let mut stdout = std::io::stdout().lock();

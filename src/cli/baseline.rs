@@ -30,7 +30,7 @@ pub enum BaselineCommand {
     Accept { benchmark: String },
 }
 
-fn open_store(globals: &Globals) -> Result<Store, CliError> {
+fn open_store(globals: &Globals) -> Result<std::sync::Arc<Store>, CliError> {
     globals
         .open_store_for_reading()?
         .ok_or_else(|| CliError::usage(nothing_stored(&globals.state_dir(None))))

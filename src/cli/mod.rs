@@ -7,6 +7,7 @@ mod baseline;
 mod check;
 mod compare;
 mod config_cmd;
+mod daemon_cmd;
 mod fingerprint;
 mod history;
 mod regressions;
@@ -14,13 +15,16 @@ mod report_cmd;
 mod run;
 mod runs;
 mod show;
+mod status;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, ConfigDuration};
+use crate::daemon::control::{Client, ClientError, Request, Response, socket_path};
 use crate::report::text::Style;
 use crate::store::{Store, StoreError, resolve_state_dir};
 
@@ -34,6 +38,8 @@ pub mod exit {
     pub const BENCHMARK_FAILED: i32 = 2;
     /// The state directory or database cannot be used (permissions, locked, newer schema).
     pub const STATE: i32 = 3;
+    /// `status`: no daemon answers on the control socket.
+    pub const DAEMON_NOT_RUNNING: i32 = 4;
     /// Interrupted by Ctrl-C or SIGTERM; finished benchmarks were stored.
     pub const INTERRUPTED: i32 = 130;
 }
@@ -43,7 +49,7 @@ pub mod exit {
     name = "perfwarden",
     version,
     about = "Host-resident performance-regression agent",
-    long_about = "Runs benchmark suites on this host, keeps every result in an embedded database, and reports how each benchmark moved against its history.\n\nExit codes: 0 ok, 1 usage or config error, 2 a benchmark failed, 3 state directory or database unusable, 130 interrupted."
+    long_about = "Runs benchmark suites on this host, keeps every result in an embedded database, and reports how each benchmark moved against its history.\n\nExit codes: 0 ok, 1 usage or config error, 2 a benchmark failed, 3 state directory or database unusable, 4 (status) no daemon running, 130 interrupted.\n\nWhile the daemon runs, `run` and the read commands go through its control socket."
 )]
 pub struct Cli {
     /// Config file (default: $PERFWARDEN_CONFIG, /etc/perfwarden/perfwarden.toml if present, else the embedded default)
@@ -57,6 +63,9 @@ pub struct Cli {
     pub format: Format,
     #[command(subcommand)]
     pub command: Command,
+    /// The command line as typed, forwarded to the daemon by the read commands.
+    #[arg(skip)]
+    pub argv: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,6 +100,26 @@ pub enum Command {
     Baseline(baseline::Args),
     /// Health score, grade and findings with recommendations
     Report(report_cmd::Args),
+    /// Run the scheduler (the systemd service): suites on their schedules, control socket
+    Daemon(daemon_cmd::Args),
+    /// The daemon's state, current run, queue, next run of each suite, health score
+    Status(status::Args),
+}
+
+impl Command {
+    /// Read commands that the daemon answers from its open database while it runs.
+    fn served_by_daemon(&self) -> bool {
+        matches!(
+            self,
+            Command::Runs(_)
+                | Command::Show(_)
+                | Command::History(_)
+                | Command::Compare(_)
+                | Command::Regressions(_)
+                | Command::Baseline(_)
+                | Command::Report(_)
+        )
+    }
 }
 
 /// What a command produced: text for stdout and the exit code.
@@ -140,21 +169,120 @@ pub fn execute(cli: Cli) -> Result<Outcome, CliError> {
         config: cli.config,
         state_dir: cli.state_dir,
         format: cli.format,
+        served: None,
     };
-    match cli.command {
-        Command::Run(args) => run::run(&globals, args),
-        Command::Check(args) => check::run(&globals, args),
-        Command::Config(args) => config_cmd::run(&globals, args),
-        Command::Runs(args) => runs::run(&globals, args),
-        Command::Show(args) => show::run(&globals, args),
-        Command::History(args) => history::run(&globals, args),
-        Command::Compare(args) => compare::run(&globals, args),
-        Command::Fingerprint(args) => fingerprint::run(&globals, args),
-        Command::Analyze(args) => analyze::run(&globals, args),
-        Command::Regressions(args) => regressions::run(&globals, args),
-        Command::Baseline(args) => baseline::run(&globals, args),
-        Command::Report(args) => report_cmd::run(&globals, args),
+    if cli.command.served_by_daemon() {
+        if let Some(client) = globals.daemon()? {
+            if let Some(outcome) = forward(&globals, &client, cli.argv)? {
+                return Ok(outcome);
+            }
+        }
     }
+    dispatch(&globals, cli.command)
+}
+
+fn dispatch(globals: &Globals, command: Command) -> Result<Outcome, CliError> {
+    match command {
+        Command::Run(args) => run::run(globals, args),
+        Command::Check(args) => check::run(globals, args),
+        Command::Config(args) => config_cmd::run(globals, args),
+        Command::Runs(args) => runs::run(globals, args),
+        Command::Show(args) => show::run(globals, args),
+        Command::History(args) => history::run(globals, args),
+        Command::Compare(args) => compare::run(globals, args),
+        Command::Fingerprint(args) => fingerprint::run(globals, args),
+        Command::Analyze(args) => analyze::run(globals, args),
+        Command::Regressions(args) => regressions::run(globals, args),
+        Command::Baseline(args) => baseline::run(globals, args),
+        Command::Report(args) => report_cmd::run(globals, args),
+        Command::Daemon(args) => daemon_cmd::run(globals, args),
+        Command::Status(args) => status::run(globals, args),
+    }
+}
+
+/// Sends a read command to the daemon. `None` when the daemon serves another state
+/// directory than the one asked for (the CLI then opens that one itself).
+fn forward(
+    globals: &Globals,
+    client: &Client,
+    argv: Vec<String>,
+) -> Result<Option<Outcome>, CliError> {
+    let style = globals.style();
+    let request = Request::Command {
+        argv,
+        color: style.color,
+        terminal: style.terminal,
+        state_dir: globals.state_dir.clone(),
+    };
+    match client.request(&request).map_err(client_error)? {
+        Response::Output { stdout, code } => Ok(Some(Outcome { stdout, code })),
+        Response::Error { message, code } => Err(CliError { code, message }),
+        Response::OtherStateDir { .. } => Ok(None),
+        other => Err(CliError {
+            code: exit::STATE,
+            message: format!("unexpected answer from the daemon: {other:?}"),
+        }),
+    }
+}
+
+pub(crate) fn client_error(e: ClientError) -> CliError {
+    CliError {
+        code: exit::STATE,
+        message: e.to_string(),
+    }
+}
+
+/// The daemon's side of [`forward`]: runs a read command against its open store, as the
+/// CLI would, and returns what the CLI prints.
+pub fn serve_command(
+    argv: Vec<String>,
+    style: Style,
+    store: Arc<Store>,
+    config: Arc<Config>,
+) -> Response {
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            return Response::Error {
+                message: e.to_string().trim_end().to_string(),
+                code: exit::USAGE,
+            };
+        }
+    };
+    if !cli.command.served_by_daemon() {
+        return Response::Error {
+            message: "the daemon serves only runs, show, history, compare, regressions, baseline and report".into(),
+            code: exit::USAGE,
+        };
+    }
+    let globals = Globals {
+        config: None,
+        state_dir: None,
+        format: cli.format,
+        served: Some(Served {
+            store,
+            config,
+            style,
+        }),
+    };
+    match dispatch(&globals, cli.command) {
+        Ok(outcome) => Response::Output {
+            stdout: outcome.stdout,
+            code: outcome.code,
+        },
+        Err(e) => Response::Error {
+            message: e.message,
+            code: e.code,
+        },
+    }
+}
+
+/// What the daemon lends a command it runs for a client.
+pub struct Served {
+    pub store: Arc<Store>,
+    pub config: Arc<Config>,
+    /// The client's terminal, not the daemon's.
+    pub style: Style,
 }
 
 /// Options shared by every subcommand.
@@ -162,15 +290,23 @@ pub struct Globals {
     pub config: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
     pub format: Format,
+    /// Set when the daemon runs the command for a client.
+    pub served: Option<Served>,
 }
 
 impl Globals {
     pub fn load_config(&self) -> Result<Config, CliError> {
+        if let Some(served) = &self.served {
+            return Ok(served.config.as_ref().clone());
+        }
         Config::load(self.config.as_deref()).map_err(|e| CliError::usage(e.to_string().trim_end()))
     }
 
     /// The state directory from the flag, the environment, the config, or the default.
     pub fn state_dir(&self, config: Option<&Config>) -> PathBuf {
+        if let Some(served) = &self.served {
+            return served.store.state_dir().to_path_buf();
+        }
         resolve_state_dir(
             self.state_dir.as_deref(),
             config.and_then(|c| c.agent.state_dir.as_deref()),
@@ -178,14 +314,38 @@ impl Globals {
     }
 
     /// Opens the store for reading; `None` (and no file created) when nothing was stored.
-    pub fn open_store_for_reading(&self) -> Result<Option<Store>, CliError> {
+    pub fn open_store_for_reading(&self) -> Result<Option<Arc<Store>>, CliError> {
+        if let Some(served) = &self.served {
+            return Ok(Some(served.store.clone()));
+        }
         // A broken config must not stop reading history; it only matters for `state_dir`.
         let config = Config::load(self.config.as_deref()).ok();
         let dir = self.state_dir(config.as_ref());
-        Ok(Store::open_existing(&dir)?)
+        Ok(Store::open_existing(&dir)?.map(Arc::new))
+    }
+
+    /// The control socket this command line would use.
+    pub fn socket(&self) -> PathBuf {
+        let config = Config::load(self.config.as_deref()).ok();
+        socket_path(config.as_ref(), &self.state_dir(config.as_ref()))
+    }
+
+    /// A connection to the running daemon, if one answers on the socket.
+    pub fn daemon(&self) -> Result<Option<Client>, CliError> {
+        if self.served.is_some() {
+            return Ok(None);
+        }
+        match Client::connect(&self.socket()) {
+            Ok(client) => Ok(Some(client)),
+            Err(ClientError::NotRunning(_)) => Ok(None),
+            Err(e) => Err(client_error(e)),
+        }
     }
 
     pub fn style(&self) -> Style {
+        if let Some(served) = &self.served {
+            return served.style;
+        }
         let terminal = std::io::stdout().is_terminal();
         Style {
             color: terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),

@@ -1,11 +1,16 @@
-//! `perfwarden run [SUITE] [--bench NAME]... [--quick]`: run a suite now.
+//! `perfwarden run [SUITE] [--bench NAME]... [--quick]`: run a suite now. While the
+//! daemon runs, it owns the database: the run is queued there (behind a running suite, if
+//! any), followed until it ends, and printed as `show` prints it.
 
+use std::io::IsTerminal;
 use std::sync::Arc;
+use std::time::Duration;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::Utc;
 
-use super::{CliError, Format, Globals, Outcome, exit};
+use super::{CliError, Format, Globals, Outcome, client_error, exit};
+use crate::daemon::control::{Client, Request, Response, TicketState};
 use crate::report::{self, RunReport};
 use crate::runner::{self, BenchmarkPlan, MonotonicClock, RunContext, progress::TerminalProgress};
 use crate::store::{RunStatus, Store, Trigger};
@@ -42,6 +47,11 @@ fn install_signal_handler(cancel: CancelToken) {
 }
 
 pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+    if let Some(client) = globals.daemon()? {
+        if let Some(outcome) = run_through_daemon(globals, &client, &args)? {
+            return Ok(outcome);
+        }
+    }
     let config = globals.load_config()?;
     let plans = BenchmarkPlan::for_suite(&config, &args.suite, &args.benches, args.quick)
         .map_err(CliError::usage)?;
@@ -95,4 +105,115 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
         exit::OK
     };
     Ok(Outcome { stdout, code })
+}
+
+/// Queues the run in the daemon and follows it. `None` when the daemon serves another state
+/// directory (the run then happens here, on that directory).
+fn run_through_daemon(
+    globals: &Globals,
+    client: &Client,
+    args: &Args,
+) -> Result<Option<Outcome>, CliError> {
+    let request = Request::Run {
+        suite: args.suite.clone(),
+        benches: args.benches.clone(),
+        quick: args.quick,
+        state_dir: globals.state_dir.clone(),
+    };
+    let (ticket, ahead, running) = match client.request(&request).map_err(client_error)? {
+        Response::Queued {
+            ticket,
+            ahead,
+            running,
+        } => (ticket, ahead, running),
+        Response::OtherStateDir { .. } => return Ok(None),
+        Response::Error { message, code } => return Err(CliError { code, message }),
+        other => return Err(unexpected(other)),
+    };
+    if globals.config.is_some() {
+        eprintln!("note: the daemon runs suites with its own config; --config does not apply");
+    }
+    match running {
+        Some(running) if ahead > 0 => eprintln!(
+            "the daemon is running {running}; this {} run is queued behind it ({ahead} ahead, ticket {ticket})",
+            args.suite
+        ),
+        _ => eprintln!("the daemon is running this {} run (ticket {ticket})", args.suite),
+    }
+    eprintln!("waiting for it to finish (Ctrl-C stops waiting; the run goes on in the daemon)");
+    let terminal = std::io::stderr().is_terminal();
+    let mut shown = None;
+    loop {
+        std::thread::sleep(Duration::from_millis(250));
+        let state = match client
+            .request(&Request::Ticket { ticket })
+            .map_err(client_error)?
+        {
+            Response::Ticket(state) => state,
+            other => return Err(unexpected(other)),
+        };
+        match state {
+            TicketState::Queued { .. } => {}
+            TicketState::Running {
+                benchmark: Some(benchmark),
+                index,
+                total,
+                ..
+            } => {
+                if terminal && shown.as_ref() != Some(&benchmark) {
+                    eprintln!("[{index}/{total}] {benchmark}");
+                    shown = Some(benchmark);
+                }
+            }
+            TicketState::Running { .. } => {}
+            TicketState::Finished {
+                run_id,
+                code,
+                message,
+            } => {
+                let Some(run_id) = run_id else {
+                    return Err(CliError {
+                        code,
+                        message: message.unwrap_or_else(|| "the daemon could not run the suite".into()),
+                    });
+                };
+                let format = match globals.format {
+                    Format::Text => "text",
+                    Format::Json => "json",
+                };
+                let argv = ["perfwarden", "--format", format, "show", &run_id.to_string()]
+                    .map(str::to_string)
+                    .to_vec();
+                let style = globals.style();
+                let shown = client
+                    .request(&Request::Command {
+                        argv,
+                        color: style.color,
+                        terminal: style.terminal,
+                        state_dir: globals.state_dir.clone(),
+                    })
+                    .map_err(client_error)?;
+                return match shown {
+                    Response::Output { stdout, .. } => Ok(Some(Outcome { stdout, code })),
+                    Response::Error { message, code } => Err(CliError { code, message }),
+                    other => Err(unexpected(other)),
+                };
+            }
+            TicketState::Unknown => {
+                return Err(CliError {
+                    code: exit::STATE,
+                    message: format!(
+                        "the daemon no longer knows ticket {ticket} (it restarted); `perfwarden runs` shows what was stored"
+                    ),
+                });
+            }
+        }
+    }
+}
+
+fn unexpected(response: Response) -> CliError {
+    CliError {
+        code: exit::STATE,
+        message: format!("unexpected answer from the daemon: {response:?}"),
+    }
 }

@@ -124,6 +124,40 @@ fn status_cell(style: Style, status: BenchStatus) -> Cell {
     }
 }
 
+/// How the run was started and what the quiet-host gate found, when the daemon started it.
+fn gate_line(run: &crate::store::RunRecord) -> Option<String> {
+    use crate::store::GateOutcome;
+    let trigger = run.trigger?;
+    let mut line = format!("started by: {}", trigger.as_str().replace('_', "-"));
+    if let Some(gate) = &run.gate {
+        let postponed = if gate.postponed_secs >= 1.0 {
+            format!(
+                ", postponed {}",
+                humantime::format_duration(std::time::Duration::from_secs(gate.postponed_secs as u64))
+            )
+        } else {
+            String::new()
+        };
+        let reasons = if gate.reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", gate.reasons.join(", "))
+        };
+        line.push_str(&match gate.outcome {
+            GateOutcome::Quiet => format!(" · quiet-host gate: quiet{postponed}{reasons}"),
+            GateOutcome::Noisy => format!(
+                " · NOISY: the host stayed busy{postponed}{reasons}; results may reflect the load"
+            ),
+            GateOutcome::Skipped => format!(" · skipped: the host stayed busy{postponed}{reasons}"),
+        });
+    }
+    if trigger == crate::store::Trigger::Manual && run.gate.is_none() {
+        return None;
+    }
+    line.push('\n');
+    Some(line)
+}
+
 pub fn run_report(report: &RunReport, style: Style) -> String {
     let run = &report.run;
     let mut out = String::new();
@@ -170,6 +204,9 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
                 env.changed_fields.join(", ")
             }
         ));
+    }
+    if let Some(line) = gate_line(run) {
+        out.push_str(&line);
     }
     if let Some(note) = &run.note {
         out.push_str(&format!("note: {note}\n"));
@@ -384,9 +421,13 @@ pub fn runs(report: &RunsReport, style: Style) -> String {
         t.add_row(vec![
             Cell::new(run.id),
             Cell::new(format!(
-                "{}{}",
+                "{}{}{}",
                 run.suite,
-                if run.quick { " (quick)" } else { "" }
+                if run.quick { " (quick)" } else { "" },
+                match run.gate.as_ref().map(|g| g.outcome) {
+                    Some(crate::store::GateOutcome::Noisy) => " (noisy host)",
+                    _ => "",
+                }
             )),
             Cell::new(run.started_at.format("%Y-%m-%d %H:%M:%S")),
             Cell::new(
@@ -834,5 +875,120 @@ pub fn health(report: &HealthReport) -> String {
             }
         }
     }
+    out
+}
+
+/// `perfwarden status`.
+pub fn status(report: &crate::daemon::status::StatusReport) -> String {
+    let mut out = String::new();
+    let local = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    match &report.daemon {
+        None => out.push_str(&format!(
+            "daemon     not running (nothing answers on {})\n",
+            report.socket.display()
+        )),
+        Some(d) => {
+            let up = (chrono::Utc::now() - d.started_at).num_seconds().max(0) as u64;
+            out.push_str(&format!(
+                "daemon     running, pid {}, up {} (perfwarden {})\n",
+                d.pid,
+                humantime::format_duration(std::time::Duration::from_secs(up)),
+                d.version
+            ));
+            out.push_str(&format!("config     {}\n", d.config));
+            if let Some(reload) = &d.last_reload {
+                if reload.ok {
+                    out.push_str(&format!("reload     {} ok\n", local(reload.at)));
+                } else {
+                    out.push_str(&format!(
+                        "reload     {} REJECTED, previous config still running:\n",
+                        local(reload.at)
+                    ));
+                    for e in &reload.errors {
+                        out.push_str(&format!("             {e}\n"));
+                    }
+                }
+            }
+            out.push_str(&format!(
+                "schedule   time zone {}, splay {} on this host\n",
+                d.timezone,
+                humantime::format_duration(std::time::Duration::from_secs(d.splay_secs as u64))
+            ));
+            let state = match (&d.current, &d.waiting) {
+                (_, Some(w)) if d.state == "waiting_for_quiet_host" => format!(
+                    "waiting for a quiet host to run {} ({}); next check {}",
+                    w.suite,
+                    w.reasons.join(", "),
+                    local(w.retry_at)
+                ),
+                (Some(c), _) => format!(
+                    "running {}{} ({}): benchmark {}/{} {}, {} samples (min {})",
+                    c.suite,
+                    c.run_id.map(|id| format!(" run {id}")).unwrap_or_default(),
+                    c.trigger.as_str().replace('_', "-"),
+                    c.index,
+                    c.total,
+                    c.benchmark.as_deref().unwrap_or("-"),
+                    c.samples,
+                    c.target_samples
+                ),
+                _ => d.state.clone(),
+            };
+            out.push_str(&format!("state      {state}\n"));
+            for q in &d.queue {
+                out.push_str(&format!(
+                    "queued     {} ({}, since {}, ticket {})\n",
+                    q.suite,
+                    q.trigger.as_str().replace('_', "-"),
+                    local(q.queued_at),
+                    q.ticket
+                ));
+            }
+        }
+    }
+    out.push_str(&format!("state dir  {}\n", report.state_dir.display()));
+    out.push_str(&format!(
+        "health     {}, {} open regression{}\n",
+        match (report.health_score, report.health_grade) {
+            (Some(score), Some(grade)) => format!("{score:.0} ({grade})"),
+            _ => "no runs yet".into(),
+        },
+        report.open_regressions,
+        if report.open_regressions == 1 { "" } else { "s" }
+    ));
+    out.push('\n');
+    let mut t = table(
+        Style::default(),
+        &[
+            "suite",
+            "schedule",
+            "next run",
+            "last run",
+            "last status",
+            "last finished",
+            "last success",
+        ],
+    );
+    for s in &report.suites {
+        let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(local).unwrap_or_else(|| "-".into());
+        t.add_row(vec![
+            Cell::new(&s.suite),
+            Cell::new(if s.enabled {
+                s.schedule.clone()
+            } else {
+                format!("{} (disabled)", s.schedule)
+            }),
+            Cell::new(s.next_run_local.clone().unwrap_or_else(|| "-".into())),
+            Cell::new(s.last_run.map(|r| r.to_string()).unwrap_or_else(|| "-".into())),
+            Cell::new(s.last_status.map(|st| st.as_str()).unwrap_or("-")),
+            Cell::new(when(s.last_finished)),
+            Cell::new(when(s.last_success)),
+        ]);
+    }
+    out.push_str(&format!("{t}\n"));
     out
 }

@@ -231,7 +231,8 @@ pub struct QuietGateRecord {
     pub checks: u32,
     /// Why the host counted as busy at the last busy reading (empty when never busy).
     pub reasons: Vec<String>,
-    pub readings: HostReadings,
+    /// `null` when the host could not be read (the gate then lets the suite run).
+    pub readings: Option<HostReadings>,
 }
 
 /// The daemon's persisted view of one suite's schedule.

@@ -1,0 +1,62 @@
+//! `perfwarden status`: what the daemon is doing. With a daemon, its live state over the
+//! control socket; without one, the persisted schedule state and health from the database,
+//! and exit code 4 so scripts can tell.
+
+use super::{CliError, Format, Globals, Outcome, client_error, exit};
+use crate::daemon::control::{Request, Response};
+use crate::daemon::status::{self, StatusReport};
+use crate::report;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CliError> {
+    let report = match globals.daemon()? {
+        Some(client) => match client.request(&Request::Status).map_err(client_error)? {
+            Response::Status(report) => *report,
+            other => {
+                return Err(CliError {
+                    code: exit::STATE,
+                    message: format!("unexpected answer from the daemon: {other:?}"),
+                });
+            }
+        },
+        None => offline(globals)?,
+    };
+    let code = if report.daemon.is_some() {
+        exit::OK
+    } else {
+        exit::DAEMON_NOT_RUNNING
+    };
+    let stdout = match globals.format {
+        Format::Text => report::text::status(&report),
+        Format::Json => report::json::render("status", &report) + "\n",
+    };
+    Ok(Outcome { stdout, code })
+}
+
+/// The status without a daemon: schedules from the config, last outcomes and the next run
+/// the daemon computed from the database.
+fn offline(globals: &Globals) -> Result<StatusReport, CliError> {
+    let config = globals.load_config()?;
+    let state_dir = globals.state_dir(Some(&config));
+    let store = globals.open_store_for_reading()?;
+    let timezone = config
+        .daemon
+        .timezone
+        .unwrap_or_else(crate::scheduler::host_timezone);
+    let suites = status::suites_from_store(&config, store.as_deref(), timezone)?;
+    let (health_score, health_grade, open_regressions) = match store.as_deref() {
+        Some(store) => status::health(store)?,
+        None => (None, None, 0),
+    };
+    Ok(StatusReport {
+        daemon: None,
+        socket: globals.socket(),
+        state_dir,
+        suites,
+        health_score,
+        health_grade,
+        open_regressions,
+    })
+}

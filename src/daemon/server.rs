@@ -1,0 +1,194 @@
+//! The daemon's side of the control socket: bind it with the right mode, accept
+//! connections, answer one request each.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use super::control::{MAX_MESSAGE_BYTES, Request, Response};
+use super::{Daemon, status_report, ticket_state};
+use crate::cli::{self, exit};
+use crate::runner::BenchmarkPlan;
+
+/// Binds the socket: refuses if another daemon answers there, replaces a stale file,
+/// creates it 0600 (umask, so it is never briefly open) and, with a group, hands it to that
+/// group with mode 0660.
+pub(super) fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, String> {
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(format!(
+            "another perfwarden daemon is listening on {}; stop it first (systemctl stop perfwarden)",
+            path.display()
+        ));
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => tracing::info!(socket = %path.display(), "removed a stale socket"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot remove the stale socket {}: {e}", path.display())),
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    // SAFETY: umask only swaps the process's file-mode mask; no memory is involved.
+    let previous = unsafe { libc::umask(0o177) };
+    let bound = UnixListener::bind(path);
+    // SAFETY: as above, restoring the previous mask.
+    unsafe { libc::umask(previous) };
+    let listener = bound.map_err(|e| {
+        format!(
+            "cannot create the control socket {}: {e}\n  hint: set [daemon] socket or $PERFWARDEN_SOCKET to a writable path",
+            path.display()
+        )
+    })?;
+    if let Some(group) = group {
+        let gid = group_id(group).ok_or_else(|| {
+            format!("[daemon] socket_group: no group named \"{group}\" on this host; create it (groupadd {group}) or remove the key")
+        })?;
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+            .map_err(|_| "socket path contains a NUL byte".to_string())?;
+        // SAFETY: c_path is a valid NUL-terminated string; -1 keeps the owner.
+        if unsafe { libc::chown(c_path.as_ptr(), u32::MAX, gid) } != 0 {
+            return Err(format!(
+                "cannot give the socket {} to group \"{group}\": {}\n  hint: under systemd add SupplementaryGroups={group} to the unit",
+                path.display(),
+                std::io::Error::last_os_error()
+            ));
+        }
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+            .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))?;
+    }
+    Ok(listener)
+}
+
+fn group_id(name: &str) -> Option<libc::gid_t> {
+    let c_name = std::ffi::CString::new(name).ok()?;
+    let mut group: libc::group = unsafe { std::mem::zeroed() };
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    let mut result: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call; getgrnam_r writes only into `group` and
+    // `buffer` (of the length passed).
+    let rc = unsafe {
+        libc::getgrnam_r(
+            c_name.as_ptr(),
+            &mut group,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut result,
+        )
+    };
+    (rc == 0 && !result.is_null()).then_some(group.gr_gid)
+}
+
+pub(super) async fn accept_loop(listener: UnixListener, daemon: Arc<Daemon>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(handle(stream, daemon.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "control socket accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn handle(stream: UnixStream, daemon: Arc<Daemon>) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read).take(MAX_MESSAGE_BYTES as u64);
+    let mut line = String::new();
+    let response = match reader.read_line(&mut line).await {
+        Ok(0) => return,
+        Ok(_) => match serde_json::from_str::<Request>(&line) {
+            Ok(request) => respond(&daemon, request).await,
+            Err(e) => Response::Error {
+                message: format!("bad request: {e}"),
+                code: exit::USAGE,
+            },
+        },
+        Err(e) => Response::Error {
+            message: format!("cannot read the request: {e}"),
+            code: exit::USAGE,
+        },
+    };
+    let mut bytes = serde_json::to_vec(&response).expect("responses serialize");
+    bytes.push(b'\n');
+    if let Err(e) = write.write_all(&bytes).await {
+        tracing::debug!(error = %e, "control client went away");
+    }
+}
+
+/// Whether the client's `--state-dir` (if any) is the daemon's.
+fn same_state_dir(daemon: &Daemon, asked: Option<&Path>) -> bool {
+    let Some(asked) = asked else { return true };
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    canonical(asked) == canonical(&daemon.state_dir)
+}
+
+async fn respond(daemon: &Arc<Daemon>, request: Request) -> Response {
+    match request {
+        Request::Status => Response::Status(Box::new(status_report(daemon))),
+        Request::Ticket { ticket } => Response::Ticket(ticket_state(daemon, ticket)),
+        Request::Command {
+            argv,
+            color,
+            terminal,
+            state_dir,
+        } => {
+            if !same_state_dir(daemon, state_dir.as_deref()) {
+                return Response::OtherStateDir {
+                    daemon_state_dir: daemon.state_dir.clone(),
+                };
+            }
+            let store = daemon.store.clone();
+            let config = daemon.lock().config.clone();
+            let style = crate::report::text::Style { color, terminal };
+            tokio::task::spawn_blocking(move || cli::serve_command(argv, style, store, config))
+                .await
+                .unwrap_or_else(|e| Response::Error {
+                    message: format!("the command panicked: {e}"),
+                    code: exit::STATE,
+                })
+        }
+        Request::Run {
+            suite,
+            benches,
+            quick,
+            state_dir,
+        } => {
+            if !same_state_dir(daemon, state_dir.as_deref()) {
+                return Response::OtherStateDir {
+                    daemon_state_dir: daemon.state_dir.clone(),
+                };
+            }
+            let mut shared = daemon.lock();
+            // Reject unknown suites and benchmarks now, not when the run would start.
+            if let Err(message) = BenchmarkPlan::for_suite(&shared.config, &suite, &benches, quick)
+            {
+                return Response::Error {
+                    message,
+                    code: exit::USAGE,
+                };
+            }
+            let running = shared.current.as_ref().map(|c| match c.run_id {
+                Some(id) => format!("{} (run {id})", c.suite),
+                None => c.suite.clone(),
+            });
+            let (ticket, ahead) =
+                shared
+                    .agenda
+                    .enqueue_manual(&suite, benches, quick, chrono::Utc::now());
+            drop(shared);
+            tracing::info!(suite = %suite, ticket, ahead, "run requested over the control socket");
+            daemon.wake.notify_one();
+            Response::Queued {
+                ticket,
+                ahead,
+                running,
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! What `perfwarden status` shows, built the same way by the daemon (live state plus the
+//! store) and by the CLI when no daemon runs (the store and the config only).
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::report::HealthReport;
+use crate::scheduler::Agenda;
+use crate::store::{RunStatus, Store, StoreError, SuiteSchedule, Trigger};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// The running daemon; `null` when none answers on the socket.
+    pub daemon: Option<DaemonInfo>,
+    pub socket: PathBuf,
+    pub state_dir: PathBuf,
+    pub suites: Vec<SuiteStatus>,
+    pub health_score: Option<f64>,
+    pub health_grade: Option<char>,
+    pub open_regressions: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DaemonInfo {
+    pub pid: u32,
+    pub version: String,
+    pub started_at: DateTime<Utc>,
+    pub config: String,
+    pub timezone: String,
+    pub splay_secs: f64,
+    /// `idle`, `waiting_for_quiet_host`, `running` or `stopping`.
+    pub state: String,
+    pub waiting: Option<QuietWait>,
+    pub current: Option<CurrentRun>,
+    pub queue: Vec<QueuedRun>,
+    pub last_reload: Option<ReloadStatus>,
+}
+
+/// The quiet-host gate is postponing the next suite.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QuietWait {
+    pub suite: String,
+    pub since: DateTime<Utc>,
+    pub retry_at: DateTime<Utc>,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CurrentRun {
+    pub ticket: u64,
+    pub suite: String,
+    pub trigger: Trigger,
+    /// Set once the run record exists (after the quiet-host gate).
+    pub run_id: Option<u64>,
+    pub started_at: DateTime<Utc>,
+    pub benchmark: Option<String>,
+    /// 1-based position of `benchmark` in the suite.
+    pub index: usize,
+    pub total: usize,
+    pub samples: usize,
+    pub target_samples: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuedRun {
+    pub ticket: u64,
+    pub suite: String,
+    pub trigger: Trigger,
+    pub queued_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReloadStatus {
+    pub at: DateTime<Utc>,
+    pub ok: bool,
+    /// Every config problem of a rejected reload (the old config kept running).
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SuiteStatus {
+    pub suite: String,
+    pub schedule: String,
+    pub enabled: bool,
+    /// Scheduled time plus splay.
+    pub next_run: Option<DateTime<Utc>>,
+    /// `next_run` in the schedule's time zone, e.g. `2026-11-30 03:17 CET`.
+    pub next_run_local: Option<String>,
+    pub last_run: Option<u64>,
+    pub last_status: Option<RunStatus>,
+    pub last_started: Option<DateTime<Utc>>,
+    pub last_finished: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+}
+
+impl SuiteStatus {
+    fn new(
+        suite: &str,
+        schedule: &str,
+        enabled: bool,
+        state: &SuiteSchedule,
+        timezone: chrono_tz::Tz,
+    ) -> SuiteStatus {
+        SuiteStatus {
+            suite: suite.to_string(),
+            schedule: schedule.to_string(),
+            enabled,
+            next_run: state.next_due,
+            next_run_local: state.next_due.map(|t| {
+                t.with_timezone(&timezone)
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string()
+            }),
+            last_run: state.last_run,
+            last_status: state.last_status,
+            last_started: state.last_started,
+            last_finished: state.last_finished,
+            last_success: state.last_success,
+        }
+    }
+}
+
+/// Suites from the live agenda (daemon) — enabled suites only, as scheduled.
+pub fn suites_from_agenda(agenda: &Agenda) -> Vec<SuiteStatus> {
+    agenda
+        .suites()
+        .map(|(schedule, state)| {
+            SuiteStatus::new(
+                &schedule.suite,
+                &schedule.expression,
+                true,
+                state,
+                schedule.timezone,
+            )
+        })
+        .collect()
+}
+
+/// Suites from the config and the persisted schedule state (no daemon running). The next
+/// run is the one the daemon last computed; it is stale if the daemon has been down.
+pub fn suites_from_store(
+    config: &Config,
+    store: Option<&Store>,
+    timezone: chrono_tz::Tz,
+) -> Result<Vec<SuiteStatus>, StoreError> {
+    let states = match store {
+        Some(store) => store.schedule_states()?,
+        None => Default::default(),
+    };
+    Ok(config
+        .suites
+        .values()
+        .map(|suite| {
+            let state = states.get(&suite.name).cloned().unwrap_or_default();
+            SuiteStatus::new(
+                &suite.name,
+                &suite.schedule,
+                suite.enabled,
+                &state,
+                timezone,
+            )
+        })
+        .collect())
+}
+
+/// Host health score, grade and the number of open regressions.
+pub fn health(store: &Store) -> Result<(Option<f64>, Option<char>, usize), StoreError> {
+    let report = HealthReport::build(store, None)?;
+    let open = store.open_regressions()?.len();
+    Ok((report.host_score, report.host_grade, open))
+}
