@@ -69,8 +69,8 @@ fn syslog_priority(level: Level) -> u8 {
 
 /// Installs the global subscriber: `default_level` unless `PERFWARDEN_LOG` says otherwise.
 pub fn init(format: LogFormat, default_level: &str) {
-    let filter = EnvFilter::try_from_env("PERFWARDEN_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(default_level));
+    let filter =
+        EnvFilter::try_from_env("PERFWARDEN_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

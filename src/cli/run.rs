@@ -4,8 +4,8 @@
 
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::time::Duration;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use chrono::Utc;
 
@@ -138,7 +138,10 @@ fn run_through_daemon(
             "the daemon is running {running}; this {} run is queued behind it ({ahead} ahead, ticket {ticket})",
             args.suite
         ),
-        _ => eprintln!("the daemon is running this {} run (ticket {ticket})", args.suite),
+        _ => eprintln!(
+            "the daemon is running this {} run (ticket {ticket})",
+            args.suite
+        ),
     }
     eprintln!("waiting for it to finish (Ctrl-C stops waiting; the run goes on in the daemon)");
     let terminal = std::io::stderr().is_terminal();
@@ -174,16 +177,23 @@ fn run_through_daemon(
                 let Some(run_id) = run_id else {
                     return Err(CliError {
                         code,
-                        message: message.unwrap_or_else(|| "the daemon could not run the suite".into()),
+                        message: message
+                            .unwrap_or_else(|| "the daemon could not run the suite".into()),
                     });
                 };
                 let format = match globals.format {
                     Format::Text => "text",
                     Format::Json => "json",
                 };
-                let argv = ["perfwarden", "--format", format, "show", &run_id.to_string()]
-                    .map(str::to_string)
-                    .to_vec();
+                let argv = [
+                    "perfwarden",
+                    "--format",
+                    format,
+                    "show",
+                    &run_id.to_string(),
+                ]
+                .map(str::to_string)
+                .to_vec();
                 let style = globals.style();
                 let shown = client
                     .request(&Request::Command {

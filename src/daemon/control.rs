@@ -42,7 +42,9 @@ pub enum Request {
         state_dir: Option<PathBuf>,
     },
     /// Where a queued run is.
-    Ticket { ticket: u64 },
+    Ticket {
+        ticket: u64,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,7 +107,12 @@ pub fn socket_path(config: Option<&Config>, state_dir: &Path) -> PathBuf {
     }
     if let Some(dirs) = std::env::var_os("RUNTIME_DIRECTORY").filter(|p| !p.is_empty()) {
         // systemd passes a colon-separated list; ours is the first.
-        let first = dirs.to_string_lossy().split(':').next().unwrap_or("").to_string();
+        let first = dirs
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .to_string();
         if !first.is_empty() {
             return Path::new(&first).join(SOCKET_FILE);
         }
@@ -158,18 +165,15 @@ impl Client {
                 let _ = stream.set_write_timeout(Some(self.timeout));
                 Ok(stream)
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-                ) =>
-            {
-                Err(ClientError::NotRunning(self.path.clone()))
+            // Only a socket we may not use is an error; anything else (no file, nobody
+            // listening, a path that cannot exist) means no daemon.
+            Err(source) if source.kind() == std::io::ErrorKind::PermissionDenied => {
+                Err(ClientError::Denied {
+                    path: self.path.clone(),
+                    source,
+                })
             }
-            Err(source) => Err(ClientError::Denied {
-                path: self.path.clone(),
-                source,
-            }),
+            Err(_) => Err(ClientError::NotRunning(self.path.clone())),
         }
     }
 

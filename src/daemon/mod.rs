@@ -427,8 +427,8 @@ async fn execute_job(daemon: Arc<Daemon>, job: Job) -> JobEnd {
         Ok(plans) => plans,
         Err(message) => return failed(message),
     };
-    let cutoff =
-        Utc::now() - chrono::Duration::from_std(config.agent.retention).unwrap_or(chrono::Duration::MAX);
+    let cutoff = Utc::now()
+        - chrono::Duration::from_std(config.agent.retention).unwrap_or(chrono::Duration::MAX);
     match daemon.store.purge_before(cutoff) {
         Ok(0) => {}
         Ok(purged) => tracing::info!(purged, "purged runs older than the retention period"),
@@ -691,7 +691,9 @@ fn reload(daemon: &Daemon) {
                 || config.daemon.socket_group != shared.config.daemon.socket_group
                 || config.agent.state_dir != shared.config.agent.state_dir
             {
-                tracing::warn!("the socket, socket group and state directory change only on restart");
+                tracing::warn!(
+                    "the socket, socket group and state directory change only on restart"
+                );
             }
             shared
                 .agenda
@@ -738,13 +740,18 @@ fn status_line(daemon: &Daemon) -> String {
         .map(|(at, suite)| {
             format!(
                 "next: {suite} at {}",
-                at.with_timezone(&shared.timezone).format("%Y-%m-%d %H:%M %Z")
+                at.with_timezone(&shared.timezone)
+                    .format("%Y-%m-%d %H:%M %Z")
             )
         })
         .unwrap_or_else(|| "no suite scheduled".into());
     let now = match (&shared.phase, &shared.current, &shared.waiting) {
         (Phase::WaitingForQuietHost, _, Some(w)) => {
-            format!("{} waits for a quiet host ({})", w.suite, w.reasons.join(", "))
+            format!(
+                "{} waits for a quiet host ({})",
+                w.suite,
+                w.reasons.join(", ")
+            )
         }
         (Phase::Running, Some(c), _) => format!(
             "running {} {}/{} {}",

@@ -26,7 +26,12 @@ pub(super) fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, Str
     match std::fs::remove_file(path) {
         Ok(()) => tracing::info!(socket = %path.display(), "removed a stale socket"),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("cannot remove the stale socket {}: {e}", path.display())),
+        Err(e) => {
+            return Err(format!(
+                "cannot remove the stale socket {}: {e}",
+                path.display()
+            ));
+        }
     }
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)

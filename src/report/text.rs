@@ -133,7 +133,9 @@ fn gate_line(run: &crate::store::RunRecord) -> Option<String> {
         let postponed = if gate.postponed_secs >= 1.0 {
             format!(
                 ", postponed {}",
-                humantime::format_duration(std::time::Duration::from_secs(gate.postponed_secs as u64))
+                humantime::format_duration(std::time::Duration::from_secs(
+                    gate.postponed_secs as u64
+                ))
             )
         } else {
             String::new()
@@ -958,7 +960,11 @@ pub fn status(report: &crate::daemon::status::StatusReport) -> String {
             _ => "no runs yet".into(),
         },
         report.open_regressions,
-        if report.open_regressions == 1 { "" } else { "s" }
+        if report.open_regressions == 1 {
+            ""
+        } else {
+            "s"
+        }
     ));
     out.push('\n');
     let mut t = table(
@@ -974,7 +980,8 @@ pub fn status(report: &crate::daemon::status::StatusReport) -> String {
         ],
     );
     for s in &report.suites {
-        let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(local).unwrap_or_else(|| "-".into());
+        let when =
+            |t: Option<chrono::DateTime<chrono::Utc>>| t.map(local).unwrap_or_else(|| "-".into());
         t.add_row(vec![
             Cell::new(&s.suite),
             Cell::new(if s.enabled {
@@ -983,7 +990,11 @@ pub fn status(report: &crate::daemon::status::StatusReport) -> String {
                 format!("{} (disabled)", s.schedule)
             }),
             Cell::new(s.next_run_local.clone().unwrap_or_else(|| "-".into())),
-            Cell::new(s.last_run.map(|r| r.to_string()).unwrap_or_else(|| "-".into())),
+            Cell::new(
+                s.last_run
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            ),
             Cell::new(s.last_status.map(|st| st.as_str()).unwrap_or("-")),
             Cell::new(when(s.last_finished)),
             Cell::new(when(s.last_success)),

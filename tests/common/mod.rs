@@ -26,6 +26,10 @@ pub fn perfwarden(state_dir: &Path) -> Command {
         .env_remove("STATE_DIRECTORY")
         .env_remove("CONFIGURATION_DIRECTORY")
         .env_remove("PERFWARDEN_LOG")
+        .env_remove("PERFWARDEN_SOCKET")
+        .env_remove("RUNTIME_DIRECTORY")
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("JOURNAL_STREAM")
         .env("NO_COLOR", "1");
     command
 }

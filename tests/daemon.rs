@@ -1,0 +1,344 @@
+//! The daemon as a process: scheduled suites every few seconds, `status` and read commands
+//! over the control socket, a queued `run`, SIGHUP with a broken config, SIGTERM in the
+//! middle of a run, and SIGKILL followed by a restart.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{assert_valid_output, fixture, perfwarden, run};
+use serde_json::Value;
+
+struct Daemon {
+    child: Child,
+    state: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(state: &Path, config: &Path) -> Daemon {
+        let log = state.with_extension("log");
+        let child = perfwarden(state)
+            .arg("--config")
+            .arg(config)
+            .args(["daemon", "--log-format", "json"])
+            .env("PERFWARDEN_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the daemon starts");
+        let daemon = Daemon {
+            child,
+            state: state.to_path_buf(),
+            config: config.to_path_buf(),
+            log,
+        };
+        daemon.wait_for("the socket to answer", Duration::from_secs(30), |d| {
+            d.status().is_some()
+        });
+        daemon
+    }
+
+    /// A CLI command against the daemon's state directory.
+    fn cli(&self) -> Command {
+        let mut command = perfwarden(&self.state);
+        command.arg("--config").arg(&self.config);
+        command
+    }
+
+    /// `status --format json` when the daemon answers, else `None`.
+    fn status(&self) -> Option<Value> {
+        let (code, stdout, _) = run(self.cli().args(["--format", "json", "status"]));
+        if code != 0 {
+            return None;
+        }
+        let value = assert_valid_output(&stdout);
+        value["daemon"].is_object().then_some(value)
+    }
+
+    fn runs(&self) -> Vec<Value> {
+        let (code, stdout, stderr) = run(self.cli().args(["--format", "json", "runs"]));
+        assert_eq!(code, 0, "{stderr}");
+        assert_valid_output(&stdout)["runs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
+    }
+
+    fn wait_for(&self, what: &str, timeout: Duration, mut done: impl FnMut(&Daemon) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !done(self) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; daemon log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The daemon's config in a file the test may rewrite (for SIGHUP).
+fn config_copy(dir: &Path) -> PathBuf {
+    let path = dir.join("perfwarden.toml");
+    std::fs::copy(fixture("daemon.toml"), &path).unwrap();
+    path
+}
+
+fn current_run(status: &Value) -> Option<(String, u64, u64)> {
+    let current = &status["daemon"]["current"];
+    Some((
+        current["suite"].as_str()?.to_string(),
+        current["run_id"].as_u64()?,
+        current["index"].as_u64()?,
+    ))
+}
+
+#[test]
+fn daemon_schedules_serves_reloads_and_stops_cleanly_mid_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = config_copy(dir.path());
+    let mut daemon = Daemon::start(&state, &config);
+
+    // Scheduled runs happen every 4 seconds; `runs` is answered through the socket while the
+    // daemon holds the database.
+    daemon.wait_for("two scheduled smoke runs", Duration::from_secs(60), |d| {
+        d.runs()
+            .iter()
+            .filter(|r| r["suite"] == "smoke" && r["status"] == "success")
+            .count()
+            >= 2
+    });
+    let runs = daemon.runs();
+    assert!(runs.iter().all(|r| r["trigger"] == "scheduled"), "{runs:?}");
+
+    let status = daemon.status().unwrap();
+    assert_eq!(status["daemon"]["pid"], daemon.child.id());
+    assert_eq!(status["daemon"]["timezone"], "UTC");
+    let smoke = status["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["suite"] == "smoke")
+        .unwrap();
+    assert!(smoke["next_run"].is_string(), "{smoke}");
+    assert_eq!(smoke["last_status"], "success");
+    assert!(status["health_score"].is_number());
+    let (code, text, _) = run(daemon.cli().arg("status"));
+    assert_eq!(code, 0);
+    assert!(text.contains("daemon     running, pid"), "{text}");
+
+    // SIGHUP with a broken config: logged, the old config keeps running.
+    std::fs::write(&config, "[daemon]\nsplay = \"soon\"\n[suites.smoke]\nschedule = \"61 * * * *\"\nbenchmarks = [\"primes\"]\n").unwrap();
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for("the rejected reload", Duration::from_secs(10), |d| {
+        d.status()
+            .is_some_and(|s| s["daemon"]["last_reload"]["ok"] == false)
+    });
+    let status = daemon.status().unwrap();
+    let errors = status["daemon"]["last_reload"]["errors"].to_string();
+    assert!(errors.contains("daemon.splay"), "{errors}");
+    assert!(errors.contains("suites.smoke.schedule"), "{errors}");
+    assert!(daemon.log_text().contains("config reload rejected"));
+    let before = daemon.runs().len();
+    daemon.wait_for(
+        "runs to go on after the bad reload",
+        Duration::from_secs(30),
+        |d| d.runs().len() > before,
+    );
+    std::fs::copy(fixture("daemon.toml"), &config).unwrap();
+
+    // A manual run of the slow suite through the daemon, then SIGTERM in its middle.
+    let manual = daemon
+        .cli()
+        .args(["run", "slow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut slow = None;
+    daemon.wait_for(
+        "the slow run's second benchmark",
+        Duration::from_secs(60),
+        |d| {
+            slow = d
+                .status()
+                .and_then(|s| current_run(&s))
+                .filter(|(suite, _, index)| suite == "slow" && *index >= 2);
+            slow.is_some()
+        },
+    );
+    let (_, slow_run, _) = slow.unwrap();
+    let stopping = Instant::now();
+    daemon.signal(libc::SIGTERM);
+    let code = daemon.wait_exit(Duration::from_secs(10));
+    assert_eq!(
+        code,
+        Some(0),
+        "exits within 10 s; log:\n{}",
+        daemon.log_text()
+    );
+    assert!(stopping.elapsed() < Duration::from_secs(10));
+    let output = manual.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ticket"), "{stderr}");
+
+    // The database is intact and the run is marked interrupted, with its finished results.
+    let store = perfwarden::store::Store::open(&state).expect("the database opens");
+    assert!(store.recovered_runs().is_empty(), "nothing left running");
+    let record = store.run(slow_run).unwrap().unwrap();
+    assert_eq!(record.status, perfwarden::store::RunStatus::Interrupted);
+    assert!(!store.results(slow_run).unwrap().is_empty());
+    assert!(!state.join("perfwarden.sock").exists(), "socket removed");
+
+    // Without the daemon, `status` reads the database and says so with exit code 4.
+    drop(store);
+    let (code, stdout, _) = run(daemon.cli().args(["--format", "json", "status"]));
+    assert_eq!(code, 4);
+    let offline = assert_valid_output(&stdout);
+    assert!(offline["daemon"].is_null());
+    let smoke = offline["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["suite"] == "smoke")
+        .unwrap()
+        .clone();
+    assert_eq!(smoke["last_status"], "success");
+}
+
+#[test]
+fn a_run_requested_while_a_suite_runs_is_queued_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = dir.path().join("perfwarden.toml");
+    // No scheduled suite fires during this test.
+    let text = std::fs::read_to_string(fixture("daemon.toml"))
+        .unwrap()
+        .replace("*/4 * * * * *", "@yearly");
+    std::fs::write(&config, text).unwrap();
+    let daemon = Daemon::start(&state, &config);
+
+    let first = daemon
+        .cli()
+        .args(["run", "slow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    daemon.wait_for("the slow run to start", Duration::from_secs(30), |d| {
+        d.status()
+            .and_then(|s| current_run(&s))
+            .is_some_and(|(suite, _, _)| suite == "slow")
+    });
+    let (code, stdout, stderr) = run(daemon.cli().args(["--format", "json", "run", "smoke"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("queued behind it (1 ahead"), "{stderr}");
+    let queued = assert_valid_output(&stdout);
+    assert_eq!(queued["run"]["suite"], "smoke");
+    assert_eq!(queued["run"]["trigger"], "manual");
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0));
+    let slow = String::from_utf8_lossy(&first.stdout);
+    assert!(slow.contains("suite slow · success"), "{slow}");
+    // The smoke run started after the slow one ended: never two at once.
+    let runs = daemon.runs();
+    let find = |suite: &str| runs.iter().find(|r| r["suite"] == suite).unwrap().clone();
+    let (slow, smoke) = (find("slow"), find("smoke"));
+    let parse = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    assert!(parse(&smoke["started_at"]) >= parse(&slow["finished_at"]));
+
+    // Unknown suites are refused by the daemon with the CLI's usage error.
+    let (code, _, stderr) = run(daemon.cli().args(["run", "nope"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no suite named \"nope\""), "{stderr}");
+}
+
+#[test]
+fn after_sigkill_mid_run_a_restart_recovers_and_keeps_committed_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = dir.path().join("perfwarden.toml");
+    let text = std::fs::read_to_string(fixture("daemon.toml"))
+        .unwrap()
+        .replace("*/4 * * * * *", "@yearly");
+    std::fs::write(&config, text).unwrap();
+    let mut daemon = Daemon::start(&state, &config);
+    let mut client = daemon
+        .cli()
+        .args(["run", "slow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut slow = None;
+    daemon.wait_for(
+        "the slow run's third benchmark",
+        Duration::from_secs(60),
+        |d| {
+            slow = d
+                .status()
+                .and_then(|s| current_run(&s))
+                .filter(|(suite, _, index)| suite == "slow" && *index >= 3);
+            slow.is_some()
+        },
+    );
+    let (_, run_id, _) = slow.unwrap();
+    let (_, shown, _) = run(daemon
+        .cli()
+        .args(["--format", "json", "show", &run_id.to_string()]));
+    let committed = assert_valid_output(&shown)["results"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(committed >= 2, "{shown}");
+    daemon.child.kill().unwrap(); // SIGKILL
+    daemon.child.wait().unwrap();
+    // The client following the run loses its daemon and says so.
+    assert_ne!(client.wait().unwrap().code(), Some(0));
+
+    // The stale socket is replaced; the dead run is marked interrupted at open.
+    let restarted = Daemon::start(&state, &config);
+    assert!(restarted.log_text().contains("marked interrupted"));
+    let (code, shown, stderr) =
+        run(restarted
+            .cli()
+            .args(["--format", "json", "show", &run_id.to_string()]));
+    assert_eq!(code, 0, "{stderr}");
+    let shown = assert_valid_output(&shown);
+    assert_eq!(shown["run"]["status"], "interrupted");
+    assert!(shown["results"].as_array().unwrap().len() >= committed);
+}
