@@ -197,3 +197,50 @@ async fn respond(daemon: &Arc<Daemon>, request: Request) -> Response {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[tokio::test]
+    async fn the_socket_is_0600_or_0660_with_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let private = dir.path().join("private.sock");
+        let _listener = bind(&private, None).unwrap();
+        let meta = std::fs::metadata(&private).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o600);
+
+        // A group this process belongs to: its own primary group.
+        // SAFETY: getgid has no preconditions.
+        let gid = unsafe { libc::getgid() };
+        // SAFETY: getgrgid returns a pointer into static storage or null.
+        let name = unsafe {
+            let group = libc::getgrgid(gid);
+            assert!(!group.is_null());
+            std::ffi::CStr::from_ptr((*group).gr_name)
+                .to_string_lossy()
+                .into_owned()
+        };
+        let shared = dir.path().join("shared.sock");
+        let _listener = bind(&shared, Some(&name)).unwrap();
+        let meta = std::fs::metadata(&shared).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o660);
+        assert_eq!(meta.gid(), gid);
+
+        let error = bind(&dir.path().join("x.sock"), Some("no-such-group-here")).unwrap_err();
+        assert!(error.contains("no group named"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_live_socket_is_not_taken_over_and_a_stale_one_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.sock");
+        let listener = bind(&path, None).unwrap();
+        let error = bind(&path, None).unwrap_err();
+        assert!(error.contains("another perfwarden daemon"), "{error}");
+        drop(listener); // the file stays behind, like after SIGKILL
+        assert!(path.exists());
+        bind(&path, None).expect("a stale socket is replaced");
+    }
+}
