@@ -36,6 +36,7 @@ bad_config! {
     budget_over_timeout => "budget-over-timeout",
     unknown_section => "unknown-section",
     many_problems => "many-problems",
+    bad_daemon => "bad-daemon",
 }
 
 #[test]

@@ -212,6 +212,14 @@ fn daemon_schedules_serves_reloads_and_stops_cleanly_mid_run() {
         daemon.log_text()
     );
     assert!(stopping.elapsed() < Duration::from_secs(10));
+    // `--log-format json`: one JSON object per line.
+    for line in daemon.log_text().lines() {
+        let event: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            event["level"].is_string() && event["message"].is_string(),
+            "{line}"
+        );
+    }
     let output = manual.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("ticket"), "{stderr}");
@@ -341,4 +349,129 @@ fn after_sigkill_mid_run_a_restart_recovers_and_keeps_committed_results() {
     let shown = assert_valid_output(&shown);
     assert_eq!(shown["run"]["status"], "interrupted");
     assert!(shown["results"].as_array().unwrap().len() >= committed);
+}
+
+/// A config whose quiet-host gate can never pass: no host has 100% of its memory available.
+fn busy_host_config(dir: &Path, when_busy: &str) -> PathBuf {
+    let path = dir.join("perfwarden.toml");
+    let text = std::fs::read_to_string(fixture("daemon.toml"))
+        .unwrap()
+        .replace("*/4 * * * * *", "*/3 * * * * *")
+        .replace(
+            "[daemon.quiet]\nenabled = false\n",
+            &format!(
+                "[daemon.quiet]\nmin_available_memory = \"100%\"\ncpu_sample = \"100ms\"\ninitial_backoff = \"1s\"\nmax_backoff = \"1s\"\nmax_delay = \"2s\"\nwhen_busy = \"{when_busy}\"\n"
+            ),
+        );
+    assert!(text.contains("when_busy"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_busy_host_postpones_then_skips_or_flags_the_run_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = busy_host_config(dir.path(), "skip");
+    let daemon = Daemon::start(&state, &config);
+
+    daemon.wait_for("the gate to postpone", Duration::from_secs(30), |d| {
+        d.status().is_some_and(|s| {
+            s["daemon"]["state"] == "waiting_for_quiet_host"
+                && s["daemon"]["waiting"]["reasons"]
+                    .to_string()
+                    .contains("memory available")
+        })
+    });
+    daemon.wait_for("a skipped run", Duration::from_secs(30), |d| {
+        d.runs().iter().any(|r| r["status"] == "skipped")
+    });
+    let skipped = daemon
+        .runs()
+        .into_iter()
+        .find(|r| r["status"] == "skipped")
+        .unwrap();
+    assert_eq!(skipped["gate"]["outcome"], "skipped");
+    assert!(skipped["gate"]["postponed_secs"].as_f64().unwrap() >= 2.0);
+    assert!(skipped["gate"]["checks"].as_u64().unwrap() >= 2);
+    assert!(
+        skipped["gate"]["readings"]["available_memory"]
+            .as_f64()
+            .unwrap()
+            < 1.0
+    );
+    let id = skipped["id"].to_string();
+    let (_, shown, _) = run(daemon.cli().args(["show", &id]));
+    assert!(shown.contains("skipped: the host stayed busy"), "{shown}");
+    assert!(shown.contains("memory available"), "{shown}");
+
+    // Reloaded with when_busy = "run": the suite runs and is flagged noisy.
+    busy_host_config(dir.path(), "run");
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for("a noisy run", Duration::from_secs(40), |d| {
+        d.runs()
+            .iter()
+            .any(|r| r["gate"]["outcome"] == "noisy" && r["status"] == "success")
+    });
+    let (_, listed, _) = run(daemon.cli().arg("runs"));
+    assert!(listed.contains("smoke (noisy host)"), "{listed}");
+}
+
+#[test]
+fn systemd_notifications_and_journald_logs() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = dir.path().join("perfwarden.toml");
+    let text = std::fs::read_to_string(fixture("daemon.toml"))
+        .unwrap()
+        .replace("*/4 * * * * *", "@yearly");
+    std::fs::write(&config, text).unwrap();
+    let notify_path = dir.path().join("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let log = dir.path().join("journal.log");
+    let mut child = perfwarden(&state)
+        .arg("--config")
+        .arg(&config)
+        .arg("daemon")
+        .env("NOTIFY_SOCKET", &notify_path)
+        .env("WATCHDOG_USEC", "1000000")
+        .env("JOURNAL_STREAM", "8:12345")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut messages = String::new();
+    let read_until = |needle: &str, messages: &mut String| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut buffer = [0u8; 4096];
+        while !messages.contains(needle) {
+            assert!(Instant::now() < deadline, "no {needle} in:\n{messages}");
+            if let Ok(n) = notify.recv(&mut buffer) {
+                messages.push_str(&String::from_utf8_lossy(&buffer[..n]));
+                messages.push('\n');
+            }
+        }
+    };
+    read_until("READY=1", &mut messages);
+    assert!(messages.contains("STATUS=idle; next: "), "{messages}");
+    read_until("WATCHDOG=1", &mut messages);
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    read_until("RELOADING=1", &mut messages);
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    read_until("STOPPING=1", &mut messages);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+
+    // Under systemd ($JOURNAL_STREAM): a syslog priority prefix and no timestamp.
+    let journal = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        journal.lines().any(|l| l.starts_with("<6>daemon started")),
+        "{journal}"
+    );
+    assert!(journal.lines().all(|l| l.starts_with('<')), "{journal}");
+    assert!(!journal.contains("Z "), "no timestamps: {journal}");
 }

@@ -100,7 +100,7 @@ impl Default for QuietConfig {
 pub(super) struct RawDaemon {
     timezone: Option<String>,
     splay: Option<ConfigDuration>,
-    catch_up: Option<CatchUp>,
+    catch_up: Option<String>,
     socket: Option<PathBuf>,
     socket_group: Option<String>,
 }
@@ -117,15 +117,11 @@ pub(super) struct RawQuiet {
     initial_backoff: Option<ConfigDuration>,
     max_backoff: Option<ConfigDuration>,
     max_delay: Option<ConfigDuration>,
-    when_busy: Option<WhenBusy>,
+    when_busy: Option<String>,
 }
 
-fn enum_hint(message: &str) -> Option<String> {
-    if message.contains("unknown variant") {
-        Some("catch_up is \"once\" or \"skip\"; when_busy is \"run\" or \"skip\"".into())
-    } else {
-        None
-    }
+fn no_hint(_: &str) -> Option<String> {
+    None
 }
 
 /// Validates the merged `[daemon]` table (`quiet` already split off) and `[daemon.quiet]`.
@@ -135,8 +131,8 @@ pub(super) fn validate(
     problems: &mut Problems,
 ) -> DaemonConfig {
     let mut config = DaemonConfig::default();
-    let raw: RawDaemon = read_value(toml::Value::Table(daemon), &["daemon"], problems, enum_hint)
-        .unwrap_or_default();
+    let raw: RawDaemon =
+        read_value(toml::Value::Table(daemon), &["daemon"], problems, no_hint).unwrap_or_default();
     if let Some(name) = raw.timezone {
         match name.parse::<chrono_tz::Tz>() {
             Ok(tz) => config.timezone = Some(tz),
@@ -158,8 +154,18 @@ pub(super) fn validate(
             config.splay = splay.0;
         }
     }
-    if let Some(c) = raw.catch_up {
-        config.catch_up = c;
+    match raw.catch_up.as_deref() {
+        None => {}
+        Some("once") => config.catch_up = CatchUp::Once,
+        Some("skip") => config.catch_up = CatchUp::Skip,
+        Some(other) => problems.add(
+            &["daemon", "catch_up"],
+            format!("\"{other}\" is not a catch-up mode"),
+            Some(
+                "\"once\" runs a missed suite once after start; \"skip\" waits for its next time"
+                    .into(),
+            ),
+        ),
     }
     config.socket = raw.socket;
     if let Some(group) = raw.socket_group {
@@ -178,7 +184,7 @@ pub(super) fn validate(
         toml::Value::Table(quiet),
         &["daemon", "quiet"],
         problems,
-        enum_hint,
+        no_hint,
     )
     .unwrap_or_default();
     let q = &mut config.quiet;
@@ -256,8 +262,15 @@ pub(super) fn validate(
             None,
         );
     }
-    if let Some(v) = raw.when_busy {
-        q.when_busy = v;
+    match raw.when_busy.as_deref() {
+        None => {}
+        Some("run") => q.when_busy = WhenBusy::Run,
+        Some("skip") => q.when_busy = WhenBusy::Skip,
+        Some(other) => problems.add(
+            &["daemon", "quiet", "when_busy"],
+            format!("\"{other}\" is not a choice"),
+            Some("\"run\" runs and flags the run noisy; \"skip\" records it skipped".into()),
+        ),
     }
     config
 }
