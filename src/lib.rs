@@ -3,19 +3,24 @@
 //! The code follows the data:
 //!
 //! ```text
-//! config ──► runner ──► workload ──► stats ──► store (redb) ──► detect ──► report
-//!  (TOML,     (warm-up,   (one file    (summary,  (the only      (baselines,  (text, JSON,
-//!   check,     samples,    per probe)   CI, tests, redb opener)   verdicts,    health
-//!   SLOs)      budget,                  change                    change       report)
-//!              fingerprint)             points)                   points, SLOs,
-//!                                                                 health score)
+//! config ──► scheduler ──► runner ──► workload ──► stats ──► store (redb) ──► detect ──► report
+//!  (TOML,     (cron in a    (warm-up,   (one file    (summary,  (the only      (baselines,  (text, JSON,
+//!   check,     time zone,    samples,    per probe)   CI, tests, redb opener)   verdicts,    health
+//!   SLOs)      splay,        budget,                  change                    change       report)
+//!              catch-up,     fingerprint)             points)                   points, SLOs,
+//!              run queue,                                                       health score)
+//!              quiet gate)
+//!                  ▲
+//!               daemon ◄── control socket ◄── cli (status, run, read commands)
 //! ```
 //!
 //! `cli` parses the command line and calls these modules; `main` only prints and exits.
 //! A run is measured by `runner::run_suite` (each result committed as it is measured),
 //! then judged by `detect::evaluate_run` (verdicts and regression states committed in
-//! one transaction), then rendered by `report`. The scheduling daemon and the OTLP
-//! export will plug into the same flow.
+//! one transaction), then rendered by `report`. `perfwarden run` does this once;
+//! `daemon` does it whenever the `scheduler::Agenda` says a suite is due, and while it
+//! runs it owns the database, so the CLI's commands reach it over the control socket and
+//! it answers them with the same `cli` code. The OTLP export will plug into the same flow.
 
 pub mod cli;
 pub mod config;
