@@ -49,7 +49,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     #[error(
-        "the database {path} is in use by another perfwarden process\n  hint: wait for the running `perfwarden run` to finish, or query the daemon"
+        "the database {path} is in use by another perfwarden process\n  hint: wait for the running `perfwarden run` to finish; if a daemon holds it, its control socket is not where this command looks (pass the daemon's --config, or set PERFWARDEN_SOCKET)"
     )]
     Locked { path: PathBuf },
     #[error(
