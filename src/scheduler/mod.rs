@@ -345,7 +345,8 @@ impl Agenda {
         state.last_started = Some(run.started_at);
         state.last_finished = run.finished_at;
         state.last_status = Some(run.status);
-        if run.status == RunStatus::Success {
+        // Only a full run counts as the suite succeeding (not `--quick` or `--bench`).
+        if run.status == RunStatus::Success && !job.quick && job.benches.is_empty() {
             state.last_success = run.finished_at;
         }
         self.dirty.push(job.suite);
