@@ -26,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod detect;
+pub mod export;
 pub mod logging;
 pub mod report;
 pub mod runner;

@@ -475,3 +475,81 @@ fn systemd_notifications_and_journald_logs() {
     assert!(journal.lines().all(|l| l.starts_with('<')), "{journal}");
     assert!(!journal.contains("Z "), "no timestamps: {journal}");
 }
+
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn the_prometheus_endpoint_serves_only_catalog_names() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = dir.path().join("perfwarden.toml");
+    let text = std::fs::read_to_string(fixture("daemon.toml")).unwrap()
+        + &format!("\n[export.prometheus]\nlisten = \"{addr}\"\n");
+    std::fs::write(&config, text).unwrap();
+    let daemon = Daemon::start(&state, &config);
+
+    let mut body = String::new();
+    daemon.wait_for("benchmark series", Duration::from_secs(60), |_| {
+        body = http_get(&addr, "/metrics").1;
+        body.contains("perfwarden_suite_last_success_timestamp_seconds{suite=\"smoke\"}")
+    });
+    let allowed: Vec<String> = perfwarden::export::catalog::METRICS
+        .iter()
+        .map(perfwarden::export::catalog::prometheus_name)
+        .chain(["target_info".to_string()])
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for line in body
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let name = line.split(['{', ' ']).next().unwrap();
+        assert!(
+            allowed.iter().any(|a| a == name),
+            "{name} is not in the catalog"
+        );
+        let value: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(value.is_finite(), "{line}");
+        seen.insert(name.to_string());
+    }
+    for expected in [
+        "perfwarden_benchmark_throughput_per_second",
+        "perfwarden_health_score",
+        "perfwarden_suite_runs_total",
+        "perfwarden_suite_duration_seconds",
+        "target_info",
+    ] {
+        assert!(seen.contains(expected), "{expected} missing from:\n{body}");
+    }
+    assert!(body.contains(
+        "perfwarden_benchmark_throughput_per_second{benchmark=\"primes\",suite=\"smoke\",statistic=\"median\"}"
+    ));
+    assert!(body.contains("# TYPE perfwarden_suite_runs_total counter"));
+    assert!(body.contains("service_version=\""), "{body}");
+    assert_eq!(http_get(&addr, "/nope").0, 404);
+}

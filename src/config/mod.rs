@@ -14,6 +14,7 @@
 
 mod daemon;
 mod error;
+mod export;
 mod units;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ use serde::de::DeserializeOwned;
 
 pub use daemon::{CatchUp, DaemonConfig, QuietConfig, WhenBusy};
 pub use error::{ConfigErrors, ConfigProblem};
+pub use export::ExportConfig;
 pub use units::{ConfigDuration, Percent};
 
 use crate::workload::{KINDS, WorkloadConfig};
@@ -150,6 +152,7 @@ pub struct Config {
     pub source: ConfigSource,
     pub agent: AgentConfig,
     pub daemon: DaemonConfig,
+    pub export: ExportConfig,
     pub suites: BTreeMap<String, SuiteConfig>,
     pub benchmarks: BTreeMap<String, BenchmarkConfig>,
 }
@@ -203,7 +206,14 @@ const OPTION_KEYS: &[&str] = &[
     "critical",
     "slo",
 ];
-const TOP_LEVEL_KEYS: &[&str] = &["agent", "daemon", "defaults", "suites", "benchmarks"];
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "agent",
+    "daemon",
+    "export",
+    "defaults",
+    "suites",
+    "benchmarks",
+];
 
 /// A parsed TOML document plus what is needed to point at lines in it.
 struct Layer {
@@ -499,6 +509,7 @@ impl Config {
         let mut agent_table = toml::Table::new();
         let mut daemon_table = toml::Table::new();
         let mut quiet_table = toml::Table::new();
+        let mut prometheus_table = toml::Table::new();
         let mut defaults_table = toml::Table::new();
         let mut suite_tables: BTreeMap<String, toml::Value> = BTreeMap::new();
         let mut bench_tables: BTreeMap<String, toml::Value> = BTreeMap::new();
@@ -518,6 +529,24 @@ impl Config {
                     }
                 }
                 Some(_) => problems.add(&["daemon"], "must be a table", None),
+                None => {}
+            }
+            match layer.table.get("export") {
+                Some(toml::Value::Table(t)) => {
+                    for (key, value) in t {
+                        match (key.as_str(), value) {
+                            ("prometheus", toml::Value::Table(p)) => {
+                                prometheus_table.extend(p.clone())
+                            }
+                            _ => problems.add(
+                                &["export", key],
+                                "unknown export section",
+                                Some("write [export.prometheus] with `listen`".into()),
+                            ),
+                        }
+                    }
+                }
+                Some(_) => problems.add(&["export"], "must be a table", None),
                 None => {}
             }
             for (section, target) in [
@@ -568,6 +597,7 @@ impl Config {
         }
 
         let daemon = daemon::validate(daemon_table, quiet_table, &mut problems);
+        let export = export::validate(prometheus_table, &mut problems);
 
         let defaults: RawOptions = read_value(
             toml::Value::Table(defaults_table),
@@ -782,6 +812,7 @@ impl Config {
                 retention,
             },
             daemon,
+            export,
             suites,
             benchmarks,
         })

@@ -108,6 +108,8 @@ struct Daemon {
     options: DaemonOptions,
     host: String,
     host_id: String,
+    /// The Prometheus exposition, when `[export.prometheus] listen` is set.
+    exposition: Option<crate::export::prometheus::Exposition>,
 }
 
 impl Daemon {
@@ -156,6 +158,7 @@ pub fn run(options: DaemonOptions) -> Result<i32, CliError> {
         store.put_schedule_state(&suite, &state)?;
     }
     let health = status::health(&store)?;
+    let prometheus_listen = config.export.prometheus_listen;
     let daemon = Arc::new(Daemon {
         store,
         shared: Mutex::new(Shared {
@@ -179,6 +182,7 @@ pub fn run(options: DaemonOptions) -> Result<i32, CliError> {
         options,
         host: sysinfo::System::host_name().unwrap_or_else(|| "unknown".into()),
         host_id,
+        exposition: prometheus_listen.map(|_| Default::default()),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -187,7 +191,35 @@ pub fn run(options: DaemonOptions) -> Result<i32, CliError> {
             code: exit::STATE,
             message: format!("cannot start the async runtime: {e}"),
         })?;
-    runtime.block_on(serve(daemon))
+    runtime.block_on(serve(daemon, prometheus_listen))
+}
+
+/// Re-renders the Prometheus exposition from the store (off the event loop).
+fn refresh_exposition(daemon: &Daemon) {
+    let Some(exposition) = daemon.exposition.clone() else {
+        return;
+    };
+    let store = daemon.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let rendered = (|| -> Result<String, crate::store::StoreError> {
+            let fingerprint = match store.runs(None, None)?.first() {
+                Some(run) => run.fingerprint.clone(),
+                None => runner::fingerprint::hash(&runner::fingerprint::collect()),
+            };
+            let points = crate::export::state::collect(&store)?;
+            Ok(crate::export::prometheus::render(
+                &points,
+                &crate::export::resource(&fingerprint),
+            ))
+        })();
+        match rendered {
+            Ok(text) => match exposition.write() {
+                Ok(mut slot) => *slot = text,
+                Err(poisoned) => *poisoned.into_inner() = text,
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot compute the exported metrics"),
+        }
+    });
 }
 
 fn log_notices(notices: &[Notice]) {
@@ -234,7 +266,10 @@ async fn wait_for(job: &mut Option<JobHandle>) -> Result<JobEnd, tokio::task::Jo
     }
 }
 
-async fn serve(daemon: Arc<Daemon>) -> Result<i32, CliError> {
+async fn serve(
+    daemon: Arc<Daemon>,
+    prometheus_listen: Option<std::net::SocketAddr>,
+) -> Result<i32, CliError> {
     let signal_error = |e: std::io::Error| CliError {
         code: exit::STATE,
         message: format!("cannot install signal handlers: {e}"),
@@ -249,6 +284,17 @@ async fn serve(daemon: Arc<Daemon>) -> Result<i32, CliError> {
         message,
     })?;
     tokio::spawn(server::accept_loop(listener, daemon.clone()));
+    if let (Some(listen), Some(exposition)) = (prometheus_listen, daemon.exposition.clone()) {
+        let endpoint = crate::export::prometheus::bind(listen)
+            .await
+            .map_err(|message| CliError {
+                code: exit::STATE,
+                message,
+            })?;
+        tracing::info!(listen = %listen, "serving Prometheus metrics at /metrics");
+        tokio::spawn(crate::export::prometheus::serve(endpoint, exposition));
+    }
+    refresh_exposition(&daemon);
     if let Some(interval) = notify::watchdog_interval() {
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
@@ -403,6 +449,7 @@ fn job_finished(daemon: &Daemon, job: &Job, end: JobEnd) {
     }
     drop(shared);
     persist_schedule(daemon);
+    refresh_exposition(daemon);
 }
 
 /// The exit code `perfwarden run` returns for a run that ended like `run`.
@@ -725,6 +772,7 @@ fn reload(daemon: &Daemon) {
         }
     }
     persist_schedule(daemon);
+    refresh_exposition(daemon);
     daemon.wake.notify_one();
     notify::ready(&status_line(daemon));
 }

@@ -151,12 +151,16 @@ async fn respond(daemon: &Arc<Daemon>, request: Request) -> Response {
             let store = daemon.store.clone();
             let config = daemon.lock().config.clone();
             let style = crate::report::text::Style { color, terminal };
-            tokio::task::spawn_blocking(move || cli::serve_command(argv, style, store, config))
-                .await
-                .unwrap_or_else(|e| Response::Error {
-                    message: format!("the command panicked: {e}"),
-                    code: exit::STATE,
-                })
+            let response =
+                tokio::task::spawn_blocking(move || cli::serve_command(argv, style, store, config))
+                    .await
+                    .unwrap_or_else(|e| Response::Error {
+                        message: format!("the command panicked: {e}"),
+                        code: exit::STATE,
+                    });
+            // `baseline pin/reset/accept` may have closed regressions.
+            super::refresh_exposition(daemon);
+            response
         }
         Request::Run {
             suite,

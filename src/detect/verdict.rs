@@ -76,6 +76,15 @@ pub enum RegressionState {
     Confirmed,
 }
 
+impl RegressionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegressionState::Suspected => "suspected",
+            RegressionState::Confirmed => "confirmed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {

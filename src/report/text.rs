@@ -724,10 +724,7 @@ pub fn regressions(report: &RegressionsReport, style: Style) -> String {
             (Some(c), None) => format!("{} worse", percent(c)),
             _ => "failed".into(),
         };
-        let state = match r.state {
-            RegressionState::Suspected => "suspected",
-            RegressionState::Confirmed => "confirmed",
-        };
+        let state = r.state.as_str();
         let severity = if r.ended.is_none() {
             colored(style, r.severity.as_str().to_string(), Color::Red)
         } else {

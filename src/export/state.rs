@@ -1,0 +1,191 @@
+//! The exported state: every metric point the catalog defines, computed from what the
+//! store holds (the latest run of each suite, the open regressions, the health scores).
+//! Results come once a week, so exporters re-send this persisted state on every interval
+//! and after a restart; nothing here depends on the process having seen the run.
+
+use std::collections::BTreeMap;
+
+use super::catalog::{self, MetricSpec};
+use crate::report::HealthReport;
+use crate::store::{BenchStatus, RunStatus, Store, StoreError};
+use crate::workload::Quantity;
+
+/// One value of one metric with its attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub metric: &'static MetricSpec,
+    pub attributes: Vec<(&'static str, String)>,
+    pub value: f64,
+}
+
+fn point(
+    metric: &'static MetricSpec,
+    attributes: Vec<(&'static str, String)>,
+    value: f64,
+) -> Option<Point> {
+    value.is_finite().then_some(Point {
+        metric,
+        attributes,
+        value,
+    })
+}
+
+/// Every point of the current state, in catalog order.
+pub fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
+    let mut points = Vec::new();
+    let runs = store.runs(None, None)?;
+
+    // Latest finished run of each suite (runs are newest first).
+    let mut latest: BTreeMap<&str, &crate::store::RunRecord> = BTreeMap::new();
+    for run in &runs {
+        if matches!(run.status, RunStatus::Running | RunStatus::Skipped) {
+            continue;
+        }
+        latest.entry(run.suite.as_str()).or_insert(run);
+    }
+
+    for (suite, run) in &latest {
+        for result in store.results(run.id)? {
+            if result.status == BenchStatus::Failed {
+                continue;
+            }
+            let Some(summary) = &result.summary else {
+                continue;
+            };
+            let metric = match result.metric.quantity {
+                Quantity::Duration => &catalog::BENCHMARK_DURATION,
+                Quantity::Throughput => &catalog::BENCHMARK_THROUGHPUT,
+                Quantity::Bandwidth => &catalog::BENCHMARK_BANDWIDTH,
+            };
+            let labels = |statistic: &str| {
+                vec![
+                    ("benchmark", result.benchmark.clone()),
+                    ("suite", suite.to_string()),
+                    ("statistic", statistic.to_string()),
+                ]
+            };
+            for (statistic, value) in [
+                ("median", summary.median),
+                ("mean", summary.mean),
+                ("p95", summary.p95),
+                ("p99", summary.p99),
+                ("min", summary.min),
+                ("max", summary.max),
+            ] {
+                points.extend(point(metric, labels(statistic), value));
+            }
+            let verdict = store.verdict(run.id, &result.benchmark)?;
+            let pair = || {
+                vec![
+                    ("benchmark", result.benchmark.clone()),
+                    ("suite", suite.to_string()),
+                ]
+            };
+            if let Some(evidence) = verdict.as_ref().and_then(|v| v.evidence.as_ref()) {
+                let base = evidence.baseline_median;
+                points.extend(point(metric, labels("baseline_median"), base));
+                points.extend(point(
+                    metric,
+                    labels("baseline_low"),
+                    base * (1.0 - evidence.tolerance),
+                ));
+                points.extend(point(
+                    metric,
+                    labels("baseline_high"),
+                    base * (1.0 + evidence.tolerance),
+                ));
+                points.extend(point(
+                    &catalog::BENCHMARK_CHANGE,
+                    pair(),
+                    evidence.worse_change,
+                ));
+            }
+            if let Some(cv) = verdict
+                .as_ref()
+                .and_then(|v| v.noise.as_ref())
+                .and_then(|n| n.run_to_run_cv)
+            {
+                points.extend(point(&catalog::BENCHMARK_NOISE, pair(), cv));
+            }
+        }
+    }
+
+    for regression in store.open_regressions()? {
+        points.extend(point(
+            &catalog::REGRESSION_ACTIVE,
+            vec![
+                ("benchmark", regression.benchmark.clone()),
+                ("suite", regression.suite.clone()),
+                ("severity", regression.severity.as_str().to_string()),
+                ("state", regression.state.as_str().to_string()),
+            ],
+            1.0,
+        ));
+    }
+
+    let health = HealthReport::build(store, None)?;
+    if let Some(score) = health.host_score {
+        points.extend(point(&catalog::HEALTH_SCORE, Vec::new(), score));
+    }
+    for suite in &health.suites {
+        points.extend(point(
+            &catalog::HEALTH_SCORE,
+            vec![("suite", suite.suite.clone())],
+            suite.health.score,
+        ));
+    }
+
+    let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for run in &runs {
+        if run.status != RunStatus::Running {
+            *counts
+                .entry((run.suite.as_str(), run.status.as_str()))
+                .or_default() += 1;
+        }
+    }
+    for ((suite, outcome), count) in counts {
+        points.extend(point(
+            &catalog::SUITE_RUNS,
+            vec![
+                ("suite", suite.to_string()),
+                ("outcome", outcome.to_string()),
+            ],
+            count as f64,
+        ));
+    }
+    for (suite, run) in &latest {
+        if let Some(duration) = run.duration_secs() {
+            points.extend(point(
+                &catalog::SUITE_DURATION,
+                vec![("suite", suite.to_string())],
+                duration,
+            ));
+        }
+    }
+    let mut last_success: BTreeMap<&str, f64> = BTreeMap::new();
+    for run in &runs {
+        if run.status == RunStatus::Success && !run.quick {
+            if let Some(end) = run.finished_at {
+                last_success
+                    .entry(run.suite.as_str())
+                    .or_insert(end.timestamp_millis() as f64 / 1000.0);
+            }
+        }
+    }
+    for (suite, at) in last_success {
+        points.extend(point(
+            &catalog::SUITE_LAST_SUCCESS,
+            vec![("suite", suite.to_string())],
+            at,
+        ));
+    }
+
+    let order = |p: &Point| {
+        catalog::METRICS
+            .iter()
+            .position(|m| m.name == p.metric.name)
+            .unwrap_or(usize::MAX)
+    };
+    points.sort_by_key(order);
+    Ok(points)
+}
