@@ -317,3 +317,17 @@ mod tests {
         assert_eq!(unit_suffix("1", Instrument::Counter), None);
     }
 }
+
+#[cfg(test)]
+mod readme {
+    use super::*;
+
+    #[test]
+    fn the_readme_glossary_lists_every_metric() {
+        let readme = include_str!("../../README.md");
+        for m in METRICS {
+            let row = format!("| `{}` | `{}` | `{}` |", m.name, m.unit, prometheus_name(m));
+            assert!(readme.contains(&row), "README lacks the row {row}");
+        }
+    }
+}
