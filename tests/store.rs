@@ -249,3 +249,35 @@ fn a_version_1_database_is_upgraded_in_place() {
         perfwarden::store::schema::SCHEMA_VERSION
     );
 }
+
+#[test]
+fn run_counters_count_each_ended_run_once_and_survive_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for days_ago in [40, 20, 1] {
+        let mut run = store.begin_run(run_record("weekly", days_ago)).unwrap();
+        run.status = RunStatus::Success;
+        store.update_run(&run).unwrap();
+        // A second update of an ended run (a note, say) does not count again.
+        run.note = Some("x".into());
+        store.update_run(&run).unwrap();
+    }
+    let running = store.begin_run(run_record("weekly", 0)).unwrap();
+    let counts = store.run_counts().unwrap();
+    assert_eq!(counts, vec![(("weekly".into(), "success".into()), 3)]);
+    store
+        .purge_before(Utc::now() - ChronoDuration::days(30))
+        .unwrap();
+    drop(store);
+    // Reopening marks the running run interrupted and counts it.
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.recovered_runs(), &[running.id]);
+    let counts = store.run_counts().unwrap();
+    assert_eq!(
+        counts,
+        vec![
+            (("weekly".into(), "interrupted".into()), 1),
+            (("weekly".into(), "success".into()), 3)
+        ]
+    );
+}

@@ -103,7 +103,7 @@ pub const SUITE_RUNS: MetricSpec = MetricSpec {
     name: "perfwarden.suite.runs",
     instrument: Instrument::Counter,
     unit: "{run}",
-    description: "Runs of each suite kept in the database, by outcome",
+    description: "Runs of each suite that ended, by outcome, since the database was created",
     attributes: &["suite", "outcome"],
 };
 pub const SUITE_DURATION: MetricSpec = MetricSpec {

@@ -189,7 +189,7 @@ mod tests {
 # HELP perfwarden_benchmark_duration_seconds Time per operation of a duration benchmark's latest run, by statistic; baseline_low/high bound the band within the effective tolerance of the baseline median
 # TYPE perfwarden_benchmark_duration_seconds gauge
 perfwarden_benchmark_duration_seconds{benchmark=\"parse \\\"json\\\"\",suite=\"weekly\",statistic=\"median\"} 0.25
-# HELP perfwarden_suite_runs_total Runs of each suite kept in the database, by outcome
+# HELP perfwarden_suite_runs_total Runs of each suite that ended, by outcome, since the database was created
 # TYPE perfwarden_suite_runs_total counter
 perfwarden_suite_runs_total{suite=\"weekly\",outcome=\"success\"} 3
 # HELP target_info Target metadata

@@ -135,21 +135,10 @@ pub fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
         ));
     }
 
-    let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-    for run in &runs {
-        if run.status != RunStatus::Running {
-            *counts
-                .entry((run.suite.as_str(), run.status.as_str()))
-                .or_default() += 1;
-        }
-    }
-    for ((suite, outcome), count) in counts {
+    for ((suite, outcome), count) in store.run_counts()? {
         points.extend(point(
             &catalog::SUITE_RUNS,
-            vec![
-                ("suite", suite.to_string()),
-                ("outcome", outcome.to_string()),
-            ],
+            vec![("suite", suite), ("outcome", outcome)],
             count as f64,
         ));
     }

@@ -24,7 +24,7 @@ pub use records::{
 };
 use schema::{
     BASELINE_START, BENCH_INDEX, FINGERPRINTS, META, OPEN_REGRESSIONS, REGRESSION_LOG, RESULTS,
-    RUNS, SAMPLES, SCHEDULE, SCHEMA_VERSION, SNAPSHOTS, VERDICTS,
+    RUN_COUNTS, RUNS, SAMPLES, SCHEDULE, SCHEMA_VERSION, SNAPSHOTS, VERDICTS,
 };
 
 /// File name of the database inside the state directory.
@@ -108,6 +108,16 @@ fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
 
 fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn count_run(
+    counts: &mut redb::Table<(&str, &str), u64>,
+    run: &RunRecord,
+) -> Result<(), redb::StorageError> {
+    let key = (run.suite.as_str(), run.status.as_str());
+    let current = counts.get(key)?.map(|v| v.value()).unwrap_or(0);
+    counts.insert(key, current + 1)?;
+    Ok(())
 }
 
 fn samples_to_bytes(samples: &[f64]) -> Vec<u8> {
@@ -237,6 +247,18 @@ impl Store {
             txn.open_table(REGRESSION_LOG).map_err(|e| self.err(e))?;
             txn.open_table(BASELINE_START).map_err(|e| self.err(e))?;
             txn.open_table(SCHEDULE).map_err(|e| self.err(e))?;
+            let mut counts = txn.open_table(RUN_COUNTS).map_err(|e| self.err(e))?;
+            if found.is_some_and(|v| v < 3) {
+                // Upgrade: start the counters from the runs still stored.
+                let runs = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+                for entry in runs.iter().map_err(|e| self.err(e))? {
+                    let (_, bytes) = entry.map_err(|e| self.err(e))?;
+                    let run: RunRecord = from_json(bytes.value())?;
+                    if run.status != RunStatus::Running {
+                        count_run(&mut counts, &run).map_err(|e| self.err(e))?;
+                    }
+                }
+            }
 
             // Crash recovery: nobody else can hold the file, so `running` runs are dead.
             let mut runs = txn.open_table(RUNS).map_err(|e| self.err(e))?;
@@ -256,6 +278,7 @@ impl Store {
                 );
                 runs.insert(id, to_json(&run).as_slice())
                     .map_err(|e| self.err(e))?;
+                count_run(&mut counts, &run).map_err(|e| self.err(e))?;
                 self.recovered.push(id);
             }
         }
@@ -289,10 +312,34 @@ impl Store {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut runs = txn.open_table(RUNS).map_err(|e| self.err(e))?;
+            let previous = runs
+                .get(run.id)
+                .map_err(|e| self.err(e))?
+                .map(|bytes| from_json::<RunRecord>(bytes.value()))
+                .transpose()?;
             runs.insert(run.id, to_json(run).as_slice())
                 .map_err(|e| self.err(e))?;
+            // Count a run once, when it leaves `running`.
+            let was_running = previous.is_none_or(|p| p.status == RunStatus::Running);
+            if was_running && run.status != RunStatus::Running {
+                let mut counts = txn.open_table(RUN_COUNTS).map_err(|e| self.err(e))?;
+                count_run(&mut counts, run).map_err(|e| self.err(e))?;
+            }
         }
         txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// Runs that ended, by `(suite, outcome)`, since the database was created.
+    pub fn run_counts(&self) -> Result<Vec<((String, String), u64)>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(RUN_COUNTS).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(|e| self.err(e))? {
+            let (key, count) = entry.map_err(|e| self.err(e))?;
+            let (suite, outcome) = key.value();
+            out.push(((suite.to_string(), outcome.to_string()), count.value()));
+        }
+        Ok(out)
     }
 
     /// Commits one benchmark result with its raw samples and index entry, durably.

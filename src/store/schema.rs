@@ -14,7 +14,8 @@ use redb::TableDefinition;
 /// History: 1 — runs, results, samples, index, fingerprints, snapshots; 2 — adds verdicts,
 /// regressions, the regression log and baseline starts (new tables only, so a version 1
 /// file is upgraded by creating them); 3 — adds the daemon's schedule state (new table
-/// only; run records gained optional fields).
+/// only; run records gained optional fields, and the run counters are filled from the
+/// runs present).
 pub const SCHEMA_VERSION: u64 = 3;
 
 /// `name → value`: `schema_version`, `next_run_id`.
@@ -57,3 +58,7 @@ pub const BASELINE_START: TableDefinition<&str, u64> = TableDefinition::new("bas
 /// `suite → SuiteSchedule (JSON)`: the daemon's last handled scheduled time, next due time
 /// and last outcome of each suite, so catch-up and `status` survive restarts.
 pub const SCHEDULE: TableDefinition<&str, &[u8]> = TableDefinition::new("schedule");
+
+/// `(suite, outcome) → count`: runs that ended, ever. Unlike counting `RUNS`, retention
+/// never lowers it, so it can be exported as a monotonic counter.
+pub const RUN_COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("run_counts");
