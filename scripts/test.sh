@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, integration tests (the real binary, the daemon as a process,
 # signals, the redb store, bad-config snapshots, JSON schema validation), the examples'
-# build, and the systemd unit checks (scripts/check-systemd.sh; installs Debian's systemd
-# package for systemd-analyze if it is missing). Ends with one total line:
+# build, the systemd unit checks (scripts/check-systemd.sh; installs Debian's systemd
+# package for systemd-analyze if it is missing) and the alert rules and routing with
+# promtool and amtool (scripts/check-alerts.sh; installs Debian's prometheus and
+# prometheus-alertmanager if missing). Ends with one total line:
 # "tests: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +13,7 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --locked --all-targets 2>&1 | tee "$log" || status=$?
 ./scripts/check-systemd.sh 2>&1 | tee -a "$log" || status=$?
-awk '/^test result:|^systemd:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed[;,]?$/) p += $(i-1); if ($(i) ~ /^failed[;,]?$/) f += $(i-1) } }
+./scripts/check-alerts.sh 2>&1 | tee -a "$log" || status=$?
+awk '/^test result:|^systemd:|^alerts:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed[;,]?$/) p += $(i-1); if ($(i) ~ /^failed[;,]?$/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"

@@ -1,0 +1,101 @@
+//! The alert rules name only series perfwarden produces (the catalog's Prometheus names,
+//! plus Prometheus' own `up` and the `target_info` resource series), and every rule has a
+//! summary, a description and a runbook that exists in the repository. The rules'
+//! behaviour is tested by promtool (`scripts/check-alerts.sh`).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use perfwarden::export::catalog::{METRICS, prometheus_name};
+
+fn rules() -> serde_yaml_ng::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts/perfwarden.rules.yml");
+    serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Metric names selected by a PromQL expression, from a real PromQL parser.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    use promql_parser::parser::Expr;
+    use promql_parser::util::{ExprVisitor, walk_expr};
+    struct Names(BTreeSet<String>);
+    impl ExprVisitor for Names {
+        type Error = ();
+        fn pre_visit(&mut self, expr: &Expr) -> Result<bool, ()> {
+            let selector = match expr {
+                Expr::VectorSelector(vs) => Some(vs),
+                Expr::MatrixSelector(ms) => Some(&ms.vs),
+                _ => None,
+            };
+            if let Some(name) = selector.and_then(|vs| vs.name.clone()) {
+                self.0.insert(name);
+            }
+            Ok(true)
+        }
+    }
+    let parsed = promql_parser::parser::parse(expr)
+        .unwrap_or_else(|e| panic!("not valid PromQL: {e}\n{expr}"));
+    let mut names = Names(BTreeSet::new());
+    walk_expr(&mut names, &parsed).unwrap();
+    names.0
+}
+
+#[test]
+fn rules_name_only_series_the_catalog_produces() {
+    let allowed: BTreeSet<String> = METRICS
+        .iter()
+        .map(prometheus_name)
+        .chain(["up".to_string(), "target_info".to_string()])
+        .collect();
+    let mut used = BTreeSet::new();
+    for group in rules()["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            let expr = rule["expr"].as_str().unwrap();
+            for name in metric_names(expr) {
+                assert!(
+                    allowed.contains(&name),
+                    "{} uses {name}, which perfwarden does not produce",
+                    rule["alert"].as_str().unwrap()
+                );
+                used.insert(name);
+            }
+        }
+    }
+    assert!(used.contains("perfwarden_regression_active"));
+}
+
+#[test]
+fn every_rule_has_a_summary_a_description_and_an_existing_runbook() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for group in rules()["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            let name = rule["alert"].as_str().unwrap();
+            let annotations = &rule["annotations"];
+            assert!(annotations["summary"].as_str().is_some(), "{name}");
+            assert!(annotations["description"].as_str().is_some(), "{name}");
+            let url = annotations["runbook_url"].as_str().unwrap();
+            let path = url
+                .split("/blob/main/")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{name}: {url}"));
+            assert!(root.join(path).is_file(), "{name}: no runbook at {path}");
+            let severity = rule["labels"]["severity"].as_str().unwrap();
+            assert!(["critical", "major", "minor"].contains(&severity), "{name}");
+        }
+    }
+}
+
+#[test]
+fn the_expression_scanner_finds_metric_names() {
+    let names = metric_names(
+        "up{job=\"perfwarden\"} == 0 or (group by (job, instance) (max_over_time(target_info{job=\"x\"}[1d])) unless on (job, instance) target_info)",
+    );
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_eq!(names, vec!["target_info", "up"]);
+    let names = metric_names(
+        "time() - perfwarden_suite_last_success_timestamp_seconds{suite=\"weekly\"} > 8 * 86400",
+    );
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        vec!["perfwarden_suite_last_success_timestamp_seconds".to_string()]
+    );
+}
