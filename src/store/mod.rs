@@ -110,6 +110,9 @@ fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreErr
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// `((suite, outcome), runs)`.
+pub type RunCount = ((String, String), u64);
+
 fn count_run(
     counts: &mut redb::Table<(&str, &str), u64>,
     run: &RunRecord,
@@ -330,7 +333,7 @@ impl Store {
     }
 
     /// Runs that ended, by `(suite, outcome)`, since the database was created.
-    pub fn run_counts(&self) -> Result<Vec<((String, String), u64)>, StoreError> {
+    pub fn run_counts(&self) -> Result<Vec<RunCount>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = txn.open_table(RUN_COUNTS).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
