@@ -20,7 +20,10 @@ fn dashboards() -> Vec<(PathBuf, Value)> {
         })
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(out.len() >= 2, "an overview and a benchmark detail dashboard");
+    assert!(
+        out.len() >= 2,
+        "an overview and a benchmark detail dashboard"
+    );
     out
 }
 
@@ -76,7 +79,11 @@ fn every_panel_query_is_promql_over_catalog_series() {
             for target in panel["targets"].as_array().unwrap() {
                 let expr = target["expr"].as_str().unwrap();
                 let names = metric_names(expr);
-                assert!(!names.is_empty(), "{}: {expr} selects nothing", path.display());
+                assert!(
+                    !names.is_empty(),
+                    "{}: {expr} selects nothing",
+                    path.display()
+                );
                 for name in names {
                     assert!(
                         allowed.contains(&name),
@@ -98,7 +105,11 @@ fn dashboards_use_a_datasource_variable_and_host_suite_variables() {
     let allowed = catalog_names();
     for (path, dashboard) in dashboards() {
         assert!(dashboard.get("__inputs").is_none(), "{}", path.display());
-        assert!(dashboard["uid"].as_str().is_some_and(|u| u.starts_with("perfwarden-")));
+        assert!(
+            dashboard["uid"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("perfwarden-"))
+        );
         let variables = dashboard["templating"]["list"].as_array().unwrap();
         let named = |n: &str| variables.iter().find(|v| v["name"] == n);
         assert_eq!(named("datasource").unwrap()["type"], "datasource");
