@@ -3,6 +3,8 @@
 //! summary, a description and a runbook that exists in the repository. The rules'
 //! behaviour is tested by promtool (`scripts/check-alerts.sh`).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -11,32 +13,6 @@ use perfwarden::export::catalog::{METRICS, prometheus_name};
 fn rules() -> serde_yaml_ng::Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts/perfwarden.rules.yml");
     serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// Metric names selected by a PromQL expression, from a real PromQL parser.
-fn metric_names(expr: &str) -> BTreeSet<String> {
-    use promql_parser::parser::Expr;
-    use promql_parser::util::{ExprVisitor, walk_expr};
-    struct Names(BTreeSet<String>);
-    impl ExprVisitor for Names {
-        type Error = ();
-        fn pre_visit(&mut self, expr: &Expr) -> Result<bool, ()> {
-            let selector = match expr {
-                Expr::VectorSelector(vs) => Some(vs),
-                Expr::MatrixSelector(ms) => Some(&ms.vs),
-                _ => None,
-            };
-            if let Some(name) = selector.and_then(|vs| vs.name.clone()) {
-                self.0.insert(name);
-            }
-            Ok(true)
-        }
-    }
-    let parsed = promql_parser::parser::parse(expr)
-        .unwrap_or_else(|e| panic!("not valid PromQL: {e}\n{expr}"));
-    let mut names = Names(BTreeSet::new());
-    walk_expr(&mut names, &parsed).unwrap();
-    names.0
 }
 
 #[test]
@@ -50,7 +26,7 @@ fn rules_name_only_series_the_catalog_produces() {
     for group in rules()["groups"].as_sequence().unwrap() {
         for rule in group["rules"].as_sequence().unwrap() {
             let expr = rule["expr"].as_str().unwrap();
-            for name in metric_names(expr) {
+            for name in common::promql_metric_names(expr) {
                 assert!(
                     allowed.contains(&name),
                     "{} uses {name}, which perfwarden does not produce",
@@ -86,12 +62,12 @@ fn every_rule_has_a_summary_a_description_and_an_existing_runbook() {
 
 #[test]
 fn the_expression_scanner_finds_metric_names() {
-    let names = metric_names(
+    let names = common::promql_metric_names(
         "up{job=\"perfwarden\"} == 0 or (group by (job, instance) (max_over_time(target_info{job=\"x\"}[1d])) unless on (job, instance) target_info)",
     );
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     assert_eq!(names, vec!["target_info", "up"]);
-    let names = metric_names(
+    let names = common::promql_metric_names(
         "time() - perfwarden_suite_last_success_timestamp_seconds{suite=\"weekly\"} > 8 * 86400",
     );
     assert_eq!(

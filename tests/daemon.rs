@@ -85,6 +85,24 @@ impl Daemon {
         }
     }
 
+    /// Waits until the `slow` suite is at its `index`-th benchmark; returns its run id.
+    fn wait_for_slow_benchmark(&self, index: u64) -> u64 {
+        let mut found = None;
+        self.wait_for(
+            &format!("benchmark {index} of the slow run"),
+            Duration::from_secs(60),
+            |d| {
+                found = d
+                    .status()
+                    .and_then(|s| current_run(&s))
+                    .filter(|(suite, _, at)| suite == "slow" && *at >= index)
+                    .map(|(_, run, _)| run);
+                found.is_some()
+            },
+        );
+        found.unwrap()
+    }
+
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -110,11 +128,17 @@ impl Drop for Daemon {
     }
 }
 
-/// The daemon's config in a file the test may rewrite (for SIGHUP).
-fn config_copy(dir: &Path) -> PathBuf {
+/// The daemon's test config, edited by `edit`, in a file the test may rewrite (SIGHUP).
+fn write_config(dir: &Path, edit: impl FnOnce(String) -> String) -> PathBuf {
     let path = dir.join("perfwarden.toml");
-    std::fs::copy(fixture("daemon.toml"), &path).unwrap();
+    let text = std::fs::read_to_string(fixture("daemon.toml")).unwrap();
+    std::fs::write(&path, edit(text)).unwrap();
     path
+}
+
+/// The test config with no suite scheduled during the test (runs are requested).
+fn unscheduled_config(dir: &Path) -> PathBuf {
+    write_config(dir, |text| text.replace("*/4 * * * * *", "@yearly"))
 }
 
 fn current_run(status: &Value) -> Option<(String, u64, u64)> {
@@ -130,7 +154,7 @@ fn current_run(status: &Value) -> Option<(String, u64, u64)> {
 fn daemon_schedules_serves_reloads_and_stops_cleanly_mid_run() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let config = config_copy(dir.path());
+    let config = write_config(dir.path(), |text| text);
     let mut daemon = Daemon::start(&state, &config);
 
     // Scheduled runs happen every 4 seconds; `runs` is answered through the socket while the
@@ -189,19 +213,7 @@ fn daemon_schedules_serves_reloads_and_stops_cleanly_mid_run() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut slow = None;
-    daemon.wait_for(
-        "the slow run's second benchmark",
-        Duration::from_secs(60),
-        |d| {
-            slow = d
-                .status()
-                .and_then(|s| current_run(&s))
-                .filter(|(suite, _, index)| suite == "slow" && *index >= 2);
-            slow.is_some()
-        },
-    );
-    let (_, slow_run, _) = slow.unwrap();
+    let slow_run = daemon.wait_for_slow_benchmark(2);
     let stopping = Instant::now();
     daemon.signal(libc::SIGTERM);
     let code = daemon.wait_exit(Duration::from_secs(10));
@@ -252,12 +264,7 @@ fn daemon_schedules_serves_reloads_and_stops_cleanly_mid_run() {
 fn a_run_requested_while_a_suite_runs_is_queued_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let config = dir.path().join("perfwarden.toml");
-    // No scheduled suite fires during this test.
-    let text = std::fs::read_to_string(fixture("daemon.toml"))
-        .unwrap()
-        .replace("*/4 * * * * *", "@yearly");
-    std::fs::write(&config, text).unwrap();
+    let config = unscheduled_config(dir.path());
     let daemon = Daemon::start(&state, &config);
 
     let first = daemon
@@ -299,11 +306,7 @@ fn a_run_requested_while_a_suite_runs_is_queued_and_reported() {
 fn after_sigkill_mid_run_a_restart_recovers_and_keeps_committed_results() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let config = dir.path().join("perfwarden.toml");
-    let text = std::fs::read_to_string(fixture("daemon.toml"))
-        .unwrap()
-        .replace("*/4 * * * * *", "@yearly");
-    std::fs::write(&config, text).unwrap();
+    let config = unscheduled_config(dir.path());
     let mut daemon = Daemon::start(&state, &config);
     let mut client = daemon
         .cli()
@@ -312,19 +315,7 @@ fn after_sigkill_mid_run_a_restart_recovers_and_keeps_committed_results() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut slow = None;
-    daemon.wait_for(
-        "the slow run's third benchmark",
-        Duration::from_secs(60),
-        |d| {
-            slow = d
-                .status()
-                .and_then(|s| current_run(&s))
-                .filter(|(suite, _, index)| suite == "slow" && *index >= 3);
-            slow.is_some()
-        },
-    );
-    let (_, run_id, _) = slow.unwrap();
+    let run_id = daemon.wait_for_slow_benchmark(3);
     let (_, shown, _) = run(daemon
         .cli()
         .args(["--format", "json", "show", &run_id.to_string()]));
@@ -353,19 +344,16 @@ fn after_sigkill_mid_run_a_restart_recovers_and_keeps_committed_results() {
 
 /// A config whose quiet-host gate can never pass: no host has 100% of its memory available.
 fn busy_host_config(dir: &Path, when_busy: &str) -> PathBuf {
-    let path = dir.join("perfwarden.toml");
-    let text = std::fs::read_to_string(fixture("daemon.toml"))
-        .unwrap()
-        .replace("*/4 * * * * *", "*/3 * * * * *")
-        .replace(
+    write_config(dir, |text| {
+        let text = text.replace("*/4 * * * * *", "*/3 * * * * *").replace(
             "[daemon.quiet]\nenabled = false\n",
             &format!(
                 "[daemon.quiet]\nmin_available_memory = \"100%\"\ncpu_sample = \"100ms\"\ninitial_backoff = \"1s\"\nmax_backoff = \"1s\"\nmax_delay = \"2s\"\nwhen_busy = \"{when_busy}\"\n"
             ),
         );
-    assert!(text.contains("when_busy"));
-    std::fs::write(&path, text).unwrap();
-    path
+        assert!(text.contains("when_busy"));
+        text
+    })
 }
 
 #[test]
@@ -422,11 +410,7 @@ fn systemd_notifications_and_journald_logs() {
     use std::os::unix::net::UnixDatagram;
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let config = dir.path().join("perfwarden.toml");
-    let text = std::fs::read_to_string(fixture("daemon.toml"))
-        .unwrap()
-        .replace("*/4 * * * * *", "@yearly");
-    std::fs::write(&config, text).unwrap();
+    let config = unscheduled_config(dir.path());
     let notify_path = dir.path().join("notify.sock");
     let notify = UnixDatagram::bind(&notify_path).unwrap();
     notify
@@ -507,10 +491,9 @@ fn the_prometheus_endpoint_serves_only_catalog_names() {
     let addr = format!("127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let config = dir.path().join("perfwarden.toml");
-    let text = std::fs::read_to_string(fixture("daemon.toml")).unwrap()
-        + &format!("\n[export.prometheus]\nlisten = \"{addr}\"\n");
-    std::fs::write(&config, text).unwrap();
+    let config = write_config(dir.path(), |text| {
+        text + &format!("\n[export.prometheus]\nlisten = \"{addr}\"\n")
+    });
     let daemon = Daemon::start(&state, &config);
 
     let mut body = String::new();

@@ -2,6 +2,8 @@
 //! and host, suite (and benchmark) variables, and every panel query valid PromQL that names
 //! only series the metric catalog produces.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -46,28 +48,7 @@ fn expand(expr: &str) -> String {
 }
 
 fn metric_names(expr: &str) -> BTreeSet<String> {
-    use promql_parser::parser::Expr;
-    use promql_parser::util::{ExprVisitor, walk_expr};
-    struct Names(BTreeSet<String>);
-    impl ExprVisitor for Names {
-        type Error = ();
-        fn pre_visit(&mut self, expr: &Expr) -> Result<bool, ()> {
-            let selector = match expr {
-                Expr::VectorSelector(vs) => Some(vs),
-                Expr::MatrixSelector(ms) => Some(&ms.vs),
-                _ => None,
-            };
-            if let Some(name) = selector.and_then(|vs| vs.name.clone()) {
-                self.0.insert(name);
-            }
-            Ok(true)
-        }
-    }
-    let parsed = promql_parser::parser::parse(&expand(expr))
-        .unwrap_or_else(|e| panic!("not valid PromQL: {e}\n{expr}"));
-    let mut names = Names(BTreeSet::new());
-    walk_expr(&mut names, &parsed).unwrap();
-    names.0
+    common::promql_metric_names(&expand(expr))
 }
 
 #[test]

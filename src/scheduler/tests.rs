@@ -83,6 +83,11 @@ fn simulate(
     done
 }
 
+/// An agenda for suites with no persisted state, started at `at`.
+fn first_start(schedules: Vec<Schedule>, at: DateTime<Utc>) -> Agenda {
+    Agenda::new(schedules, &BTreeMap::new(), CatchUp::Once, at).0
+}
+
 fn minutes(m: i64) -> impl Fn(&Job) -> chrono::Duration {
     move |_| chrono::Duration::minutes(m)
 }
@@ -119,12 +124,7 @@ fn daily_0300_berlin_fires_at_0300_local_on_both_sides_of_both_dst_changes() {
 fn a_slot_inside_the_spring_gap_runs_once_right_after_it() {
     // 02:30 does not exist in Berlin on 2026-03-29; the run happens at 03:00 local.
     let from = utc(2026, 3, 28, 12, 0);
-    let (mut agenda, _) = Agenda::new(
-        vec![schedule("gap", "30 2 * * *", 0)],
-        &BTreeMap::new(),
-        CatchUp::Once,
-        from,
-    );
+    let mut agenda = first_start(vec![schedule("gap", "30 2 * * *", 0)], from);
     let runs = simulate(&mut agenda, from, utc(2026, 3, 30, 12, 0), minutes(1));
     let local: Vec<_> = runs
         .iter()
@@ -138,12 +138,7 @@ fn a_slot_inside_the_spring_gap_runs_once_right_after_it() {
 #[test]
 fn monthly_on_the_31st_runs_only_in_months_with_31_days() {
     let from = utc(2026, 12, 1, 0, 0);
-    let (mut agenda, _) = Agenda::new(
-        vec![schedule("monthly", "0 4 31 * *", 0)],
-        &BTreeMap::new(),
-        CatchUp::Once,
-        from,
-    );
+    let mut agenda = first_start(vec![schedule("monthly", "0 4 31 * *", 0)], from);
     let runs = simulate(&mut agenda, from, utc(2027, 12, 1, 0, 0), minutes(30));
     let months: Vec<u32> = runs
         .iter()
@@ -312,12 +307,7 @@ fn a_suite_waiting_behind_a_long_run_is_queued_once() {
 fn splay_delays_every_slot_by_the_hosts_offset() {
     let splay = super::splay::splay_for("host-a", Duration::from_secs(30 * 60));
     let from = utc(2026, 11, 26, 0, 0);
-    let (mut agenda, _) = Agenda::new(
-        vec![schedule("daily", "0 3 * * *", splay.as_secs())],
-        &BTreeMap::new(),
-        CatchUp::Once,
-        from,
-    );
+    let mut agenda = first_start(vec![schedule("daily", "0 3 * * *", splay.as_secs())], from);
     let runs = simulate(&mut agenda, from, utc(2026, 11, 29, 0, 0), minutes(1));
     assert_eq!(runs.len(), 3);
     for run in &runs {
@@ -333,12 +323,7 @@ fn splay_delays_every_slot_by_the_hosts_offset() {
 #[test]
 fn manual_runs_queue_behind_the_running_one() {
     let from = utc(2026, 11, 26, 0, 0);
-    let (mut agenda, _) = Agenda::new(
-        vec![schedule("daily", "0 3 * * *", 0)],
-        &BTreeMap::new(),
-        CatchUp::Once,
-        from,
-    );
+    let mut agenda = first_start(vec![schedule("daily", "0 3 * * *", 0)], from);
     let (first, ahead) = agenda.enqueue_manual("daily", vec![], true, from);
     assert_eq!(ahead, 0);
     let (job, _) = agenda.poll(from);
@@ -356,12 +341,7 @@ fn manual_runs_queue_behind_the_running_one() {
 #[test]
 fn reload_keeps_state_and_pending_slots() {
     let from = utc(2026, 11, 26, 0, 0);
-    let (mut agenda, _) = Agenda::new(
-        vec![schedule("daily", "0 3 * * *", 0)],
-        &BTreeMap::new(),
-        CatchUp::Once,
-        from,
-    );
+    let mut agenda = first_start(vec![schedule("daily", "0 3 * * *", 0)], from);
     let before = agenda.next_wakeup();
     agenda.reschedule(
         vec![

@@ -65,3 +65,30 @@ pub fn assert_valid_output(json: &str) -> serde_json::Value {
     );
     value
 }
+
+/// Metric names selected by a PromQL expression, read with a real PromQL parser; panics
+/// with the expression when it is not valid PromQL.
+pub fn promql_metric_names(expr: &str) -> std::collections::BTreeSet<String> {
+    use promql_parser::parser::Expr;
+    use promql_parser::util::{ExprVisitor, walk_expr};
+    struct Names(std::collections::BTreeSet<String>);
+    impl ExprVisitor for Names {
+        type Error = ();
+        fn pre_visit(&mut self, expr: &Expr) -> Result<bool, ()> {
+            let selector = match expr {
+                Expr::VectorSelector(vs) => Some(vs),
+                Expr::MatrixSelector(ms) => Some(&ms.vs),
+                _ => None,
+            };
+            if let Some(name) = selector.and_then(|vs| vs.name.clone()) {
+                self.0.insert(name);
+            }
+            Ok(true)
+        }
+    }
+    let parsed = promql_parser::parser::parse(expr)
+        .unwrap_or_else(|e| panic!("not valid PromQL: {e}\n{expr}"));
+    let mut names = Names(Default::default());
+    walk_expr(&mut names, &parsed).unwrap();
+    names.0
+}
