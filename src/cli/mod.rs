@@ -233,27 +233,34 @@ pub(crate) fn client_error(e: ClientError) -> CliError {
 }
 
 /// The daemon's side of [`forward`]: runs a read command against its open store, as the
-/// CLI would, and returns what the CLI prints.
+/// CLI would, and returns what the CLI prints, and whether the command may have changed
+/// the stored state (so the daemon refreshes what it exports).
 pub fn serve_command(
     argv: Vec<String>,
     style: Style,
     store: Arc<Store>,
     config: Arc<Config>,
-) -> Response {
+) -> (Response, bool) {
     let cli = match Cli::try_parse_from(&argv) {
         Ok(cli) => cli,
         Err(e) => {
-            return Response::Error {
-                message: e.to_string().trim_end().to_string(),
-                code: exit::USAGE,
-            };
+            return (
+                Response::Error {
+                    message: e.to_string().trim_end().to_string(),
+                    code: exit::USAGE,
+                },
+                false,
+            );
         }
     };
     if !cli.command.served_by_daemon() {
-        return Response::Error {
-            message: "the daemon serves only runs, show, history, compare, regressions, baseline and report".into(),
-            code: exit::USAGE,
-        };
+        return (
+            Response::Error {
+                message: "the daemon serves only runs, show, history, compare, regressions, baseline and report".into(),
+                code: exit::USAGE,
+            },
+            false,
+        );
     }
     let globals = Globals {
         config: None,
@@ -265,7 +272,9 @@ pub fn serve_command(
             style,
         }),
     };
-    match dispatch(&globals, cli.command) {
+    // `baseline pin/reset/accept` change regressions and baselines; the rest only read.
+    let may_write = matches!(cli.command, Command::Baseline(_));
+    let response = match dispatch(&globals, cli.command) {
         Ok(outcome) => Response::Output {
             stdout: outcome.stdout,
             code: outcome.code,
@@ -274,7 +283,8 @@ pub fn serve_command(
             message: e.message,
             code: e.code,
         },
-    }
+    };
+    (response, may_write)
 }
 
 /// What the daemon lends a command it runs for a client.

@@ -325,20 +325,14 @@ async fn serve(
             }
         }
         notify::status(&status_line(&daemon));
-        let sleep = {
-            let shared = daemon.lock();
-            shared
-                .agenda
-                .next_wakeup()
-                .and_then(|at| (at - Utc::now()).to_std().ok())
-                .unwrap_or(Duration::ZERO)
-                .min(MAX_SLEEP)
-        };
-        let sleep = if job.is_none() && daemon.lock().agenda.queued().next().is_some() {
-            Duration::ZERO
-        } else {
-            sleep.max(Duration::from_millis(10))
-        };
+        // Nothing waits in the queue here: `poll` starts a waiting job whenever none runs.
+        let sleep = daemon
+            .lock()
+            .agenda
+            .next_wakeup()
+            .and_then(|at| (at - Utc::now()).to_std().ok())
+            .unwrap_or(Duration::ZERO)
+            .clamp(Duration::from_millis(10), MAX_SLEEP);
         tokio::select! {
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,

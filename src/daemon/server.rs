@@ -151,15 +151,17 @@ async fn respond(daemon: &Arc<Daemon>, request: Request) -> Response {
             let store = daemon.store.clone();
             let config = daemon.lock().config.clone();
             let style = crate::report::text::Style { color, terminal };
-            let response =
+            let (response, may_write) =
                 tokio::task::spawn_blocking(move || cli::serve_command(argv, style, store, config))
                     .await
-                    .unwrap_or_else(|e| Response::Error {
-                        message: format!("the command panicked: {e}"),
-                        code: exit::STATE,
+                    .unwrap_or_else(|e| {
+                        let message = format!("the command panicked: {e}");
+                        let code = exit::STATE;
+                        (Response::Error { message, code }, false)
                     });
-            // `baseline pin/reset/accept` may have closed regressions.
-            super::refresh_exposition(daemon);
+            if may_write {
+                super::refresh_exposition(daemon);
+            }
             response
         }
         Request::Run {
