@@ -6,6 +6,7 @@ use perfwarden::config::BenchOptions;
 use perfwarden::stats;
 use perfwarden::store::{BenchStatus, BenchmarkResult, RunRecord, RunStatus, Store, StoreError};
 use perfwarden::workload::MetricDef;
+use std::time::Duration;
 
 fn run_record(suite: &str, started_days_ago: i64) -> RunRecord {
     RunRecord {
@@ -204,6 +205,27 @@ fn a_second_opener_is_told_the_database_is_in_use() {
         Err(other) => panic!("unexpected error {other}"),
         Ok(_) => panic!("redb allows one opener"),
     }
+}
+
+#[test]
+fn a_patient_opener_waits_for_a_short_lived_holder_and_gives_up_after_its_patience() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Store::open(dir.path()).unwrap();
+    let mut told = 0;
+    match Store::open_patiently(dir.path(), Duration::from_millis(300), || told += 1) {
+        Err(StoreError::Locked { .. }) => {}
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("redb allows one opener"),
+    }
+    assert_eq!(told, 1, "told once that it waits");
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(first);
+    });
+    let started = std::time::Instant::now();
+    Store::open_patiently(dir.path(), Duration::from_secs(10), || {}).expect("opens once released");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    holder.join().unwrap();
 }
 
 #[test]

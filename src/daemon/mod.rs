@@ -54,6 +54,10 @@ const MAX_SLEEP: Duration = Duration::from_secs(60);
 /// Finished tickets remembered for clients that follow a queued run.
 const FINISHED_TICKETS: usize = 64;
 
+/// How long the daemon waits at start for a CLI command or a one-shot `run` to release the
+/// database (a reader takes milliseconds; systemd's start timeout is 90 s).
+const STORE_PATIENCE: Duration = Duration::from_secs(30);
+
 pub struct DaemonOptions {
     pub config: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
@@ -136,7 +140,12 @@ pub fn run(options: DaemonOptions) -> Result<i32, CliError> {
         options.state_dir.as_deref(),
         config.agent.state_dir.as_deref(),
     );
-    let store = Arc::new(Store::open(&state_dir)?);
+    let store = Arc::new(Store::open_patiently(&state_dir, STORE_PATIENCE, || {
+        tracing::info!(
+            "the database is in use by another perfwarden process; waiting up to {} s",
+            STORE_PATIENCE.as_secs()
+        )
+    })?);
     for id in store.recovered_runs() {
         tracing::warn!(
             run = id,

@@ -27,6 +27,9 @@ use schema::{
     RUN_COUNTS, RUNS, SAMPLES, SCHEDULE, SCHEMA_VERSION, SNAPSHOTS, VERDICTS,
 };
 
+/// How long a read command waits for another short-lived process to release the database.
+const READER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// File name of the database inside the state directory.
 pub const DATABASE_FILE: &str = "perfwarden.redb";
 
@@ -176,10 +179,34 @@ impl Store {
         Ok(store)
     }
 
+    /// Like [`Store::open`], but while another process holds the database lock it tries again
+    /// for up to `patience`: a CLI reader (`perfwarden runs` with no daemon answering) holds
+    /// it for milliseconds, and a daemon started at that moment must not fail for it.
+    /// `on_wait` is called once, when the first attempt finds the database locked.
+    pub fn open_patiently(
+        state_dir: &Path,
+        patience: std::time::Duration,
+        on_wait: impl FnOnce(),
+    ) -> Result<Store, StoreError> {
+        let deadline = std::time::Instant::now() + patience;
+        let mut on_wait = Some(on_wait);
+        loop {
+            match Store::open(state_dir) {
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    if let Some(notify) = on_wait.take() {
+                        notify();
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Opens the database only if it exists (read commands must not create state).
     pub fn open_existing(state_dir: &Path) -> Result<Option<Store>, StoreError> {
         if state_dir.join(DATABASE_FILE).exists() {
-            Store::open(state_dir).map(Some)
+            Store::open_patiently(state_dir, READER_PATIENCE, || {}).map(Some)
         } else {
             Ok(None)
         }
