@@ -31,9 +31,17 @@ pub enum BaselineCommand {
 }
 
 fn open_store(globals: &Globals) -> Result<std::sync::Arc<Store>, CliError> {
-    globals
+    let store = globals
         .open_store_for_reading()?
-        .ok_or_else(|| CliError::usage(nothing_stored(&globals.state_dir(None))))
+        .ok_or_else(|| CliError::usage(nothing_stored(&globals.state_dir(None))))?;
+    // Closing a confirmed regression resolves its alert: the event goes to the outbox when
+    // OTLP export is configured (the daemon's store already knows; it delivers it).
+    if globals.served.is_none() {
+        if let Ok(config) = globals.load_config() {
+            let _ = crate::export::otlp_settings(&config, Some(&store));
+        }
+    }
+    Ok(store)
 }
 
 fn known_benchmark(store: &Store, benchmark: &str) -> Result<(), CliError> {
@@ -165,7 +173,21 @@ fn close_open(store: &Store, benchmark: &str, how: Ending, at_run: u64) -> Resul
     {
         r.ended = Some(how);
         r.ended_run = Some(at_run);
-        store.put_verdicts(&[], &[(benchmark.to_string(), None)], &[r])?;
+        let how_text = match how {
+            Ending::Accepted => "accepted",
+            Ending::Reset => "reset",
+            Ending::Resolved => "resolved",
+            Ending::EnvironmentChanged => "closed_environment_changed",
+        };
+        let events: Vec<_> = crate::export::events::regression_closed(
+            &crate::scheduler::splay::host_id(),
+            &r,
+            how_text,
+            chrono::Utc::now(),
+        )
+        .into_iter()
+        .collect();
+        store.put_verdicts(&[], &[(benchmark.to_string(), None)], &[r], &events)?;
     }
     Ok(())
 }

@@ -90,7 +90,17 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
         message: e.to_string(),
     })?;
     drop(progress);
+    // Alert events go to the outbox only when OTLP export is configured.
+    let otlp = crate::export::otlp_settings(&config, Some(&store));
     crate::detect::evaluate_run(&store, &outcome.run)?;
+    let health = crate::daemon::status::health(&store)?;
+    store.enqueue_events(&[crate::export::events::suite_finished(
+        &crate::scheduler::splay::host_id(),
+        &outcome.run,
+        health.0,
+        Utc::now(),
+    )])?;
+    export_once(&store, otlp);
 
     let report = RunReport::build(&store, outcome.run)?;
     let stdout = match globals.format {
@@ -105,6 +115,50 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
         exit::OK
     };
     Ok(Outcome { stdout, code })
+}
+
+/// Pushes the state and the alert events once when OTLP export is configured. Problems
+/// are warnings: the results are stored, and undelivered events wait in the outbox for
+/// the next run or the daemon.
+fn export_once(
+    store: &Store,
+    settings: Result<
+        Option<crate::export::otlp::settings::OtlpSettings>,
+        crate::export::otlp::settings::SettingsError,
+    >,
+) {
+    let settings = match settings {
+        Ok(Some(settings)) => settings,
+        Ok(None) => return,
+        Err(e) => {
+            eprintln!("warning: {e}; alert events stay in the outbox");
+            return;
+        }
+    };
+    let fingerprint = match crate::export::latest_fingerprint(store) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("warning: OTLP export skipped: {e}");
+            return;
+        }
+    };
+    // Two request timeouts: the metrics and one batch of events, with a little slack.
+    let deadline = settings.metrics.timeout * 2 + std::time::Duration::from_secs(1);
+    let report =
+        crate::export::otlp::exporter::export_once(store, &settings, &fingerprint, deadline);
+    match report.result {
+        Ok(()) => tracing::info!(
+            endpoint = %settings.metrics.endpoint,
+            events = report.delivered,
+            "exported the metrics and the alert events over OTLP"
+        ),
+        Err(e) => eprintln!(
+            "warning: OTLP export to {} failed: {e}; {} alert event{} stay in the outbox for the next run or the daemon",
+            settings.metrics.endpoint,
+            report.backlog,
+            if report.backlog == 1 { "" } else { "s" }
+        ),
+    }
 }
 
 /// Queues the run in the daemon and follows it. `None` when the daemon serves another state

@@ -58,5 +58,10 @@ fn offline(globals: &Globals) -> Result<StatusReport, CliError> {
         health_score,
         health_grade,
         open_regressions,
+        export_backlog: match store.as_deref() {
+            Some(store) => store.outbox_len()?,
+            None => 0,
+        },
+        otlp: None,
     })
 }

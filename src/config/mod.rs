@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 
 pub use daemon::{CatchUp, DaemonConfig, QuietConfig, WhenBusy};
 pub use error::{ConfigErrors, ConfigProblem};
-pub use export::ExportConfig;
+pub use export::{ExportConfig, HeaderSource, OtlpConfig, OtlpProtocol};
 pub use units::{ConfigDuration, Percent};
 
 use crate::workload::{KINDS, WorkloadConfig};
@@ -510,6 +510,7 @@ impl Config {
         let mut daemon_table = toml::Table::new();
         let mut quiet_table = toml::Table::new();
         let mut prometheus_table = toml::Table::new();
+        let mut otlp_table = toml::Table::new();
         let mut defaults_table = toml::Table::new();
         let mut suite_tables: BTreeMap<String, toml::Value> = BTreeMap::new();
         let mut bench_tables: BTreeMap<String, toml::Value> = BTreeMap::new();
@@ -538,10 +539,26 @@ impl Config {
                             ("prometheus", toml::Value::Table(p)) => {
                                 prometheus_table.extend(p.clone())
                             }
+                            ("otlp", toml::Value::Table(o)) => {
+                                for (k, v) in o {
+                                    // Header tables of later files add to earlier ones.
+                                    match (otlp_table.get_mut(k), v) {
+                                        (
+                                            Some(toml::Value::Table(old)),
+                                            toml::Value::Table(new),
+                                        ) if k == "headers" => old.extend(new.clone()),
+                                        _ => {
+                                            otlp_table.insert(k.clone(), v.clone());
+                                        }
+                                    }
+                                }
+                            }
                             _ => problems.add(
                                 &["export", key],
                                 "unknown export section",
-                                Some("write [export.prometheus] with `listen`".into()),
+                                Some(
+                                    "the sections are [export.prometheus] and [export.otlp]".into(),
+                                ),
                             ),
                         }
                     }
@@ -597,7 +614,7 @@ impl Config {
         }
 
         let daemon = daemon::validate(daemon_table, quiet_table, &mut problems);
-        let export = export::validate(prometheus_table, &mut problems);
+        let export = export::validate(prometheus_table, otlp_table, &mut problems);
 
         let defaults: RawOptions = read_value(
             toml::Value::Table(defaults_table),

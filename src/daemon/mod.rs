@@ -32,6 +32,8 @@ use tokio::sync::{Notify, watch};
 
 use crate::cli::{CliError, exit};
 use crate::config::{Config, WhenBusy};
+use crate::export::otlp::exporter::{ExportStatus, OtlpExporter};
+use crate::export::otlp::settings::OtlpSettings;
 use crate::runner::{self, BenchmarkPlan, MonotonicClock, RunContext, RunObserver};
 use crate::scheduler::{self, Agenda, Job, Notice, quiet, splay};
 use crate::store::{
@@ -114,6 +116,67 @@ struct Daemon {
     host_id: String,
     /// The Prometheus exposition, when `[export.prometheus] listen` is set.
     exposition: Option<crate::export::prometheus::Exposition>,
+    /// The OTLP exporter, when `[export.otlp]` or `OTEL_EXPORTER_OTLP_*` configure one.
+    otlp: Mutex<Otlp>,
+}
+
+/// The OTLP export as the daemon holds it.
+#[derive(Default)]
+struct Otlp {
+    exporter: Option<OtlpExporter>,
+    settings: Option<OtlpSettings>,
+    /// Why export is configured but not running (e.g. a credential file is missing).
+    problem: Option<String>,
+}
+
+/// Starts, restarts (settings changed) or stops the OTLP exporter for `config`.
+fn apply_otlp(daemon: &Daemon, config: &Config) {
+    let resolved = crate::export::otlp_settings(config, Some(&daemon.store));
+    let mut otlp = daemon.otlp.lock().unwrap_or_else(|p| p.into_inner());
+    let wanted = match resolved {
+        Ok(settings) => settings,
+        Err(e) => {
+            tracing::error!(error = %e, "OTLP export not started; alert events are kept in the outbox until the config is fixed (SIGHUP)");
+            if let Some(old) = otlp.exporter.take() {
+                old.stop(Duration::ZERO);
+            }
+            otlp.settings = None;
+            otlp.problem = Some(e.to_string());
+            return;
+        }
+    };
+    if otlp.exporter.is_some() && otlp.settings == wanted {
+        return;
+    }
+    if let Some(old) = otlp.exporter.take() {
+        old.stop(Duration::ZERO);
+    }
+    otlp.problem = None;
+    otlp.settings = wanted.clone();
+    let Some(settings) = wanted else {
+        return;
+    };
+    let fingerprint = match crate::export::latest_fingerprint(&daemon.store) {
+        Ok(f) => f,
+        Err(e) => {
+            otlp.problem = Some(format!("reading the store: {e}"));
+            return;
+        }
+    };
+    match OtlpExporter::start(daemon.store.clone(), settings, fingerprint) {
+        Ok(exporter) => otlp.exporter = Some(exporter),
+        Err(e) => otlp.problem = Some(format!("cannot start the export thread: {e}")),
+    }
+}
+
+/// What `status` shows about OTLP export; `None` when it is off.
+fn otlp_status(daemon: &Daemon) -> Option<ExportStatus> {
+    let otlp = daemon.otlp.lock().unwrap_or_else(|p| p.into_inner());
+    match (&otlp.exporter, &otlp.problem) {
+        (Some(exporter), _) => Some(exporter.status()),
+        (None, Some(problem)) => Some(ExportStatus::not_running(problem)),
+        (None, None) => None,
+    }
 }
 
 impl Daemon {
@@ -192,7 +255,10 @@ pub fn run(options: DaemonOptions) -> Result<i32, CliError> {
         host: sysinfo::System::host_name().unwrap_or_else(|| "unknown".into()),
         host_id,
         exposition: prometheus_listen.map(|_| Default::default()),
+        otlp: Mutex::default(),
     });
+    let config = daemon.lock().config.clone();
+    apply_otlp(&daemon, &config);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -211,10 +277,7 @@ fn refresh_exposition(daemon: &Daemon) {
     let store = daemon.store.clone();
     tokio::task::spawn_blocking(move || {
         let rendered = (|| -> Result<String, crate::store::StoreError> {
-            let fingerprint = match store.runs(None, None)?.first() {
-                Some(run) => run.fingerprint.clone(),
-                None => runner::fingerprint::hash(&runner::fingerprint::collect()),
-            };
+            let fingerprint = crate::export::latest_fingerprint(&store)?;
             let points = crate::export::state::collect(&store)?;
             Ok(crate::export::prometheus::render(
                 &points,
@@ -405,6 +468,16 @@ async fn shutdown(daemon: &Arc<Daemon>, job: Option<JobHandle>) -> i32 {
         }
     }
     persist_schedule(daemon);
+    let exporter = daemon
+        .otlp
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .exporter
+        .take();
+    if let Some(exporter) = exporter {
+        // Undelivered events stay in the outbox for the next start.
+        exporter.stop(Duration::from_secs(1));
+    }
     if let Err(e) = std::fs::remove_file(&daemon.socket) {
         if e.kind() != std::io::ErrorKind::NotFound {
             tracing::warn!(socket = %daemon.socket.display(), error = %e, "cannot remove the socket");
@@ -450,8 +523,24 @@ fn job_finished(daemon: &Daemon, job: &Job, end: JobEnd) {
     while shared.finished.len() > FINISHED_TICKETS {
         shared.finished.pop_front();
     }
+    let health_score = shared.health.0;
     drop(shared);
     persist_schedule(daemon);
+    if let Some(run) = &end.run {
+        let event =
+            crate::export::events::suite_finished(&daemon.host_id, run, health_score, Utc::now());
+        if let Err(e) = daemon.store.enqueue_events(&[event]) {
+            tracing::error!(error = %e, "cannot write the suite.finished event to the outbox");
+        }
+    }
+    if let Some(exporter) = &daemon
+        .otlp
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .exporter
+    {
+        exporter.flush_soon();
+    }
     refresh_exposition(daemon);
 }
 
@@ -757,6 +846,9 @@ fn reload(daemon: &Daemon) {
                 errors: Vec::new(),
             });
             tracing::info!(config = %shared.config.source, "config reloaded");
+            let config = shared.config.clone();
+            drop(shared);
+            apply_otlp(daemon, &config);
         }
         Err(errors) => {
             let lines: Vec<String> = errors
@@ -848,6 +940,8 @@ fn status_report(daemon: &Daemon) -> StatusReport {
         health_score: shared.health.0,
         health_grade: shared.health.1,
         open_regressions: shared.health.2,
+        export_backlog: daemon.store.outbox_len().unwrap_or(0),
+        otlp: otlp_status(daemon),
     }
 }
 

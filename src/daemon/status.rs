@@ -21,6 +21,12 @@ pub struct StatusReport {
     pub health_score: Option<f64>,
     pub health_grade: Option<char>,
     pub open_regressions: usize,
+    /// Alert events in the outbox, not yet accepted by the collector.
+    #[serde(default)]
+    pub export_backlog: u64,
+    /// The daemon's OTLP exporter; `null` when OTLP export is off or no daemon runs.
+    #[serde(default)]
+    pub otlp: Option<crate::export::otlp::exporter::ExportStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

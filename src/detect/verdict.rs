@@ -747,6 +747,21 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
     let mut verdicts = Vec::new();
     let mut open_updates = Vec::new();
     let mut log = Vec::new();
+    // The fingerprint this run's new epoch replaces (the first benchmark that shows it).
+    let environment_change: Option<String> = pending
+        .iter()
+        .filter(|p| p.other_epoch && p.result.status == BenchStatus::Ok)
+        .find_map(|p| {
+            p.history
+                .iter()
+                .rev()
+                .find(|h| {
+                    h.run_id < run.id
+                        && h.config_hash == p.result.config_hash
+                        && h.fingerprint != p.result.fingerprint
+                })
+                .map(|h| h.fingerprint.clone())
+        });
     for p in pending {
         let adjusted_p = p.raw_p.map(|_| adjusted_iter.next().unwrap_or(1.0));
         let r = &p.result;
@@ -840,8 +855,36 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
             drift,
         });
     }
-    store.put_verdicts(&verdicts, &open_updates, &log)?;
+    let events = alert_events(store, run, &verdicts, &open, &environment_change)?;
+    store.put_verdicts(&verdicts, &open_updates, &log, &events)?;
     Ok(verdicts)
+}
+
+/// The alert events of an evaluated run: regression transitions and a new environment.
+fn alert_events(
+    store: &Store,
+    run: &RunRecord,
+    verdicts: &[Verdict],
+    open_before: &[Regression],
+    environment_change: &Option<String>,
+) -> Result<Vec<crate::export::events::Event>, StoreError> {
+    use crate::export::events;
+    let host_id = crate::scheduler::splay::host_id();
+    let now = chrono::Utc::now();
+    let mut out = events::regression_events(&host_id, run, verdicts, open_before, now);
+    if let Some(old) = environment_change {
+        let fields = match (
+            store.fingerprint(old)?,
+            store.fingerprint(&run.fingerprint)?,
+        ) {
+            (Some(old), Some(new)) => crate::runner::fingerprint::changed_fields(&old, &new),
+            _ => Vec::new(),
+        };
+        out.push(events::environment_changed(
+            &host_id, run, old, &fields, now,
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -1,11 +1,41 @@
 //! Export: the metric catalog (the single source of names), the exported state computed
 //! from the store, and the Prometheus scrape endpoint the daemon serves when
-//! `[export.prometheus] listen` is set. OTLP push (metrics and regression events with a
-//! durable outbox) is the next stage and will export the same [`state::collect`] points.
+//! `[export.prometheus] listen` is set, and OTLP push ([`otlp`]): the same
+//! [`state::collect`] points as metrics, and alert [`events`] delivered from a durable
+//! outbox.
 
 pub mod catalog;
+pub mod events;
+pub mod otlp;
 pub mod prometheus;
 pub mod state;
+
+/// The fingerprint the resource reports: the latest run's, else this host's now.
+pub fn latest_fingerprint(store: &crate::store::Store) -> Result<String, crate::store::StoreError> {
+    Ok(match store.runs(None, None)?.first() {
+        Some(run) => run.fingerprint.clone(),
+        None => crate::runner::fingerprint::hash(&crate::runner::fingerprint::collect()),
+    })
+}
+
+/// Resolves `[export.otlp]` with the process environment, and turns the store's outbox on
+/// when OTLP export is configured (even if a header cannot be read yet: the events wait
+/// for a fixed config). `Ok(None)`: export is off.
+pub fn otlp_settings(
+    config: &crate::config::Config,
+    store: Option<&crate::store::Store>,
+) -> Result<Option<otlp::settings::OtlpSettings>, otlp::settings::SettingsError> {
+    let env = |name: &str| std::env::var(name).ok();
+    let resolved = otlp::settings::resolve(&config.export.otlp, &env);
+    if let Some(store) = store {
+        let on = match &resolved {
+            Ok(settings) => settings.is_some(),
+            Err(_) => true,
+        };
+        store.set_outbox_enabled(on);
+    }
+    resolved
+}
 
 /// The OpenTelemetry resource of this agent (`../shared/metrics.md`): who is reporting.
 pub fn resource(fingerprint: &str) -> Vec<(&'static str, String)> {

@@ -168,6 +168,11 @@ pub fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
             at,
         ));
     }
+    points.extend(point(
+        &catalog::EXPORT_BACKLOG,
+        Vec::new(),
+        store.outbox_len()? as f64,
+    ));
 
     let order = |p: &Point| {
         catalog::METRICS

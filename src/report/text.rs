@@ -963,6 +963,43 @@ pub fn status(report: &crate::daemon::status::StatusReport) -> String {
             "s"
         }
     ));
+    match &report.otlp {
+        Some(otlp) if otlp.running => {
+            out.push_str(&format!(
+                "export     OTLP {} to {}: breaker {}, {} alert event{} waiting, {} delivered since start\n",
+                otlp.protocol,
+                otlp.endpoint,
+                otlp.breaker.as_str().replace('_', "-"),
+                report.export_backlog,
+                if report.export_backlog == 1 { "" } else { "s" },
+                otlp.delivered_events
+            ));
+            if let Some(at) = otlp.last_success {
+                out.push_str(&format!("           last success {}\n", local(at)));
+            }
+            if let (Some(error), Some(at)) = (&otlp.last_error, otlp.last_error_at) {
+                let recovered = otlp.last_success.is_some_and(|ok| ok > at);
+                if !recovered {
+                    out.push_str(&format!("           last error {}: {error}\n", local(at)));
+                }
+            }
+            if let Some(next) = otlp.next_attempt {
+                out.push_str(&format!("           next attempt {}\n", local(next)));
+            }
+        }
+        Some(otlp) => out.push_str(&format!(
+            "export     OTLP configured but not running: {}; {} alert event{} waiting\n",
+            otlp.last_error.as_deref().unwrap_or("unknown"),
+            report.export_backlog,
+            if report.export_backlog == 1 { "" } else { "s" },
+        )),
+        None if report.export_backlog > 0 => out.push_str(&format!(
+            "export     {} alert event{} waiting in the outbox\n",
+            report.export_backlog,
+            if report.export_backlog == 1 { "" } else { "s" },
+        )),
+        None => {}
+    }
     out.push('\n');
     let mut t = table(
         Style::default(),

@@ -16,15 +16,15 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 pub use records::{
     BenchStatus, BenchmarkResult, Fingerprint, GateOutcome, HostReadings, QuietGateRecord,
     RunRecord, RunSnapshot, RunStatus, SuiteSchedule, SystemSample, Trigger,
 };
 use schema::{
-    BASELINE_START, BENCH_INDEX, FINGERPRINTS, META, OPEN_REGRESSIONS, REGRESSION_LOG, RESULTS,
-    RUN_COUNTS, RUNS, SAMPLES, SCHEDULE, SCHEMA_VERSION, SNAPSHOTS, VERDICTS,
+    BASELINE_START, BENCH_INDEX, FINGERPRINTS, META, OPEN_REGRESSIONS, OUTBOX, REGRESSION_LOG,
+    RESULTS, RUN_COUNTS, RUNS, SAMPLES, SCHEDULE, SCHEMA_VERSION, SNAPSHOTS, VERDICTS,
 };
 
 /// How long a read command waits for another short-lived process to release the database.
@@ -103,7 +103,14 @@ pub struct Store {
     state_dir: PathBuf,
     /// Runs found `running` at open and marked `interrupted`.
     recovered: Vec<u64>,
+    /// Whether alert events are written to the outbox (only when OTLP export is configured,
+    /// so an agent without a collector does not collect undeliverable events).
+    outbox_enabled: std::sync::atomic::AtomicBool,
 }
+
+/// Most events the outbox keeps; beyond it the oldest are dropped (and counted) so a
+/// collector gone for months cannot fill the disk.
+pub const OUTBOX_CAPACITY: u64 = 10_000;
 
 fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("records serialize")
@@ -174,6 +181,7 @@ impl Store {
             path,
             state_dir: state_dir.to_path_buf(),
             recovered: Vec::new(),
+            outbox_enabled: std::sync::atomic::AtomicBool::new(false),
         };
         store.initialize()?;
         Ok(store)
@@ -254,7 +262,7 @@ impl Store {
                     });
                 }
                 Some(version) if version < SCHEMA_VERSION => {
-                    // 1 → 2 → 3 only added tables, created below.
+                    // 1 → 2 → 3 → 4 only added tables, created below.
                     tracing::info!(
                         from = version,
                         to = SCHEMA_VERSION,
@@ -277,6 +285,7 @@ impl Store {
             txn.open_table(REGRESSION_LOG).map_err(|e| self.err(e))?;
             txn.open_table(BASELINE_START).map_err(|e| self.err(e))?;
             txn.open_table(SCHEDULE).map_err(|e| self.err(e))?;
+            txn.open_table(OUTBOX).map_err(|e| self.err(e))?;
             let mut counts = txn.open_table(RUN_COUNTS).map_err(|e| self.err(e))?;
             if found.is_some_and(|v| v < 3) {
                 // Upgrade: start the counters from the runs still stored.
@@ -551,8 +560,10 @@ impl Store {
         verdicts: &[crate::detect::Verdict],
         open: &[(String, Option<crate::detect::Regression>)],
         log: &[crate::detect::Regression],
+        events: &[crate::export::events::Event],
     ) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        self.write_events(&txn, events)?;
         {
             let mut table = txn.open_table(VERDICTS).map_err(|e| self.err(e))?;
             for verdict in verdicts {
@@ -584,6 +595,126 @@ impl Store {
             }
         }
         txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// Turns the outbox on or off for this process (see `outbox_enabled`).
+    pub fn set_outbox_enabled(&self, enabled: bool) {
+        self.outbox_enabled
+            .store(enabled, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Writes alert events to the outbox (when enabled), in their own transaction.
+    pub fn enqueue_events(
+        &self,
+        events: &[crate::export::events::Event],
+    ) -> Result<(), StoreError> {
+        if events.is_empty()
+            || !self
+                .outbox_enabled
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(());
+        }
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        self.write_events(&txn, events)?;
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    fn write_events(
+        &self,
+        txn: &redb::WriteTransaction,
+        events: &[crate::export::events::Event],
+    ) -> Result<(), StoreError> {
+        if events.is_empty()
+            || !self
+                .outbox_enabled
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(());
+        }
+        let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
+        let mut outbox = txn.open_table(OUTBOX).map_err(|e| self.err(e))?;
+        let mut next = meta
+            .get("next_event_seq")
+            .map_err(|e| self.err(e))?
+            .map(|v| v.value())
+            .unwrap_or(1);
+        for event in events {
+            outbox
+                .insert(next, to_json(event).as_slice())
+                .map_err(|e| self.err(e))?;
+            next += 1;
+        }
+        meta.insert("next_event_seq", next)
+            .map_err(|e| self.err(e))?;
+        let len = outbox.len().map_err(|e| self.err(e))?;
+        if len > OUTBOX_CAPACITY {
+            let excess = len - OUTBOX_CAPACITY;
+            for _ in 0..excess {
+                outbox.pop_first().map_err(|e| self.err(e))?;
+            }
+            let dropped = meta
+                .get("outbox_dropped")
+                .map_err(|e| self.err(e))?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            meta.insert("outbox_dropped", dropped + excess)
+                .map_err(|e| self.err(e))?;
+            tracing::warn!(
+                dropped = excess,
+                capacity = OUTBOX_CAPACITY,
+                "the alert outbox is full (the collector has been unreachable for long); dropped the oldest events"
+            );
+        }
+        Ok(())
+    }
+
+    /// The oldest `limit` events of the outbox with their sequence numbers.
+    pub fn outbox_peek(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(u64, crate::export::events::Event)>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(OUTBOX).map_err(|e| self.err(e))?;
+        let mut events = Vec::new();
+        for entry in table.iter().map_err(|e| self.err(e))?.take(limit) {
+            let (seq, bytes) = entry.map_err(|e| self.err(e))?;
+            events.push((seq.value(), from_json(bytes.value())?));
+        }
+        Ok(events)
+    }
+
+    /// Removes delivered events.
+    pub fn outbox_remove(&self, sequences: &[u64]) -> Result<(), StoreError> {
+        if sequences.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = txn.open_table(OUTBOX).map_err(|e| self.err(e))?;
+            for seq in sequences {
+                table.remove(seq).map_err(|e| self.err(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// Events waiting in the outbox (the `perfwarden.export.backlog` metric).
+    pub fn outbox_len(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = txn.open_table(OUTBOX).map_err(|e| self.err(e))?;
+        table.len().map_err(|e| self.err(e))
+    }
+
+    /// Events dropped because the outbox was full, ever.
+    pub fn outbox_dropped(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let meta = txn.open_table(META).map_err(|e| self.err(e))?;
+        Ok(meta
+            .get("outbox_dropped")
+            .map_err(|e| self.err(e))?
+            .map(|v| v.value())
+            .unwrap_or(0))
     }
 
     pub fn verdict(

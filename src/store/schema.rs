@@ -15,8 +15,8 @@ use redb::TableDefinition;
 /// regressions, the regression log and baseline starts (new tables only, so a version 1
 /// file is upgraded by creating them); 3 — adds the daemon's schedule state (new table
 /// only; run records gained optional fields, and the run counters are filled from the
-/// runs present).
-pub const SCHEMA_VERSION: u64 = 3;
+/// runs present); 4 — adds the alert-event outbox (new table only).
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// `name → value`: `schema_version`, `next_run_id`.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -62,3 +62,8 @@ pub const SCHEDULE: TableDefinition<&str, &[u8]> = TableDefinition::new("schedul
 /// `(suite, outcome) → count`: runs that ended, ever. Unlike counting `RUNS`, retention
 /// never lowers it, so it can be exported as a monotonic counter.
 pub const RUN_COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("run_counts");
+
+/// `sequence → Event (JSON)`: alert events not yet accepted by the OTLP collector, oldest
+/// first. Written in the same transaction as the verdicts that caused them; removed only
+/// after the collector accepted them. `next_event_seq` in [`META`] numbers them.
+pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");

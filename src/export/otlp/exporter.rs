@@ -1,0 +1,496 @@
+//! The exporter loop: on its own thread and tokio runtime, so a slow or hung collector can
+//! never stall the daemon's event loop or a suite. Every `interval`, and when woken after
+//! a suite, it exports the persisted state as metrics, then drains the outbox in batches,
+//! deleting events only after the collector accepted their batch.
+//!
+//! Failures back off exponentially with jitter; after [`OPEN_AFTER`] failures in a row the
+//! circuit breaker is open and nothing is sent until the backoff ends; the next attempt is
+//! a half-open probe (the metrics, or one event) that closes it again on success. Memory
+//! stays bounded whatever the collector does: at most one batch is in flight, every
+//! request has a timeout, and waiting events live on disk.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, watch};
+
+use super::metrics::MetricsPipeline;
+use super::settings::OtlpSettings;
+use super::transport::{ExportError, Transport};
+use crate::store::Store;
+
+/// Events per request.
+pub const BATCH: usize = 100;
+/// Consecutive failures after which the breaker opens.
+pub const OPEN_AFTER: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl BreakerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
+}
+
+/// Backoff and circuit breaker, told the time (pure, so it is tested without waiting).
+#[derive(Debug, Clone, Default)]
+pub struct Breaker {
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+impl Breaker {
+    pub fn state(&self, now: Instant) -> BreakerState {
+        if self.failures < OPEN_AFTER {
+            BreakerState::Closed
+        } else if self.retry_at.is_some_and(|at| now < at) {
+            BreakerState::Open
+        } else {
+            BreakerState::HalfOpen
+        }
+    }
+
+    /// Whether an attempt may be made now (closed and past the backoff, or half-open).
+    pub fn permits(&self, now: Instant) -> bool {
+        self.retry_at.is_none_or(|at| now >= at)
+    }
+
+    pub fn retry_at(&self) -> Option<Instant> {
+        self.retry_at
+    }
+
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    pub fn succeeded(&mut self) {
+        self.failures = 0;
+        self.retry_at = None;
+    }
+
+    /// Records a failure; `jitter` in [0, 1) picks the wait in [½, 1] of the backoff.
+    /// Returns the wait.
+    pub fn failed(&mut self, now: Instant, jitter: f64) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        let exponent = (self.failures - 1).min(16);
+        let full = FIRST_BACKOFF.saturating_mul(1 << exponent).min(MAX_BACKOFF);
+        let wait = full.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
+        self.retry_at = Some(now + wait);
+        wait
+    }
+}
+
+/// What `status` shows about the export.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExportStatus {
+    pub endpoint: String,
+    pub protocol: String,
+    /// Whether the exporter runs (`false`: configured, but `last_error` says why not).
+    pub running: bool,
+    /// Alert events not yet accepted by the collector.
+    pub backlog: u64,
+    pub breaker: BreakerState,
+    pub consecutive_failures: u32,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// Next attempt while backing off.
+    pub next_attempt: Option<DateTime<Utc>>,
+    /// Events delivered since the agent started.
+    pub delivered_events: u64,
+}
+
+impl ExportStatus {
+    fn new(settings: &OtlpSettings) -> ExportStatus {
+        ExportStatus {
+            endpoint: settings.metrics.endpoint.clone(),
+            protocol: settings.metrics.protocol.as_str().to_string(),
+            running: true,
+            backlog: 0,
+            breaker: BreakerState::Closed,
+            consecutive_failures: 0,
+            last_success: None,
+            last_error: None,
+            last_error_at: None,
+            next_attempt: None,
+            delivered_events: 0,
+        }
+    }
+}
+
+impl ExportStatus {
+    /// OTLP is configured but could not start (`problem` says why).
+    pub fn not_running(problem: &str) -> ExportStatus {
+        ExportStatus {
+            endpoint: String::new(),
+            protocol: String::new(),
+            running: false,
+            backlog: 0,
+            breaker: BreakerState::Closed,
+            consecutive_failures: 0,
+            last_success: None,
+            last_error: Some(problem.to_string()),
+            last_error_at: None,
+            next_attempt: None,
+            delivered_events: 0,
+        }
+    }
+}
+
+/// The resource: the agent's own attributes, then the settings' overrides.
+pub fn resource(settings: &OtlpSettings, fingerprint: &str) -> Vec<(String, String)> {
+    let mut attributes: Vec<(String, String)> = crate::export::resource(fingerprint)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    for (key, value) in &settings.resource_overrides {
+        match attributes.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value.clone(),
+            None => attributes.push((key.clone(), value.clone())),
+        }
+    }
+    attributes
+}
+
+/// The connections and the SDK pipeline of one exporter.
+struct Session {
+    metrics: MetricsPipeline,
+    logs: Transport,
+    resource: Vec<(String, String)>,
+}
+
+impl Session {
+    fn new(settings: &OtlpSettings, fingerprint: &str) -> Result<Session, ExportError> {
+        let resource = resource(settings, fingerprint);
+        Ok(Session {
+            metrics: MetricsPipeline::new(&Transport::new(&settings.metrics)?, &resource)?,
+            logs: Transport::new(&settings.logs)?,
+            resource,
+        })
+    }
+
+    async fn export_metrics(&self, store: &Store) -> Result<(), ExportError> {
+        let points = crate::export::state::collect(store)
+            .map_err(|e| ExportError::Setup(format!("reading the state: {e}")))?;
+        self.metrics.export(points).await
+    }
+
+    /// Sends up to `batches` batches of `size` events; returns how many were delivered.
+    async fn drain(&self, store: &Store, size: usize, batches: usize) -> Result<u64, ExportError> {
+        let mut delivered = 0;
+        for _ in 0..batches {
+            let batch = store
+                .outbox_peek(size)
+                .map_err(|e| ExportError::Setup(format!("reading the outbox: {e}")))?;
+            if batch.is_empty() {
+                break;
+            }
+            let events: Vec<_> = batch.iter().map(|(_, e)| e.clone()).collect();
+            self.logs
+                .send_logs(super::logs::request(&self.resource, &events))
+                .await?;
+            let sequences: Vec<u64> = batch.iter().map(|(seq, _)| *seq).collect();
+            store
+                .outbox_remove(&sequences)
+                .map_err(|e| ExportError::Setup(format!("updating the outbox: {e}")))?;
+            delivered += sequences.len() as u64;
+        }
+        Ok(delivered)
+    }
+}
+
+/// The running exporter of the daemon.
+pub struct OtlpExporter {
+    wake: Arc<Notify>,
+    stop: watch::Sender<bool>,
+    status: Arc<Mutex<ExportStatus>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl OtlpExporter {
+    /// Starts the exporter thread. Setup problems are logged and retried by the loop.
+    pub fn start(
+        store: Arc<Store>,
+        settings: OtlpSettings,
+        fingerprint: String,
+    ) -> std::io::Result<OtlpExporter> {
+        let wake = Arc::new(Notify::new());
+        let (stop, stopped) = watch::channel(false);
+        let status = Arc::new(Mutex::new(ExportStatus::new(&settings)));
+        let thread = {
+            let wake = wake.clone();
+            let status = status.clone();
+            std::thread::Builder::new()
+                .name("otlp-export".into())
+                .spawn(move || {
+                    let runtime = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime,
+                        Err(e) => {
+                            tracing::error!(error = %e, "OTLP export: cannot start its runtime");
+                            return;
+                        }
+                    };
+                    runtime.block_on(export_loop(
+                        store,
+                        settings,
+                        fingerprint,
+                        wake,
+                        stopped,
+                        status,
+                    ));
+                })?
+        };
+        Ok(OtlpExporter {
+            wake,
+            stop,
+            status,
+            thread: Some(thread),
+        })
+    }
+
+    /// Exports the state and drains the outbox now (after a suite), unless backing off.
+    pub fn flush_soon(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn status(&self) -> ExportStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Stops the loop. A request in flight is abandoned after `grace` (its events stay in
+    /// the outbox and are sent again, with the same ids, by the next process).
+    pub fn stop(mut self, grace: Duration) {
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            let deadline = Instant::now() + grace;
+            while !thread.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Drop for OtlpExporter {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+fn to_wall(at: Instant) -> DateTime<Utc> {
+    let ahead = at.saturating_duration_since(Instant::now());
+    Utc::now() + chrono::Duration::from_std(ahead).unwrap_or_default()
+}
+
+async fn export_loop(
+    store: Arc<Store>,
+    settings: OtlpSettings,
+    fingerprint: String,
+    wake: Arc<Notify>,
+    mut stopped: watch::Receiver<bool>,
+    status: Arc<Mutex<ExportStatus>>,
+) {
+    let mut breaker = Breaker::default();
+    let mut session: Option<Session> = None;
+    let mut next_metrics = Instant::now();
+    let mut flush_requested = true;
+    tracing::info!(
+        endpoint = %settings.metrics.endpoint,
+        protocol = settings.metrics.protocol.as_str(),
+        interval_s = settings.interval.as_secs(),
+        "OTLP export on"
+    );
+    loop {
+        let now = Instant::now();
+        if breaker.permits(now) && (flush_requested || now >= next_metrics || backlog(&store) > 0) {
+            let half_open = breaker.state(now) == BreakerState::HalfOpen;
+            let outcome = attempt(&store, &settings, &fingerprint, &mut session, half_open).await;
+            let mut shown = status.lock().unwrap_or_else(|e| e.into_inner());
+            match outcome {
+                Ok(delivered) => {
+                    if breaker.failures() >= OPEN_AFTER {
+                        tracing::info!("OTLP export: the collector answers again; breaker closed");
+                    }
+                    breaker.succeeded();
+                    shown.last_success = Some(Utc::now());
+                    shown.delivered_events += delivered;
+                    if !half_open {
+                        flush_requested = false;
+                        next_metrics = Instant::now() + settings.interval;
+                    }
+                }
+                Err(error) => {
+                    let wait = breaker.failed(Instant::now(), rand::random::<f64>());
+                    if breaker.failures() == 1 || breaker.failures() == OPEN_AFTER {
+                        tracing::warn!(
+                            error = %error,
+                            retry_in_s = wait.as_secs_f64(),
+                            breaker = breaker.state(Instant::now()).as_str(),
+                            "OTLP export failed; alert events stay in the outbox"
+                        );
+                    } else {
+                        tracing::debug!(error = %error, "OTLP export failed again");
+                    }
+                    shown.last_error = Some(error.to_string());
+                    shown.last_error_at = Some(Utc::now());
+                }
+            }
+        }
+        {
+            let now = Instant::now();
+            let mut shown = status.lock().unwrap_or_else(|e| e.into_inner());
+            shown.backlog = backlog(&store);
+            shown.breaker = breaker.state(now);
+            shown.consecutive_failures = breaker.failures();
+            shown.next_attempt = breaker.retry_at().filter(|at| *at > now).map(to_wall);
+        }
+        let wake_at = match breaker.retry_at() {
+            Some(at) if at > Instant::now() => at,
+            // Past a failure's backoff: events or metrics are due now.
+            Some(_) => Instant::now() + Duration::from_millis(10),
+            None => next_metrics,
+        };
+        tokio::select! {
+            _ = wake.notified() => flush_requested = true,
+            _ = tokio::time::sleep_until(wake_at.into()) => {}
+            _ = stopped.changed() => break,
+        }
+        if *stopped.borrow() {
+            break;
+        }
+    }
+}
+
+fn backlog(store: &Store) -> u64 {
+    store.outbox_len().unwrap_or(0)
+}
+
+/// One attempt: the metrics, then the outbox (one event when half-open). Returns the
+/// events delivered.
+async fn attempt(
+    store: &Store,
+    settings: &OtlpSettings,
+    fingerprint: &str,
+    session: &mut Option<Session>,
+    half_open: bool,
+) -> Result<u64, ExportError> {
+    if session.is_none() {
+        *session = Some(Session::new(settings, fingerprint)?);
+    }
+    let session = session.as_ref().expect("set above");
+    session.export_metrics(store).await?;
+    if half_open {
+        session.drain(store, 1, 1).await
+    } else {
+        session.drain(store, BATCH, usize::MAX).await
+    }
+}
+
+/// What a one-shot export achieved.
+#[derive(Debug)]
+pub struct OnceReport {
+    pub result: Result<(), ExportError>,
+    pub delivered: u64,
+    pub backlog: u64,
+}
+
+/// Exports the state and drains the outbox once, within `deadline` (for `perfwarden run`).
+/// Undelivered events stay in the outbox for the next run or the daemon.
+pub fn export_once(
+    store: &Store,
+    settings: &OtlpSettings,
+    fingerprint: &str,
+    deadline: Duration,
+) -> OnceReport {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            return OnceReport {
+                result: Err(ExportError::Setup(e.to_string())),
+                delivered: 0,
+                backlog: backlog(store),
+            };
+        }
+    };
+    let mut delivered = 0;
+    let result = runtime.block_on(async {
+        tokio::time::timeout(deadline, async {
+            let session = Session::new(settings, fingerprint)?;
+            session.export_metrics(store).await?;
+            delivered = session.drain(store, BATCH, usize::MAX).await?;
+            Ok(())
+        })
+        .await
+        .map_err(|_| ExportError::Timeout(deadline))?
+    });
+    OnceReport {
+        result,
+        delivered,
+        backlog: backlog(store),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_the_breaker_opens_then_probes() {
+        let t0 = Instant::now();
+        let mut breaker = Breaker::default();
+        assert_eq!(breaker.state(t0), BreakerState::Closed);
+        assert!(breaker.permits(t0));
+        let first = breaker.failed(t0, 0.0);
+        assert_eq!(first, Duration::from_millis(500));
+        assert!(!breaker.permits(t0), "backing off");
+        assert_eq!(breaker.state(t0), BreakerState::Closed);
+        let second = breaker.failed(t0, 0.999_999);
+        assert!(second > Duration::from_millis(1990) && second <= Duration::from_secs(2));
+        let third = breaker.failed(t0, 0.5);
+        assert_eq!(third, Duration::from_secs(3));
+        assert_eq!(breaker.state(t0), BreakerState::Open);
+        assert!(!breaker.permits(t0 + Duration::from_secs(2)));
+        let later = t0 + Duration::from_secs(4);
+        assert_eq!(breaker.state(later), BreakerState::HalfOpen);
+        assert!(breaker.permits(later));
+        breaker.succeeded();
+        assert_eq!(breaker.state(later), BreakerState::Closed);
+        assert!(breaker.permits(later));
+    }
+
+    #[test]
+    fn backoff_is_capped() {
+        let t0 = Instant::now();
+        let mut breaker = Breaker::default();
+        let mut last = Duration::ZERO;
+        for _ in 0..40 {
+            last = breaker.failed(t0, 1.0);
+        }
+        assert_eq!(last, MAX_BACKOFF);
+    }
+}
