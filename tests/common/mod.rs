@@ -30,7 +30,14 @@ pub fn perfwarden(state_dir: &Path) -> Command {
         .env_remove("RUNTIME_DIRECTORY")
         .env_remove("NOTIFY_SOCKET")
         .env_remove("JOURNAL_STREAM")
+        .env_remove("CREDENTIALS_DIRECTORY")
         .env("NO_COLOR", "1");
+    // OTLP export only where a test asks for it.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("OTEL_") {
+            command.env_remove(name);
+        }
+    }
     command
 }
 

@@ -1,7 +1,7 @@
 //! The exporter loop: on its own thread and tokio runtime, so a slow or hung collector can
 //! never stall the daemon's event loop or a suite. Every `interval`, and when woken after
-//! a suite, it exports the persisted state as metrics, then drains the outbox in batches,
-//! deleting events only after the collector accepted their batch.
+//! a suite, it drains the outbox in batches, deleting events only after the collector
+//! accepted their batch, then exports the persisted state as metrics.
 //!
 //! Failures back off exponentially with jitter; after [`OPEN_AFTER`] failures in a row the
 //! circuit breaker is open and nothing is sent until the backoff ends; the next attempt is
@@ -387,7 +387,7 @@ fn backlog(store: &Store) -> u64 {
     store.outbox_len().unwrap_or(0)
 }
 
-/// One attempt: the metrics, then the outbox (one event when half-open). Returns the
+/// One attempt: the outbox (one event when half-open), then the metrics. Returns the
 /// events delivered.
 async fn attempt(
     store: &Store,
@@ -400,12 +400,14 @@ async fn attempt(
         *session = Some(Session::new(settings, fingerprint)?);
     }
     let session = session.as_ref().expect("set above");
-    session.export_metrics(store).await?;
-    if half_open {
-        session.drain(store, 1, 1).await
+    // Events first, so the exported backlog gauge counts what is still undelivered.
+    let delivered = if half_open {
+        session.drain(store, 1, 1).await?
     } else {
-        session.drain(store, BATCH, usize::MAX).await
-    }
+        session.drain(store, BATCH, usize::MAX).await?
+    };
+    session.export_metrics(store).await?;
+    Ok(delivered)
 }
 
 /// What a one-shot export achieved.
@@ -441,9 +443,8 @@ pub fn export_once(
     let result = runtime.block_on(async {
         tokio::time::timeout(deadline, async {
             let session = Session::new(settings, fingerprint)?;
-            session.export_metrics(store).await?;
             delivered = session.drain(store, BATCH, usize::MAX).await?;
-            Ok(())
+            session.export_metrics(store).await
         })
         .await
         .map_err(|_| ExportError::Timeout(deadline))?

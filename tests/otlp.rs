@@ -1,0 +1,566 @@
+//! OTLP export end to end, against an in-process receiver built on the official protobuf
+//! definitions: metric names, units, kinds, attributes and the resource; regression events
+//! as log records; headers from a systemd credential; gRPC with gzip and HTTP/protobuf; a
+//! receiver down across an agent restart (every event arrives exactly once afterwards);
+//! a collector that accepts connections and never answers.
+
+mod common;
+mod otlp_receiver;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::{assert_valid_output, perfwarden, run};
+use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, metric::Data};
+use otlp_receiver::{Protocol, Receiver, Silent, attribute, log_records, metrics_of, text};
+use perfwarden::export::catalog::{self, Instrument};
+
+const TOKEN: &str = "Bearer test-token-5f3a9c";
+
+/// A test host: a directory tree the `tree` benchmark scans (grown to make a regression),
+/// a credential directory, and a config pointing at `endpoint`.
+struct Host {
+    dir: tempfile::TempDir,
+}
+
+impl Host {
+    fn new(endpoint: &str, protocol: &str, gzip: bool, extra_otlp: &str) -> Host {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        std::fs::create_dir_all(&tree).unwrap();
+        for i in 0..2000 {
+            std::fs::write(tree.join(format!("f{i}")), "x").unwrap();
+        }
+        let credentials = dir.path().join("credentials");
+        std::fs::create_dir_all(&credentials).unwrap();
+        std::fs::write(credentials.join("otlp-token"), format!("{TOKEN}\n")).unwrap();
+        let config = format!(
+            r#"
+[daemon]
+splay = "0s"
+timezone = "UTC"
+[daemon.quiet]
+enabled = false
+
+[export.otlp]
+endpoint = "{endpoint}"
+protocol = "{protocol}"
+compression = "{compression}"
+instance_id = "test-host"
+{extra_otlp}
+[export.otlp.headers]
+authorization = {{ credential = "otlp-token" }}
+x-team = "sre"
+
+[defaults]
+samples = 5
+warmup = "0s"
+min_time = "50ms"
+time_budget = "5s"
+timeout = "60s"
+
+[suites.s]
+schedule = "@yearly"
+benchmarks = ["tree"]
+
+[benchmarks.tree]
+kind = "scan.tree"
+path = "{tree}"
+tolerance = "10%"
+major = "20%"
+critical = "30%"
+"#,
+            compression = if gzip { "gzip" } else { "none" },
+            tree = tree.display(),
+        );
+        std::fs::write(dir.path().join("perfwarden.toml"), config).unwrap();
+        Host { dir }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("perfwarden.toml")
+    }
+
+    fn command(&self) -> std::process::Command {
+        let mut command = perfwarden(&self.state());
+        command
+            .arg("--config")
+            .arg(self.config())
+            .env("CREDENTIALS_DIRECTORY", self.dir.path().join("credentials"))
+            .env(
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=test,team=perf%20ops",
+            );
+        command
+    }
+
+    /// Moves every file of the scanned tree into a directory of its own: each entry now
+    /// costs a directory open, and files per second fall several-fold (a critical
+    /// regression, beyond twice the critical threshold, so confirmed at once).
+    fn slow_down_tree(&self) {
+        let tree = self.dir.path().join("tree");
+        for i in 0..2000 {
+            let sub = tree.join(format!("d{i}"));
+            std::fs::create_dir_all(&sub).unwrap();
+            std::fs::rename(tree.join(format!("f{i}")), sub.join("f")).unwrap();
+        }
+    }
+
+    fn run_suite(&self) -> (i32, String, String) {
+        run(self.command().args(["run", "s"]))
+    }
+}
+
+fn attributes_of(
+    record: &opentelemetry_proto::tonic::logs::v1::LogRecord,
+) -> BTreeMap<String, String> {
+    record
+        .attributes
+        .iter()
+        .map(|kv| (kv.key.clone(), text(&kv.value).unwrap_or_default()))
+        .collect()
+}
+
+/// Checks every metric against the catalog: name, unit, description, kind, temporality,
+/// attribute keys. Returns the names seen.
+fn check_metrics_against_catalog(
+    request: &opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
+) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    for metric in metrics_of(request) {
+        let spec = catalog::METRICS
+            .iter()
+            .find(|m| m.name == metric.name)
+            .unwrap_or_else(|| panic!("{} is not in the catalog", metric.name));
+        assert_eq!(metric.unit, spec.unit, "{}", metric.name);
+        assert_eq!(metric.description, spec.description, "{}", metric.name);
+        let attribute_sets: Vec<Vec<String>> = match (&metric.data, spec.instrument) {
+            (Some(Data::Gauge(g)), Instrument::Gauge) => g
+                .data_points
+                .iter()
+                .map(|p| p.attributes.iter().map(|a| a.key.clone()).collect())
+                .collect(),
+            (Some(Data::Sum(s)), Instrument::Counter) => {
+                assert!(s.is_monotonic, "{}", metric.name);
+                assert_eq!(
+                    s.aggregation_temporality,
+                    AggregationTemporality::Cumulative as i32,
+                    "{}",
+                    metric.name
+                );
+                s.data_points
+                    .iter()
+                    .map(|p| p.attributes.iter().map(|a| a.key.clone()).collect())
+                    .collect()
+            }
+            (data, instrument) => panic!("{}: {instrument:?} sent as {data:?}", metric.name),
+        };
+        for keys in attribute_sets {
+            for key in keys {
+                assert!(
+                    spec.attributes.contains(&key.as_str()),
+                    "{}: attribute {key} not in the catalog",
+                    metric.name
+                );
+            }
+        }
+        seen.insert(metric.name.clone());
+    }
+    seen
+}
+
+fn one_shot_export(protocol: Protocol) {
+    let receiver = Receiver::start(protocol);
+    let (name, gzip) = match protocol {
+        Protocol::Grpc => ("grpc", true),
+        Protocol::Http => ("http/protobuf", false),
+    };
+    let host = Host::new(&receiver.endpoint(), name, gzip, "");
+
+    let (code, _, stderr) = host.run_suite();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stderr.contains("test-token"),
+        "a secret reached the output: {stderr}"
+    );
+    assert!(!stderr.contains("warning"), "{stderr}");
+    {
+        let received = receiver.received.lock().unwrap();
+        assert_eq!(received.metrics.len(), 1, "one metrics export per run");
+        let records = log_records(&received);
+        assert_eq!(records.len(), 1, "only suite.finished after a first run");
+        assert_eq!(records[0].event_name, "perfwarden.suite.finished");
+        assert_eq!(records[0].severity_number, 9);
+        let attributes = attributes_of(&records[0]);
+        assert_eq!(attributes["suite"], "s");
+        assert_eq!(attributes["outcome"], "success");
+        assert_eq!(attributes["run_id"], "1");
+        // Headers from the config, the token from the systemd credential.
+        assert!(
+            received
+                .headers
+                .contains(&("authorization".to_string(), TOKEN.to_string()))
+        );
+        assert!(
+            received
+                .headers
+                .contains(&("x-team".to_string(), "sre".to_string()))
+        );
+        if gzip {
+            assert!(received.gzipped >= 2, "metrics and logs gzip-compressed");
+        } else {
+            assert_eq!(received.gzipped, 0);
+        }
+    }
+
+    host.slow_down_tree();
+    let (code, _, stderr) = host.run_suite();
+    assert!(code == 0 || code == 1, "{code}: {stderr}");
+
+    // The resource of metrics and logs, per ../shared/metrics.md plus the environment's.
+    let metrics = receiver.latest_metrics().unwrap();
+    let resource = metrics.resource_metrics[0].resource.clone().unwrap();
+    let get = |key: &str| attribute(&resource.attributes, key);
+    assert_eq!(get("service.name").as_deref(), Some("perfwarden"));
+    assert_eq!(
+        get("service.version").as_deref(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(get("service.instance.id").as_deref(), Some("test-host"));
+    assert_eq!(get("deployment.environment").as_deref(), Some("test"));
+    assert_eq!(get("team").as_deref(), Some("perf ops"));
+    for key in [
+        "host.name",
+        "host.arch",
+        "os.type",
+        "os.version",
+        "perfwarden.fingerprint",
+    ] {
+        assert!(
+            get(key).is_some_and(|v| !v.is_empty()),
+            "resource lacks {key}"
+        );
+    }
+    let scope = metrics.resource_metrics[0].scope_metrics[0]
+        .scope
+        .clone()
+        .unwrap();
+    assert_eq!(scope.name, "perfwarden");
+
+    let names = check_metrics_against_catalog(&metrics);
+    for expected in [
+        "perfwarden.benchmark.throughput",
+        "perfwarden.regression.active",
+        "perfwarden.health.score",
+        "perfwarden.suite.runs",
+        "perfwarden.suite.duration",
+        "perfwarden.suite.last_success.timestamp",
+        "perfwarden.export.backlog",
+    ] {
+        assert!(
+            names.contains(expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let active = metrics_of(&metrics)
+        .into_iter()
+        .find(|m| m.name == "perfwarden.regression.active")
+        .unwrap();
+    let Some(Data::Gauge(gauge)) = active.data else {
+        panic!("regression.active is a gauge")
+    };
+    let point = &gauge.data_points[0];
+    assert_eq!(
+        attribute(&point.attributes, "benchmark").as_deref(),
+        Some("tree")
+    );
+    assert_eq!(
+        attribute(&point.attributes, "severity").as_deref(),
+        Some("critical")
+    );
+    assert_eq!(
+        attribute(&point.attributes, "state").as_deref(),
+        Some("confirmed")
+    );
+
+    // The regression event: a FATAL log record with the catalog's attributes and an id.
+    let records = receiver.log_records();
+    let regression = records
+        .iter()
+        .find(|r| r.event_name == "perfwarden.regression")
+        .unwrap_or_else(|| panic!("no regression event in {records:?}"));
+    assert_eq!(regression.severity_number, 21);
+    assert_eq!(regression.severity_text, "FATAL");
+    assert!(
+        text(&regression.body)
+            .unwrap()
+            .contains("critical regression of tree confirmed")
+    );
+    let attributes = attributes_of(regression);
+    assert_eq!(attributes["benchmark"], "tree");
+    assert_eq!(attributes["suite"], "s");
+    assert_eq!(attributes["severity"], "critical");
+    assert_eq!(attributes["state"], "confirmed");
+    assert_eq!(attributes["run_id"], "2");
+    assert!(attributes["change"].parse::<f64>().unwrap() > 0.6);
+    for key in ["change_ci_low", "baseline", "fingerprint", "log.record.uid"] {
+        assert!(!attributes[key].is_empty(), "{key}");
+    }
+    let ids: BTreeSet<String> = records
+        .iter()
+        .map(|r| attributes_of(r)["log.record.uid"].clone())
+        .collect();
+    assert_eq!(ids.len(), records.len(), "event ids are unique");
+    let logs_resource = receiver.received.lock().unwrap().logs[0].resource_logs[0]
+        .resource
+        .clone()
+        .unwrap();
+    assert_eq!(
+        attribute(&logs_resource.attributes, "service.instance.id").as_deref(),
+        Some("test-host")
+    );
+
+    // Everything delivered: nothing waits.
+    let (_, stdout, _) = run(host.command().args(["--format", "json", "status"]));
+    assert_eq!(assert_valid_output(&stdout)["export_backlog"], 0);
+}
+
+#[test]
+fn a_one_shot_run_exports_over_grpc_with_gzip() {
+    one_shot_export(Protocol::Grpc);
+}
+
+#[test]
+fn a_one_shot_run_exports_over_http_protobuf() {
+    one_shot_export(Protocol::Http);
+}
+
+struct Daemon {
+    child: std::process::Child,
+}
+
+impl Daemon {
+    fn start(host: &Host) -> Daemon {
+        let child = host
+            .command()
+            .args(["daemon", "--log-format", "json"])
+            .stdout(std::process::Stdio::null())
+            .stderr(
+                std::fs::File::create(host.dir.path().join(format!(
+                    "daemon-{}.log",
+                    Instant::now().elapsed().as_nanos()
+                )))
+                .unwrap(),
+            )
+            .spawn()
+            .unwrap();
+        let daemon = Daemon { child };
+        wait_until("the daemon answers", Duration::from_secs(30), || {
+            status(host).is_some()
+        });
+        daemon
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn status(host: &Host) -> Option<serde_json::Value> {
+    let (code, stdout, _) = run(host.command().args(["--format", "json", "status"]));
+    (code == 0).then(|| assert_valid_output(&stdout))
+}
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The backlog gauge of the latest metrics export.
+fn backlog_metric(received: &otlp_receiver::Received) -> Option<f64> {
+    let metrics = received.metrics.last()?;
+    metrics_of(metrics)
+        .into_iter()
+        .find(|m| m.name == "perfwarden.export.backlog")
+        .and_then(|m| match m.data {
+            Some(Data::Gauge(g)) => g.data_points.first().map(|p| match p.value {
+                Some(
+                    opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsDouble(x),
+                ) => x,
+                Some(opentelemetry_proto::tonic::metrics::v1::number_data_point::Value::AsInt(
+                    n,
+                )) => n as f64,
+                None => f64::NAN,
+            }),
+            _ => None,
+        })
+}
+
+#[test]
+fn events_wait_out_a_dead_receiver_and_an_agent_restart_then_arrive_exactly_once() {
+    let port = free_port();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let host = Host::new(&format!("http://{addr}"), "grpc", false, "timeout = \"2s\"");
+
+    // The receiver is down for a whole suite: a baseline run and a regressed run.
+    let daemon = Daemon::start(&host);
+    let (code, _, stderr) = host.run_suite();
+    assert_eq!(code, 0, "{stderr}");
+    host.slow_down_tree();
+    let (code, _, stderr) = host.run_suite();
+    assert!(code == 0 || code == 1, "{stderr}");
+    let waiting = status(&host).unwrap();
+    assert_eq!(
+        waiting["export_backlog"], 3,
+        "two suite.finished and one regression: {waiting}"
+    );
+    let otlp = &waiting["otlp"];
+    assert_eq!(otlp["running"], true);
+    assert!(otlp["last_error"].is_string(), "{otlp}");
+    let (_, text_status, _) = run(host.command().arg("status"));
+    assert!(
+        text_status.contains("3 alert events waiting"),
+        "{text_status}"
+    );
+
+    // The agent restarts while the receiver is still down; the outbox survives.
+    daemon.kill();
+    let daemon = Daemon::start(&host);
+    assert_eq!(status(&host).unwrap()["export_backlog"], 3);
+
+    // The receiver comes back: every event arrives, once.
+    let receiver = Receiver::start_on(Protocol::Grpc, addr, Default::default());
+    receiver.wait_for("the three events", Duration::from_secs(60), |r| {
+        log_records(r).len() >= 3
+    });
+    wait_until("the backlog to drain", Duration::from_secs(30), || {
+        status(&host).is_some_and(|s| s["export_backlog"] == 0)
+    });
+    // The next export reports the empty backlog as a metric.
+    receiver.wait_for("a metrics export", Duration::from_secs(30), |r| {
+        !r.metrics.is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let records = receiver.log_records();
+    let names: Vec<&str> = records.iter().map(|r| r.event_name.as_str()).collect();
+    assert_eq!(records.len(), 3, "exactly once: {names:?}");
+    let ids: BTreeSet<String> = records
+        .iter()
+        .map(|r| attributes_of(r)["log.record.uid"].clone())
+        .collect();
+    assert_eq!(ids.len(), 3, "unique ids");
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| **n == "perfwarden.suite.finished")
+            .count(),
+        2
+    );
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| **n == "perfwarden.regression")
+            .count(),
+        1
+    );
+    // The backlog metric falls to 0 once the events are accepted (a later export).
+    host.run_suite();
+    receiver.wait_for("the backlog metric at 0", Duration::from_secs(30), |r| {
+        backlog_metric(r).is_some_and(|b| b == 0.0)
+    });
+    let status_now = status(&host).unwrap();
+    assert_eq!(status_now["otlp"]["breaker"], "closed", "{status_now}");
+    drop(daemon);
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_collector_that_never_answers_blocks_no_suite_and_grows_no_memory() {
+    let silent = Silent::start();
+    let host = Host::new(
+        &format!("http://{}", silent.addr),
+        "http/protobuf",
+        false,
+        "timeout = \"1s\"\ninterval = \"1s\"",
+    );
+
+    // One-shot: the run ends within the export deadline, with a warning, results kept.
+    let started = Instant::now();
+    let (code, stdout, stderr) = host.run_suite();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        stderr.contains("OTLP export") && stderr.contains("outbox"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("tree"), "{stdout}");
+
+    // Daemon: suites run on time while every export hangs until its timeout.
+    let daemon = Daemon::start(&host);
+    std::thread::sleep(Duration::from_secs(3));
+    let before = rss_kib(daemon.pid());
+    for _ in 0..5 {
+        let started = Instant::now();
+        let (code, _, stderr) = host.run_suite();
+        assert_eq!(code, 0, "{stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "a suite took {:?} behind a silent collector",
+            started.elapsed()
+        );
+    }
+    // Many export attempts later (1 s interval, backoff), memory has not grown.
+    std::thread::sleep(Duration::from_secs(10));
+    let after = rss_kib(daemon.pid());
+    assert!(
+        after < before + 16 * 1024,
+        "RSS grew from {before} KiB to {after} KiB"
+    );
+    let otlp = status(&host).unwrap()["otlp"].clone();
+    assert!(otlp["last_error"].is_string(), "{otlp}");
+    assert!(
+        otlp["consecutive_failures"].as_u64().unwrap() >= 3,
+        "{otlp}"
+    );
+    assert_eq!(otlp["delivered_events"], 0, "{otlp}");
+    assert!(status(&host).unwrap()["export_backlog"].as_u64().unwrap() >= 6);
+}
