@@ -11,27 +11,24 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{assert_valid_output, perfwarden, run};
+use common::{RegressingTree, assert_valid_output, perfwarden, run};
 use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, metric::Data};
 use otlp_receiver::{Protocol, Receiver, Silent, attribute, log_records, metrics_of, text};
 use perfwarden::export::catalog::{self, Instrument};
 
 const TOKEN: &str = "Bearer test-token-5f3a9c";
 
-/// A test host: a directory tree the `tree` benchmark scans (grown to make a regression),
+/// A test host: a directory tree the `tree` benchmark scans (slowed down to make a regression),
 /// a credential directory, and a config pointing at `endpoint`.
 struct Host {
     dir: tempfile::TempDir,
+    tree: RegressingTree,
 }
 
 impl Host {
     fn new(endpoint: &str, protocol: &str, gzip: bool, extra_otlp: &str) -> Host {
         let dir = tempfile::tempdir().unwrap();
-        let tree = dir.path().join("tree");
-        std::fs::create_dir_all(&tree).unwrap();
-        for i in 0..2000 {
-            std::fs::write(tree.join(format!("f{i}")), "x").unwrap();
-        }
+        let tree = RegressingTree::create(dir.path());
         let credentials = dir.path().join("credentials");
         std::fs::create_dir_all(&credentials).unwrap();
         std::fs::write(credentials.join("otlp-token"), format!("{TOKEN}\n")).unwrap();
@@ -64,18 +61,12 @@ timeout = "60s"
 schedule = "@yearly"
 benchmarks = ["tree"]
 
-[benchmarks.tree]
-kind = "scan.tree"
-path = "{tree}"
-tolerance = "10%"
-major = "20%"
-critical = "30%"
-"#,
+{benchmark}"#,
             compression = if gzip { "gzip" } else { "none" },
-            tree = tree.display(),
+            benchmark = tree.benchmark_toml("tree"),
         );
         std::fs::write(dir.path().join("perfwarden.toml"), config).unwrap();
-        Host { dir }
+        Host { dir, tree }
     }
 
     fn state(&self) -> PathBuf {
@@ -99,16 +90,8 @@ critical = "30%"
         command
     }
 
-    /// Moves every file of the scanned tree into a directory of its own: each entry now
-    /// costs a directory open, and files per second fall several-fold (a critical
-    /// regression, beyond twice the critical threshold, so confirmed at once).
     fn slow_down_tree(&self) {
-        let tree = self.dir.path().join("tree");
-        for i in 0..2000 {
-            let sub = tree.join(format!("d{i}"));
-            std::fs::create_dir_all(&sub).unwrap();
-            std::fs::rename(tree.join(format!("f{i}")), sub.join("f")).unwrap();
-        }
+        self.tree.slow_down();
     }
 
     fn run_suite(&self) -> (i32, String, String) {

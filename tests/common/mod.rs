@@ -99,3 +99,43 @@ pub fn promql_metric_names(expr: &str) -> std::collections::BTreeSet<String> {
     walk_expr(&mut names, &parsed).unwrap();
     names.0
 }
+
+/// A directory tree for a `scan.tree` benchmark that can be made several times slower on
+/// demand: a real, reproducible regression for end-to-end tests.
+pub struct RegressingTree {
+    pub path: PathBuf,
+}
+
+/// Files in the tree (the metric is files per second).
+const TREE_FILES: usize = 2000;
+
+impl RegressingTree {
+    /// Creates a flat directory of small files under `parent`.
+    pub fn create(parent: &Path) -> RegressingTree {
+        let path = parent.join("tree");
+        std::fs::create_dir_all(&path).unwrap();
+        for i in 0..TREE_FILES {
+            std::fs::write(path.join(format!("f{i}")), "x").unwrap();
+        }
+        RegressingTree { path }
+    }
+
+    /// The benchmark's config: tight thresholds so the slowdown is critical and, beyond
+    /// twice the critical threshold, confirmed at once.
+    pub fn benchmark_toml(&self, name: &str) -> String {
+        format!(
+            "[benchmarks.{name}]\nkind = \"scan.tree\"\npath = \"{}\"\ntolerance = \"10%\"\nmajor = \"20%\"\ncritical = \"30%\"\n",
+            self.path.display()
+        )
+    }
+
+    /// Moves every file into a directory of its own: each entry now costs a directory
+    /// open and files per second fall several-fold.
+    pub fn slow_down(&self) {
+        for i in 0..TREE_FILES {
+            let sub = self.path.join(format!("d{i}"));
+            std::fs::create_dir_all(&sub).unwrap();
+            std::fs::rename(self.path.join(format!("f{i}")), sub.join("f")).unwrap();
+        }
+    }
+}
