@@ -8,15 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "promtool and amtool are missing; install Debian's prometheus and prometheus-alertmanager" >&2
-        exit 1
-    fi
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        prometheus prometheus-alertmanager >/dev/null
-fi
+./scripts/install-test-servers.sh
 
 passed=0
 failed=0

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, integration tests (the real binary, the daemon as a process,
-# signals, the redb store, bad-config snapshots, JSON schema validation), the examples'
-# build, the systemd unit checks (scripts/check-systemd.sh; installs Debian's systemd
-# package for systemd-analyze if it is missing) and the alert rules and routing with
-# promtool and amtool (scripts/check-alerts.sh; installs Debian's prometheus and
-# prometheus-alertmanager if missing). Ends with one total line:
+# signals, the redb store, bad-config snapshots, JSON schema validation, OTLP export to an
+# in-process receiver, Prometheus and Alertmanager end to end), the systemd unit checks
+# (scripts/check-systemd.sh; installs Debian's systemd package for systemd-analyze if it
+# is missing) and the alert rules and routing with promtool and amtool
+# (scripts/check-alerts.sh). Debian's prometheus and prometheus-alertmanager are installed
+# first when missing (scripts/install-test-servers.sh). Ends with one total line:
 # "tests: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
+# The end-to-end tests (tests/stack.rs) start a real Prometheus and Alertmanager.
+./scripts/install-test-servers.sh
 cargo test --locked --all-targets 2>&1 | tee "$log" || status=$?
 ./scripts/check-systemd.sh 2>&1 | tee -a "$log" || status=$?
 ./scripts/check-alerts.sh 2>&1 | tee -a "$log" || status=$?

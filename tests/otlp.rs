@@ -28,7 +28,7 @@ struct Host {
 impl Host {
     fn new(endpoint: &str, protocol: &str, gzip: bool, extra_otlp: &str) -> Host {
         let dir = tempfile::tempdir().unwrap();
-        let tree = RegressingTree::create(dir.path());
+        let tree = RegressingTree::create(dir.path(), "tree");
         let credentials = dir.path().join("credentials");
         std::fs::create_dir_all(&credentials).unwrap();
         std::fs::write(credentials.join("otlp-token"), format!("{TOKEN}\n")).unwrap();

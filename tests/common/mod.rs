@@ -110,9 +110,9 @@ pub struct RegressingTree {
 const TREE_FILES: usize = 2000;
 
 impl RegressingTree {
-    /// Creates a flat directory of small files under `parent`.
-    pub fn create(parent: &Path) -> RegressingTree {
-        let path = parent.join("tree");
+    /// Creates a flat directory `name` of small files under `parent`.
+    pub fn create(parent: &Path, name: &str) -> RegressingTree {
+        let path = parent.join(name);
         std::fs::create_dir_all(&path).unwrap();
         for i in 0..TREE_FILES {
             std::fs::write(path.join(format!("f{i}")), "x").unwrap();
@@ -129,11 +129,11 @@ impl RegressingTree {
         )
     }
 
-    /// Moves every file into a directory of its own: each entry now costs a directory
-    /// open and files per second fall several-fold.
+    /// Moves every file three directories deep, each chain its own: every file now costs
+    /// three directory opens and files per second fall about tenfold.
     pub fn slow_down(&self) {
         for i in 0..TREE_FILES {
-            let sub = self.path.join(format!("d{i}"));
+            let sub = self.path.join(format!("d{i}/a/b"));
             std::fs::create_dir_all(&sub).unwrap();
             std::fs::rename(self.path.join(format!("f{i}")), sub.join("f")).unwrap();
         }
