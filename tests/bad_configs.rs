@@ -37,6 +37,7 @@ bad_config! {
     unknown_section => "unknown-section",
     many_problems => "many-problems",
     bad_daemon => "bad-daemon",
+    bad_otlp => "bad-otlp",
 }
 
 #[test]

@@ -547,3 +547,21 @@ fn a_collector_that_never_answers_blocks_no_suite_and_grows_no_memory() {
     assert_eq!(otlp["delivered_events"], 0, "{otlp}");
     assert!(status(&host).unwrap()["export_backlog"].as_u64().unwrap() >= 6);
 }
+
+#[test]
+fn check_reports_a_header_credential_it_cannot_read_without_showing_secrets() {
+    let host = Host::new("http://127.0.0.1:4318", "http/protobuf", false, "");
+    let (code, stdout, stderr) = run(host.command().arg("check"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, _) = run(host
+        .command()
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .arg("check"));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("`export.otlp`"), "{stdout}");
+    assert!(
+        stdout.contains("otlp-token"),
+        "names the credential: {stdout}"
+    );
+    assert!(!stdout.contains("test-token"), "{stdout}");
+}

@@ -1,5 +1,5 @@
 //! `perfwarden check`: validate the config and print every problem (the unit's
-//! `ExecStartPre`).
+//! `ExecStartPre`), including OTLP header values that cannot be read in this environment.
 
 use super::{CliError, Format, Globals, Outcome, exit};
 use crate::config::{Config, ConfigSource};
@@ -20,13 +20,30 @@ pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CliError> {
         None => Ok(Config::embedded()),
     };
     let report = match &loaded {
-        Ok(config) => CheckReport {
-            source,
-            valid: true,
-            suites: config.suites.keys().cloned().collect(),
-            benchmarks: config.benchmarks.len(),
-            problems: Vec::new(),
-        },
+        Ok(config) => {
+            // What only the running environment can tell: the OTEL_* variables and the
+            // header values from variables, files and systemd credentials (under the
+            // unit's ExecStartPre, the same environment the daemon gets).
+            let problems: Vec<ProblemView> = match crate::export::otlp_settings(config, None) {
+                Ok(_) => Vec::new(),
+                Err(e) => vec![ProblemView {
+                    file: source.clone(),
+                    key: "export.otlp".into(),
+                    line: None,
+                    message: e.0,
+                    hint: Some(
+                        "set the variable, create the file, or add LoadCredential= to the unit; the daemon would run without OTLP export and keep alert events in the outbox".into(),
+                    ),
+                }],
+            };
+            CheckReport {
+                source,
+                valid: problems.is_empty(),
+                suites: config.suites.keys().cloned().collect(),
+                benchmarks: config.benchmarks.len(),
+                problems,
+            }
+        }
         Err(errors) => CheckReport {
             source,
             valid: false,

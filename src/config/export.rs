@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::units::ConfigDuration;
-use super::{Problems, read_value};
+use super::{Problems, did_you_mean, read_value};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExportConfig {
@@ -76,26 +76,6 @@ pub struct OtlpConfig {
     pub enabled: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawOtlp {
-    enabled: Option<bool>,
-    endpoint: Option<String>,
-    protocol: Option<String>,
-    timeout: Option<ConfigDuration>,
-    compression: Option<String>,
-    interval: Option<ConfigDuration>,
-    instance_id: Option<String>,
-    headers: Option<BTreeMap<String, RawHeader>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum RawHeader {
-    Literal(String),
-    Source(RawHeaderSource),
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHeaderSource {
@@ -143,128 +123,199 @@ pub(super) fn validate(
 }
 
 fn validate_otlp(table: toml::Table, problems: &mut Problems) -> OtlpConfig {
-    let raw: RawOtlp = read_value(
-        toml::Value::Table(table),
-        &["export", "otlp"],
-        problems,
-        |message| {
-            message
-                .contains("untagged enum RawHeader")
-                .then(|| HEADER_HINT.to_string())
-        },
-    )
-    .unwrap_or_default();
-    let mut config = OtlpConfig {
-        enabled: raw.enabled,
-        timeout: raw.timeout.map(|d| d.0),
-        interval: raw.interval.map(|d| d.0),
-        ..OtlpConfig::default()
-    };
-    if let Some(endpoint) = raw.endpoint {
-        if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
-            config.endpoint = Some(endpoint);
-        } else {
-            problems.add(
-                &["export", "otlp", "endpoint"],
-                format!("\"{endpoint}\" is not an http:// or https:// URL"),
-                Some("e.g. \"http://127.0.0.1:4317\" (gRPC) or \"https://otel.example.com:4318\" (HTTP); https uses the system's CA roots".into()),
-            );
-        }
-    }
-    if let Some(protocol) = raw.protocol {
-        match OtlpProtocol::parse(&protocol) {
-            Some(p) => config.protocol = Some(p),
-            None => problems.add(
-                &["export", "otlp", "protocol"],
-                format!("\"{protocol}\" is not an OTLP protocol"),
-                Some("\"grpc\" (port 4317) or \"http/protobuf\" (port 4318)".into()),
-            ),
-        }
-    }
-    match raw.compression.as_deref() {
-        None => {}
-        Some("gzip") => config.gzip = Some(true),
-        Some("none") => config.gzip = Some(false),
-        Some(other) => problems.add(
-            &["export", "otlp", "compression"],
-            format!("\"{other}\" is not a compression"),
-            Some("\"gzip\" or \"none\"".into()),
-        ),
-    }
-    if let Some(timeout) = config.timeout {
-        if timeout < Duration::from_millis(100) || timeout > Duration::from_secs(300) {
-            problems.add(
-                &["export", "otlp", "timeout"],
-                "must be between 100ms and 5m",
-                Some("the time one export may take, e.g. \"10s\"".into()),
-            );
-            config.timeout = None;
-        }
-    }
-    if let Some(interval) = config.interval {
-        if interval < Duration::from_secs(1) || interval > Duration::from_secs(3600) {
-            problems.add(
-                &["export", "otlp", "interval"],
-                "must be between 1s and 1h",
-                Some("keep it below Prometheus' 5-minute staleness, e.g. \"60s\"".into()),
-            );
-            config.interval = None;
-        }
-    }
-    if let Some(id) = raw.instance_id {
-        if id.trim().is_empty() {
-            problems.add(
-                &["export", "otlp", "instance_id"],
-                "must not be empty",
-                Some("leave it out to use the host name".into()),
-            );
-        } else {
-            config.instance_id = Some(id);
-        }
-    }
-    for (name, header) in raw.headers.unwrap_or_default() {
-        let path = ["export", "otlp", "headers", name.as_str()];
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            problems.add(
-                &path,
-                format!("\"{name}\" is not a header name"),
-                Some("letters, digits, '-' and '_', e.g. authorization or x-scope-orgid".into()),
-            );
-            continue;
-        }
-        let source = match header {
-            RawHeader::Literal(value) => Some(HeaderSource::Literal(value)),
-            RawHeader::Source(RawHeaderSource {
-                env: Some(var),
-                file: None,
-                credential: None,
-            }) => Some(HeaderSource::Env(var)),
-            RawHeader::Source(RawHeaderSource {
-                env: None,
-                file: Some(file),
-                credential: None,
-            }) => Some(HeaderSource::File(file)),
-            RawHeader::Source(RawHeaderSource {
-                env: None,
-                file: None,
-                credential: Some(name),
-            }) => Some(HeaderSource::Credential(name)),
-            RawHeader::Source(_) => None,
-        };
-        match source {
-            Some(source) => {
-                config.headers.insert(name.to_ascii_lowercase(), source);
+    let mut config = OtlpConfig::default();
+    // Key by key, so that every mistake is reported, not only the first.
+    for (key, value) in table {
+        let path = ["export", "otlp", key.as_str()];
+        let read = |problems: &mut Problems| -> Option<String> {
+            match value.as_str() {
+                Some(text) => Some(text.to_string()),
+                None => {
+                    problems.add(&path, "must be a string", None);
+                    None
+                }
             }
-            None => problems.add(
+        };
+        match key.as_str() {
+            "enabled" => match value.as_bool() {
+                Some(on) => config.enabled = Some(on),
+                None => problems.add(&path, "must be true or false", None),
+            },
+            "endpoint" => {
+                let Some(endpoint) = read(problems) else {
+                    continue;
+                };
+                if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
+                    config.endpoint = Some(endpoint);
+                } else {
+                    problems.add(
+                        &path,
+                        format!("\"{endpoint}\" is not an http:// or https:// URL"),
+                        Some("e.g. \"http://127.0.0.1:4317\" (gRPC) or \"https://otel.example.com:4318\" (HTTP); https uses the system's CA roots".into()),
+                    );
+                }
+            }
+            "protocol" => {
+                let Some(protocol) = read(problems) else {
+                    continue;
+                };
+                match OtlpProtocol::parse(&protocol) {
+                    Some(p) => config.protocol = Some(p),
+                    None => problems.add(
+                        &path,
+                        format!("\"{protocol}\" is not a supported OTLP protocol"),
+                        Some("\"grpc\" (port 4317) or \"http/protobuf\" (port 4318)".into()),
+                    ),
+                }
+            }
+            "compression" => match read(problems).as_deref() {
+                None => {}
+                Some("gzip") => config.gzip = Some(true),
+                Some("none") => config.gzip = Some(false),
+                Some(other) => problems.add(
+                    &path,
+                    format!("\"{other}\" is not a supported compression"),
+                    Some("\"gzip\" or \"none\"".into()),
+                ),
+            },
+            "timeout" | "interval" => {
+                let Some(duration) = read_value::<ConfigDuration>(value, &path, problems, |_| None)
+                else {
+                    continue;
+                };
+                let (low, high, hint) = if key == "timeout" {
+                    (
+                        Duration::from_millis(100),
+                        Duration::from_secs(300),
+                        "the time one export may take, e.g. \"10s\"",
+                    )
+                } else {
+                    (
+                        Duration::from_secs(1),
+                        Duration::from_secs(300),
+                        "keep it below Prometheus' 5-minute staleness, e.g. \"60s\"",
+                    )
+                };
+                if duration.0 < low || duration.0 > high {
+                    problems.add(
+                        &path,
+                        format!(
+                            "must be between {} and {}",
+                            humantime::format_duration(low),
+                            humantime::format_duration(high)
+                        ),
+                        Some(hint.into()),
+                    );
+                } else if key == "timeout" {
+                    config.timeout = Some(duration.0);
+                } else {
+                    config.interval = Some(duration.0);
+                }
+            }
+            "instance_id" => {
+                let Some(id) = read(problems) else { continue };
+                if id.trim().is_empty() {
+                    problems.add(
+                        &path,
+                        "must not be empty",
+                        Some("leave it out to use the host name".into()),
+                    );
+                } else {
+                    config.instance_id = Some(id);
+                }
+            }
+            "headers" => match value {
+                toml::Value::Table(headers) => {
+                    for (name, header) in headers {
+                        if let Some(source) = validate_header(&name, header, problems) {
+                            config.headers.insert(name.to_ascii_lowercase(), source);
+                        }
+                    }
+                }
+                _ => problems.add(
+                    &path,
+                    "must be a table of header names",
+                    Some("write [export.otlp.headers] with one key per header".into()),
+                ),
+            },
+            other => problems.add(
                 &path,
-                "needs exactly one of env, file or credential",
-                Some(HEADER_HINT.into()),
+                "unknown key",
+                did_you_mean(
+                    other,
+                    &[
+                        "enabled",
+                        "endpoint",
+                        "protocol",
+                        "compression",
+                        "timeout",
+                        "interval",
+                        "instance_id",
+                        "headers",
+                    ],
+                ),
             ),
         }
     }
     config
+}
+
+fn validate_header(
+    name: &str,
+    value: toml::Value,
+    problems: &mut Problems,
+) -> Option<HeaderSource> {
+    let path = ["export", "otlp", "headers", name];
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        problems.add(
+            &path,
+            format!("\"{name}\" is not a header name"),
+            Some("letters, digits, '-' and '_', e.g. authorization or x-scope-orgid".into()),
+        );
+        return None;
+    }
+    match value {
+        toml::Value::String(text) => Some(HeaderSource::Literal(text)),
+        toml::Value::Table(_) => {
+            let raw: RawHeaderSource =
+                read_value(value, &path, problems, |_| Some(HEADER_HINT.into()))?;
+            match raw {
+                RawHeaderSource {
+                    env: Some(var),
+                    file: None,
+                    credential: None,
+                } => Some(HeaderSource::Env(var)),
+                RawHeaderSource {
+                    env: None,
+                    file: Some(file),
+                    credential: None,
+                } => Some(HeaderSource::File(file)),
+                RawHeaderSource {
+                    env: None,
+                    file: None,
+                    credential: Some(credential),
+                } => Some(HeaderSource::Credential(credential)),
+                _ => {
+                    problems.add(
+                        &path,
+                        "needs exactly one of env, file or credential",
+                        Some(HEADER_HINT.into()),
+                    );
+                    None
+                }
+            }
+        }
+        _ => {
+            problems.add(
+                &path,
+                "must be a string or a table",
+                Some(HEADER_HINT.into()),
+            );
+            None
+        }
+    }
 }
