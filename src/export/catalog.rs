@@ -329,5 +329,9 @@ mod readme {
             let row = format!("| `{}` | `{}` | `{}` |", m.name, m.unit, prometheus_name(m));
             assert!(readme.contains(&row), "README lacks the row {row}");
         }
+        for (event, _) in EVENTS {
+            let row = format!("| `{event}` |");
+            assert!(readme.contains(&row), "README lacks the event row {row}");
+        }
     }
 }
