@@ -56,7 +56,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
     let plans = BenchmarkPlan::for_suite(&config, &args.suite, &args.benches, args.quick)
         .map_err(CliError::usage)?;
     let dir = globals.state_dir(Some(&config));
-    let store = Store::open(&dir)?;
+    let store = Store::open_patiently(&dir, crate::store::READER_PATIENCE, || {})?;
     for id in store.recovered_runs() {
         tracing::warn!(
             run = id,

@@ -27,8 +27,9 @@ use schema::{
     RESULTS, RUN_COUNTS, RUNS, SAMPLES, SCHEDULE, SCHEMA_VERSION, SNAPSHOTS, VERDICTS,
 };
 
-/// How long a read command waits for another short-lived process to release the database.
-const READER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+/// How long a CLI command waits for another short-lived process (a reader) to release the
+/// database.
+pub const READER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// File name of the database inside the state directory.
 pub const DATABASE_FILE: &str = "perfwarden.redb";

@@ -167,13 +167,19 @@ impl MetricsPipeline {
         })
     }
 
-    /// Exports `points` as the current state.
-    pub async fn export(&self, points: Vec<Point>) -> Result<(), ExportError> {
+    /// Runs the instruments' callbacks over `points`: what an export sends.
+    fn collect(&self, points: Vec<Point>) -> Result<ResourceMetrics, ExportError> {
         *self.points.lock().unwrap_or_else(|e| e.into_inner()) = points;
         let mut collected = ResourceMetrics::default();
         self.reader
             .collect(&mut collected)
             .map_err(|e| ExportError::Setup(format!("collecting metrics: {e}")))?;
+        Ok(collected)
+    }
+
+    /// Exports `points` as the current state.
+    pub async fn export(&self, points: Vec<Point>) -> Result<(), ExportError> {
+        let collected = self.collect(points)?;
         tokio::time::timeout(
             self.timeout + Duration::from_secs(1),
             self.exporter.export(&collected),
@@ -181,5 +187,71 @@ impl MetricsPipeline {
         .await
         .map_err(|_| ExportError::Timeout(self.timeout))?
         .map_err(|e| ExportError::Transport(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::OtlpProtocol;
+    use crate::export::otlp::settings::SignalSettings;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+
+    fn active(benchmark: &str) -> Point {
+        Point {
+            metric: &catalog::REGRESSION_ACTIVE,
+            attributes: vec![
+                ("benchmark", benchmark.to_string()),
+                ("suite", "weekly".to_string()),
+                ("severity", "critical".to_string()),
+                ("state", "confirmed".to_string()),
+            ],
+            value: 1.0,
+        }
+    }
+
+    /// Benchmarks with a `regression.active` point in one collection.
+    fn active_benchmarks(collected: &ResourceMetrics) -> Vec<String> {
+        let mut out = Vec::new();
+        for scope in collected.scope_metrics() {
+            for metric in scope.metrics() {
+                if metric.name() != catalog::REGRESSION_ACTIVE.name {
+                    continue;
+                }
+                if let AggregatedMetrics::F64(MetricData::Gauge(gauge)) = metric.data() {
+                    for point in gauge.data_points() {
+                        for kv in point.attributes() {
+                            if kv.key.as_str() == "benchmark" {
+                                out.push(kv.value.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// A resolved regression must disappear from the next export, not linger as a stale
+    /// attribute set of the long-lived daemon pipeline (Prometheus would keep alerting).
+    #[test]
+    fn a_point_gone_from_the_state_is_not_exported_again() {
+        let settings = SignalSettings {
+            endpoint: "http://127.0.0.1:9/v1/metrics".into(),
+            protocol: OtlpProtocol::HttpProtobuf,
+            headers: Vec::new(),
+            timeout: Duration::from_secs(1),
+            gzip: false,
+        };
+        let transport = Transport::new(&settings).unwrap();
+        let pipeline = MetricsPipeline::new(&transport, &[]).unwrap();
+        let first = pipeline.collect(vec![active("a"), active("b")]).unwrap();
+        let mut seen = active_benchmarks(&first);
+        seen.sort();
+        assert_eq!(seen, ["a", "b"]);
+        let second = pipeline.collect(vec![active("b")]).unwrap();
+        assert_eq!(active_benchmarks(&second), ["b"]);
+        let third = pipeline.collect(Vec::new()).unwrap();
+        assert!(active_benchmarks(&third).is_empty());
     }
 }
