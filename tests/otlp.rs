@@ -411,7 +411,12 @@ fn backlog_metric(received: &otlp_receiver::Received) -> Option<f64> {
 fn events_wait_out_a_dead_receiver_and_an_agent_restart_then_arrive_exactly_once() {
     let port = free_port();
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let host = Host::new(&format!("http://{addr}"), "grpc", false, "timeout = \"2s\"");
+    let host = Host::new(
+        &format!("http://{addr}"),
+        "grpc",
+        false,
+        "timeout = \"2s\"\ninterval = \"2s\"",
+    );
 
     // The receiver is down for a whole suite: a baseline run and a regressed run.
     let daemon = Daemon::start(&host);
@@ -481,6 +486,13 @@ fn events_wait_out_a_dead_receiver_and_an_agent_restart_then_arrive_exactly_once
     });
     let status_now = status(&host).unwrap();
     assert_eq!(status_now["otlp"]["breaker"], "closed", "{status_now}");
+    // Between runs the stored state is re-exported every interval (2 s here).
+    let exports = receiver.received.lock().unwrap().metrics.len();
+    receiver.wait_for(
+        "two re-exports without a run",
+        Duration::from_secs(20),
+        |r| r.metrics.len() >= exports + 2,
+    );
     drop(daemon);
 }
 
