@@ -69,6 +69,26 @@ impl Receiver {
         addr: SocketAddr,
         received: Arc<Mutex<Received>>,
     ) -> Receiver {
+        Receiver::spawn(protocol, addr, received, None)
+    }
+
+    /// A gRPC receiver with TLS: `identity` is the server's (certificate PEM, key PEM).
+    pub fn start_grpc_tls(identity: (String, String)) -> Receiver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        Receiver::spawn(Protocol::Grpc, addr, Arc::default(), Some(identity))
+    }
+
+    fn spawn(
+        protocol: Protocol,
+        addr: SocketAddr,
+        received: Arc<Mutex<Received>>,
+        tls: Option<(String, String)>,
+    ) -> Receiver {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let shared = received.clone();
@@ -95,7 +115,16 @@ impl Receiver {
                 match protocol {
                     Protocol::Grpc => {
                         let service = Recorder(shared);
-                        tonic::transport::Server::builder()
+                        let mut server = tonic::transport::Server::builder();
+                        if let Some((cert, key)) = tls {
+                            server = server
+                                .tls_config(
+                                    tonic::transport::ServerTlsConfig::new()
+                                        .identity(tonic::transport::Identity::from_pem(cert, key)),
+                                )
+                                .unwrap();
+                        }
+                        server
                             .add_service(
                                 MetricsServiceServer::new(service.clone())
                                     .accept_compressed(tonic::codec::CompressionEncoding::Gzip),
