@@ -366,11 +366,12 @@ async fn export_loop(
             shown.consecutive_failures = breaker.failures();
             shown.next_attempt = breaker.retry_at().filter(|at| *at > now).map(to_wall);
         }
+        // Backing off: until the backoff ends. Otherwise until the next export is due (a
+        // failed export leaves `next_metrics` in the past, so it is retried right away
+        // once the backoff allows).
         let wake_at = match breaker.retry_at() {
             Some(at) if at > Instant::now() => at,
-            // Past a failure's backoff: events or metrics are due now.
-            Some(_) => Instant::now() + Duration::from_millis(10),
-            None => next_metrics,
+            _ => next_metrics,
         };
         tokio::select! {
             _ = wake.notified() => flush_requested = true,
