@@ -148,13 +148,13 @@ fn export_once(
         crate::export::otlp::exporter::export_once(store, &settings, &fingerprint, deadline);
     match report.result {
         Ok(()) => tracing::info!(
-            endpoint = %settings.metrics.endpoint,
+            endpoint = %crate::export::otlp::settings::shown_endpoint(&settings.metrics.endpoint),
             events = report.delivered,
             "exported the metrics and the alert events over OTLP"
         ),
         Err(e) => eprintln!(
             "warning: OTLP export to {} failed: {e}; {} alert event{} stay in the outbox for the next run or the daemon",
-            settings.metrics.endpoint,
+            crate::export::otlp::settings::shown_endpoint(&settings.metrics.endpoint),
             report.backlog,
             if report.backlog == 1 { "" } else { "s" }
         ),

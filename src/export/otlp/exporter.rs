@@ -117,7 +117,7 @@ pub struct ExportStatus {
 impl ExportStatus {
     fn new(settings: &OtlpSettings) -> ExportStatus {
         ExportStatus {
-            endpoint: settings.metrics.endpoint.clone(),
+            endpoint: super::settings::shown_endpoint(&settings.metrics.endpoint),
             protocol: settings.metrics.protocol.as_str().to_string(),
             running: true,
             backlog: 0,
@@ -317,7 +317,7 @@ async fn export_loop(
     let mut next_metrics = Instant::now();
     let mut flush_requested = true;
     tracing::info!(
-        endpoint = %settings.metrics.endpoint,
+        endpoint = %super::settings::shown_endpoint(&settings.metrics.endpoint),
         protocol = settings.metrics.protocol.as_str(),
         interval_s = settings.interval.as_secs(),
         "OTLP export on"

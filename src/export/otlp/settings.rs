@@ -201,6 +201,19 @@ fn signal(
     })
 }
 
+/// `endpoint` fit for logs and `status`: user information in the URL (`user:pass@`) is
+/// replaced by `***@`, so a password written there is never shown.
+pub fn shown_endpoint(endpoint: &str) -> String {
+    let Some((scheme, rest)) = endpoint.split_once("://") else {
+        return endpoint.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => endpoint.to_string(),
+    }
+}
+
 /// `base` plus the signal's path for HTTP (`…/v1/metrics`); `base` itself for gRPC.
 fn signal_url(base: &str, protocol: OtlpProtocol, signal: Signal) -> String {
     match protocol {
@@ -306,6 +319,22 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn shown_endpoints_hide_user_information() {
+        assert_eq!(
+            shown_endpoint("https://user:s3cret@otel.example.com:4318/v1/metrics"),
+            "https://***@otel.example.com:4318/v1/metrics"
+        );
+        assert_eq!(
+            shown_endpoint("http://127.0.0.1:4317"),
+            "http://127.0.0.1:4317"
+        );
+        assert_eq!(
+            shown_endpoint("http://collector:4318/v1/logs?a=b@c"),
+            "http://collector:4318/v1/logs?a=b@c"
+        );
     }
 
     #[test]
