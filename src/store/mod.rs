@@ -707,17 +707,6 @@ impl Store {
         table.len().map_err(|e| self.err(e))
     }
 
-    /// Events dropped because the outbox was full, ever.
-    pub fn outbox_dropped(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let meta = txn.open_table(META).map_err(|e| self.err(e))?;
-        Ok(meta
-            .get("outbox_dropped")
-            .map_err(|e| self.err(e))?
-            .map(|v| v.value())
-            .unwrap_or(0))
-    }
-
     pub fn verdict(
         &self,
         run_id: u64,
