@@ -37,34 +37,49 @@ pub(super) fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, Str
         std::fs::create_dir_all(parent)
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
-    // SAFETY: umask only swaps the process's file-mode mask; no memory is involved.
-    let previous = unsafe { libc::umask(0o177) };
-    let bound = UnixListener::bind(path);
-    // SAFETY: as above, restoring the previous mask.
-    unsafe { libc::umask(previous) };
+    // The umask is process-wide: two binds at once (tests, or a bind beside another
+    // thread's) would restore each other's mask, so the swap is serialised.
+    static UMASK_SWAP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let bound = {
+        let _only_one = UMASK_SWAP
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // SAFETY: umask only swaps the process's file-mode mask; no memory is involved.
+        let previous = unsafe { libc::umask(0o177) };
+        let bound = UnixListener::bind(path);
+        // SAFETY: as above, restoring the previous mask.
+        unsafe { libc::umask(previous) };
+        bound
+    };
     let listener = bound.map_err(|e| {
         format!(
             "cannot create the control socket {}: {e}\n  hint: set [daemon] socket or $PERFWARDEN_SOCKET to a writable path",
             path.display()
         )
     })?;
-    if let Some(group) = group {
-        let gid = group_id(group).ok_or_else(|| {
-            format!("[daemon] socket_group: no group named \"{group}\" on this host; create it (groupadd {group}) or remove the key")
-        })?;
-        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-            .map_err(|_| "socket path contains a NUL byte".to_string())?;
-        // SAFETY: c_path is a valid NUL-terminated string; -1 keeps the owner.
-        if unsafe { libc::chown(c_path.as_ptr(), u32::MAX, gid) } != 0 {
-            return Err(format!(
-                "cannot give the socket {} to group \"{group}\": {}\n  hint: under systemd add SupplementaryGroups={group} to the unit",
-                path.display(),
-                std::io::Error::last_os_error()
-            ));
+    // The mask already made it 0600; the mode is stated once more, and with a group the
+    // file is handed over and opened to that group.
+    let mode = match group {
+        None => 0o600,
+        Some(group) => {
+            let gid = group_id(group).ok_or_else(|| {
+                format!("[daemon] socket_group: no group named \"{group}\" on this host; create it (groupadd {group}) or remove the key")
+            })?;
+            let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+                .map_err(|_| "socket path contains a NUL byte".to_string())?;
+            // SAFETY: c_path is a valid NUL-terminated string; -1 keeps the owner.
+            if unsafe { libc::chown(c_path.as_ptr(), u32::MAX, gid) } != 0 {
+                return Err(format!(
+                    "cannot give the socket {} to group \"{group}\": {}\n  hint: under systemd add SupplementaryGroups={group} to the unit",
+                    path.display(),
+                    std::io::Error::last_os_error()
+                ));
+            }
+            0o660
         }
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
-            .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))?;
-    }
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))?;
     Ok(listener)
 }
 
