@@ -54,6 +54,7 @@ fn result(run: &RunRecord, bench: &str, samples: &[f64]) -> BenchmarkResult {
         },
         summary: Some(stats::summarize(samples)),
         latency: None,
+        details: None,
     }
 }
 

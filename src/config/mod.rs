@@ -15,6 +15,7 @@
 mod daemon;
 mod error;
 mod export;
+pub mod load;
 mod units;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ use serde::de::DeserializeOwned;
 pub use daemon::{CatchUp, DaemonConfig, QuietConfig, WhenBusy};
 pub use error::{ConfigErrors, ConfigProblem};
 pub use export::{ExportConfig, HeaderSource, OtlpConfig, OtlpProtocol};
+pub use load::LoadPolicy;
 pub use units::{ConfigDuration, Percent};
 
 use crate::workload::{KINDS, WorkloadConfig};
@@ -153,6 +155,8 @@ pub struct Config {
     pub agent: AgentConfig,
     pub daemon: DaemonConfig,
     pub export: ExportConfig,
+    /// Guard rails of the load tests.
+    pub load: LoadPolicy,
     pub suites: BTreeMap<String, SuiteConfig>,
     pub benchmarks: BTreeMap<String, BenchmarkConfig>,
 }
@@ -210,6 +214,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "agent",
     "daemon",
     "export",
+    "load",
     "defaults",
     "suites",
     "benchmarks",
@@ -383,6 +388,80 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
+/// Checks a load test against the `[load]` guard rails and copies the caps it must obey
+/// at run time into it. Each problem is `(parameter, message, hint)`.
+fn apply_load_policy(
+    workload: &mut WorkloadConfig,
+    policy: &LoadPolicy,
+) -> Vec<(&'static str, String, String)> {
+    let mut problems = Vec::new();
+    let WorkloadConfig::LoadHttp(load) = workload else {
+        return problems;
+    };
+    if let Ok(url) = crate::workload::load_http::parse_url(&load.url) {
+        if !policy.allows(&url.host) {
+            problems.push((
+                "url",
+                format!("host \"{}\" is not allowed for load tests", url.host),
+                format!(
+                    "only loopback is allowed by default; if this is your own service, add \"{}\" to [load] allowed_hosts",
+                    url.host
+                ),
+            ));
+        }
+    }
+    if load.users > policy.max_users {
+        problems.push((
+            "users",
+            format!(
+                "{} users exceed [load] max_users = {}",
+                load.users, policy.max_users
+            ),
+            "lower users or raise [load] max_users".into(),
+        ));
+    }
+    if let (Some(rate), Some(cap)) = (load.rate, policy.max_rate) {
+        if rate > cap {
+            problems.push((
+                "rate",
+                format!("{rate} requests/s exceed [load] max_rate = {cap}"),
+                "lower rate or raise [load] max_rate".into(),
+            ));
+        }
+    }
+    if load.duration.0 + load.ramp_up.0 > policy.max_duration {
+        problems.push((
+            "duration",
+            format!(
+                "duration {} plus ramp_up {} exceed [load] max_duration = {}",
+                load.duration,
+                load.ramp_up,
+                ConfigDuration(policy.max_duration)
+            ),
+            "shorten the test or raise [load] max_duration".into(),
+        ));
+    }
+    load.rate_cap = policy.max_rate;
+    load.max_duration = Some(policy.max_duration);
+    problems
+}
+
+/// Workloads that run for a set time (load tests) set the runner's clock: the ramp-up is
+/// the warm-up, `duration` the sampling time, and the budget and timeout leave room for
+/// both.
+fn fit_options_to_workload(mut options: BenchOptions, workload: &WorkloadConfig) -> BenchOptions {
+    if let WorkloadConfig::LoadHttp(load) = workload {
+        options.warmup = load.ramp_up.0.max(Duration::from_millis(200));
+        options.min_time = load.duration.0;
+        let needed = options.warmup + options.min_time + Duration::from_secs(5);
+        options.time_budget = options.time_budget.max(needed);
+        options.timeout = options.timeout.max(
+            needed + load.connect_timeout.0 + load.request_timeout.0 + Duration::from_secs(10),
+        );
+    }
+    options
+}
+
 /// Parses a cron schedule as the daemon will: 5 fields, 6 with seconds, or a nickname.
 pub fn parse_schedule(expression: &str) -> Result<croner::Cron, String> {
     const NICKNAMES: &[&str] = &[
@@ -512,6 +591,7 @@ impl Config {
         let mut prometheus_table = toml::Table::new();
         let mut otlp_table = toml::Table::new();
         let mut defaults_table = toml::Table::new();
+        let mut load_table = toml::Table::new();
         let mut suite_tables: BTreeMap<String, toml::Value> = BTreeMap::new();
         let mut bench_tables: BTreeMap<String, toml::Value> = BTreeMap::new();
         for layer in &layers {
@@ -569,6 +649,7 @@ impl Config {
             for (section, target) in [
                 ("agent", &mut agent_table),
                 ("defaults", &mut defaults_table),
+                ("load", &mut load_table),
             ] {
                 match layer.table.get(section) {
                     Some(toml::Value::Table(t)) => target.extend(t.clone()),
@@ -615,6 +696,7 @@ impl Config {
 
         let daemon = daemon::validate(daemon_table, quiet_table, &mut problems);
         let export = export::validate(prometheus_table, otlp_table, &mut problems);
+        let load = load::validate(load_table, &mut problems);
 
         let defaults: RawOptions = read_value(
             toml::Value::Table(defaults_table),
@@ -731,15 +813,21 @@ impl Config {
                     None
                 }
             });
-            let Some(workload) = workload else { continue };
+            let Some(mut workload) = workload else {
+                continue;
+            };
             for (param, message) in workload.validate() {
                 problems.add(&["benchmarks", &name, &param], message, None);
             }
+            for (param, message, hint) in apply_load_policy(&mut workload, &load) {
+                problems.add(&["benchmarks", &name, param], message, Some(hint));
+            }
+            let options = options.map(|options| fit_options_to_workload(options, &workload));
             if let Some(options) = &options {
                 let metric = workload.metric();
-                let has_latency = crate::workload::records_latency(workload.kind());
+                let records = crate::detect::slo::Records::of_kind(workload.kind());
                 for (index, expression) in options.slo.iter().enumerate() {
-                    if let Err(e) = crate::detect::slo::parse(expression, &metric, has_latency) {
+                    if let Err(e) = crate::detect::slo::parse(expression, &metric, records) {
                         problems.add_keyed(
                             &["benchmarks", &name, "slo"],
                             format!("benchmarks.{name}.slo[{index}]"),
@@ -830,6 +918,7 @@ impl Config {
             },
             daemon,
             export,
+            load,
             suites,
             benchmarks,
         })
@@ -877,7 +966,9 @@ fn read_workload(
         "parse.config" => read!(parse_config::ParseConfigConfig, WorkloadConfig::ParseConfig),
         "scan.tree" => read!(scan_tree::ScanTreeConfig, WorkloadConfig::ScanTree),
         "cache.local" => read!(cache_local::CacheLocalConfig, WorkloadConfig::CacheLocal),
-        _ => None,
+        "load.http" => read_value::<load_http::LoadHttpConfig>(value, path, problems, hint)
+            .map(|c| WorkloadConfig::LoadHttp(Box::new(c))),
+        _ => unreachable!("KINDS lists only kinds read here; {kind} is missing"),
     }
 }
 
@@ -902,6 +993,10 @@ const DEFAULT_CONFIG_KIND_PARAMS: &[(&str, &str)] = &[
     (
         "cache.local",
         "capacity, threads, read_percent, write_percent, value_bytes",
+    ),
+    (
+        "load.http",
+        "url, method, headers, body, expect_status, expect_body, model, users, rate, duration, requests, ramp_up, connect_timeout, request_timeout, http, abort_error_ratio, abort_window, threads",
     ),
 ];
 
@@ -1029,14 +1124,23 @@ mod tests {
         let config = Config::embedded();
         assert!(config.suites.contains_key("weekly"));
         assert!(config.suites.contains_key("monthly"));
+        // Kinds aimed at the user's own services have no target to use by default; the
+        // annotated example shows them instead.
+        let example =
+            Config::from_toml("config/example.toml", include_str!("../../config/example.toml"))
+                .expect("the example config is valid");
         for kind in KINDS {
-            assert!(
+            let has = |config: &Config| {
                 config
                     .benchmarks
                     .values()
-                    .any(|b| b.workload.kind() == *kind),
-                "default config has no {kind} benchmark"
-            );
+                    .any(|b| b.workload.kind() == *kind)
+            };
+            if crate::workload::TARGETED_KINDS.contains(kind) {
+                assert!(has(&example), "config/example.toml has no {kind} benchmark");
+            } else {
+                assert!(has(&config), "default config has no {kind} benchmark");
+            }
         }
     }
 

@@ -57,7 +57,7 @@ enum Kind {
 impl Kind {
     fn of(quantity: Quantity) -> Kind {
         match quantity {
-            Quantity::Duration => Kind::Seconds,
+            Quantity::Duration | Quantity::Time => Kind::Seconds,
             Quantity::Throughput => Kind::PerSecond,
             Quantity::Bandwidth => Kind::BytesPerSecond,
         }
@@ -109,14 +109,42 @@ const STATISTICS: &[&str] = &[
     "error_ratio",
 ];
 
-fn statistic_kind(statistic: &str, metric: &MetricDef, has_latency: bool) -> Result<Kind, String> {
+/// What a probe records besides its samples, which decides the statistics an SLO may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Records {
+    /// Per-operation latency (`latency_*`).
+    pub latency: bool,
+    /// Failed operations (`error_ratio`).
+    pub errors: bool,
+}
+
+impl Records {
+    pub fn of_kind(kind: &str) -> Records {
+        Records {
+            latency: crate::workload::records_latency(kind),
+            errors: crate::workload::records_outcomes(kind),
+        }
+    }
+}
+
+impl From<bool> for Records {
+    fn from(latency: bool) -> Records {
+        Records {
+            latency,
+            errors: false,
+        }
+    }
+}
+
+fn statistic_kind(statistic: &str, metric: &MetricDef, records: Records) -> Result<Kind, String> {
+    let has_latency = records.latency;
     match statistic {
         "median" | "mean" | "min" | "max" | "p95" | "p99" => Ok(Kind::of(metric.quantity)),
         "throughput" | "bandwidth" | "duration" => {
             let wanted = match metric.quantity {
                 Quantity::Throughput => "throughput",
                 Quantity::Bandwidth => "bandwidth",
-                Quantity::Duration => "duration",
+                Quantity::Duration | Quantity::Time => "duration",
             };
             if statistic == wanted {
                 Ok(Kind::of(metric.quantity))
@@ -138,6 +166,7 @@ fn statistic_kind(statistic: &str, metric: &MetricDef, has_latency: bool) -> Res
                 ))
             }
         }
+        "error_ratio" if records.errors => Ok(Kind::Ratio),
         "error_ratio" => Err("this probe does not measure errors (only load tests do)".into()),
         other => Err(format!(
             "unknown statistic `{other}`; one of: {}",
@@ -148,7 +177,12 @@ fn statistic_kind(statistic: &str, metric: &MetricDef, has_latency: bool) -> Res
 
 /// Parses `expression` for a benchmark with `metric` (and per-operation latency when
 /// `has_latency`).
-pub fn parse(expression: &str, metric: &MetricDef, has_latency: bool) -> Result<Slo, SloError> {
+pub fn parse(
+    expression: &str,
+    metric: &MetricDef,
+    records: impl Into<Records>,
+) -> Result<Slo, SloError> {
+    let records = records.into();
     let chars: Vec<char> = expression.chars().collect();
     let mut i = 0;
     let skip_ws = |i: &mut usize| {
@@ -169,7 +203,7 @@ pub fn parse(expression: &str, metric: &MetricDef, has_latency: bool) -> Result<
         ));
     }
     let statistic: String = chars[start..i].iter().collect();
-    let kind = statistic_kind(&statistic, metric, has_latency).map_err(|m| err(start + 1, m))?;
+    let kind = statistic_kind(&statistic, metric, records).map_err(|m| err(start + 1, m))?;
     skip_ws(&mut i);
     let op_column = i + 1;
     let comparison = match (chars.get(i), chars.get(i + 1)) {
@@ -285,18 +319,24 @@ fn actual(statistic: &str, result: &BenchmarkResult) -> Option<f64> {
         "latency_p99" => latency.map(|l| l.p99),
         "latency_p999" => latency.map(|l| l.p999),
         "latency_max" => latency.map(|l| l.max),
+        "error_ratio" => result
+            .details
+            .as_ref()
+            .and_then(|d| d.outcomes.as_ref())
+            .map(|o| o.error_ratio()),
         _ => None,
     }
 }
 
 /// Evaluates the result's SLOs (expressions were validated with the config).
 pub fn evaluate(result: &BenchmarkResult) -> Vec<SloOutcome> {
-    let has_latency = result.latency.is_some() || crate::workload::records_latency(&result.kind);
+    let mut records = Records::of_kind(&result.kind);
+    records.latency |= result.latency.is_some();
     result
         .options
         .slo
         .iter()
-        .filter_map(|expression| parse(expression, &result.metric, has_latency).ok())
+        .filter_map(|expression| parse(expression, &result.metric, records).ok())
         .map(|slo| {
             let value = actual(&slo.statistic, result);
             SloOutcome {

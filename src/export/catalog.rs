@@ -47,7 +47,7 @@ pub const BENCHMARK_DURATION: MetricSpec = MetricSpec {
     name: "perfwarden.benchmark.duration",
     instrument: Instrument::Gauge,
     unit: "s",
-    description: "Time per operation of a duration benchmark's latest run, by statistic; baseline_low/high bound the band within the effective tolerance of the baseline median",
+    description: "Time per operation (or the time a command or load test measured) of a benchmark's latest run, by statistic; baseline_low/high bound the band within the effective tolerance of the baseline median",
     attributes: BENCH,
 };
 pub const BENCHMARK_THROUGHPUT: MetricSpec = MetricSpec {
@@ -82,8 +82,17 @@ pub const BENCHMARK_ERROR_RATIO: MetricSpec = MetricSpec {
     name: "perfwarden.benchmark.error_ratio",
     instrument: Instrument::Gauge,
     unit: "1",
-    description: "Share of failed operations in the latest run (load tests)",
-    attributes: &["benchmark", "suite"],
+    description: "Share of failed operations in the latest run (load tests, Redis, commands), by failure class; class=\"all\" is every failure",
+    attributes: &["benchmark", "suite", "class"],
+};
+/// Per-operation latency quantiles, exported as the `statistic` attribute.
+pub const LATENCY_STATISTICS: &[&str] = &["p50", "p90", "p95", "p99", "p999", "max"];
+pub const BENCHMARK_LATENCY: MetricSpec = MetricSpec {
+    name: "perfwarden.benchmark.latency",
+    instrument: Instrument::Gauge,
+    unit: "s",
+    description: "Per-operation latency of the latest run (HDR histogram over all measured operations: requests, cache operations, file operations), by quantile",
+    attributes: BENCH,
 };
 pub const REGRESSION_ACTIVE: MetricSpec = MetricSpec {
     name: "perfwarden.regression.active",
@@ -136,6 +145,7 @@ pub const METRICS: &[MetricSpec] = &[
     BENCHMARK_CHANGE,
     BENCHMARK_NOISE,
     BENCHMARK_ERROR_RATIO,
+    BENCHMARK_LATENCY,
     REGRESSION_ACTIVE,
     HEALTH_SCORE,
     SUITE_RUNS,
@@ -257,6 +267,10 @@ mod tests {
             (
                 "perfwarden.benchmark.error_ratio",
                 "perfwarden_benchmark_error_ratio",
+            ),
+            (
+                "perfwarden.benchmark.latency",
+                "perfwarden_benchmark_latency_seconds",
             ),
             (
                 "perfwarden.regression.active",

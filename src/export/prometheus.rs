@@ -186,7 +186,7 @@ mod tests {
             ],
         );
         let expected = "\
-# HELP perfwarden_benchmark_duration_seconds Time per operation of a duration benchmark's latest run, by statistic; baseline_low/high bound the band within the effective tolerance of the baseline median
+# HELP perfwarden_benchmark_duration_seconds Time per operation (or the time a command or load test measured) of a benchmark's latest run, by statistic; baseline_low/high bound the band within the effective tolerance of the baseline median
 # TYPE perfwarden_benchmark_duration_seconds gauge
 perfwarden_benchmark_duration_seconds{benchmark=\"parse \\\"json\\\"\",suite=\"weekly\",statistic=\"median\"} 0.25
 # HELP perfwarden_suite_runs_total Runs of each suite that ended, by outcome, since the database was created

@@ -46,6 +46,29 @@ pub fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
 
     for (suite, run) in &latest {
         for result in store.results(run.id)? {
+            // Failures are data: a load test aborted by its error guard still reports how
+            // its requests failed.
+            if let Some(outcomes) = result.details.as_ref().and_then(|d| d.outcomes.as_ref()) {
+                let class = |class: &str| {
+                    vec![
+                        ("benchmark", result.benchmark.clone()),
+                        ("suite", suite.to_string()),
+                        ("class", class.to_string()),
+                    ]
+                };
+                points.extend(point(
+                    &catalog::BENCHMARK_ERROR_RATIO,
+                    class("all"),
+                    outcomes.error_ratio(),
+                ));
+                for name in outcomes.failed.keys() {
+                    points.extend(point(
+                        &catalog::BENCHMARK_ERROR_RATIO,
+                        class(name),
+                        outcomes.class_ratio(name),
+                    ));
+                }
+            }
             if result.status == BenchStatus::Failed {
                 continue;
             }
@@ -53,7 +76,7 @@ pub fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
                 continue;
             };
             let metric = match result.metric.quantity {
-                Quantity::Duration => &catalog::BENCHMARK_DURATION,
+                Quantity::Duration | Quantity::Time => &catalog::BENCHMARK_DURATION,
                 Quantity::Throughput => &catalog::BENCHMARK_THROUGHPUT,
                 Quantity::Bandwidth => &catalog::BENCHMARK_BANDWIDTH,
             };
@@ -99,6 +122,18 @@ pub fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
                     pair(),
                     evidence.worse_change,
                 ));
+            }
+            if let Some(latency) = &result.latency {
+                for (statistic, value) in [
+                    ("p50", latency.p50),
+                    ("p90", latency.p90),
+                    ("p95", latency.p95),
+                    ("p99", latency.p99),
+                    ("p999", latency.p999),
+                    ("max", latency.max),
+                ] {
+                    points.extend(point(&catalog::BENCHMARK_LATENCY, labels(statistic), value));
+                }
             }
             if let Some(cv) = verdict
                 .as_ref()

@@ -8,7 +8,7 @@ use crate::workload::{MetricDef, Quantity};
 fn scale(v: f64, metric: &MetricDef) -> (f64, String) {
     let a = v.abs();
     match metric.quantity {
-        Quantity::Duration => {
+        Quantity::Duration | Quantity::Time => {
             if a >= 1.0 || a == 0.0 {
                 (1.0, "s".into())
             } else if a >= 1e-3 {

@@ -39,7 +39,9 @@ use crate::store::{
     BenchStatus, BenchmarkResult, Fingerprint, QuietGateRecord, RunRecord, RunStatus, Store,
     StoreError, Trigger,
 };
-use crate::workload::{CancelToken, LatencyRecorder, Workload, WorkloadContext, WorkloadError};
+use crate::workload::{
+    CancelToken, LatencyRecorder, ResultDetails, Workload, WorkloadContext, WorkloadError,
+};
 
 /// A monotonic clock. `elapsed` is the time since an arbitrary fixed origin.
 pub trait Clock: Send + Sync {
@@ -83,6 +85,7 @@ pub struct Sampling {
     pub budget_exhausted: bool,
     pub end: SamplingEnd,
     pub latencies: LatencyRecorder,
+    pub details: Option<ResultDetails>,
 }
 
 fn target_sample_time(options: &BenchOptions) -> Duration {
@@ -117,6 +120,7 @@ pub fn sample_workload(
         budget_exhausted: false,
         end: SamplingEnd::Completed,
         latencies: LatencyRecorder::new(),
+        details: None,
     };
     let begin = clock.elapsed();
     let mut iterations = 1u64;
@@ -140,6 +144,7 @@ pub fn sample_workload(
         }
     }
     latencies.clear();
+    workload.warmup_done();
     out.iterations_per_sample = iterations;
 
     // Two clock reads per sample: before and after `run`. The read after one sample also
@@ -177,12 +182,14 @@ pub fn sample_workload(
         }
     }
     out.latencies = latencies;
+    out.details = workload.details();
     out
 }
 
 fn fail(error: WorkloadError) -> SamplingEnd {
     match error {
         WorkloadError::Cancelled => SamplingEnd::Cancelled,
+        WorkloadError::Finished => SamplingEnd::Completed,
         other => SamplingEnd::Failed(other.to_string()),
     }
 }
@@ -214,10 +221,28 @@ impl BenchmarkPlan {
                 ));
             }
         }
-        Ok(suite
+        // Load tests do not start inside a blackout window ([load] blackout).
+        let now = Utc::now().with_timezone(
+            &config
+                .daemon
+                .timezone
+                .unwrap_or_else(crate::scheduler::host_timezone),
+        );
+        let blackout = config.load.blackout_at(&now.naive_local());
+        let mut held_back = Vec::new();
+        let plans: Vec<BenchmarkPlan> = suite
             .benchmarks
             .iter()
             .filter(|b| only.is_empty() || only.contains(b))
+            .filter(|name| {
+                let is_load = config.benchmarks[*name].workload.is_load_test();
+                if let (true, Some(window)) = (is_load, blackout) {
+                    tracing::warn!(benchmark = %name, blackout = %window.text, "load test not started: inside a blackout window");
+                    held_back.push(name.to_string());
+                    return false;
+                }
+                true
+            })
             .map(|name| {
                 let bench = &config.benchmarks[name];
                 BenchmarkPlan {
@@ -232,7 +257,15 @@ impl BenchmarkPlan {
                     workload: bench.workload.build(),
                 }
             })
-            .collect())
+            .collect();
+        if plans.is_empty() && !held_back.is_empty() {
+            return Err(format!(
+                "{} not started: load tests do not run inside the blackout window \"{}\" ([load] blackout)",
+                held_back.join(", "),
+                blackout.map(|b| b.text.as_str()).unwrap_or_default()
+            ));
+        }
+        Ok(plans)
     }
 }
 
@@ -417,6 +450,7 @@ fn measure(
                     budget_exhausted: false,
                     end: SamplingEnd::Failed(format!("setup failed: {e}")),
                     latencies: LatencyRecorder::new(),
+                    details: None,
                 },
                 Ok(()) => {
                     let sample_tx = tx.clone();
@@ -502,20 +536,18 @@ fn measure(
     if status == BenchStatus::Ok && error.is_some() {
         status = BenchStatus::Failed;
     }
-    let (samples, summary, latency, warmup_samples, iterations, budget_exhausted) = match sampling {
-        Some(s) => {
-            let summary = (!s.samples.is_empty()).then(|| stats::summarize(&s.samples));
-            (
-                s.samples,
-                summary,
-                s.latencies.summary(),
-                s.warmup_samples,
-                s.iterations_per_sample,
-                s.budget_exhausted,
-            )
-        }
-        None => (Vec::new(), None, None, 0, 0, false),
-    };
+    let sampling = sampling.unwrap_or_else(|| Sampling {
+        samples: Vec::new(),
+        warmup_samples: 0,
+        iterations_per_sample: 0,
+        budget_exhausted: false,
+        end: SamplingEnd::Cancelled,
+        latencies: LatencyRecorder::new(),
+        details: None,
+    });
+    let summary = (!sampling.samples.is_empty()).then(|| stats::summarize(&sampling.samples));
+    let latency = sampling.latencies.summary();
+    let samples = sampling.samples;
     if status == BenchStatus::Ok && samples.len() < 2 {
         status = BenchStatus::Failed;
         error = Some(format!(
@@ -535,12 +567,13 @@ fn measure(
         error,
         started_at,
         duration_secs: wall.elapsed().as_secs_f64(),
-        iterations_per_sample: iterations,
-        warmup_samples,
-        budget_exhausted,
+        iterations_per_sample: sampling.iterations_per_sample,
+        warmup_samples: sampling.warmup_samples,
+        budget_exhausted: sampling.budget_exhausted,
         options,
         summary,
         latency,
+        details: sampling.details,
     };
     Ok((result, samples))
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::BenchOptions;
 use crate::stats::Summary;
-use crate::workload::{LatencySummary, MetricDef};
+use crate::workload::{LatencySummary, MetricDef, ResultDetails};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -115,6 +115,9 @@ pub struct BenchmarkResult {
     pub summary: Option<Summary>,
     /// Per-operation latency, for workloads that record it.
     pub latency: Option<LatencySummary>,
+    /// Outcomes (error ratios) and secondary measurements, for workloads that have them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<ResultDetails>,
 }
 
 impl BenchmarkResult {

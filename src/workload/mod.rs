@@ -15,6 +15,7 @@ pub mod cpu_primes;
 pub mod cpu_sha256;
 pub mod disk_files;
 pub mod fake;
+pub mod load_http;
 pub mod memory_alloc;
 pub mod memory_bandwidth;
 pub mod parse_config;
@@ -58,6 +59,9 @@ pub enum Quantity {
     Bandwidth,
     /// Operations per second (value = operations / elapsed).
     Throughput,
+    /// Seconds the workload measured itself (value = what `run` returned): a command's mean
+    /// wall time without its prepare step, a load test's latency percentile over a slice.
+    Time,
 }
 
 /// The primary metric of a benchmark: what one sample value means.
@@ -94,10 +98,19 @@ impl MetricDef {
         }
     }
 
+    /// A time the workload measures itself (lower is better).
+    pub fn time(operation: &str) -> Self {
+        MetricDef {
+            quantity: Quantity::Time,
+            operation: operation.to_string(),
+            direction: Direction::LowerIsBetter,
+        }
+    }
+
     /// The UCUM unit, as set on OpenTelemetry instruments: `s`, `By/s`, `{event}/s`.
     pub fn ucum(&self) -> String {
         match self.quantity {
-            Quantity::Duration => "s".to_string(),
+            Quantity::Duration | Quantity::Time => "s".to_string(),
             Quantity::Bandwidth => "By/s".to_string(),
             Quantity::Throughput => format!("{{{}}}/s", self.operation),
         }
@@ -106,7 +119,7 @@ impl MetricDef {
     /// Human unit for reports: `s`, `B/s`, `events/s`.
     pub fn display_unit(&self) -> String {
         match self.quantity {
-            Quantity::Duration => "s".to_string(),
+            Quantity::Duration | Quantity::Time => "s".to_string(),
             Quantity::Bandwidth => "B/s".to_string(),
             Quantity::Throughput => format!("{}s/s", self.operation),
         }
@@ -117,6 +130,7 @@ impl MetricDef {
         match self.quantity {
             Quantity::Duration => elapsed_secs / iterations.max(1) as f64,
             Quantity::Bandwidth | Quantity::Throughput => units / elapsed_secs,
+            Quantity::Time => units,
         }
     }
 }
@@ -134,6 +148,10 @@ pub enum WorkloadError {
     Invalid(String),
     #[error("stopped by request")]
     Cancelled,
+    /// The workload did all it was asked to (a request count, a cap): sampling ends, the
+    /// samples taken so far are the result.
+    #[error("the workload finished its planned work")]
+    Finished,
 }
 
 impl WorkloadError {
@@ -213,8 +231,13 @@ impl LatencyRecorder {
     }
 
     pub fn merge(&mut self, other: &LatencyRecorder) {
+        self.merge_histogram(&other.histogram);
+    }
+
+    /// Adds a histogram recorded elsewhere (in nanoseconds, same bounds).
+    pub fn merge_histogram(&mut self, other: &Histogram<u64>) {
         // Both histograms share the same bounds, so `add` cannot fail.
-        let _ = self.histogram.add(&other.histogram);
+        let _ = self.histogram.add(other);
     }
 
     pub fn clear(&mut self) {
@@ -255,6 +278,68 @@ pub struct LatencySummary {
     pub max: f64,
 }
 
+/// What a workload measured besides its primary metric: how the operations it attempted
+/// ended (load tests, Redis, commands) and secondary measurements (user and system time,
+/// peak memory, bytes/s). Covers the measured samples only, not the warm-up.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResultDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcomes: Option<Outcomes>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub measurements: Vec<Measurement>,
+}
+
+/// Attempted operations and failures by class (`connect`, `timeout`, `status`, `body`, …).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outcomes {
+    pub attempted: u64,
+    pub failed: std::collections::BTreeMap<String, u64>,
+    /// The most recent failure's message, so a report can say what went wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl Outcomes {
+    pub fn failures(&self) -> u64 {
+        self.failed.values().sum()
+    }
+
+    /// Failed / attempted (0 when nothing was attempted).
+    pub fn error_ratio(&self) -> f64 {
+        if self.attempted == 0 {
+            0.0
+        } else {
+            self.failures() as f64 / self.attempted as f64
+        }
+    }
+
+    pub fn class_ratio(&self, class: &str) -> f64 {
+        if self.attempted == 0 {
+            0.0
+        } else {
+            self.failed.get(class).copied().unwrap_or(0) as f64 / self.attempted as f64
+        }
+    }
+}
+
+/// One secondary measurement: a name (`user_time`, `peak_rss`), a value and its UCUM unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+}
+
+impl Measurement {
+    pub fn new(name: &str, value: f64, unit: &str) -> Self {
+        Measurement {
+            name: name.to_string(),
+            value,
+            unit: unit.to_string(),
+        }
+    }
+}
+
 /// One measurable thing. The runner calls `setup` once, then `run` repeatedly (warm-up and
 /// samples), then `teardown` once, all from one thread.
 pub trait Workload: Send {
@@ -273,6 +358,15 @@ pub trait Workload: Send {
         iterations: u64,
         latencies: &mut LatencyRecorder,
     ) -> Result<f64, WorkloadError>;
+
+    /// The warm-up is over: counters kept for [`Workload::details`] start again from zero.
+    fn warmup_done(&mut self) {}
+
+    /// Outcomes and secondary measurements of the measured samples; asked once, after
+    /// sampling and before `teardown`.
+    fn details(&mut self) -> Option<ResultDetails> {
+        None
+    }
 
     /// Untimed clean-up; called even when `run` failed.
     fn teardown(&mut self) -> Result<(), WorkloadError> {
@@ -365,11 +459,19 @@ pub enum WorkloadConfig {
     ScanTree(scan_tree::ScanTreeConfig),
     #[serde(rename = "cache.local")]
     CacheLocal(cache_local::CacheLocalConfig),
+    #[serde(rename = "load.http")]
+    // Boxed: its URL, headers and body make it ten times the size of the others.
+    LoadHttp(Box<load_http::LoadHttpConfig>),
 }
 
 /// Whether probes of `kind` record per-operation latency (`latency_*` statistics).
 pub fn records_latency(kind: &str) -> bool {
-    matches!(kind, "disk.files" | "cache.local")
+    matches!(kind, "disk.files" | "cache.local" | "load.http")
+}
+
+/// Whether probes of `kind` count failed operations (`error_ratio`).
+pub fn records_outcomes(kind: &str) -> bool {
+    matches!(kind, "load.http")
 }
 
 /// The kind names, for error hints and docs.
@@ -382,7 +484,12 @@ pub const KINDS: &[&str] = &[
     "parse.config",
     "scan.tree",
     "cache.local",
+    "load.http",
 ];
+
+/// Kinds that measure a service of the user's (they need its address), shown in
+/// `config/example.toml` rather than run by the embedded default.
+pub const TARGETED_KINDS: &[&str] = &["load.http"];
 
 impl WorkloadConfig {
     pub fn kind(&self) -> &'static str {
@@ -395,7 +502,13 @@ impl WorkloadConfig {
             WorkloadConfig::ParseConfig(_) => "parse.config",
             WorkloadConfig::ScanTree(_) => "scan.tree",
             WorkloadConfig::CacheLocal(_) => "cache.local",
+            WorkloadConfig::LoadHttp(_) => "load.http",
         }
+    }
+
+    /// Load tests put load on a service; the `[load]` guard rails apply to them.
+    pub fn is_load_test(&self) -> bool {
+        matches!(self, WorkloadConfig::LoadHttp(_))
     }
 
     /// Checks parameters that serde cannot (ranges, paths). Each problem is
@@ -410,6 +523,7 @@ impl WorkloadConfig {
             WorkloadConfig::ParseConfig(_) => Vec::new(),
             WorkloadConfig::ScanTree(c) => c.validate(),
             WorkloadConfig::CacheLocal(c) => c.validate(),
+            WorkloadConfig::LoadHttp(c) => c.validate(),
         }
     }
 
@@ -430,6 +544,7 @@ impl WorkloadConfig {
             WorkloadConfig::ParseConfig(c) => Box::new(parse_config::ParseConfig::new(c.clone())),
             WorkloadConfig::ScanTree(c) => Box::new(scan_tree::ScanTree::new(c.clone())),
             WorkloadConfig::CacheLocal(c) => Box::new(cache_local::CacheLocal::new(c.clone())),
+            WorkloadConfig::LoadHttp(c) => Box::new(load_http::LoadHttp::new((**c).clone())),
         }
     }
 

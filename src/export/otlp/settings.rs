@@ -224,7 +224,7 @@ fn signal_url(base: &str, protocol: OtlpProtocol, signal: Signal) -> String {
     }
 }
 
-fn read_header(
+pub(crate) fn read_header(
     name: &str,
     source: &HeaderSource,
     env: &dyn Fn(&str) -> Option<String>,

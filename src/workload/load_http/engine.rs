@@ -1,0 +1,336 @@
+//! The load itself: virtual users on a multi-threaded tokio runtime, tallies in a few
+//! mutex-guarded shards (one lock per request, no shared atomic counter on the hot path),
+//! pacing by tickets, and the error guard.
+//!
+//! **Closed model:** each user sends, waits for the whole response, and sends again;
+//! latency is measured from the send. Users start one by one over the ramp-up.
+//! **Open model:** request *i* is due at `start + i / rate`, whatever the server does. A
+//! user takes the next ticket, waits for its due time and sends; latency is measured from
+//! the due time, not from the send, so a server stall counts in full for every request
+//! that should have been sent during it (coordinated omission corrected, as wrk2 and
+//! `oha --latency-correction` do). With a rate cap (`[load] max_rate`), the closed model is
+//! paced by the same tickets.
+//!
+//! **Error guard:** a monitor task looks at the last `abort_window` of outcomes every
+//! 100 ms; once at least 20 requests ended there and the failed share reaches
+//! `abort_error_ratio`, it stops every user (a breaker that does not close again: a
+//! failing service is not hammered for the rest of the test) and the benchmark fails with
+//! that reason.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use tokio::time::Instant;
+
+use super::client::{FailureClass, Target};
+
+/// Tallies of one shard; summed over shards when a sample ends.
+pub struct Tally {
+    pub latency: Histogram<u64>,
+    pub ok: u64,
+    pub bytes: u64,
+    pub failed: [u64; 4],
+    pub last_error: Option<String>,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Tally {
+            latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                .expect("static histogram bounds are valid"),
+            ok: 0,
+            bytes: 0,
+            failed: [0; 4],
+            last_error: None,
+        }
+    }
+
+    fn failures(&self) -> u64 {
+        self.failed.iter().sum()
+    }
+}
+
+/// Counts at one moment, for the error guard and the per-sample deltas.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Totals {
+    pub ok: u64,
+    pub failed: u64,
+}
+
+impl Totals {
+    /// Requests that ended, either way.
+    pub fn ended(&self) -> u64 {
+        self.ok + self.failed
+    }
+}
+
+/// How the load is paced.
+#[derive(Debug, Clone, Copy)]
+pub enum Pacing {
+    /// Closed model, unpaced.
+    Free,
+    /// Closed model capped at this many requests per second.
+    Capped(f64),
+    /// Open model at this arrival rate; latency from the due time.
+    Open(f64),
+}
+
+pub struct Plan {
+    pub users: usize,
+    pub pacing: Pacing,
+    pub ramp_up: Duration,
+    /// Stop issuing after this many requests (all users together).
+    pub requests: Option<u64>,
+    /// Stop issuing after this long, whatever the runner asks.
+    pub max_duration: Duration,
+    pub abort_error_ratio: f64,
+    pub abort_window: Duration,
+}
+
+/// State shared by the users, the monitor and the sampling thread.
+pub struct Shared {
+    pub shards: Vec<Mutex<Tally>>,
+    pub stop: AtomicBool,
+    /// Why the error guard stopped the test.
+    pub aborted: Mutex<Option<String>>,
+    next_ticket: AtomicU64,
+    pub active_users: AtomicUsize,
+    started: Instant,
+}
+
+impl Shared {
+    pub fn totals(&self) -> Totals {
+        let mut totals = Totals::default();
+        for shard in &self.shards {
+            let tally = shard.lock().unwrap_or_else(|p| p.into_inner());
+            totals.ok += tally.ok;
+            totals.failed += tally.failures();
+        }
+        totals
+    }
+
+    /// Moves every shard's tallies out (resetting them) into one.
+    pub fn drain(&self) -> Tally {
+        let mut sum = Tally::new();
+        for shard in &self.shards {
+            let mut tally = shard.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = sum.latency.add(&tally.latency);
+            tally.latency.reset();
+            sum.ok += std::mem::take(&mut tally.ok);
+            sum.bytes += std::mem::take(&mut tally.bytes);
+            for (total, class) in sum.failed.iter_mut().zip(tally.failed.iter_mut()) {
+                *total += std::mem::take(class);
+            }
+            if let Some(error) = tally.last_error.take() {
+                sum.last_error = Some(error);
+            }
+        }
+        sum
+    }
+
+    pub fn finished(&self) -> bool {
+        self.active_users.load(Ordering::Acquire) == 0
+    }
+}
+
+/// The running load: a runtime that owns the users.
+pub struct Engine {
+    runtime: Option<tokio::runtime::Runtime>,
+    pub shared: Arc<Shared>,
+}
+
+impl Engine {
+    pub fn start(target: Arc<Target>, plan: Plan, threads: usize) -> std::io::Result<Engine> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("load-http")
+            .enable_all()
+            .build()?;
+        let shard_count = (threads * 4).clamp(1, plan.users.max(1));
+        let shared = Arc::new(Shared {
+            shards: (0..shard_count).map(|_| Mutex::new(Tally::new())).collect(),
+            stop: AtomicBool::new(false),
+            aborted: Mutex::new(None),
+            next_ticket: AtomicU64::new(0),
+            active_users: AtomicUsize::new(plan.users),
+            started: Instant::now(),
+        });
+        let plan = Arc::new(plan);
+        for user in 0..plan.users {
+            let delay = match plan.pacing {
+                Pacing::Open(_) => Duration::ZERO,
+                _ => plan.ramp_up.mul_f64(user as f64 / plan.users as f64),
+            };
+            runtime.spawn(virtual_user(
+                user,
+                delay,
+                target.clone(),
+                plan.clone(),
+                shared.clone(),
+            ));
+        }
+        runtime.spawn(error_guard(plan.clone(), shared.clone()));
+        Ok(Engine {
+            runtime: Some(runtime),
+            shared,
+        })
+    }
+
+    /// Stops every user and waits briefly for them.
+    pub fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Decrements the active count when a user ends, however it ends.
+struct Leaving<'a>(&'a AtomicUsize);
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn virtual_user(
+    user: usize,
+    delay: Duration,
+    target: Arc<Target>,
+    plan: Arc<Plan>,
+    shared: Arc<Shared>,
+) {
+    let _leaving = Leaving(&shared.active_users);
+    let shard = &shared.shards[user % shared.shards.len()];
+    tokio::time::sleep(delay).await;
+    let deadline = shared.started + plan.max_duration;
+    let mut connection = None;
+    // After a failed connect, wait before the next attempt (doubling to 1 s) so a dead
+    // target is not spun on.
+    let mut reconnect_pause = Duration::from_millis(10);
+    loop {
+        if shared.stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
+            return;
+        }
+        let ticket = shared.next_ticket.fetch_add(1, Ordering::Relaxed);
+        if plan.requests.is_some_and(|limit| ticket >= limit) {
+            return;
+        }
+        let due = match plan.pacing {
+            Pacing::Free => None,
+            Pacing::Capped(rate) | Pacing::Open(rate) => {
+                Some(shared.started + Duration::from_secs_f64(ticket as f64 / rate))
+            }
+        };
+        if let Some(due) = due {
+            if due >= deadline {
+                return;
+            }
+            tokio::time::sleep_until(due).await;
+            if shared.stop.load(Ordering::Relaxed) {
+                return;
+            }
+        }
+        if connection.is_none() {
+            match target.connect().await {
+                Ok(c) => {
+                    connection = Some(c);
+                    reconnect_pause = Duration::from_millis(10);
+                }
+                Err(failure) => {
+                    {
+                        let mut tally = shard.lock().unwrap_or_else(|p| p.into_inner());
+                        tally.failed[failure.class.index()] += 1;
+                        tally.last_error = Some(failure.message);
+                    }
+                    tokio::time::sleep(reconnect_pause).await;
+                    reconnect_pause = (reconnect_pause * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            }
+        }
+        let sent = Instant::now();
+        let mut outcome = target
+            .send(connection.as_mut().expect("connected above"))
+            .await;
+        if outcome.as_ref().is_err_and(|failure| failure.stale) {
+            // The server ended the keep-alive: the request never left; send it again on a
+            // new connection (a failure to connect counts).
+            outcome = match target.connect().await {
+                Ok(mut fresh) => {
+                    let again = target.send(&mut fresh).await;
+                    connection = Some(fresh);
+                    again
+                }
+                Err(failure) => Err(failure),
+            };
+        }
+        let since = match (plan.pacing, due) {
+            (Pacing::Open(_), Some(due)) => due,
+            _ => sent,
+        };
+        let nanos = since.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+        let mut tally = shard.lock().unwrap_or_else(|p| p.into_inner());
+        tally.latency.saturating_record(nanos.max(1));
+        match outcome {
+            Ok(bytes) => {
+                tally.ok += 1;
+                tally.bytes += bytes;
+            }
+            Err(failure) => {
+                tally.failed[failure.class.index()] += 1;
+                tally.last_error = Some(failure.message);
+                // A status or body failure leaves a usable connection; anything else may
+                // be mid-response.
+                if matches!(failure.class, FailureClass::Connect | FailureClass::Timeout) {
+                    connection = None;
+                }
+            }
+        }
+    }
+}
+
+/// Counts the outcomes over a sliding window and stops the test when too many fail.
+async fn error_guard(plan: Arc<Plan>, shared: Arc<Shared>) {
+    let tick = Duration::from_millis(100);
+    let mut history: VecDeque<(Instant, Totals)> = VecDeque::new();
+    let mut interval = tokio::time::interval(tick);
+    loop {
+        interval.tick().await;
+        if shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let now = Instant::now();
+        let totals = shared.totals();
+        history.push_back((now, totals));
+        while history
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > plan.abort_window)
+        {
+            history.pop_front();
+        }
+        let (_, oldest) = history.front().copied().expect("just pushed");
+        let ok = totals.ok - oldest.ok;
+        let failed = totals.failed - oldest.failed;
+        let ended = ok + failed;
+        if ended >= 20 && failed as f64 >= plan.abort_error_ratio * ended as f64 {
+            let reason = format!(
+                "stopped by the error guard: {failed} of {ended} requests failed in the last {:?} (abort_error_ratio {:.0}%)",
+                plan.abort_window,
+                plan.abort_error_ratio * 100.0
+            );
+            *shared.aborted.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+            shared.stop.store(true, Ordering::Release);
+            return;
+        }
+    }
+}

@@ -1,0 +1,558 @@
+//! `load.http` — an HTTP load test against the team's own endpoint.
+//!
+//! **Operation:** one request answered in full (status and, if configured, body checked).
+//! **Closed model** (default): `users` virtual users, each on its own keep-alive
+//! connection, started one by one over `ramp_up`; the sample value is successful
+//! requests per second (higher is better). **Open model:** a constant arrival `rate` with
+//! latency measured from each request's due time (coordinated omission corrected); the
+//! sample value is the 99th percentile of latency over the sample's slice of time (lower is
+//! better), because at a fixed rate the throughput says nothing.
+//!
+//! The load runs continuously from `setup` to `teardown`; the runner's samples are slices
+//! of it (`run(n)` waits `n` milliseconds and reads what completed), so the runner's
+//! warm-up is the ramp-up and `duration` is its `min_time` (see
+//! `config::apply_workload_options`). Per-request latency goes to an HDR histogram (memory
+//! bounded however long the test), outcomes to per-class failure counts; both are reported
+//! for the measured slices only.
+//!
+//! Guard rails (`[load]` in the config, checked by `perfwarden check`): the host must be
+//! loopback or allowed, users and rate are capped, the duration is bounded, and load tests
+//! do not start inside a blackout window. While running, the error guard stops the test
+//! when the failed share over `abort_error_ratio`'s window crosses the threshold.
+
+pub mod client;
+pub mod engine;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use self::client::{FailureClass, RequestTemplate, Target, Version};
+use self::engine::{Engine, Pacing, Plan};
+use super::{
+    LatencyRecorder, Measurement, MetricDef, Outcomes, ResultDetails, Threads, Workload,
+    WorkloadContext, WorkloadError,
+};
+use crate::config::{ConfigDuration, HeaderSource, Percent};
+
+/// A header value: a string, or a secret read at run time from `{ env = "VAR" }`,
+/// `{ file = "/path" }` or `{ credential = "name" }` (systemd `LoadCredential=`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HeaderValue {
+    Literal(String),
+    Env { env: String },
+    File { file: PathBuf },
+    Credential { credential: String },
+}
+
+impl HeaderValue {
+    pub fn source(&self) -> HeaderSource {
+        match self {
+            HeaderValue::Literal(v) => HeaderSource::Literal(v.clone()),
+            HeaderValue::Env { env } => HeaderSource::Env(env.clone()),
+            HeaderValue::File { file } => HeaderSource::File(file.clone()),
+            HeaderValue::Credential { credential } => HeaderSource::Credential(credential.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Model {
+    #[default]
+    Closed,
+    Open,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpVersion {
+    #[default]
+    Auto,
+    Http1,
+    Http2,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadHttpConfig {
+    /// `http://` or `https://` URL of the endpoint.
+    pub url: String,
+    #[serde(default = "default_method")]
+    pub method: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, HeaderValue>,
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Statuses that count as success; default any 2xx.
+    #[serde(default)]
+    pub expect_status: Vec<u16>,
+    /// Text the response body must contain.
+    #[serde(default)]
+    pub expect_body: Option<String>,
+    #[serde(default)]
+    pub model: Model,
+    /// Virtual users (closed model) or connections (open model).
+    #[serde(default = "default_users")]
+    pub users: usize,
+    /// Arrival rate of the open model, requests per second.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// How long the measured load lasts (after the ramp-up).
+    #[serde(default = "default_duration")]
+    pub duration: ConfigDuration,
+    /// Stop after this many requests instead (all users together, ramp-up included).
+    #[serde(default)]
+    pub requests: Option<u64>,
+    #[serde(default = "default_ramp_up")]
+    pub ramp_up: ConfigDuration,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: ConfigDuration,
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: ConfigDuration,
+    #[serde(default)]
+    pub http: HttpVersion,
+    /// The error guard: stop when this share of requests fails within `abort_window`.
+    #[serde(default = "default_abort_ratio")]
+    pub abort_error_ratio: Percent,
+    #[serde(default = "default_abort_window")]
+    pub abort_window: ConfigDuration,
+    /// Worker threads of the load generator (default: every CPU).
+    #[serde(default)]
+    pub threads: Threads,
+    /// `[load] max_rate`, copied here by the config stage (not a benchmark parameter).
+    #[serde(skip)]
+    pub rate_cap: Option<f64>,
+    /// `[load] max_duration`, copied here by the config stage.
+    #[serde(skip)]
+    pub max_duration: Option<Duration>,
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+fn default_users() -> usize {
+    50
+}
+fn default_duration() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(30))
+}
+fn default_ramp_up() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(5))
+}
+fn default_connect_timeout() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(3))
+}
+fn default_request_timeout() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(10))
+}
+fn default_abort_ratio() -> Percent {
+    Percent(0.5)
+}
+fn default_abort_window() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(5))
+}
+
+/// The parts of a URL a load test needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedUrl {
+    pub uri: hyper::Uri,
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+pub fn parse_url(url: &str) -> Result<ParsedUrl, String> {
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|e| format!("\"{url}\" is not a URL: {e}"))?;
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err(format!("\"{url}\" must start with http:// or https://")),
+    };
+    let host = uri
+        .host()
+        .ok_or_else(|| format!("\"{url}\" has no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    Ok(ParsedUrl {
+        uri,
+        tls,
+        host,
+        port,
+    })
+}
+
+impl LoadHttpConfig {
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        if let Err(e) = parse_url(&self.url) {
+            problems.push(("url".into(), e));
+        }
+        if hyper::Method::from_bytes(self.method.as_bytes()).is_err() {
+            problems.push((
+                "method".into(),
+                format!("\"{}\" is not an HTTP method", self.method),
+            ));
+        }
+        for name in self.headers.keys() {
+            if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                problems.push(("headers".into(), format!("\"{name}\" is not a header name")));
+            }
+        }
+        for (name, value) in &self.headers {
+            if let HeaderValue::Literal(v) = value {
+                if hyper::header::HeaderValue::from_str(v).is_err() {
+                    problems.push((
+                        "headers".into(),
+                        format!(
+                            "the value of header \"{name}\" has characters a header cannot carry"
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(bad) = self
+            .expect_status
+            .iter()
+            .find(|s| !(100..=599).contains(*s))
+        {
+            problems.push((
+                "expect_status".into(),
+                format!("{bad} is not an HTTP status"),
+            ));
+        }
+        if self.users == 0 {
+            problems.push(("users".into(), "must be at least 1".into()));
+        }
+        match (self.model, self.rate) {
+            (Model::Open, None) => problems.push((
+                "rate".into(),
+                "the open model needs an arrival rate, e.g. rate = 500 (requests/s)".into(),
+            )),
+            (Model::Closed, Some(_)) => problems.push((
+                "rate".into(),
+                "only the open model takes a rate (set model = \"open\"); the closed model is capped by [load] max_rate".into(),
+            )),
+            (_, Some(rate)) if !(rate > 0.0 && rate.is_finite()) => {
+                problems.push(("rate".into(), "must be a positive number of requests/s".into()))
+            }
+            _ => {}
+        }
+        if self.duration.0 < Duration::from_secs(1) {
+            problems.push(("duration".into(), "must be at least 1s".into()));
+        }
+        if self.requests == Some(0) {
+            problems.push(("requests".into(), "must be at least 1".into()));
+        }
+        if !(self.abort_error_ratio.0 > 0.0 && self.abort_error_ratio.0 <= 1.0) {
+            problems.push((
+                "abort_error_ratio".into(),
+                "must be above 0% and at most 100%".into(),
+            ));
+        }
+        if self.abort_window.0 < Duration::from_millis(500) {
+            problems.push(("abort_window".into(), "must be at least 500ms".into()));
+        }
+        if self.connect_timeout.0.is_zero() || self.request_timeout.0.is_zero() {
+            problems.push((
+                "request_timeout".into(),
+                "timeouts must be above zero".into(),
+            ));
+        }
+        if self.threads == Threads::Count(0) {
+            problems.push(("threads".into(), "must be at least 1, or \"all\"".into()));
+        }
+        problems
+    }
+
+    fn metric(&self) -> MetricDef {
+        match self.model {
+            Model::Closed => MetricDef::throughput("request"),
+            Model::Open => MetricDef::time("request"),
+        }
+    }
+}
+
+pub struct LoadHttp {
+    config: LoadHttpConfig,
+    engine: Option<Engine>,
+    /// Outcomes of the measured slices.
+    measured: Outcomes,
+    bytes: u64,
+    ok: u64,
+    measured_time: Duration,
+    slice: Histogram<u64>,
+}
+
+impl LoadHttp {
+    pub fn new(config: LoadHttpConfig) -> Self {
+        LoadHttp {
+            config,
+            engine: None,
+            measured: Outcomes::default(),
+            bytes: 0,
+            ok: 0,
+            measured_time: Duration::ZERO,
+            slice: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
+                .expect("static histogram bounds are valid"),
+        }
+    }
+
+    fn target(&self) -> Result<Target, WorkloadError> {
+        let invalid = WorkloadError::Invalid;
+        let url = parse_url(&self.config.url).map_err(invalid)?;
+        let version = match self.config.http {
+            HttpVersion::Auto => Version::Auto,
+            HttpVersion::Http1 => Version::Http1,
+            HttpVersion::Http2 => Version::Http2,
+        };
+        let mut headers = hyper::HeaderMap::new();
+        for (name, value) in &self.config.headers {
+            let secret =
+                crate::export::otlp::settings::read_header(name, &value.source(), &|var| {
+                    std::env::var(var).ok()
+                })
+                .map_err(|e| WorkloadError::Invalid(e.0))?;
+            let name = hyper::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| invalid(format!("header name {name}: {e}")))?;
+            let mut value = hyper::header::HeaderValue::from_str(secret.expose())
+                .map_err(|_| invalid(format!("the value of header {name} cannot be sent")))?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        // Resolve once, before the clock starts: a DNS failure fails the benchmark here.
+        let addrs: Vec<std::net::SocketAddr> =
+            std::net::ToSocketAddrs::to_socket_addrs(&(url.host.as_str(), url.port))
+                .map_err(|e| invalid(format!("DNS lookup of {} failed: {e}", url.host)))?
+                .collect();
+        let tls = if url.tls {
+            let connector = client::tls_connector(version).map_err(invalid)?;
+            let name = rustls::pki_types::ServerName::try_from(url.host.clone())
+                .map_err(|e| invalid(format!("{} is not a TLS server name: {e}", url.host)))?;
+            Some((connector, name))
+        } else {
+            None
+        };
+        Ok(Target {
+            host: url.host,
+            port: url.port,
+            addrs,
+            tls,
+            version,
+            request: RequestTemplate {
+                method: hyper::Method::from_bytes(self.config.method.as_bytes())
+                    .map_err(|e| invalid(format!("method: {e}")))?,
+                uri: url.uri,
+                headers,
+                body: Bytes::from(self.config.body.clone().unwrap_or_default()),
+                expect_status: if self.config.expect_status.is_empty() {
+                    (200..300).collect()
+                } else {
+                    self.config.expect_status.clone()
+                },
+                expect_body: self.config.expect_body.clone().map(String::into_bytes),
+            },
+            connect_timeout: self.config.connect_timeout.0,
+            request_timeout: self.config.request_timeout.0,
+        })
+    }
+
+    fn engine(&self) -> Result<&Engine, WorkloadError> {
+        self.engine
+            .as_ref()
+            .ok_or_else(|| WorkloadError::Invalid("the load test was not started".into()))
+    }
+}
+
+impl Workload for LoadHttp {
+    fn metric(&self) -> MetricDef {
+        self.config.metric()
+    }
+
+    fn setup(&mut self, ctx: &WorkloadContext) -> Result<(), WorkloadError> {
+        let target = Arc::new(self.target()?);
+        // One request before the load: an unreachable target, a TLS error or a wrong
+        // status fails the benchmark with that reason instead of an error storm.
+        let probe_runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| WorkloadError::io("cannot start the load generator", e))?;
+        probe_runtime
+            .block_on(async {
+                let mut connection = target.connect().await?;
+                target.send(&mut connection).await
+            })
+            .map_err(|failure| WorkloadError::Invalid(failure.message))?;
+        drop(probe_runtime);
+
+        let pacing = match (self.config.model, self.config.rate, self.config.rate_cap) {
+            (Model::Open, Some(rate), _) => Pacing::Open(rate),
+            (_, _, Some(cap)) => Pacing::Capped(cap),
+            _ => Pacing::Free,
+        };
+        let ramp_up = self.config.ramp_up.0;
+        let plan = Plan {
+            users: self.config.users,
+            pacing,
+            ramp_up,
+            requests: self.config.requests,
+            max_duration: self
+                .config
+                .max_duration
+                .unwrap_or(ramp_up + self.config.duration.0 * 2 + Duration::from_secs(10)),
+            abort_error_ratio: self.config.abort_error_ratio.0,
+            abort_window: self.config.abort_window.0,
+        };
+        let threads = self.config.threads.resolve(ctx.available_cpus);
+        self.engine = Some(
+            Engine::start(target, plan, threads)
+                .map_err(|e| WorkloadError::io("cannot start the load generator", e))?,
+        );
+        Ok(())
+    }
+
+    fn run(
+        &mut self,
+        iterations: u64,
+        latencies: &mut LatencyRecorder,
+    ) -> Result<f64, WorkloadError> {
+        // One iteration is one millisecond of load. An open-model slice spans at least 20
+        // due requests, and lasts until one has completed (a stalled server stretches it
+        // rather than leaving it empty), within the request timeout.
+        let mut slice = Duration::from_millis(iterations);
+        if let (Model::Open, Some(rate)) = (self.config.model, self.config.rate) {
+            slice = slice.max(Duration::from_secs_f64(20.0 / rate));
+        }
+        let longest = slice + self.config.request_timeout.0 + Duration::from_secs(1);
+        let begin = Instant::now();
+        let shared = self.engine()?.shared.clone();
+        let ended_before = shared.totals().ended();
+        loop {
+            if shared.stop.load(Ordering::Relaxed) || shared.finished() {
+                break;
+            }
+            let elapsed = begin.elapsed();
+            if elapsed >= slice {
+                let waits_for_one = self.config.model == Model::Open
+                    && elapsed < longest
+                    && shared.totals().ended() == ended_before;
+                if !waits_for_one {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            }
+            std::thread::sleep((slice - elapsed).min(Duration::from_millis(50)));
+        }
+        let took = begin.elapsed();
+        let tally = shared.drain();
+        latencies.merge_histogram(&tally.latency);
+        self.ok += tally.ok;
+        self.bytes += tally.bytes;
+        self.measured_time += took;
+        self.measured.attempted += tally.ok + tally.failed.iter().sum::<u64>();
+        for class in FailureClass::ALL {
+            let count = tally.failed[class.index()];
+            if count > 0 {
+                *self
+                    .measured
+                    .failed
+                    .entry(class.as_str().into())
+                    .or_default() += count;
+            }
+        }
+        if tally.last_error.is_some() {
+            self.measured.last_error = tally.last_error;
+        }
+        if let Some(reason) = shared
+            .aborted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            let last = self
+                .measured
+                .last_error
+                .as_deref()
+                .map(|e| format!("; last error: {e}"))
+                .unwrap_or_default();
+            return Err(WorkloadError::Invalid(format!("{reason}{last}")));
+        }
+        if (shared.stop.load(Ordering::Relaxed) || shared.finished()) && took < slice / 2 {
+            // Too short a slice to be a fair sample: the planned work is done.
+            return Err(WorkloadError::Finished);
+        }
+        Ok(match self.config.model {
+            Model::Closed => tally.ok as f64,
+            Model::Open => {
+                self.slice.reset();
+                let _ = self.slice.add(&tally.latency);
+                if self.slice.is_empty() {
+                    let failed: u64 = tally.failed.iter().sum();
+                    return Err(WorkloadError::Invalid(format!(
+                        "no request completed in a whole sample ({failed} failed; last error: {})",
+                        self.measured
+                            .last_error
+                            .as_deref()
+                            .unwrap_or("none, the target stalled")
+                    )));
+                }
+                self.slice.value_at_quantile(0.99) as f64 / 1e9
+            }
+        })
+    }
+
+    fn warmup_done(&mut self) {
+        self.measured = Outcomes::default();
+        self.bytes = 0;
+        self.ok = 0;
+        self.measured_time = Duration::ZERO;
+    }
+
+    fn details(&mut self) -> Option<ResultDetails> {
+        let secs = self.measured_time.as_secs_f64();
+        let mut measurements = vec![Measurement::new(
+            "success_ratio",
+            if self.measured.attempted == 0 {
+                0.0
+            } else {
+                self.ok as f64 / self.measured.attempted as f64
+            },
+            "1",
+        )];
+        if secs > 0.0 {
+            measurements.push(Measurement::new(
+                "requests_per_second",
+                self.measured.attempted as f64 / secs,
+                "{request}/s",
+            ));
+            measurements.push(Measurement::new(
+                "bytes_per_second",
+                self.bytes as f64 / secs,
+                "By/s",
+            ));
+        }
+        Some(ResultDetails {
+            outcomes: Some(self.measured.clone()),
+            measurements,
+        })
+    }
+
+    fn teardown(&mut self) -> Result<(), WorkloadError> {
+        if let Some(mut engine) = self.engine.take() {
+            engine.stop();
+        }
+        Ok(())
+    }
+}
