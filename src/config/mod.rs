@@ -453,6 +453,13 @@ fn fit_options_to_workload(mut options: BenchOptions, workload: &WorkloadConfig)
     if let WorkloadConfig::LoadHttp(load) = workload {
         options.warmup = load.ramp_up.0.max(Duration::from_millis(200));
         options.min_time = load.duration.0;
+        if load.requests.is_some() {
+            // A request count ends the test at an unknown time: slices of about 100 ms
+            // (the runner aims for 4 × samples within min_time) so even a short test has
+            // enough of them.
+            let slices = (load.duration.0.as_secs_f64() / 0.4).ceil() as usize;
+            options.samples = options.samples.max(slices);
+        }
         let needed = options.warmup + options.min_time + Duration::from_secs(5);
         options.time_budget = options.time_budget.max(needed);
         options.timeout = options.timeout.max(
@@ -1126,9 +1133,11 @@ mod tests {
         assert!(config.suites.contains_key("monthly"));
         // Kinds aimed at the user's own services have no target to use by default; the
         // annotated example shows them instead.
-        let example =
-            Config::from_toml("config/example.toml", include_str!("../../config/example.toml"))
-                .expect("the example config is valid");
+        let example = Config::from_toml(
+            "config/example.toml",
+            include_str!("../../config/example.toml"),
+        )
+        .expect("the example config is valid");
         for kind in KINDS {
             let has = |config: &Config| {
                 config

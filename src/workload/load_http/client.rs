@@ -100,6 +100,7 @@ pub struct RequestTemplate {
     pub uri: hyper::Uri,
     pub headers: hyper::HeaderMap,
     pub body: Bytes,
+    /// Statuses that count as success; empty means any 2xx.
     pub expect_status: Vec<u16>,
     pub expect_body: Option<Vec<u8>>,
 }
@@ -300,13 +301,21 @@ impl Target {
                 }
             }
         }
-        if !self.request.expect_status.contains(&status) {
+        let expected = &self.request.expect_status;
+        let accepted = if expected.is_empty() {
+            (200..300).contains(&status)
+        } else {
+            expected.contains(&status)
+        };
+        if !accepted {
+            let wanted = if expected.is_empty() {
+                "2xx".to_string()
+            } else {
+                format!("{expected:?}")
+            };
             return Err(Failure::new(
                 FailureClass::Status,
-                format!(
-                    "{} answered status {status} (expected {:?})",
-                    self.host, self.request.expect_status
-                ),
+                format!("{} answered status {status} (expected {wanted})", self.host),
             ));
         }
         if !found {

@@ -34,6 +34,9 @@ pub struct Tally {
     pub bytes: u64,
     pub failed: [u64; 4],
     pub last_error: Option<String>,
+    /// Never reset by [`Shared::drain`]: the error guard's running totals.
+    ended_ok: u64,
+    ended_failed: u64,
 }
 
 impl Tally {
@@ -45,11 +48,21 @@ impl Tally {
             bytes: 0,
             failed: [0; 4],
             last_error: None,
+            ended_ok: 0,
+            ended_failed: 0,
         }
     }
 
-    fn failures(&self) -> u64 {
-        self.failed.iter().sum()
+    fn record_ok(&mut self, bytes: u64) {
+        self.ok += 1;
+        self.ended_ok += 1;
+        self.bytes += bytes;
+    }
+
+    fn record_failure(&mut self, failure: super::client::Failure) {
+        self.failed[failure.class.index()] += 1;
+        self.ended_failed += 1;
+        self.last_error = Some(failure.message);
     }
 }
 
@@ -102,12 +115,13 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Requests ended since the start (not reset by `drain`).
     pub fn totals(&self) -> Totals {
         let mut totals = Totals::default();
         for shard in &self.shards {
             let tally = shard.lock().unwrap_or_else(|p| p.into_inner());
-            totals.ok += tally.ok;
-            totals.failed += tally.failures();
+            totals.ok += tally.ended_ok;
+            totals.failed += tally.ended_failed;
         }
         totals
     }
@@ -247,11 +261,10 @@ async fn virtual_user(
                     reconnect_pause = Duration::from_millis(10);
                 }
                 Err(failure) => {
-                    {
-                        let mut tally = shard.lock().unwrap_or_else(|p| p.into_inner());
-                        tally.failed[failure.class.index()] += 1;
-                        tally.last_error = Some(failure.message);
-                    }
+                    shard
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .record_failure(failure);
                     tokio::time::sleep(reconnect_pause).await;
                     reconnect_pause = (reconnect_pause * 2).min(Duration::from_secs(1));
                     continue;
@@ -282,18 +295,14 @@ async fn virtual_user(
         let mut tally = shard.lock().unwrap_or_else(|p| p.into_inner());
         tally.latency.saturating_record(nanos.max(1));
         match outcome {
-            Ok(bytes) => {
-                tally.ok += 1;
-                tally.bytes += bytes;
-            }
+            Ok(bytes) => tally.record_ok(bytes),
             Err(failure) => {
-                tally.failed[failure.class.index()] += 1;
-                tally.last_error = Some(failure.message);
                 // A status or body failure leaves a usable connection; anything else may
                 // be mid-response.
                 if matches!(failure.class, FailureClass::Connect | FailureClass::Timeout) {
                     connection = None;
                 }
+                tally.record_failure(failure);
             }
         }
     }
@@ -319,8 +328,8 @@ async fn error_guard(plan: Arc<Plan>, shared: Arc<Shared>) {
             history.pop_front();
         }
         let (_, oldest) = history.front().copied().expect("just pushed");
-        let ok = totals.ok - oldest.ok;
-        let failed = totals.failed - oldest.failed;
+        let ok = totals.ok.saturating_sub(oldest.ok);
+        let failed = totals.failed.saturating_sub(oldest.failed);
         let ended = ok + failed;
         if ended >= 20 && failed as f64 >= plan.abort_error_ratio * ended as f64 {
             let reason = format!(

@@ -356,11 +356,7 @@ impl LoadHttp {
                 uri: url.uri,
                 headers,
                 body: Bytes::from(self.config.body.clone().unwrap_or_default()),
-                expect_status: if self.config.expect_status.is_empty() {
-                    (200..300).collect()
-                } else {
-                    self.config.expect_status.clone()
-                },
+                expect_status: self.config.expect_status.clone(),
                 expect_body: self.config.expect_body.clone().map(String::into_bytes),
             },
             connect_timeout: self.config.connect_timeout.0,
