@@ -973,6 +973,7 @@ fn read_workload(
         "parse.config" => read!(parse_config::ParseConfigConfig, WorkloadConfig::ParseConfig),
         "scan.tree" => read!(scan_tree::ScanTreeConfig, WorkloadConfig::ScanTree),
         "cache.local" => read!(cache_local::CacheLocalConfig, WorkloadConfig::CacheLocal),
+        "command" => read!(command::CommandConfig, WorkloadConfig::Command),
         "load.http" => read_value::<load_http::LoadHttpConfig>(value, path, problems, hint)
             .map(|c| WorkloadConfig::LoadHttp(Box::new(c))),
         _ => unreachable!("KINDS lists only kinds read here; {kind} is missing"),
@@ -1000,6 +1001,10 @@ const DEFAULT_CONFIG_KIND_PARAMS: &[(&str, &str)] = &[
     (
         "cache.local",
         "capacity, threads, read_percent, write_percent, value_bytes",
+    ),
+    (
+        "command",
+        "command, shell, prepare, cleanup, cwd, env, expect_exit, run_timeout",
     ),
     (
         "load.http",

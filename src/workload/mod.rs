@@ -11,6 +11,7 @@
 //! runner's, measured once (see `examples/timing_overhead.rs`).
 
 pub mod cache_local;
+pub mod command;
 pub mod cpu_primes;
 pub mod cpu_sha256;
 pub mod disk_files;
@@ -459,6 +460,8 @@ pub enum WorkloadConfig {
     ScanTree(scan_tree::ScanTreeConfig),
     #[serde(rename = "cache.local")]
     CacheLocal(cache_local::CacheLocalConfig),
+    #[serde(rename = "command")]
+    Command(command::CommandConfig),
     #[serde(rename = "load.http")]
     // Boxed: its URL, headers and body make it ten times the size of the others.
     LoadHttp(Box<load_http::LoadHttpConfig>),
@@ -471,7 +474,7 @@ pub fn records_latency(kind: &str) -> bool {
 
 /// Whether probes of `kind` count failed operations (`error_ratio`).
 pub fn records_outcomes(kind: &str) -> bool {
-    matches!(kind, "load.http")
+    matches!(kind, "load.http" | "command")
 }
 
 /// The kind names, for error hints and docs.
@@ -485,11 +488,12 @@ pub const KINDS: &[&str] = &[
     "scan.tree",
     "cache.local",
     "load.http",
+    "command",
 ];
 
 /// Kinds that measure a service of the user's (they need its address), shown in
 /// `config/example.toml` rather than run by the embedded default.
-pub const TARGETED_KINDS: &[&str] = &["load.http"];
+pub const TARGETED_KINDS: &[&str] = &["load.http", "command"];
 
 impl WorkloadConfig {
     pub fn kind(&self) -> &'static str {
@@ -503,6 +507,7 @@ impl WorkloadConfig {
             WorkloadConfig::ScanTree(_) => "scan.tree",
             WorkloadConfig::CacheLocal(_) => "cache.local",
             WorkloadConfig::LoadHttp(_) => "load.http",
+            WorkloadConfig::Command(_) => "command",
         }
     }
 
@@ -524,6 +529,7 @@ impl WorkloadConfig {
             WorkloadConfig::ScanTree(c) => c.validate(),
             WorkloadConfig::CacheLocal(c) => c.validate(),
             WorkloadConfig::LoadHttp(c) => c.validate(),
+            WorkloadConfig::Command(c) => c.validate(),
         }
     }
 
@@ -545,6 +551,7 @@ impl WorkloadConfig {
             WorkloadConfig::ScanTree(c) => Box::new(scan_tree::ScanTree::new(c.clone())),
             WorkloadConfig::CacheLocal(c) => Box::new(cache_local::CacheLocal::new(c.clone())),
             WorkloadConfig::LoadHttp(c) => Box::new(load_http::LoadHttp::new((**c).clone())),
+            WorkloadConfig::Command(c) => Box::new(command::TimedCommand::new(c.clone())),
         }
     }
 
