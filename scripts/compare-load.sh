@@ -41,6 +41,7 @@ fi
 cargo build --quiet --release
 bin=$PWD/target/release/perfwarden
 work=$(mktemp -d)
+chmod 755 "$work"  # nginx workers run as an unprivileged user
 nginx_pid=""
 cleanup() {
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
@@ -108,7 +109,7 @@ run_oha() {
 run_perfwarden() {
     rm -rf "$work/state"
     /usr/bin/time -f 'RSS %M' -o "$work/time" \
-        "$bin" --state-dir "$work/state" --config "$work/load.toml" --format json run compare >"$work/pw.json"
+        "$bin" --state-dir "$work/state" --config "$work/load.toml" --format json run compare >"$work/pw.json" || true
     rps=$(python3 -c '
 import json, sys
 result = json.load(open(sys.argv[1]))["results"][0]
