@@ -21,6 +21,7 @@ pub mod memory_alloc;
 pub mod memory_bandwidth;
 pub mod parse_config;
 pub mod scan_tree;
+pub mod traffic;
 
 use std::fmt;
 use std::path::PathBuf;

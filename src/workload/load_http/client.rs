@@ -18,56 +18,7 @@ use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 
-/// How a request failed; the classes of the error ratio.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureClass {
-    Connect,
-    Timeout,
-    Status,
-    Body,
-}
-
-impl FailureClass {
-    pub const ALL: [FailureClass; 4] = [
-        FailureClass::Connect,
-        FailureClass::Timeout,
-        FailureClass::Status,
-        FailureClass::Body,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureClass::Connect => "connect",
-            FailureClass::Timeout => "timeout",
-            FailureClass::Status => "status",
-            FailureClass::Body => "body",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// A failed request: its class and a message naming the target, never a header value.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    pub class: FailureClass,
-    pub message: String,
-    /// The connection was already closed by the server (keep-alive ended, `Connection:
-    /// close`) before the request went out: reconnect and send it, it did not fail.
-    pub stale: bool,
-}
-
-impl Failure {
-    fn new(class: FailureClass, message: impl Into<String>) -> Self {
-        Failure {
-            class,
-            message: message.into(),
-            stale: false,
-        }
-    }
-}
+use crate::workload::traffic::{Failure, FailureClass, LoadTarget};
 
 /// Which HTTP version to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,9 +104,11 @@ pub struct Connection {
 /// Bytes received in a response (headers are not counted, as in `oha`).
 pub type ResponseBytes = u64;
 
-impl Target {
+impl LoadTarget for Target {
+    type Connection = Connection;
+
     /// Opens a connection (TCP, TLS, HTTP handshake) within the connect timeout.
-    pub async fn connect(&self) -> Result<Connection, Failure> {
+    async fn connect(&self) -> Result<Connection, Failure> {
         match tokio::time::timeout(self.connect_timeout, self.connect_inner()).await {
             Ok(result) => result,
             Err(_) => Err(Failure::new(
@@ -168,6 +121,23 @@ impl Target {
         }
     }
 
+    /// Sends the request on `connection` and reads the whole response within the request
+    /// timeout. On `Err` the connection must be dropped (it may be mid-response).
+    async fn send(&self, connection: &mut Connection) -> Result<ResponseBytes, Failure> {
+        match tokio::time::timeout(self.request_timeout, self.send_inner(connection)).await {
+            Ok(result) => result,
+            Err(_) => Err(Failure::new(
+                FailureClass::Timeout,
+                format!(
+                    "no complete response from {} within {:?} (request_timeout)",
+                    self.host, self.request_timeout
+                ),
+            )),
+        }
+    }
+}
+
+impl Target {
     async fn connect_inner(&self) -> Result<Connection, Failure> {
         let mut last_error = None;
         let mut stream = None;
@@ -234,21 +204,6 @@ impl Target {
             Sender::H1(sender)
         };
         Ok(Connection { sender })
-    }
-
-    /// Sends the request on `connection` and reads the whole response within the request
-    /// timeout. On `Err` the connection must be dropped (it may be mid-response).
-    pub async fn send(&self, connection: &mut Connection) -> Result<ResponseBytes, Failure> {
-        match tokio::time::timeout(self.request_timeout, self.send_inner(connection)).await {
-            Ok(result) => result,
-            Err(_) => Err(Failure::new(
-                FailureClass::Timeout,
-                format!(
-                    "no complete response from {} within {:?} (request_timeout)",
-                    self.host, self.request_timeout
-                ),
-            )),
-        }
     }
 
     async fn send_inner(&self, connection: &mut Connection) -> Result<ResponseBytes, Failure> {

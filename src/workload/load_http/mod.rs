@@ -21,23 +21,20 @@
 //! when the failed share over `abort_error_ratio`'s window crosses the threshold.
 
 pub mod client;
-pub mod engine;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use self::client::{FailureClass, RequestTemplate, Target, Version};
-use self::engine::{Engine, Pacing, Plan};
+use self::client::{RequestTemplate, Target, Version};
+use super::traffic::engine::{Pacing, Plan};
+use super::traffic::{self, Meter, Objective};
 use super::{
-    LatencyRecorder, Measurement, MetricDef, Outcomes, ResultDetails, Threads, Workload,
-    WorkloadContext, WorkloadError,
+    LatencyRecorder, MetricDef, ResultDetails, Threads, Workload, WorkloadContext, WorkloadError,
 };
 use crate::config::{ConfigDuration, HeaderSource, Percent};
 
@@ -286,27 +283,21 @@ impl LoadHttpConfig {
 
 pub struct LoadHttp {
     config: LoadHttpConfig,
-    engine: Option<Engine>,
-    /// Outcomes of the measured slices.
-    measured: Outcomes,
-    bytes: u64,
-    ok: u64,
-    measured_time: Duration,
-    slice: Histogram<u64>,
+    meter: Option<Meter>,
 }
 
 impl LoadHttp {
     pub fn new(config: LoadHttpConfig) -> Self {
         LoadHttp {
             config,
-            engine: None,
-            measured: Outcomes::default(),
-            bytes: 0,
-            ok: 0,
-            measured_time: Duration::ZERO,
-            slice: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
-                .expect("static histogram bounds are valid"),
+            meter: None,
         }
+    }
+
+    fn meter(&mut self) -> Result<&mut Meter, WorkloadError> {
+        self.meter
+            .as_mut()
+            .ok_or_else(|| WorkloadError::Invalid("the load test was not started".into()))
     }
 
     fn target(&self) -> Result<Target, WorkloadError> {
@@ -363,12 +354,6 @@ impl LoadHttp {
             request_timeout: self.config.request_timeout.0,
         })
     }
-
-    fn engine(&self) -> Result<&Engine, WorkloadError> {
-        self.engine
-            .as_ref()
-            .ok_or_else(|| WorkloadError::Invalid("the load test was not started".into()))
-    }
 }
 
 impl Workload for LoadHttp {
@@ -378,19 +363,7 @@ impl Workload for LoadHttp {
 
     fn setup(&mut self, ctx: &WorkloadContext) -> Result<(), WorkloadError> {
         let target = Arc::new(self.target()?);
-        // One request before the load: an unreachable target, a TLS error or a wrong
-        // status fails the benchmark with that reason instead of an error storm.
-        let probe_runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| WorkloadError::io("cannot start the load generator", e))?;
-        probe_runtime
-            .block_on(async {
-                let mut connection = target.connect().await?;
-                target.send(&mut connection).await
-            })
-            .map_err(|failure| WorkloadError::Invalid(failure.message))?;
-        drop(probe_runtime);
+        traffic::probe(target.as_ref())?;
 
         let pacing = match (self.config.model, self.config.rate, self.config.rate_cap) {
             (Model::Open, Some(rate), _) => Pacing::Open(rate),
@@ -411,10 +384,17 @@ impl Workload for LoadHttp {
             abort_window: self.config.abort_window.0,
         };
         let threads = self.config.threads.resolve(ctx.available_cpus);
-        self.engine = Some(
-            Engine::start(target, plan, threads)
-                .map_err(|e| WorkloadError::io("cannot start the load generator", e))?,
-        );
+        let objective = match self.config.model {
+            Model::Closed => Objective::Throughput,
+            Model::Open => Objective::P99Latency,
+        };
+        self.meter = Some(Meter::start(
+            target,
+            plan,
+            threads,
+            objective,
+            self.config.request_timeout.0,
+        )?);
         Ok(())
     }
 
@@ -423,131 +403,22 @@ impl Workload for LoadHttp {
         iterations: u64,
         latencies: &mut LatencyRecorder,
     ) -> Result<f64, WorkloadError> {
-        // One iteration is one millisecond of load. An open-model slice spans at least 20
-        // due requests, and lasts until one has completed (a stalled server stretches it
-        // rather than leaving it empty), within the request timeout.
-        let mut slice = Duration::from_millis(iterations);
-        if let (Model::Open, Some(rate)) = (self.config.model, self.config.rate) {
-            slice = slice.max(Duration::from_secs_f64(20.0 / rate));
-        }
-        let longest = slice + self.config.request_timeout.0 + Duration::from_secs(1);
-        let begin = Instant::now();
-        let shared = self.engine()?.shared.clone();
-        let ended_before = shared.totals().ended();
-        loop {
-            if shared.stop.load(Ordering::Relaxed) || shared.finished() {
-                break;
-            }
-            let elapsed = begin.elapsed();
-            if elapsed >= slice {
-                let waits_for_one = self.config.model == Model::Open
-                    && elapsed < longest
-                    && shared.totals().ended() == ended_before;
-                if !waits_for_one {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-                continue;
-            }
-            std::thread::sleep((slice - elapsed).min(Duration::from_millis(50)));
-        }
-        let took = begin.elapsed();
-        let tally = shared.drain();
-        latencies.merge_histogram(&tally.latency);
-        self.ok += tally.ok;
-        self.bytes += tally.bytes;
-        self.measured_time += took;
-        self.measured.attempted += tally.ok + tally.failed.iter().sum::<u64>();
-        for class in FailureClass::ALL {
-            let count = tally.failed[class.index()];
-            if count > 0 {
-                *self
-                    .measured
-                    .failed
-                    .entry(class.as_str().into())
-                    .or_default() += count;
-            }
-        }
-        if tally.last_error.is_some() {
-            self.measured.last_error = tally.last_error;
-        }
-        if let Some(reason) = shared
-            .aborted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
-            let last = self
-                .measured
-                .last_error
-                .as_deref()
-                .map(|e| format!("; last error: {e}"))
-                .unwrap_or_default();
-            return Err(WorkloadError::Invalid(format!("{reason}{last}")));
-        }
-        if (shared.stop.load(Ordering::Relaxed) || shared.finished()) && took < slice / 2 {
-            // Too short a slice to be a fair sample: the planned work is done.
-            return Err(WorkloadError::Finished);
-        }
-        Ok(match self.config.model {
-            Model::Closed => tally.ok as f64,
-            Model::Open => {
-                self.slice.reset();
-                let _ = self.slice.add(&tally.latency);
-                if self.slice.is_empty() {
-                    let failed: u64 = tally.failed.iter().sum();
-                    return Err(WorkloadError::Invalid(format!(
-                        "no request completed in a whole sample ({failed} failed; last error: {})",
-                        self.measured
-                            .last_error
-                            .as_deref()
-                            .unwrap_or("none, the target stalled")
-                    )));
-                }
-                self.slice.value_at_quantile(0.99) as f64 / 1e9
-            }
-        })
+        self.meter()?.run(iterations, latencies)
     }
 
     fn warmup_done(&mut self) {
-        self.measured = Outcomes::default();
-        self.bytes = 0;
-        self.ok = 0;
-        self.measured_time = Duration::ZERO;
+        if let Some(meter) = &mut self.meter {
+            meter.warmup_done();
+        }
     }
 
     fn details(&mut self) -> Option<ResultDetails> {
-        let secs = self.measured_time.as_secs_f64();
-        let mut measurements = vec![Measurement::new(
-            "success_ratio",
-            if self.measured.attempted == 0 {
-                0.0
-            } else {
-                self.ok as f64 / self.measured.attempted as f64
-            },
-            "1",
-        )];
-        if secs > 0.0 {
-            measurements.push(Measurement::new(
-                "requests_per_second",
-                self.measured.attempted as f64 / secs,
-                "{request}/s",
-            ));
-            measurements.push(Measurement::new(
-                "bytes_per_second",
-                self.bytes as f64 / secs,
-                "By/s",
-            ));
-        }
-        Some(ResultDetails {
-            outcomes: Some(self.measured.clone()),
-            measurements,
-        })
+        self.meter.as_ref().map(|meter| meter.details("request"))
     }
 
     fn teardown(&mut self) -> Result<(), WorkloadError> {
-        if let Some(mut engine) = self.engine.take() {
-            engine.stop();
+        if let Some(mut meter) = self.meter.take() {
+            meter.stop();
         }
         Ok(())
     }

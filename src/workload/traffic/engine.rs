@@ -25,7 +25,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use tokio::time::Instant;
 
-use super::client::{FailureClass, Target};
+use super::{Failure, FailureClass, LoadTarget};
 
 /// Tallies of one shard; summed over shards when a sample ends.
 pub struct Tally {
@@ -59,7 +59,7 @@ impl Tally {
         self.bytes += bytes;
     }
 
-    fn record_failure(&mut self, failure: super::client::Failure) {
+    fn record_failure(&mut self, failure: Failure) {
         self.failed[failure.class.index()] += 1;
         self.ended_failed += 1;
         self.last_error = Some(failure.message);
@@ -157,7 +157,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn start(target: Arc<Target>, plan: Plan, threads: usize) -> std::io::Result<Engine> {
+    pub fn start<T: LoadTarget>(
+        target: Arc<T>,
+        plan: Plan,
+        threads: usize,
+    ) -> std::io::Result<Engine> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .thread_name("load-http")
@@ -216,10 +220,10 @@ impl Drop for Leaving<'_> {
     }
 }
 
-async fn virtual_user(
+async fn virtual_user<T: LoadTarget>(
     user: usize,
     delay: Duration,
-    target: Arc<Target>,
+    target: Arc<T>,
     plan: Arc<Plan>,
     shared: Arc<Shared>,
 ) {
