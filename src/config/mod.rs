@@ -395,6 +395,42 @@ fn apply_load_policy(
     policy: &LoadPolicy,
 ) -> Vec<(&'static str, String, String)> {
     let mut problems = Vec::new();
+    if let WorkloadConfig::CacheRedis(redis) = workload {
+        if let Ok(host) = redis.host() {
+            if !policy.allows(&host) {
+                problems.push((
+                    "url",
+                    format!("host \"{host}\" is not allowed for load tests"),
+                    format!("only loopback is allowed by default; if this is your own Redis, add \"{host}\" to [load] allowed_hosts"),
+                ));
+            }
+        }
+        if redis.clients > policy.max_users {
+            problems.push((
+                "clients",
+                format!(
+                    "{} clients exceed [load] max_users = {}",
+                    redis.clients, policy.max_users
+                ),
+                "lower clients or raise [load] max_users".into(),
+            ));
+        }
+        if redis.duration.0 + redis.ramp_up.0 > policy.max_duration {
+            problems.push((
+                "duration",
+                format!(
+                    "duration {} plus ramp_up {} exceed [load] max_duration = {}",
+                    redis.duration,
+                    redis.ramp_up,
+                    ConfigDuration(policy.max_duration)
+                ),
+                "shorten the test or raise [load] max_duration".into(),
+            ));
+        }
+        redis.rate_cap = policy.max_rate;
+        redis.max_duration = Some(policy.max_duration);
+        return problems;
+    }
     let WorkloadConfig::LoadHttp(load) = workload else {
         return problems;
     };
@@ -450,6 +486,14 @@ fn apply_load_policy(
 /// the warm-up, `duration` the sampling time, and the budget and timeout leave room for
 /// both.
 fn fit_options_to_workload(mut options: BenchOptions, workload: &WorkloadConfig) -> BenchOptions {
+    if let WorkloadConfig::CacheRedis(redis) = workload {
+        options.warmup = redis.ramp_up.0.max(Duration::from_millis(200));
+        options.min_time = redis.duration.0;
+        let needed = options.warmup + options.min_time + Duration::from_secs(5);
+        options.time_budget = options.time_budget.max(needed);
+        // Filling and clearing the keys are in the timeout too.
+        options.timeout = options.timeout.max(needed * 2 + Duration::from_secs(30));
+    }
     if let WorkloadConfig::LoadHttp(load) = workload {
         options.warmup = load.ramp_up.0.max(Duration::from_millis(200));
         options.min_time = load.duration.0;
@@ -974,6 +1018,8 @@ fn read_workload(
         "scan.tree" => read!(scan_tree::ScanTreeConfig, WorkloadConfig::ScanTree),
         "cache.local" => read!(cache_local::CacheLocalConfig, WorkloadConfig::CacheLocal),
         "command" => read!(command::CommandConfig, WorkloadConfig::Command),
+        "cache.redis" => read_value::<cache_redis::CacheRedisConfig>(value, path, problems, hint)
+            .map(|c| WorkloadConfig::CacheRedis(Box::new(c))),
         "load.http" => read_value::<load_http::LoadHttpConfig>(value, path, problems, hint)
             .map(|c| WorkloadConfig::LoadHttp(Box::new(c))),
         _ => unreachable!("KINDS lists only kinds read here; {kind} is missing"),
@@ -1001,6 +1047,10 @@ const DEFAULT_CONFIG_KIND_PARAMS: &[(&str, &str)] = &[
     (
         "cache.local",
         "capacity, threads, read_percent, write_percent, value_bytes",
+    ),
+    (
+        "cache.redis",
+        "url, username, password, clients, value_bytes, keys, read_percent, write_percent, key_prefix, duration, ramp_up, connect_timeout, request_timeout, abort_error_ratio, abort_window, threads",
     ),
     (
         "command",

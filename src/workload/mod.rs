@@ -11,6 +11,7 @@
 //! runner's, measured once (see `examples/timing_overhead.rs`).
 
 pub mod cache_local;
+pub mod cache_redis;
 pub mod command;
 pub mod cpu_primes;
 pub mod cpu_sha256;
@@ -461,6 +462,8 @@ pub enum WorkloadConfig {
     ScanTree(scan_tree::ScanTreeConfig),
     #[serde(rename = "cache.local")]
     CacheLocal(cache_local::CacheLocalConfig),
+    #[serde(rename = "cache.redis")]
+    CacheRedis(Box<cache_redis::CacheRedisConfig>),
     #[serde(rename = "command")]
     Command(command::CommandConfig),
     #[serde(rename = "load.http")]
@@ -470,12 +473,15 @@ pub enum WorkloadConfig {
 
 /// Whether probes of `kind` record per-operation latency (`latency_*` statistics).
 pub fn records_latency(kind: &str) -> bool {
-    matches!(kind, "disk.files" | "cache.local" | "load.http")
+    matches!(
+        kind,
+        "disk.files" | "cache.local" | "load.http" | "cache.redis"
+    )
 }
 
 /// Whether probes of `kind` count failed operations (`error_ratio`).
 pub fn records_outcomes(kind: &str) -> bool {
-    matches!(kind, "load.http" | "command")
+    matches!(kind, "load.http" | "cache.redis" | "command")
 }
 
 /// The kind names, for error hints and docs.
@@ -489,12 +495,13 @@ pub const KINDS: &[&str] = &[
     "scan.tree",
     "cache.local",
     "load.http",
+    "cache.redis",
     "command",
 ];
 
 /// Kinds that measure a service of the user's (they need its address), shown in
 /// `config/example.toml` rather than run by the embedded default.
-pub const TARGETED_KINDS: &[&str] = &["load.http", "command"];
+pub const TARGETED_KINDS: &[&str] = &["load.http", "cache.redis", "command"];
 
 impl WorkloadConfig {
     pub fn kind(&self) -> &'static str {
@@ -509,12 +516,16 @@ impl WorkloadConfig {
             WorkloadConfig::CacheLocal(_) => "cache.local",
             WorkloadConfig::LoadHttp(_) => "load.http",
             WorkloadConfig::Command(_) => "command",
+            WorkloadConfig::CacheRedis(_) => "cache.redis",
         }
     }
 
     /// Load tests put load on a service; the `[load]` guard rails apply to them.
     pub fn is_load_test(&self) -> bool {
-        matches!(self, WorkloadConfig::LoadHttp(_))
+        matches!(
+            self,
+            WorkloadConfig::LoadHttp(_) | WorkloadConfig::CacheRedis(_)
+        )
     }
 
     /// Checks parameters that serde cannot (ranges, paths). Each problem is
@@ -531,6 +542,7 @@ impl WorkloadConfig {
             WorkloadConfig::CacheLocal(c) => c.validate(),
             WorkloadConfig::LoadHttp(c) => c.validate(),
             WorkloadConfig::Command(c) => c.validate(),
+            WorkloadConfig::CacheRedis(c) => c.validate(),
         }
     }
 
@@ -553,6 +565,7 @@ impl WorkloadConfig {
             WorkloadConfig::CacheLocal(c) => Box::new(cache_local::CacheLocal::new(c.clone())),
             WorkloadConfig::LoadHttp(c) => Box::new(load_http::LoadHttp::new((**c).clone())),
             WorkloadConfig::Command(c) => Box::new(command::TimedCommand::new(c.clone())),
+            WorkloadConfig::CacheRedis(c) => Box::new(cache_redis::CacheRedis::new((**c).clone())),
         }
     }
 
