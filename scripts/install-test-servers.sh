@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the servers the end-to-end tests start on loopback, when missing: Debian 12's
-# prometheus (2.42, with promtool) and prometheus-alertmanager (0.25, with amtool).
+# prometheus (2.42, with promtool), prometheus-alertmanager (0.25, with amtool) and
+# redis-server (7.0, with redis-cli; tests/redis.rs).
 # Needs root for apt-get; says what to install otherwise. Used by scripts/test.sh before
 # `cargo test` (tests/stack.rs) and by scripts/check-alerts.sh.
 set -euo pipefail
@@ -8,6 +9,7 @@ set -euo pipefail
 missing=()
 command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null || missing+=(redis-server redis-tools)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
