@@ -1018,6 +1018,14 @@ fn read_workload(
         "scan.tree" => read!(scan_tree::ScanTreeConfig, WorkloadConfig::ScanTree),
         "cache.local" => read!(cache_local::CacheLocalConfig, WorkloadConfig::CacheLocal),
         "command" => read!(command::CommandConfig, WorkloadConfig::Command),
+        "memory.pressure" => read!(
+            memory_pressure::MemoryPressureConfig,
+            WorkloadConfig::MemoryPressure
+        ),
+        "process.memory" => read!(
+            process_memory::ProcessMemoryConfig,
+            WorkloadConfig::ProcessMemory
+        ),
         "cache.redis" => read_value::<cache_redis::CacheRedisConfig>(value, path, problems, hint)
             .map(|c| WorkloadConfig::CacheRedis(Box::new(c))),
         "load.http" => read_value::<load_http::LoadHttpConfig>(value, path, problems, hint)
@@ -1052,6 +1060,8 @@ const DEFAULT_CONFIG_KIND_PARAMS: &[(&str, &str)] = &[
         "cache.redis",
         "url, username, password, clients, value_bytes, keys, read_percent, write_percent, key_prefix, duration, ramp_up, connect_timeout, request_timeout, abort_error_ratio, abort_window, threads",
     ),
+    ("process.memory", "pid_file, process, unit"),
+    ("memory.pressure", "cap_mib, max_available_percent"),
     (
         "command",
         "command, shell, prepare, cleanup, cwd, env, expect_exit, run_timeout",

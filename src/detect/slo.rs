@@ -51,6 +51,7 @@ enum Kind {
     Seconds,
     PerSecond,
     BytesPerSecond,
+    Bytes,
     Ratio,
 }
 
@@ -60,6 +61,7 @@ impl Kind {
             Quantity::Duration | Quantity::Time => Kind::Seconds,
             Quantity::Throughput => Kind::PerSecond,
             Quantity::Bandwidth => Kind::BytesPerSecond,
+            Quantity::Size => Kind::Bytes,
         }
     }
 
@@ -68,6 +70,7 @@ impl Kind {
             Kind::Seconds => "a duration (e.g. 200ms)",
             Kind::PerSecond => "a rate (e.g. 5000/s)",
             Kind::BytesPerSecond => "a bandwidth (e.g. 500MiB/s)",
+            Kind::Bytes => "a size (e.g. 512MiB)",
             Kind::Ratio => "a ratio (e.g. 5% or 0.05)",
         }
     }
@@ -99,6 +102,7 @@ const STATISTICS: &[&str] = &[
     "throughput",
     "bandwidth",
     "duration",
+    "size",
     "cv",
     "latency_p50",
     "latency_p90",
@@ -140,11 +144,12 @@ fn statistic_kind(statistic: &str, metric: &MetricDef, records: Records) -> Resu
     let has_latency = records.latency;
     match statistic {
         "median" | "mean" | "min" | "max" | "p95" | "p99" => Ok(Kind::of(metric.quantity)),
-        "throughput" | "bandwidth" | "duration" => {
+        "throughput" | "bandwidth" | "duration" | "size" => {
             let wanted = match metric.quantity {
                 Quantity::Throughput => "throughput",
                 Quantity::Bandwidth => "bandwidth",
                 Quantity::Duration | Quantity::Time => "duration",
+                Quantity::Size => "size",
             };
             if statistic == wanted {
                 Ok(Kind::of(metric.quantity))
@@ -256,6 +261,10 @@ pub fn parse(
         "KiB/s" => (Some(Kind::BytesPerSecond), 1024.0),
         "MiB/s" => (Some(Kind::BytesPerSecond), 1024.0 * 1024.0),
         "GiB/s" => (Some(Kind::BytesPerSecond), 1024.0 * 1024.0 * 1024.0),
+        "B" => (Some(Kind::Bytes), 1.0),
+        "KiB" => (Some(Kind::Bytes), 1024.0),
+        "MiB" => (Some(Kind::Bytes), 1024.0 * 1024.0),
+        "GiB" => (Some(Kind::Bytes), 1024.0 * 1024.0 * 1024.0),
         other => {
             return Err(err(
                 unit_start + 1,
@@ -306,7 +315,7 @@ fn actual(statistic: &str, result: &BenchmarkResult) -> Option<f64> {
     let summary = result.summary.as_ref()?;
     let latency = result.latency.as_ref();
     match statistic {
-        "median" | "throughput" | "bandwidth" | "duration" => Some(summary.median),
+        "median" | "throughput" | "bandwidth" | "duration" | "size" => Some(summary.median),
         "mean" => Some(summary.mean),
         "min" => Some(summary.min),
         "max" => Some(summary.max),

@@ -64,6 +64,13 @@ pub const BENCHMARK_BANDWIDTH: MetricSpec = MetricSpec {
     description: "Bytes per second of a bandwidth benchmark's latest run, by statistic",
     attributes: BENCH,
 };
+pub const BENCHMARK_MEMORY: MetricSpec = MetricSpec {
+    name: "perfwarden.benchmark.memory",
+    instrument: Instrument::Gauge,
+    unit: "By",
+    description: "Resident memory of a watched process (process.memory) in the latest run, by statistic of its readings",
+    attributes: BENCH,
+};
 pub const BENCHMARK_CHANGE: MetricSpec = MetricSpec {
     name: "perfwarden.benchmark.change",
     instrument: Instrument::Gauge,
@@ -142,6 +149,7 @@ pub const METRICS: &[MetricSpec] = &[
     BENCHMARK_DURATION,
     BENCHMARK_THROUGHPUT,
     BENCHMARK_BANDWIDTH,
+    BENCHMARK_MEMORY,
     BENCHMARK_CHANGE,
     BENCHMARK_NOISE,
     BENCHMARK_ERROR_RATIO,
@@ -255,6 +263,10 @@ mod tests {
             (
                 "perfwarden.benchmark.bandwidth",
                 "perfwarden_benchmark_bandwidth_bytes_per_second",
+            ),
+            (
+                "perfwarden.benchmark.memory",
+                "perfwarden_benchmark_memory_bytes",
             ),
             (
                 "perfwarden.benchmark.change",

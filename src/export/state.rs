@@ -79,6 +79,7 @@ pub fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
                 Quantity::Duration | Quantity::Time => &catalog::BENCHMARK_DURATION,
                 Quantity::Throughput => &catalog::BENCHMARK_THROUGHPUT,
                 Quantity::Bandwidth => &catalog::BENCHMARK_BANDWIDTH,
+                Quantity::Size => &catalog::BENCHMARK_MEMORY,
             };
             let labels = |statistic: &str| {
                 vec![

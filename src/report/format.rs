@@ -19,6 +19,14 @@ fn scale(v: f64, metric: &MetricDef) -> (f64, String) {
                 (1e-9, "ns".into())
             }
         }
+        Quantity::Size => {
+            let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+            let mut i = 0;
+            while a / 1024f64.powi(i as i32) >= 1024.0 && i < units.len() - 1 {
+                i += 1;
+            }
+            (1024f64.powi(i as i32), units[i].into())
+        }
         Quantity::Bandwidth => {
             let units = ["B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s"];
             let mut i = 0;

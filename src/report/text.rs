@@ -345,9 +345,17 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
                     )
                 });
             let drift = verdict.drift.iter().filter(|t| t.drift).map(move |t| {
+                // A watched process whose memory keeps rising across runs is leaking.
+                let leak = v.result.kind == "process.memory"
+                    && t.movement == crate::detect::history::Movement::Worse;
                 format!(
-                    "  {}: drifting {} by {} over 30 days (Mann-Kendall p = {:.1e})",
+                    "  {}: {}drifting {} by {} over 30 days (Mann-Kendall p = {:.1e})",
                     v.result.benchmark,
+                    if leak {
+                        "MEMORY LEAK: resident memory "
+                    } else {
+                        ""
+                    },
                     t.movement.as_str(),
                     percent(t.relative_change_over_window),
                     t.p_value

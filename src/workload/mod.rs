@@ -20,7 +20,9 @@ pub mod fake;
 pub mod load_http;
 pub mod memory_alloc;
 pub mod memory_bandwidth;
+pub mod memory_pressure;
 pub mod parse_config;
+pub mod process_memory;
 pub mod scan_tree;
 pub mod traffic;
 
@@ -65,6 +67,8 @@ pub enum Quantity {
     /// Seconds the workload measured itself (value = what `run` returned): a command's mean
     /// wall time without its prepare step, a load test's latency percentile over a slice.
     Time,
+    /// Bytes (value = what `run` returned): a process's resident memory.
+    Size,
 }
 
 /// The primary metric of a benchmark: what one sample value means.
@@ -110,10 +114,20 @@ impl MetricDef {
         }
     }
 
+    /// A size in bytes the workload reads itself (lower is better).
+    pub fn size(operation: &str) -> Self {
+        MetricDef {
+            quantity: Quantity::Size,
+            operation: operation.to_string(),
+            direction: Direction::LowerIsBetter,
+        }
+    }
+
     /// The UCUM unit, as set on OpenTelemetry instruments: `s`, `By/s`, `{event}/s`.
     pub fn ucum(&self) -> String {
         match self.quantity {
             Quantity::Duration | Quantity::Time => "s".to_string(),
+            Quantity::Size => "By".to_string(),
             Quantity::Bandwidth => "By/s".to_string(),
             Quantity::Throughput => format!("{{{}}}/s", self.operation),
         }
@@ -123,6 +137,7 @@ impl MetricDef {
     pub fn display_unit(&self) -> String {
         match self.quantity {
             Quantity::Duration | Quantity::Time => "s".to_string(),
+            Quantity::Size => "B".to_string(),
             Quantity::Bandwidth => "B/s".to_string(),
             Quantity::Throughput => format!("{}s/s", self.operation),
         }
@@ -133,7 +148,7 @@ impl MetricDef {
         match self.quantity {
             Quantity::Duration => elapsed_secs / iterations.max(1) as f64,
             Quantity::Bandwidth | Quantity::Throughput => units / elapsed_secs,
-            Quantity::Time => units,
+            Quantity::Time | Quantity::Size => units,
         }
     }
 }
@@ -464,6 +479,10 @@ pub enum WorkloadConfig {
     CacheLocal(cache_local::CacheLocalConfig),
     #[serde(rename = "cache.redis")]
     CacheRedis(Box<cache_redis::CacheRedisConfig>),
+    #[serde(rename = "memory.pressure")]
+    MemoryPressure(memory_pressure::MemoryPressureConfig),
+    #[serde(rename = "process.memory")]
+    ProcessMemory(process_memory::ProcessMemoryConfig),
     #[serde(rename = "command")]
     Command(command::CommandConfig),
     #[serde(rename = "load.http")]
@@ -497,11 +516,13 @@ pub const KINDS: &[&str] = &[
     "load.http",
     "cache.redis",
     "command",
+    "process.memory",
+    "memory.pressure",
 ];
 
 /// Kinds that measure a service of the user's (they need its address), shown in
 /// `config/example.toml` rather than run by the embedded default.
-pub const TARGETED_KINDS: &[&str] = &["load.http", "cache.redis", "command"];
+pub const TARGETED_KINDS: &[&str] = &["load.http", "cache.redis", "command", "process.memory"];
 
 impl WorkloadConfig {
     pub fn kind(&self) -> &'static str {
@@ -517,6 +538,8 @@ impl WorkloadConfig {
             WorkloadConfig::LoadHttp(_) => "load.http",
             WorkloadConfig::Command(_) => "command",
             WorkloadConfig::CacheRedis(_) => "cache.redis",
+            WorkloadConfig::ProcessMemory(_) => "process.memory",
+            WorkloadConfig::MemoryPressure(_) => "memory.pressure",
         }
     }
 
@@ -543,6 +566,8 @@ impl WorkloadConfig {
             WorkloadConfig::LoadHttp(c) => c.validate(),
             WorkloadConfig::Command(c) => c.validate(),
             WorkloadConfig::CacheRedis(c) => c.validate(),
+            WorkloadConfig::ProcessMemory(c) => c.validate(),
+            WorkloadConfig::MemoryPressure(c) => c.validate(),
         }
     }
 
@@ -566,6 +591,12 @@ impl WorkloadConfig {
             WorkloadConfig::LoadHttp(c) => Box::new(load_http::LoadHttp::new((**c).clone())),
             WorkloadConfig::Command(c) => Box::new(command::TimedCommand::new(c.clone())),
             WorkloadConfig::CacheRedis(c) => Box::new(cache_redis::CacheRedis::new((**c).clone())),
+            WorkloadConfig::ProcessMemory(c) => {
+                Box::new(process_memory::ProcessMemory::new(c.clone()))
+            }
+            WorkloadConfig::MemoryPressure(c) => {
+                Box::new(memory_pressure::MemoryPressure::new(c.clone()))
+            }
         }
     }
 
