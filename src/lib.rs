@@ -20,7 +20,10 @@
 //! one transaction), then rendered by `report`. `perfwarden run` does this once;
 //! `daemon` does it whenever the `scheduler::Agenda` says a suite is due, and while it
 //! runs it owns the database, so the CLI's commands reach it over the control socket and
-//! it answers them with the same `cli` code. The OTLP export will plug into the same flow.
+//! it answers them with the same `cli` code. `export` turns the stored state and alert
+//! events into OTLP and a Prometheus endpoint. `resilience` holds the backoff, circuit
+//! breaker and retry that the exporter and the load tests use and the `resilience.*`
+//! probes measure.
 
 pub mod cli;
 pub mod config;
@@ -29,6 +32,7 @@ pub mod detect;
 pub mod export;
 pub mod logging;
 pub mod report;
+pub mod resilience;
 pub mod runner;
 pub mod scheduler;
 pub mod stats;

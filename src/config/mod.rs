@@ -1018,6 +1018,11 @@ fn read_workload(
         "scan.tree" => read!(scan_tree::ScanTreeConfig, WorkloadConfig::ScanTree),
         "cache.local" => read!(cache_local::CacheLocalConfig, WorkloadConfig::CacheLocal),
         "command" => read!(command::CommandConfig, WorkloadConfig::Command),
+        "resilience.circuit_breaker" => read!(
+            resilience::CircuitBreakerConfig,
+            WorkloadConfig::CircuitBreaker
+        ),
+        "resilience.retry" => read!(resilience::RetryConfig, WorkloadConfig::Retry),
         "memory.pressure" => read!(
             memory_pressure::MemoryPressureConfig,
             WorkloadConfig::MemoryPressure
@@ -1062,6 +1067,14 @@ const DEFAULT_CONFIG_KIND_PARAMS: &[(&str, &str)] = &[
     ),
     ("process.memory", "pid_file, process, unit"),
     ("memory.pressure", "cap_mib, max_available_percent"),
+    (
+        "resilience.circuit_breaker",
+        "open_after, open_for, added_latency",
+    ),
+    (
+        "resilience.retry",
+        "failure_ratio, attempts, delay, compare_ratios",
+    ),
     (
         "command",
         "command, shell, prepare, cleanup, cwd, env, expect_exit, run_timeout",

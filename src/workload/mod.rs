@@ -23,6 +23,7 @@ pub mod memory_bandwidth;
 pub mod memory_pressure;
 pub mod parse_config;
 pub mod process_memory;
+pub mod resilience;
 pub mod scan_tree;
 pub mod traffic;
 
@@ -479,6 +480,10 @@ pub enum WorkloadConfig {
     CacheLocal(cache_local::CacheLocalConfig),
     #[serde(rename = "cache.redis")]
     CacheRedis(Box<cache_redis::CacheRedisConfig>),
+    #[serde(rename = "resilience.circuit_breaker")]
+    CircuitBreaker(resilience::CircuitBreakerConfig),
+    #[serde(rename = "resilience.retry")]
+    Retry(resilience::RetryConfig),
     #[serde(rename = "memory.pressure")]
     MemoryPressure(memory_pressure::MemoryPressureConfig),
     #[serde(rename = "process.memory")]
@@ -518,6 +523,8 @@ pub const KINDS: &[&str] = &[
     "command",
     "process.memory",
     "memory.pressure",
+    "resilience.circuit_breaker",
+    "resilience.retry",
 ];
 
 /// Kinds that measure a service of the user's (they need its address), shown in
@@ -540,6 +547,8 @@ impl WorkloadConfig {
             WorkloadConfig::CacheRedis(_) => "cache.redis",
             WorkloadConfig::ProcessMemory(_) => "process.memory",
             WorkloadConfig::MemoryPressure(_) => "memory.pressure",
+            WorkloadConfig::CircuitBreaker(_) => "resilience.circuit_breaker",
+            WorkloadConfig::Retry(_) => "resilience.retry",
         }
     }
 
@@ -568,6 +577,8 @@ impl WorkloadConfig {
             WorkloadConfig::CacheRedis(c) => c.validate(),
             WorkloadConfig::ProcessMemory(c) => c.validate(),
             WorkloadConfig::MemoryPressure(c) => c.validate(),
+            WorkloadConfig::CircuitBreaker(c) => c.validate(),
+            WorkloadConfig::Retry(c) => c.validate(),
         }
     }
 
@@ -597,6 +608,10 @@ impl WorkloadConfig {
             WorkloadConfig::MemoryPressure(c) => {
                 Box::new(memory_pressure::MemoryPressure::new(c.clone()))
             }
+            WorkloadConfig::CircuitBreaker(c) => {
+                Box::new(resilience::CircuitBreakerProbe::new(c.clone()))
+            }
+            WorkloadConfig::Retry(c) => Box::new(resilience::RetryProbe::new(c.clone())),
         }
     }
 

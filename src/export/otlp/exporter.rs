@@ -28,70 +28,16 @@ pub const OPEN_AFTER: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BreakerState {
-    Closed,
-    Open,
-    HalfOpen,
-}
+/// The exporter's breaker and backoff: the shared [`crate::resilience`] code with the
+/// exporter's constants.
+pub type Breaker = crate::resilience::CircuitBreaker;
+pub use crate::resilience::BreakerState;
 
-impl BreakerState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BreakerState::Closed => "closed",
-            BreakerState::Open => "open",
-            BreakerState::HalfOpen => "half_open",
-        }
-    }
-}
-
-/// Backoff and circuit breaker, told the time (pure, so it is tested without waiting).
-#[derive(Debug, Clone, Default)]
-pub struct Breaker {
-    failures: u32,
-    retry_at: Option<Instant>,
-}
-
-impl Breaker {
-    pub fn state(&self, now: Instant) -> BreakerState {
-        if self.failures < OPEN_AFTER {
-            BreakerState::Closed
-        } else if self.retry_at.is_some_and(|at| now < at) {
-            BreakerState::Open
-        } else {
-            BreakerState::HalfOpen
-        }
-    }
-
-    /// Whether an attempt may be made now (closed and past the backoff, or half-open).
-    pub fn permits(&self, now: Instant) -> bool {
-        self.retry_at.is_none_or(|at| now >= at)
-    }
-
-    pub fn retry_at(&self) -> Option<Instant> {
-        self.retry_at
-    }
-
-    pub fn failures(&self) -> u32 {
-        self.failures
-    }
-
-    pub fn succeeded(&mut self) {
-        self.failures = 0;
-        self.retry_at = None;
-    }
-
-    /// Records a failure; `jitter` in [0, 1) picks the wait in [½, 1] of the backoff.
-    /// Returns the wait.
-    pub fn failed(&mut self, now: Instant, jitter: f64) -> Duration {
-        self.failures = self.failures.saturating_add(1);
-        let exponent = (self.failures - 1).min(16);
-        let full = FIRST_BACKOFF.saturating_mul(1 << exponent).min(MAX_BACKOFF);
-        let wait = full.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
-        self.retry_at = Some(now + wait);
-        wait
-    }
+fn new_breaker() -> Breaker {
+    Breaker::new(
+        OPEN_AFTER,
+        crate::resilience::Backoff::exponential(FIRST_BACKOFF, MAX_BACKOFF),
+    )
 }
 
 /// What `status` shows about the export.
@@ -312,7 +258,7 @@ async fn export_loop(
     mut stopped: watch::Receiver<bool>,
     status: Arc<Mutex<ExportStatus>>,
 ) {
-    let mut breaker = Breaker::default();
+    let mut breaker = new_breaker();
     let mut session: Option<Session> = None;
     let mut next_metrics = Instant::now();
     let mut flush_requested = true;
@@ -462,33 +408,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_with_jitter_and_the_breaker_opens_then_probes() {
+    fn the_exporters_breaker_opens_after_three_failures_and_backs_off_to_five_minutes() {
         let t0 = Instant::now();
-        let mut breaker = Breaker::default();
+        let mut breaker = new_breaker();
+        assert_eq!(breaker.failed(t0, 0.0), Duration::from_millis(500));
+        breaker.failed(t0, 0.0);
         assert_eq!(breaker.state(t0), BreakerState::Closed);
-        assert!(breaker.permits(t0));
-        let first = breaker.failed(t0, 0.0);
-        assert_eq!(first, Duration::from_millis(500));
-        assert!(!breaker.permits(t0), "backing off");
-        assert_eq!(breaker.state(t0), BreakerState::Closed);
-        let second = breaker.failed(t0, 0.999_999);
-        assert!(second > Duration::from_millis(1990) && second <= Duration::from_secs(2));
-        let third = breaker.failed(t0, 0.5);
-        assert_eq!(third, Duration::from_secs(3));
+        breaker.failed(t0, 0.0);
         assert_eq!(breaker.state(t0), BreakerState::Open);
-        assert!(!breaker.permits(t0 + Duration::from_secs(2)));
-        let later = t0 + Duration::from_secs(4);
-        assert_eq!(breaker.state(later), BreakerState::HalfOpen);
-        assert!(breaker.permits(later));
-        breaker.succeeded();
-        assert_eq!(breaker.state(later), BreakerState::Closed);
-        assert!(breaker.permits(later));
-    }
-
-    #[test]
-    fn backoff_is_capped() {
-        let t0 = Instant::now();
-        let mut breaker = Breaker::default();
         let mut last = Duration::ZERO;
         for _ in 0..40 {
             last = breaker.failed(t0, 1.0);

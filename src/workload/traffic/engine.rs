@@ -26,6 +26,7 @@ use hdrhistogram::Histogram;
 use tokio::time::Instant;
 
 use super::{Failure, FailureClass, LoadTarget};
+use crate::resilience::Backoff;
 
 /// Tallies of one shard; summed over shards when a sample ends.
 pub struct Tally {
@@ -232,9 +233,10 @@ async fn virtual_user<T: LoadTarget>(
     tokio::time::sleep(delay).await;
     let deadline = shared.started + plan.max_duration;
     let mut connection = None;
-    // After a failed connect, wait before the next attempt (doubling to 1 s) so a dead
-    // target is not spun on.
-    let mut reconnect_pause = Duration::from_millis(10);
+    // After a failed connect, back off (10 ms doubling to 1 s, with jitter: the shared
+    // `resilience::Backoff`) so a dead target is not spun on.
+    let reconnect = Backoff::exponential(Duration::from_millis(10), Duration::from_secs(1));
+    let mut failed_connects = 0u32;
     loop {
         if shared.stop.load(Ordering::Relaxed) || Instant::now() >= deadline {
             return;
@@ -262,15 +264,16 @@ async fn virtual_user<T: LoadTarget>(
             match target.connect().await {
                 Ok(c) => {
                     connection = Some(c);
-                    reconnect_pause = Duration::from_millis(10);
+                    failed_connects = 0;
                 }
                 Err(failure) => {
                     shard
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .record_failure(failure);
-                    tokio::time::sleep(reconnect_pause).await;
-                    reconnect_pause = (reconnect_pause * 2).min(Duration::from_secs(1));
+                    failed_connects += 1;
+                    tokio::time::sleep(reconnect.delay(failed_connects, rand::random::<f64>()))
+                        .await;
                     continue;
                 }
             }
