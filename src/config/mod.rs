@@ -1023,6 +1023,12 @@ fn read_workload(
             WorkloadConfig::CircuitBreaker
         ),
         "resilience.retry" => read!(resilience::RetryConfig, WorkloadConfig::Retry),
+        "async.tasks" => read!(async_tasks::AsyncTasksConfig, WorkloadConfig::AsyncTasks),
+        "net.loopback" => read!(net_loopback::NetLoopbackConfig, WorkloadConfig::NetLoopback),
+        "sync.lockfree" => read!(
+            sync_lockfree::SyncLockfreeConfig,
+            WorkloadConfig::SyncLockfree
+        ),
         "memory.pressure" => read!(
             memory_pressure::MemoryPressureConfig,
             WorkloadConfig::MemoryPressure
@@ -1067,6 +1073,9 @@ const DEFAULT_CONFIG_KIND_PARAMS: &[(&str, &str)] = &[
     ),
     ("process.memory", "pid_file, process, unit"),
     ("memory.pressure", "cap_mib, max_available_percent"),
+    ("async.tasks", "threads, batch"),
+    ("net.loopback", "message_bytes"),
+    ("sync.lockfree", "producers, consumers, capacity"),
     (
         "resilience.circuit_breaker",
         "open_after, open_for, added_latency",

@@ -10,6 +10,7 @@
 //! monotonic clock, so every probe is timed the same way and the per-sample overhead is the
 //! runner's, measured once (see `examples/timing_overhead.rs`).
 
+pub mod async_tasks;
 pub mod cache_local;
 pub mod cache_redis;
 pub mod command;
@@ -21,10 +22,12 @@ pub mod load_http;
 pub mod memory_alloc;
 pub mod memory_bandwidth;
 pub mod memory_pressure;
+pub mod net_loopback;
 pub mod parse_config;
 pub mod process_memory;
 pub mod resilience;
 pub mod scan_tree;
+pub mod sync_lockfree;
 pub mod traffic;
 
 use std::fmt;
@@ -484,6 +487,12 @@ pub enum WorkloadConfig {
     CircuitBreaker(resilience::CircuitBreakerConfig),
     #[serde(rename = "resilience.retry")]
     Retry(resilience::RetryConfig),
+    #[serde(rename = "async.tasks")]
+    AsyncTasks(async_tasks::AsyncTasksConfig),
+    #[serde(rename = "net.loopback")]
+    NetLoopback(net_loopback::NetLoopbackConfig),
+    #[serde(rename = "sync.lockfree")]
+    SyncLockfree(sync_lockfree::SyncLockfreeConfig),
     #[serde(rename = "memory.pressure")]
     MemoryPressure(memory_pressure::MemoryPressureConfig),
     #[serde(rename = "process.memory")]
@@ -525,6 +534,9 @@ pub const KINDS: &[&str] = &[
     "memory.pressure",
     "resilience.circuit_breaker",
     "resilience.retry",
+    "async.tasks",
+    "net.loopback",
+    "sync.lockfree",
 ];
 
 /// Kinds that measure a service of the user's (they need its address), shown in
@@ -549,6 +561,9 @@ impl WorkloadConfig {
             WorkloadConfig::MemoryPressure(_) => "memory.pressure",
             WorkloadConfig::CircuitBreaker(_) => "resilience.circuit_breaker",
             WorkloadConfig::Retry(_) => "resilience.retry",
+            WorkloadConfig::AsyncTasks(_) => "async.tasks",
+            WorkloadConfig::NetLoopback(_) => "net.loopback",
+            WorkloadConfig::SyncLockfree(_) => "sync.lockfree",
         }
     }
 
@@ -579,6 +594,9 @@ impl WorkloadConfig {
             WorkloadConfig::MemoryPressure(c) => c.validate(),
             WorkloadConfig::CircuitBreaker(c) => c.validate(),
             WorkloadConfig::Retry(c) => c.validate(),
+            WorkloadConfig::AsyncTasks(c) => c.validate(),
+            WorkloadConfig::NetLoopback(c) => c.validate(),
+            WorkloadConfig::SyncLockfree(c) => c.validate(),
         }
     }
 
@@ -612,6 +630,11 @@ impl WorkloadConfig {
                 Box::new(resilience::CircuitBreakerProbe::new(c.clone()))
             }
             WorkloadConfig::Retry(c) => Box::new(resilience::RetryProbe::new(c.clone())),
+            WorkloadConfig::AsyncTasks(c) => Box::new(async_tasks::AsyncTasks::new(c.clone())),
+            WorkloadConfig::NetLoopback(c) => Box::new(net_loopback::NetLoopback::new(c.clone())),
+            WorkloadConfig::SyncLockfree(c) => {
+                Box::new(sync_lockfree::SyncLockfree::new(c.clone()))
+            }
         }
     }
 
