@@ -395,68 +395,31 @@ fn apply_load_policy(
     policy: &LoadPolicy,
 ) -> Vec<(&'static str, String, String)> {
     let mut problems = Vec::new();
-    if let WorkloadConfig::CacheRedis(redis) = workload {
-        if let Ok(host) = redis.host() {
-            if !policy.allows(&host) {
-                problems.push((
-                    "url",
-                    format!("host \"{host}\" is not allowed for load tests"),
-                    format!("only loopback is allowed by default; if this is your own Redis, add \"{host}\" to [load] allowed_hosts"),
-                ));
-            }
-        }
-        if redis.clients > policy.max_users {
-            problems.push((
-                "clients",
-                format!(
-                    "{} clients exceed [load] max_users = {}",
-                    redis.clients, policy.max_users
-                ),
-                "lower clients or raise [load] max_users".into(),
-            ));
-        }
-        if redis.duration.0 + redis.ramp_up.0 > policy.max_duration {
-            problems.push((
-                "duration",
-                format!(
-                    "duration {} plus ramp_up {} exceed [load] max_duration = {}",
-                    redis.duration,
-                    redis.ramp_up,
-                    ConfigDuration(policy.max_duration)
-                ),
-                "shorten the test or raise [load] max_duration".into(),
-            ));
-        }
-        redis.rate_cap = policy.max_rate;
-        redis.max_duration = Some(policy.max_duration);
-        return problems;
-    }
-    let WorkloadConfig::LoadHttp(load) = workload else {
+    let Some(rails) = workload.rails() else {
         return problems;
     };
-    if let Ok(url) = crate::workload::load_http::parse_url(&load.url) {
-        if !policy.allows(&url.host) {
+    if let Ok(host) = &rails.host {
+        if !policy.allows(host) {
             problems.push((
                 "url",
-                format!("host \"{}\" is not allowed for load tests", url.host),
+                format!("host \"{host}\" is not allowed for load tests"),
                 format!(
-                    "only loopback is allowed by default; if this is your own service, add \"{}\" to [load] allowed_hosts",
-                    url.host
+                    "only loopback is allowed by default; if this is your own service, add \"{host}\" to [load] allowed_hosts"
                 ),
             ));
         }
     }
-    if load.users > policy.max_users {
+    if rails.users > policy.max_users {
         problems.push((
-            "users",
+            rails.users_key,
             format!(
-                "{} users exceed [load] max_users = {}",
-                load.users, policy.max_users
+                "{} {} exceed [load] max_users = {}",
+                rails.users, rails.users_key, policy.max_users
             ),
-            "lower users or raise [load] max_users".into(),
+            format!("lower {} or raise [load] max_users", rails.users_key),
         ));
     }
-    if let (Some(rate), Some(cap)) = (load.rate, policy.max_rate) {
+    if let (Some(rate), Some(cap)) = (rails.rate, policy.max_rate) {
         if rate > cap {
             problems.push((
                 "rate",
@@ -465,51 +428,46 @@ fn apply_load_policy(
             ));
         }
     }
-    if load.duration.0 + load.ramp_up.0 > policy.max_duration {
+    if rails.duration + rails.ramp_up > policy.max_duration {
         problems.push((
             "duration",
             format!(
                 "duration {} plus ramp_up {} exceed [load] max_duration = {}",
-                load.duration,
-                load.ramp_up,
+                ConfigDuration(rails.duration),
+                ConfigDuration(rails.ramp_up),
                 ConfigDuration(policy.max_duration)
             ),
             "shorten the test or raise [load] max_duration".into(),
         ));
     }
-    load.rate_cap = policy.max_rate;
-    load.max_duration = Some(policy.max_duration);
+    *rails.rate_cap = policy.max_rate;
+    *rails.max_duration = Some(policy.max_duration);
     problems
 }
 
 /// Workloads that run for a set time (load tests) set the runner's clock: the ramp-up is
 /// the warm-up, `duration` the sampling time, and the budget and timeout leave room for
-/// both.
-fn fit_options_to_workload(mut options: BenchOptions, workload: &WorkloadConfig) -> BenchOptions {
-    if let WorkloadConfig::CacheRedis(redis) = workload {
-        options.warmup = redis.ramp_up.0.max(Duration::from_millis(200));
-        options.min_time = redis.duration.0;
-        let needed = options.warmup + options.min_time + Duration::from_secs(5);
-        options.time_budget = options.time_budget.max(needed);
-        // Filling and clearing the keys are in the timeout too.
-        options.timeout = options.timeout.max(needed * 2 + Duration::from_secs(30));
+/// both (and for the work before and after the load: the first request, Redis' keys).
+fn fit_options_to_workload(
+    mut options: BenchOptions,
+    workload: &mut WorkloadConfig,
+) -> BenchOptions {
+    let Some(rails) = workload.rails() else {
+        return options;
+    };
+    options.warmup = rails.ramp_up.max(Duration::from_millis(200));
+    options.min_time = rails.duration;
+    if rails.counted {
+        // A request count ends the test at an unknown time: slices of about 100 ms (the
+        // runner aims for 4 × samples within min_time) so even a short test has enough.
+        let slices = (rails.duration.as_secs_f64() / 0.4).ceil() as usize;
+        options.samples = options.samples.max(slices);
     }
-    if let WorkloadConfig::LoadHttp(load) = workload {
-        options.warmup = load.ramp_up.0.max(Duration::from_millis(200));
-        options.min_time = load.duration.0;
-        if load.requests.is_some() {
-            // A request count ends the test at an unknown time: slices of about 100 ms
-            // (the runner aims for 4 × samples within min_time) so even a short test has
-            // enough of them.
-            let slices = (load.duration.0.as_secs_f64() / 0.4).ceil() as usize;
-            options.samples = options.samples.max(slices);
-        }
-        let needed = options.warmup + options.min_time + Duration::from_secs(5);
-        options.time_budget = options.time_budget.max(needed);
-        options.timeout = options.timeout.max(
-            needed + load.connect_timeout.0 + load.request_timeout.0 + Duration::from_secs(10),
-        );
-    }
+    let needed = options.warmup + options.min_time + Duration::from_secs(5);
+    options.time_budget = options.time_budget.max(needed);
+    options.timeout = options
+        .timeout
+        .max(needed * 2 + rails.connect_timeout + rails.request_timeout + Duration::from_secs(30));
     options
 }
 
@@ -873,7 +831,7 @@ impl Config {
             for (param, message, hint) in apply_load_policy(&mut workload, &load) {
                 problems.add(&["benchmarks", &name, param], message, Some(hint));
             }
-            let options = options.map(|options| fit_options_to_workload(options, &workload));
+            let options = options.map(|options| fit_options_to_workload(options, &mut workload));
             if let Some(options) = &options {
                 let metric = workload.metric();
                 let records = crate::detect::slo::Records::of_kind(workload.kind());

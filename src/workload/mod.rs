@@ -575,6 +575,39 @@ impl WorkloadConfig {
         )
     }
 
+    /// The guard-rail view of a load test (`None` for other kinds).
+    pub fn rails(&mut self) -> Option<traffic::Rails<'_>> {
+        match self {
+            WorkloadConfig::LoadHttp(c) => Some(traffic::Rails {
+                host: load_http::parse_url(&c.url).map(|u| u.host),
+                users: c.users,
+                users_key: "users",
+                rate: c.rate,
+                duration: c.duration.0,
+                ramp_up: c.ramp_up.0,
+                counted: c.requests.is_some(),
+                connect_timeout: c.connect_timeout.0,
+                request_timeout: c.request_timeout.0,
+                rate_cap: &mut c.rate_cap,
+                max_duration: &mut c.max_duration,
+            }),
+            WorkloadConfig::CacheRedis(c) => Some(traffic::Rails {
+                host: c.host(),
+                users: c.clients,
+                users_key: "clients",
+                rate: None,
+                duration: c.duration.0,
+                ramp_up: c.ramp_up.0,
+                counted: false,
+                connect_timeout: c.connect_timeout.0,
+                request_timeout: c.request_timeout.0,
+                rate_cap: &mut c.rate_cap,
+                max_duration: &mut c.max_duration,
+            }),
+            _ => None,
+        }
+    }
+
     /// Checks parameters that serde cannot (ranges, paths). Each problem is
     /// `(parameter, message)`.
     pub fn validate(&self) -> Vec<(String, String)> {

@@ -87,6 +87,25 @@ pub trait LoadTarget: Send + Sync + 'static {
     ) -> impl Future<Output = Result<u64, Failure>> + Send;
 }
 
+/// What the `[load]` guard rails check on a load test, the caps the config stage copies
+/// into it, and what the runner's clock is set from (`WorkloadConfig::rails`).
+pub struct Rails<'a> {
+    /// The target host, or why the URL has none.
+    pub host: Result<String, String>,
+    pub users: usize,
+    /// The parameter that names the users (`users`, `clients`).
+    pub users_key: &'static str,
+    pub rate: Option<f64>,
+    pub duration: Duration,
+    pub ramp_up: Duration,
+    /// A request count ends the test (`requests`).
+    pub counted: bool,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub rate_cap: &'a mut Option<f64>,
+    pub max_duration: &'a mut Option<Duration>,
+}
+
 /// What a sample value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Objective {
