@@ -7,22 +7,60 @@ use std::process::{Child, Command};
 
 use common::{assert_valid_output, perfwarden, run};
 
-/// A Python process that allocates (and touches) `grow_mib` more every 100 ms, after a
-/// 20 MiB start.
-fn python(grow_mib: usize) -> Child {
-    Command::new("python3")
-        .arg("-c")
-        .arg(format!(
-            "import time\nkeep = [b'x' * (20 << 20)]\nwhile True:\n    time.sleep(0.1)\n    if {grow_mib}:\n        keep.append(b'y' * ({grow_mib} << 20))\n"
-        ))
+/// This test binary again, running only `memory_hog` below with `PERFWARDEN_TEST_HOG` set:
+/// 20 MiB at start, then `grow_mib` more (touched) every 100 ms.
+fn hog(grow_mib: usize) -> Hog {
+    Hog(Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "memory_hog",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("PERFWARDEN_TEST_HOG", grow_mib.to_string())
+        .stdout(std::process::Stdio::null())
         .spawn()
-        .expect("python3 runs")
+        .expect("the test binary starts"))
+}
+
+/// Killed when dropped, even when an assertion fails first.
+struct Hog(Child);
+
+impl Hog {
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Hog {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Not a test of its own: the process `hog` starts (returns at once otherwise).
+#[test]
+fn memory_hog() {
+    let Ok(grow) = std::env::var("PERFWARDEN_TEST_HOG") else {
+        return;
+    };
+    let grow: usize = grow.parse().unwrap();
+    let mut keep = vec![vec![1u8; 20 << 20]];
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if grow > 0 {
+            keep.push(vec![2u8; grow << 20]);
+        }
+        std::hint::black_box(&keep);
+    }
 }
 
 #[test]
 fn a_leaking_process_is_reported_as_a_leak_and_a_steady_one_is_not() {
-    let mut leaking = python(2);
-    let mut steady = python(0);
+    let leaking = hog(2);
+    let steady = hog(0);
     let dir = tempfile::tempdir().unwrap();
     let (leak_pid, steady_pid) = (dir.path().join("leak.pid"), dir.path().join("steady.pid"));
     std::fs::write(&leak_pid, leaking.id().to_string()).unwrap();
@@ -106,9 +144,4 @@ min_time = "300ms"
     let (_, text, _) = run(cli().args(["show", &run_id]));
     assert!(text.contains("leaky: MEMORY LEAK"), "{text}");
     assert!(!text.contains("steady: MEMORY LEAK"), "{text}");
-
-    leaking.kill().unwrap();
-    steady.kill().unwrap();
-    let _ = leaking.wait();
-    let _ = steady.wait();
 }
