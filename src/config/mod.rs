@@ -981,6 +981,8 @@ fn read_workload(
             WorkloadConfig::CircuitBreaker
         ),
         "resilience.retry" => read!(resilience::RetryConfig, WorkloadConfig::Retry),
+        "cpu.simd" => read!(cpu_simd::CpuSimdConfig, WorkloadConfig::CpuSimd),
+        "disk.mmap" => read!(disk_mmap::DiskMmapConfig, WorkloadConfig::DiskMmap),
         "async.tasks" => read!(async_tasks::AsyncTasksConfig, WorkloadConfig::AsyncTasks),
         "net.loopback" => read!(net_loopback::NetLoopbackConfig, WorkloadConfig::NetLoopback),
         "sync.lockfree" => read!(
@@ -1032,6 +1034,8 @@ const DEFAULT_CONFIG_KIND_PARAMS: &[(&str, &str)] = &[
     ("process.memory", "pid_file, process, unit"),
     ("memory.pressure", "cap_mib, max_available_percent"),
     ("async.tasks", "threads, batch"),
+    ("cpu.simd", "array_kib, threads"),
+    ("disk.mmap", "file_mib"),
     ("net.loopback", "message_bytes"),
     ("sync.lockfree", "producers, consumers, capacity"),
     (

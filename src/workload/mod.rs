@@ -16,7 +16,9 @@ pub mod cache_redis;
 pub mod command;
 pub mod cpu_primes;
 pub mod cpu_sha256;
+pub mod cpu_simd;
 pub mod disk_files;
+pub mod disk_mmap;
 pub mod fake;
 pub mod load_http;
 pub mod memory_alloc;
@@ -487,6 +489,10 @@ pub enum WorkloadConfig {
     CircuitBreaker(resilience::CircuitBreakerConfig),
     #[serde(rename = "resilience.retry")]
     Retry(resilience::RetryConfig),
+    #[serde(rename = "cpu.simd")]
+    CpuSimd(cpu_simd::CpuSimdConfig),
+    #[serde(rename = "disk.mmap")]
+    DiskMmap(disk_mmap::DiskMmapConfig),
     #[serde(rename = "async.tasks")]
     AsyncTasks(async_tasks::AsyncTasksConfig),
     #[serde(rename = "net.loopback")]
@@ -537,6 +543,8 @@ pub const KINDS: &[&str] = &[
     "async.tasks",
     "net.loopback",
     "sync.lockfree",
+    "cpu.simd",
+    "disk.mmap",
 ];
 
 /// Kinds that measure a service of the user's (they need its address), shown in
@@ -564,6 +572,8 @@ impl WorkloadConfig {
             WorkloadConfig::AsyncTasks(_) => "async.tasks",
             WorkloadConfig::NetLoopback(_) => "net.loopback",
             WorkloadConfig::SyncLockfree(_) => "sync.lockfree",
+            WorkloadConfig::CpuSimd(_) => "cpu.simd",
+            WorkloadConfig::DiskMmap(_) => "disk.mmap",
         }
     }
 
@@ -630,6 +640,8 @@ impl WorkloadConfig {
             WorkloadConfig::AsyncTasks(c) => c.validate(),
             WorkloadConfig::NetLoopback(c) => c.validate(),
             WorkloadConfig::SyncLockfree(c) => c.validate(),
+            WorkloadConfig::CpuSimd(c) => c.validate(),
+            WorkloadConfig::DiskMmap(c) => c.validate(),
         }
     }
 
@@ -668,6 +680,8 @@ impl WorkloadConfig {
             WorkloadConfig::SyncLockfree(c) => {
                 Box::new(sync_lockfree::SyncLockfree::new(c.clone()))
             }
+            WorkloadConfig::CpuSimd(c) => Box::new(cpu_simd::CpuSimd::new(c.clone())),
+            WorkloadConfig::DiskMmap(c) => Box::new(disk_mmap::DiskMmap::new(c.clone())),
         }
     }
 
