@@ -55,17 +55,17 @@ pub struct CacheRedisConfig {
     pub write_percent: u8,
     #[serde(default = "default_key_prefix")]
     pub key_prefix: String,
-    #[serde(default = "default_duration")]
+    #[serde(default = "traffic::default_duration")]
     pub duration: ConfigDuration,
     #[serde(default = "default_ramp_up")]
     pub ramp_up: ConfigDuration,
-    #[serde(default = "default_connect_timeout")]
+    #[serde(default = "traffic::default_connect_timeout")]
     pub connect_timeout: ConfigDuration,
     #[serde(default = "default_request_timeout")]
     pub request_timeout: ConfigDuration,
-    #[serde(default = "default_abort_ratio")]
+    #[serde(default = "traffic::default_abort_ratio")]
     pub abort_error_ratio: Percent,
-    #[serde(default = "default_abort_window")]
+    #[serde(default = "traffic::default_abort_window")]
     pub abort_window: ConfigDuration,
     #[serde(default)]
     pub threads: Threads,
@@ -94,22 +94,10 @@ fn default_write_percent() -> u8 {
 fn default_key_prefix() -> String {
     "perfwarden:bench:".into()
 }
-fn default_duration() -> ConfigDuration {
-    ConfigDuration(Duration::from_secs(30))
-}
 fn default_ramp_up() -> ConfigDuration {
     ConfigDuration(Duration::from_secs(1))
 }
-fn default_connect_timeout() -> ConfigDuration {
-    ConfigDuration(Duration::from_secs(3))
-}
 fn default_request_timeout() -> ConfigDuration {
-    ConfigDuration(Duration::from_secs(5))
-}
-fn default_abort_ratio() -> Percent {
-    Percent(0.5)
-}
-fn default_abort_window() -> ConfigDuration {
     ConfigDuration(Duration::from_secs(5))
 }
 

@@ -103,23 +103,23 @@ pub struct LoadHttpConfig {
     #[serde(default)]
     pub rate: Option<f64>,
     /// How long the measured load lasts (after the ramp-up).
-    #[serde(default = "default_duration")]
+    #[serde(default = "traffic::default_duration")]
     pub duration: ConfigDuration,
     /// Stop after this many requests instead (all users together, ramp-up included).
     #[serde(default)]
     pub requests: Option<u64>,
     #[serde(default = "default_ramp_up")]
     pub ramp_up: ConfigDuration,
-    #[serde(default = "default_connect_timeout")]
+    #[serde(default = "traffic::default_connect_timeout")]
     pub connect_timeout: ConfigDuration,
     #[serde(default = "default_request_timeout")]
     pub request_timeout: ConfigDuration,
     #[serde(default)]
     pub http: HttpVersion,
     /// The error guard: stop when this share of requests fails within `abort_window`.
-    #[serde(default = "default_abort_ratio")]
+    #[serde(default = "traffic::default_abort_ratio")]
     pub abort_error_ratio: Percent,
-    #[serde(default = "default_abort_window")]
+    #[serde(default = "traffic::default_abort_window")]
     pub abort_window: ConfigDuration,
     /// Worker threads of the load generator (default: every CPU).
     #[serde(default)]
@@ -138,23 +138,11 @@ fn default_method() -> String {
 fn default_users() -> usize {
     50
 }
-fn default_duration() -> ConfigDuration {
-    ConfigDuration(Duration::from_secs(30))
-}
 fn default_ramp_up() -> ConfigDuration {
     ConfigDuration(Duration::from_secs(5))
 }
-fn default_connect_timeout() -> ConfigDuration {
-    ConfigDuration(Duration::from_secs(3))
-}
 fn default_request_timeout() -> ConfigDuration {
     ConfigDuration(Duration::from_secs(10))
-}
-fn default_abort_ratio() -> Percent {
-    Percent(0.5)
-}
-fn default_abort_window() -> ConfigDuration {
-    ConfigDuration(Duration::from_secs(5))
 }
 
 /// The parts of a URL a load test needs.

@@ -87,6 +87,20 @@ pub trait LoadTarget: Send + Sync + 'static {
     ) -> impl Future<Output = Result<u64, Failure>> + Send;
 }
 
+/// Defaults every load test shares (`load.http`, `cache.redis`).
+pub fn default_duration() -> crate::config::ConfigDuration {
+    crate::config::ConfigDuration(Duration::from_secs(30))
+}
+pub fn default_connect_timeout() -> crate::config::ConfigDuration {
+    crate::config::ConfigDuration(Duration::from_secs(3))
+}
+pub fn default_abort_ratio() -> crate::config::Percent {
+    crate::config::Percent(0.5)
+}
+pub fn default_abort_window() -> crate::config::ConfigDuration {
+    crate::config::ConfigDuration(Duration::from_secs(5))
+}
+
 /// What the `[load]` guard rails check on a load test, the caps the config stage copies
 /// into it, and what the runner's clock is set from (`WorkloadConfig::rails`).
 pub struct Rails<'a> {
