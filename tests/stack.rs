@@ -287,6 +287,8 @@ fn prometheus_rules_alertmanager_routing_and_dashboards_work_on_the_real_servers
     let doomed = RegressingTree::create(dir.path(), "doomed");
     let perfwarden_port = free_port();
     let config = dir.path().join("perfwarden.toml");
+    let pid_file = dir.path().join("test.pid");
+    std::fs::write(&pid_file, std::process::id().to_string()).unwrap();
     std::fs::write(
         &config,
         format!(
@@ -306,10 +308,17 @@ time_budget = "5s"
 timeout = "60s"
 [suites.s]
 schedule = "@yearly"
-benchmarks = ["tree", "doomed", "json", "api", "api-open"]
+benchmarks = ["tree", "doomed", "json", "scaling", "watched", "api", "api-open"]
 [benchmarks.json]
 kind = "parse.config"
 format = "json"
+# A ratio (the ratio panel) and a watched process (the memory panel): this test process.
+[benchmarks.scaling]
+kind = "cpu.parallel"
+max_prime = 2000
+[benchmarks.watched]
+kind = "process.memory"
+pid_file = "{pid_file}"
 # Load tests against a server in this test: data for the load-test dashboard.
 [benchmarks.api]
 kind = "load.http"
@@ -329,6 +338,7 @@ duration = "1s"
             tree.benchmark_toml("tree"),
             doomed.benchmark_toml("doomed"),
             url = api.url(),
+            pid_file = pid_file.display(),
         ),
     )
     .unwrap();

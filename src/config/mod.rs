@@ -983,6 +983,8 @@ fn read_workload(
         "resilience.retry" => read!(resilience::RetryConfig, WorkloadConfig::Retry),
         "cpu.simd" => read!(cpu_simd::CpuSimdConfig, WorkloadConfig::CpuSimd),
         "disk.mmap" => read!(disk_mmap::DiskMmapConfig, WorkloadConfig::DiskMmap),
+        "cpu.parallel" => read!(cpu_parallel::CpuParallelConfig, WorkloadConfig::CpuParallel),
+        "load.mixed" => read!(load_mixed::LoadMixedConfig, WorkloadConfig::LoadMixed),
         "async.tasks" => read!(async_tasks::AsyncTasksConfig, WorkloadConfig::AsyncTasks),
         "net.loopback" => read!(net_loopback::NetLoopbackConfig, WorkloadConfig::NetLoopback),
         "sync.lockfree" => read!(
@@ -1036,6 +1038,11 @@ const DEFAULT_CONFIG_KIND_PARAMS: &[(&str, &str)] = &[
     ("async.tasks", "threads, batch"),
     ("cpu.simd", "array_kib, threads"),
     ("disk.mmap", "file_mib"),
+    ("cpu.parallel", "max_prime, threads"),
+    (
+        "load.mixed",
+        "max_prime, memory_mib, io_block_kib, io_file_mib, fsync",
+    ),
     ("net.loopback", "message_bytes"),
     ("sync.lockfree", "producers, consumers, capacity"),
     (

@@ -4,7 +4,8 @@
 //! An expression is `STATISTIC OP VALUE[UNIT]` with OP one of `<`, `<=`, `>`, `>=`.
 //! Statistics:
 //! - of the samples, in the benchmark's unit: `median`, `mean`, `min`, `max`, `p95`, `p99`
-//!   (and `throughput`, `bandwidth` or `duration`, the median under its quantity's name);
+//!   (and `throughput`, `bandwidth`, `duration`, `size` or `ratio`, the median under its
+//!   quantity's name);
 //! - `cv`, the coefficient of variation (a ratio: `5%` or `0.05`);
 //! - per-operation latency, for probes that record it (`disk.files`, `cache.local`):
 //!   `latency_p50`, `latency_p90`, `latency_p95`, `latency_p99`, `latency_p999`,
@@ -62,6 +63,7 @@ impl Kind {
             Quantity::Throughput => Kind::PerSecond,
             Quantity::Bandwidth => Kind::BytesPerSecond,
             Quantity::Size => Kind::Bytes,
+            Quantity::Ratio => Kind::Ratio,
         }
     }
 
@@ -103,6 +105,7 @@ const STATISTICS: &[&str] = &[
     "bandwidth",
     "duration",
     "size",
+    "ratio",
     "cv",
     "latency_p50",
     "latency_p90",
@@ -144,12 +147,13 @@ fn statistic_kind(statistic: &str, metric: &MetricDef, records: Records) -> Resu
     let has_latency = records.latency;
     match statistic {
         "median" | "mean" | "min" | "max" | "p95" | "p99" => Ok(Kind::of(metric.quantity)),
-        "throughput" | "bandwidth" | "duration" | "size" => {
+        "throughput" | "bandwidth" | "duration" | "size" | "ratio" => {
             let wanted = match metric.quantity {
                 Quantity::Throughput => "throughput",
                 Quantity::Bandwidth => "bandwidth",
                 Quantity::Duration | Quantity::Time => "duration",
                 Quantity::Size => "size",
+                Quantity::Ratio => "ratio",
             };
             if statistic == wanted {
                 Ok(Kind::of(metric.quantity))
@@ -385,6 +389,17 @@ mod tests {
         assert_eq!(bw.threshold, 1024.0 * 1024.0 * 1024.0);
         let d = parse("p99 < 200ms", &MetricDef::duration("run"), false).unwrap();
         assert_eq!(d.threshold, 0.2);
+        let efficiency = MetricDef::ratio("efficiency", crate::workload::Direction::HigherIsBetter);
+        assert_eq!(
+            parse("median > 80%", &efficiency, false).unwrap().threshold,
+            0.8
+        );
+        assert_eq!(
+            parse("ratio >= 0.9", &efficiency, false).unwrap().threshold,
+            0.9
+        );
+        let e = parse("median > 5/s", &efficiency, false).unwrap_err();
+        assert!(e.message.contains("is a ratio"), "{e:?}");
     }
 
     #[test]

@@ -71,6 +71,13 @@ pub const BENCHMARK_MEMORY: MetricSpec = MetricSpec {
     description: "Resident memory of a watched process (process.memory) in the latest run, by statistic of its readings",
     attributes: BENCH,
 };
+pub const BENCHMARK_RATIO: MetricSpec = MetricSpec {
+    name: "perfwarden.benchmark.ratio",
+    instrument: Instrument::Gauge,
+    unit: "1",
+    description: "Dimensionless primary value of the latest run (cpu.parallel scaling efficiency, load.mixed slowdown), by statistic",
+    attributes: BENCH,
+};
 pub const BENCHMARK_CHANGE: MetricSpec = MetricSpec {
     name: "perfwarden.benchmark.change",
     instrument: Instrument::Gauge,
@@ -150,6 +157,7 @@ pub const METRICS: &[MetricSpec] = &[
     BENCHMARK_THROUGHPUT,
     BENCHMARK_BANDWIDTH,
     BENCHMARK_MEMORY,
+    BENCHMARK_RATIO,
     BENCHMARK_CHANGE,
     BENCHMARK_NOISE,
     BENCHMARK_ERROR_RATIO,
@@ -268,6 +276,7 @@ mod tests {
                 "perfwarden.benchmark.memory",
                 "perfwarden_benchmark_memory_bytes",
             ),
+            ("perfwarden.benchmark.ratio", "perfwarden_benchmark_ratio"),
             (
                 "perfwarden.benchmark.change",
                 "perfwarden_benchmark_change_ratio",

@@ -80,6 +80,7 @@ pub fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
                 Quantity::Throughput => &catalog::BENCHMARK_THROUGHPUT,
                 Quantity::Bandwidth => &catalog::BENCHMARK_BANDWIDTH,
                 Quantity::Size => &catalog::BENCHMARK_MEMORY,
+                Quantity::Ratio => &catalog::BENCHMARK_RATIO,
             };
             let labels = |statistic: &str| {
                 vec![

@@ -19,6 +19,7 @@ fn scale(v: f64, metric: &MetricDef) -> (f64, String) {
                 (1e-9, "ns".into())
             }
         }
+        Quantity::Ratio => (1.0, "×".into()),
         Quantity::Size => {
             let units = ["B", "KiB", "MiB", "GiB", "TiB"];
             let mut i = 0;

@@ -14,6 +14,7 @@ pub mod async_tasks;
 pub mod cache_local;
 pub mod cache_redis;
 pub mod command;
+pub mod cpu_parallel;
 pub mod cpu_primes;
 pub mod cpu_sha256;
 pub mod cpu_simd;
@@ -21,6 +22,7 @@ pub mod disk_files;
 pub mod disk_mmap;
 pub mod fake;
 pub mod load_http;
+pub mod load_mixed;
 pub mod memory_alloc;
 pub mod memory_bandwidth;
 pub mod memory_pressure;
@@ -75,6 +77,10 @@ pub enum Quantity {
     Time,
     /// Bytes (value = what `run` returned): a process's resident memory.
     Size,
+    /// A dimensionless ratio the workload computes itself (value = what `run` returned):
+    /// a scaling efficiency, a slowdown under mixed load. Its direction says which way is
+    /// better.
+    Ratio,
 }
 
 /// The primary metric of a benchmark: what one sample value means.
@@ -129,11 +135,22 @@ impl MetricDef {
         }
     }
 
+    /// A dimensionless ratio the workload computes itself; `operation` names it
+    /// (`efficiency`, `slowdown`).
+    pub fn ratio(operation: &str, direction: Direction) -> Self {
+        MetricDef {
+            quantity: Quantity::Ratio,
+            operation: operation.to_string(),
+            direction,
+        }
+    }
+
     /// The UCUM unit, as set on OpenTelemetry instruments: `s`, `By/s`, `{event}/s`.
     pub fn ucum(&self) -> String {
         match self.quantity {
             Quantity::Duration | Quantity::Time => "s".to_string(),
             Quantity::Size => "By".to_string(),
+            Quantity::Ratio => "1".to_string(),
             Quantity::Bandwidth => "By/s".to_string(),
             Quantity::Throughput => format!("{{{}}}/s", self.operation),
         }
@@ -144,6 +161,7 @@ impl MetricDef {
         match self.quantity {
             Quantity::Duration | Quantity::Time => "s".to_string(),
             Quantity::Size => "B".to_string(),
+            Quantity::Ratio => "×".to_string(),
             Quantity::Bandwidth => "B/s".to_string(),
             Quantity::Throughput => format!("{}s/s", self.operation),
         }
@@ -154,7 +172,7 @@ impl MetricDef {
         match self.quantity {
             Quantity::Duration => elapsed_secs / iterations.max(1) as f64,
             Quantity::Bandwidth | Quantity::Throughput => units / elapsed_secs,
-            Quantity::Time | Quantity::Size => units,
+            Quantity::Time | Quantity::Size | Quantity::Ratio => units,
         }
     }
 }
@@ -493,6 +511,10 @@ pub enum WorkloadConfig {
     CpuSimd(cpu_simd::CpuSimdConfig),
     #[serde(rename = "disk.mmap")]
     DiskMmap(disk_mmap::DiskMmapConfig),
+    #[serde(rename = "cpu.parallel")]
+    CpuParallel(cpu_parallel::CpuParallelConfig),
+    #[serde(rename = "load.mixed")]
+    LoadMixed(load_mixed::LoadMixedConfig),
     #[serde(rename = "async.tasks")]
     AsyncTasks(async_tasks::AsyncTasksConfig),
     #[serde(rename = "net.loopback")]
@@ -545,6 +567,8 @@ pub const KINDS: &[&str] = &[
     "sync.lockfree",
     "cpu.simd",
     "disk.mmap",
+    "cpu.parallel",
+    "load.mixed",
 ];
 
 /// Kinds that measure a service of the user's (they need its address), shown in
@@ -574,6 +598,8 @@ impl WorkloadConfig {
             WorkloadConfig::SyncLockfree(_) => "sync.lockfree",
             WorkloadConfig::CpuSimd(_) => "cpu.simd",
             WorkloadConfig::DiskMmap(_) => "disk.mmap",
+            WorkloadConfig::CpuParallel(_) => "cpu.parallel",
+            WorkloadConfig::LoadMixed(_) => "load.mixed",
         }
     }
 
@@ -642,6 +668,8 @@ impl WorkloadConfig {
             WorkloadConfig::SyncLockfree(c) => c.validate(),
             WorkloadConfig::CpuSimd(c) => c.validate(),
             WorkloadConfig::DiskMmap(c) => c.validate(),
+            WorkloadConfig::CpuParallel(c) => c.validate(),
+            WorkloadConfig::LoadMixed(c) => c.validate(),
         }
     }
 
@@ -682,6 +710,8 @@ impl WorkloadConfig {
             }
             WorkloadConfig::CpuSimd(c) => Box::new(cpu_simd::CpuSimd::new(c.clone())),
             WorkloadConfig::DiskMmap(c) => Box::new(disk_mmap::DiskMmap::new(c.clone())),
+            WorkloadConfig::CpuParallel(c) => Box::new(cpu_parallel::CpuParallel::new(c.clone())),
+            WorkloadConfig::LoadMixed(c) => Box::new(load_mixed::LoadMixed::new(c.clone())),
         }
     }
 

@@ -1,0 +1,233 @@
+//! `cpu.parallel` — how well the host's CPUs scale from one thread to all of them.
+//!
+//! A host can keep its single-core speed and still lose parallel throughput: a tighter
+//! CPU quota or cpuset, a noisy neighbour on sibling hyperthreads, an all-core turbo
+//! or thermal limit, a kernel scheduling change. `cpu.primes` with `threads = "all"`
+//! shows the total but not whether the single core moved too; this probe reports the
+//! ratio.
+//!
+//! **Operation:** each sample times the same `n` sysbench events (the `cpu.primes`
+//! kernel: private, no shared memory, so perfect scaling is possible) first on one
+//! thread, then on each of `threads` threads at once (started together behind a barrier,
+//! timed until the last one finishes). **Value:** scaling efficiency
+//! `t(1 thread) / t(all threads)` — the all-thread rate divided by `threads` × the
+//! single-thread rate; 1.0 is perfect scaling, higher is better. Measurements: the
+//! single-thread and all-thread event rates, the speedup and the thread count.
+//! On a one-CPU host the value is 1 by definition.
+
+use std::hint::black_box;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::cpu_primes::sysbench_event;
+use super::{
+    Direction, LatencyRecorder, Measurement, MetricDef, ResultDetails, Threads, Workload,
+    WorkloadContext, WorkloadError,
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuParallelConfig {
+    /// Upper bound of the numbers tested per event (as `cpu.primes`).
+    #[serde(default = "default_max_prime")]
+    pub max_prime: u64,
+    /// Threads of the parallel phase (`"all"`: every available CPU).
+    #[serde(default)]
+    pub threads: Threads,
+}
+
+fn default_max_prime() -> u64 {
+    10_000
+}
+
+impl CpuParallelConfig {
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        if self.max_prime < 3 {
+            problems.push(("max_prime".into(), "must be at least 3".into()));
+        }
+        if self.threads == Threads::Count(0) {
+            problems.push(("threads".into(), "must be at least 1, or \"all\"".into()));
+        }
+        problems
+    }
+}
+
+pub struct CpuParallel {
+    config: CpuParallelConfig,
+    threads: usize,
+    /// Time and events of both phases since warm-up, for the measurements.
+    single: Duration,
+    parallel: Duration,
+    events: u64,
+}
+
+impl CpuParallel {
+    pub fn new(config: CpuParallelConfig) -> Self {
+        CpuParallel {
+            config,
+            threads: 1,
+            single: Duration::ZERO,
+            parallel: Duration::ZERO,
+            events: 0,
+        }
+    }
+}
+
+fn events(count: u64, max_prime: u64) {
+    for _ in 0..count {
+        black_box(sysbench_event(black_box(max_prime)));
+    }
+}
+
+/// Runs `count` events on each of `threads` threads started together; the time from the
+/// barrier's release until the last thread is done.
+fn timed_parallel(threads: usize, count: u64, max_prime: u64) -> Result<Duration, WorkloadError> {
+    let barrier = Barrier::new(threads + 1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    events(count, max_prime);
+                })
+            })
+            .collect();
+        barrier.wait();
+        let started = Instant::now();
+        for worker in workers {
+            worker
+                .join()
+                .map_err(|_| WorkloadError::Invalid("a worker thread panicked".into()))?;
+        }
+        Ok(started.elapsed())
+    })
+}
+
+impl Workload for CpuParallel {
+    fn metric(&self) -> MetricDef {
+        MetricDef::ratio("efficiency", Direction::HigherIsBetter)
+    }
+
+    fn setup(&mut self, ctx: &WorkloadContext) -> Result<(), WorkloadError> {
+        self.threads = self.config.threads.resolve(ctx.available_cpus);
+        Ok(())
+    }
+
+    fn run(
+        &mut self,
+        iterations: u64,
+        _latencies: &mut LatencyRecorder,
+    ) -> Result<f64, WorkloadError> {
+        let max_prime = self.config.max_prime;
+        let started = Instant::now();
+        events(iterations, max_prime);
+        let single = started.elapsed();
+        let parallel = if self.threads <= 1 {
+            single
+        } else {
+            timed_parallel(self.threads, iterations, max_prime)?
+        };
+        self.single += single;
+        self.parallel += parallel;
+        self.events += iterations;
+        Ok(efficiency(single, parallel))
+    }
+
+    fn warmup_done(&mut self) {
+        self.single = Duration::ZERO;
+        self.parallel = Duration::ZERO;
+        self.events = 0;
+    }
+
+    fn details(&mut self) -> Option<ResultDetails> {
+        if self.events == 0 || self.single.is_zero() || self.parallel.is_zero() {
+            return None;
+        }
+        let single_rate = self.events as f64 / self.single.as_secs_f64();
+        let parallel_rate =
+            (self.events * self.threads as u64) as f64 / self.parallel.as_secs_f64();
+        Some(ResultDetails {
+            outcomes: None,
+            measurements: vec![
+                Measurement::new("single_thread_rate", single_rate, "{event}/s"),
+                Measurement::new("all_threads_rate", parallel_rate, "{event}/s"),
+                Measurement::new("speedup", parallel_rate / single_rate, "1"),
+                Measurement::new("threads", self.threads as f64, "{thread}"),
+            ],
+        })
+    }
+}
+
+/// `t(1 thread) / t(all threads)` for the same per-thread work.
+fn efficiency(single: Duration, parallel: Duration) -> f64 {
+    if parallel.is_zero() {
+        return 1.0;
+    }
+    single.as_secs_f64() / parallel.as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(cpus: usize) -> WorkloadContext {
+        WorkloadContext {
+            scratch_dir: std::env::temp_dir(),
+            cancel: super::super::CancelToken::new(),
+            available_cpus: cpus,
+        }
+    }
+
+    #[test]
+    fn one_thread_scales_perfectly_by_definition() {
+        let mut probe = CpuParallel::new(CpuParallelConfig {
+            max_prime: 1000,
+            threads: Threads::All,
+        });
+        probe.setup(&context(1)).unwrap();
+        let mut latencies = LatencyRecorder::new();
+        assert_eq!(probe.run(20, &mut latencies).unwrap(), 1.0);
+        let details = probe.details().unwrap();
+        assert_eq!(details.measurements[3].value, 1.0);
+        assert!((details.measurements[2].value - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn oversubscribed_threads_show_as_lost_efficiency() {
+        // Eight threads per CPU: at best `cpus` of them run at once, so the efficiency is
+        // at most 1/8. Other tests running beside this one slow both phases; the best of
+        // three samples still stays far below 1.
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = cpus * 8;
+        let mut probe = CpuParallel::new(CpuParallelConfig {
+            max_prime: 2000,
+            threads: Threads::Count(threads),
+        });
+        probe.setup(&context(cpus)).unwrap();
+        let mut latencies = LatencyRecorder::new();
+        let values: Vec<f64> = (0..3)
+            .map(|_| probe.run(100, &mut latencies).unwrap())
+            .collect();
+        let best = values.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!(best > 0.0 && best < 0.5, "efficiencies {values:?}");
+        // The measurements agree with the samples: speedup = efficiency × threads over the
+        // whole run.
+        let details = probe.details().unwrap();
+        let speedup = details.measurements[2].value;
+        let efficiency = probe.single.as_secs_f64() / probe.parallel.as_secs_f64();
+        assert!((speedup - efficiency * threads as f64).abs() < 1e-6 * speedup.max(1.0));
+    }
+
+    #[test]
+    fn efficiency_is_the_ratio_of_the_times() {
+        assert_eq!(
+            efficiency(Duration::from_millis(100), Duration::from_millis(125)),
+            0.8
+        );
+        assert_eq!(efficiency(Duration::from_millis(5), Duration::ZERO), 1.0);
+    }
+}
