@@ -337,3 +337,104 @@ duration = "1s"
     assert!(fine["summary"]["median"].as_f64().unwrap() > 0.0);
     assert_eq!(fine["details"]["outcomes"]["failed"], serde_json::json!({}));
 }
+
+/// HTTPS with a certificate from a private CA (`SSL_CERT_FILE` stands in for the system
+/// roots, as the loader of system roots reads it), HTTP/2 through ALPN by default,
+/// HTTP/1.1 when asked, HTTP/2 with prior knowledge over plain TCP, and a certificate from
+/// an unknown CA refused as a TLS failure. The servers count which protocol each request
+/// came over.
+#[test]
+fn https_negotiates_http2_http1_on_request_h2c_by_prior_knowledge_and_refuses_unknown_cas() {
+    let _serial = one_at_a_time();
+    let (ca, cert, key) = common::test_pki();
+    let (_, stranger_cert, stranger_key) = common::test_pki();
+    let both = ["h2", "http/1.1"];
+    let alpn_h2 = FaultServer::start_tls(&cert, &key, &both);
+    let forced_h1 = FaultServer::start_tls(&cert, &key, &both);
+    let h2c = FaultServer::start_h2c();
+    let stranger = FaultServer::start_tls(&stranger_cert, &stranger_key, &both);
+    let dir = tempfile::tempdir().unwrap();
+    let roots = dir.path().join("roots.pem");
+    std::fs::write(&roots, ca).unwrap();
+    let https = |server: &FaultServer| format!("https://localhost:{}/", server.addr.port());
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+[suites.tls]
+schedule = "@weekly"
+benchmarks = ["alpn", "http1", "h2c", "stranger"]
+
+[benchmarks.alpn]
+kind = "load.http"
+url = "{alpn}"
+users = 4
+ramp_up = "100ms"
+duration = "1s"
+
+[benchmarks.http1]
+kind = "load.http"
+url = "{http1}"
+http = "http1"
+users = 4
+ramp_up = "100ms"
+duration = "1s"
+
+[benchmarks.h2c]
+kind = "load.http"
+url = "{h2c}"
+http = "http2"
+users = 4
+ramp_up = "100ms"
+duration = "1s"
+
+[benchmarks.stranger]
+kind = "load.http"
+url = "{stranger}"
+"#,
+            alpn = https(&alpn_h2),
+            http1 = https(&forced_h1),
+            h2c = h2c.url(),
+            stranger = https(&stranger),
+        ),
+    );
+    let (_, stdout, stderr) = run(perfwarden(&dir.path().join("state"))
+        .env("SSL_CERT_FILE", &roots)
+        .arg("--config")
+        .arg(&config)
+        .args(["--format", "json", "run", "tls"]));
+    let output = assert_valid_output(&stdout);
+    let results = output["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{stderr}"));
+    for name in ["alpn", "http1", "h2c"] {
+        let r = result(results, name);
+        assert_eq!(r["status"], "ok", "{name}: {r}");
+        assert_eq!(
+            r["details"]["outcomes"]["failed"],
+            serde_json::json!({}),
+            "{r}"
+        );
+        assert!(r["summary"]["median"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    // Every request of the ALPN and h2c tests came over HTTP/2, none of the forced
+    // HTTP/1.1 test's.
+    assert!(alpn_h2.requests() > 0);
+    assert_eq!(alpn_h2.http2_requests(), alpn_h2.requests());
+    assert!(h2c.requests() > 0);
+    assert_eq!(h2c.http2_requests(), h2c.requests());
+    assert!(forced_h1.requests() > 0);
+    assert_eq!(forced_h1.http2_requests(), 0);
+    // HTTP/2 multiplexes each user's requests on its one connection.
+    assert!(alpn_h2.connections() <= 4 + 1, "{}", alpn_h2.connections());
+    let stranger_result = result(results, "stranger");
+    assert_eq!(stranger_result["status"], "failed", "{stranger_result}");
+    let reason = stranger_result["error"].as_str().unwrap();
+    assert!(
+        // Both test CAs have the same (empty) name: the chain is found, its signature
+        // does not verify.
+        reason.contains("TLS handshake") && reason.contains("invalid peer certificate"),
+        "{reason}"
+    );
+    assert_eq!(stranger.requests(), 0);
+}

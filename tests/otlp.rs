@@ -578,27 +578,12 @@ fn check_reports_a_header_credential_it_cannot_read_without_showing_secrets() {
     assert!(!stdout.contains("test-token"), "{stdout}");
 }
 
-/// A certificate authority and a server certificate for `localhost` it signed:
-/// (CA PEM, server certificate PEM, server key PEM).
-fn test_pki() -> (String, String, String) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    (ca.pem(), cert.pem(), key.serialize_pem())
-}
-
 /// TLS verifies the collector against the system's roots: `SSL_CERT_FILE` stands in for
 /// the system store here (the loader of system roots reads it), so a collector signed by
 /// the test CA is trusted with it and refused without it.
 #[test]
 fn https_endpoints_use_tls_verified_against_the_system_roots() {
-    let (ca, cert, key) = test_pki();
+    let (ca, cert, key) = common::test_pki();
     let receiver = Receiver::start_grpc_tls((cert, key));
     let endpoint = format!("https://localhost:{}", receiver.addr.port());
     let host = Host::new(&endpoint, "grpc", true, "timeout = \"3s\"");
