@@ -19,14 +19,40 @@ struct RedisServer {
 
 impl RedisServer {
     fn start(password: &str) -> RedisServer {
+        Self::start_with(password, None)
+    }
+
+    /// TLS only (`--port 0`), with this certificate and key (PEM).
+    fn start_tls(password: &str, cert_pem: &str, key_pem: &str) -> RedisServer {
+        Self::start_with(password, Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(password: &str, tls: Option<(&str, &str)>) -> RedisServer {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let dir = tempfile::tempdir().unwrap();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        let mut command = Command::new("redis-server");
+        match tls {
+            None => command.args(["--port", &port.to_string()]),
+            Some((cert, key)) => {
+                let (cert_file, key_file) =
+                    (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+                std::fs::write(&cert_file, cert).unwrap();
+                std::fs::write(&key_file, key).unwrap();
+                command
+                    .args(["--port", "0", "--tls-port", &port.to_string()])
+                    .arg("--tls-cert-file")
+                    .arg(&cert_file)
+                    .arg("--tls-key-file")
+                    .arg(&key_file)
+                    .args(["--tls-auth-clients", "no"])
+            }
+        };
+        let child = command
+            .args(["--bind", "127.0.0.1"])
             .args([
                 "--save",
                 "",
@@ -157,4 +183,65 @@ warmup = "100ms"
         "never the secret: {error}"
     );
     assert_eq!(find("after")["status"], "ok", "the suite went on");
+}
+
+/// `rediss://`: the mix runs over TLS against a server whose certificate a private CA
+/// signed (`SSL_CERT_FILE` stands in for the system roots); with another CA as the only
+/// root, the benchmark fails with the certificate reason.
+#[test]
+fn rediss_speaks_tls_and_a_certificate_that_does_not_verify_fails_the_benchmark() {
+    let password = "perfwarden-tls-secret";
+    let (ca, cert, key) = common::test_pki();
+    let (stranger_ca, _, _) = common::test_pki();
+    let server = RedisServer::start_tls(password, &cert, &key);
+    let dir = tempfile::tempdir().unwrap();
+    let (roots, stranger_roots) = (dir.path().join("roots.pem"), dir.path().join("other.pem"));
+    std::fs::write(&roots, ca).unwrap();
+    std::fs::write(&stranger_roots, stranger_ca).unwrap();
+    let config = dir.path().join("redis.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[suites.cache]
+schedule = "@weekly"
+benchmarks = ["tls"]
+
+[benchmarks.tls]
+kind = "cache.redis"
+url = "rediss://localhost:{port}/0"
+password = {{ env = "TEST_REDIS_PASSWORD" }}
+clients = 4
+keys = 500
+duration = "1s"
+ramp_up = "100ms"
+"#,
+            port = server.port
+        ),
+    )
+    .unwrap();
+    let run_with_roots = |roots: &Path| {
+        let (_, stdout, stderr) = run(perfwarden(&dir.path().join("state"))
+            .env("TEST_REDIS_PASSWORD", password)
+            .env("SSL_CERT_FILE", roots)
+            .arg("--config")
+            .arg(&config)
+            .args(["--format", "json", "run", "cache"]));
+        let output = assert_valid_output(&stdout);
+        assert!(output["results"].is_array(), "{stdout}\n{stderr}");
+        output["results"][0].clone()
+    };
+    let trusted = run_with_roots(&roots);
+    assert_eq!(trusted["status"], "ok", "{trusted}");
+    assert!(trusted["summary"]["median"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        trusted["details"]["outcomes"]["failed"],
+        serde_json::json!({})
+    );
+
+    let untrusted = run_with_roots(&stranger_roots);
+    assert_eq!(untrusted["status"], "failed", "{untrusted}");
+    let error = untrusted["error"].as_str().unwrap();
+    assert!(error.contains("certificate"), "{error}");
+    assert!(!error.contains(password), "{error}");
 }

@@ -13,6 +13,9 @@
 //! `duration` after a `ramp_up`, with the error guard and the `[load]` guard rails of the
 //! HTTP load tests (the same engine, `workload::traffic`).
 //!
+//! `rediss://` speaks TLS (rustls, the system's roots, as the HTTP load tests); a
+//! certificate that does not verify fails the benchmark with the TLS reason.
+//!
 //! A password comes from `password = { env = "VAR" }`, `{ file = "…" }` or
 //! `{ credential = "…" }` and is never logged; a refused authentication fails the
 //! benchmark with that reason before any load.
@@ -36,7 +39,8 @@ use crate::config::{ConfigDuration, Percent};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CacheRedisConfig {
-    /// `redis://host:port/db` (`rediss://` is not supported).
+    /// `redis://host:port/db`, `rediss://` for TLS (verified against the system's roots,
+    /// `SSL_CERT_FILE`/`SSL_CERT_DIR` honoured), or `redis+unix:///path`.
     pub url: String,
     #[serde(default)]
     pub username: Option<String>,
@@ -106,9 +110,10 @@ impl CacheRedisConfig {
     pub fn host(&self) -> Result<String, String> {
         match self.url.as_str().into_connection_info() {
             Ok(info) => match info.addr() {
-                redis::ConnectionAddr::Tcp(host, _) => Ok(host.clone()),
+                redis::ConnectionAddr::Tcp(host, _)
+                | redis::ConnectionAddr::TcpTls { host, .. } => Ok(host.clone()),
                 redis::ConnectionAddr::Unix(_) => Ok("localhost".into()),
-                _ => Err("only redis:// and redis+unix:// URLs are supported".into()),
+                _ => Err("only redis://, rediss:// and redis+unix:// URLs are supported".into()),
             },
             Err(e) => Err(format!("\"{}\" is not a Redis URL: {e}", self.url)),
         }
