@@ -102,8 +102,19 @@ impl Drop for RedisServer {
     }
 }
 
-fn run_suite(state: &Path, config: &Path, suite: &str, password: &str) -> Vec<Value> {
-    let (_, stdout, stderr) = run(perfwarden(state)
+/// Runs `suite`; `roots` replaces the system's CA certificates (`SSL_CERT_FILE`).
+fn run_suite(
+    state: &Path,
+    config: &Path,
+    suite: &str,
+    password: &str,
+    roots: Option<&Path>,
+) -> Vec<Value> {
+    let mut command = perfwarden(state);
+    if let Some(roots) = roots {
+        command.env("SSL_CERT_FILE", roots);
+    }
+    let (_, stdout, stderr) = run(command
         .env("TEST_REDIS_PASSWORD", password)
         .arg("--config")
         .arg(config)
@@ -157,7 +168,7 @@ warmup = "100ms"
         ),
     )
     .unwrap();
-    let results = run_suite(&dir.path().join("state"), &config, "cache", password);
+    let results = run_suite(&dir.path().join("state"), &config, "cache", password, None);
     let find = |name: &str| results.iter().find(|r| r["benchmark"] == name).unwrap();
 
     let mix = find("mix");
@@ -220,17 +231,9 @@ ramp_up = "100ms"
         ),
     )
     .unwrap();
-    let run_with_roots = |roots: &Path| {
-        let (_, stdout, stderr) = run(perfwarden(&dir.path().join("state"))
-            .env("TEST_REDIS_PASSWORD", password)
-            .env("SSL_CERT_FILE", roots)
-            .arg("--config")
-            .arg(&config)
-            .args(["--format", "json", "run", "cache"]));
-        let output = assert_valid_output(&stdout);
-        assert!(output["results"].is_array(), "{stdout}\n{stderr}");
-        output["results"][0].clone()
-    };
+    let state = dir.path().join("state");
+    let run_with_roots =
+        |roots: &Path| run_suite(&state, &config, "cache", password, Some(roots))[0].clone();
     let trusted = run_with_roots(&roots);
     assert_eq!(trusted["status"], "ok", "{trusted}");
     assert!(trusted["summary"]["median"].as_f64().unwrap() > 0.0);

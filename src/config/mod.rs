@@ -983,7 +983,7 @@ fn read_workload(
         "resilience.retry" => read!(resilience::RetryConfig, WorkloadConfig::Retry),
         "cpu.simd" => read!(cpu_simd::CpuSimdConfig, WorkloadConfig::CpuSimd),
         "disk.mmap" => read!(disk_mmap::DiskMmapConfig, WorkloadConfig::DiskMmap),
-        "cpu.parallel" => read!(cpu_parallel::CpuParallelConfig, WorkloadConfig::CpuParallel),
+        "cpu.parallel" => read!(cpu_primes::CpuPrimesConfig, WorkloadConfig::CpuParallel),
         "load.mixed" => read!(load_mixed::LoadMixedConfig, WorkloadConfig::LoadMixed),
         "async.tasks" => read!(async_tasks::AsyncTasksConfig, WorkloadConfig::AsyncTasks),
         "net.loopback" => read!(net_loopback::NetLoopbackConfig, WorkloadConfig::NetLoopback),

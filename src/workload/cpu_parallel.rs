@@ -13,50 +13,21 @@
 //! `t(1 thread) / t(all threads)` — the all-thread rate divided by `threads` × the
 //! single-thread rate; 1.0 is perfect scaling, higher is better. Measurements: the
 //! single-thread and all-thread event rates, the speedup and the thread count.
-//! On a one-CPU host the value is 1 by definition.
+//! On a one-CPU host the value is 1 by definition. Its parameters are `cpu.primes`'s
+//! (`max_prime`, and `threads` for the parallel phase, default `"all"`).
 
 use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use super::cpu_primes::sysbench_event;
+use super::cpu_primes::{CpuPrimesConfig, sysbench_event};
 use super::{
-    Direction, LatencyRecorder, Measurement, MetricDef, ResultDetails, Threads, Workload,
-    WorkloadContext, WorkloadError,
+    Direction, LatencyRecorder, Measurement, MetricDef, ResultDetails, Workload, WorkloadContext,
+    WorkloadError,
 };
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CpuParallelConfig {
-    /// Upper bound of the numbers tested per event (as `cpu.primes`).
-    #[serde(default = "default_max_prime")]
-    pub max_prime: u64,
-    /// Threads of the parallel phase (`"all"`: every available CPU).
-    #[serde(default)]
-    pub threads: Threads,
-}
-
-fn default_max_prime() -> u64 {
-    10_000
-}
-
-impl CpuParallelConfig {
-    pub fn validate(&self) -> Vec<(String, String)> {
-        let mut problems = Vec::new();
-        if self.max_prime < 3 {
-            problems.push(("max_prime".into(), "must be at least 3".into()));
-        }
-        if self.threads == Threads::Count(0) {
-            problems.push(("threads".into(), "must be at least 1, or \"all\"".into()));
-        }
-        problems
-    }
-}
-
 pub struct CpuParallel {
-    config: CpuParallelConfig,
+    config: CpuPrimesConfig,
     threads: usize,
     /// Time and events of both phases since warm-up, for the measurements.
     single: Duration,
@@ -65,7 +36,7 @@ pub struct CpuParallel {
 }
 
 impl CpuParallel {
-    pub fn new(config: CpuParallelConfig) -> Self {
+    pub fn new(config: CpuPrimesConfig) -> Self {
         CpuParallel {
             config,
             threads: 1,
@@ -173,6 +144,7 @@ fn efficiency(single: Duration, parallel: Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::Threads;
 
     fn context(cpus: usize) -> WorkloadContext {
         WorkloadContext {
@@ -184,7 +156,7 @@ mod tests {
 
     #[test]
     fn one_thread_scales_perfectly_by_definition() {
-        let mut probe = CpuParallel::new(CpuParallelConfig {
+        let mut probe = CpuParallel::new(CpuPrimesConfig {
             max_prime: 1000,
             threads: Threads::All,
         });
@@ -203,7 +175,7 @@ mod tests {
         // three samples still stays far below 1.
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = cpus * 8;
-        let mut probe = CpuParallel::new(CpuParallelConfig {
+        let mut probe = CpuParallel::new(CpuPrimesConfig {
             max_prime: 2000,
             threads: Threads::Count(threads),
         });

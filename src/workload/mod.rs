@@ -512,7 +512,7 @@ pub enum WorkloadConfig {
     #[serde(rename = "disk.mmap")]
     DiskMmap(disk_mmap::DiskMmapConfig),
     #[serde(rename = "cpu.parallel")]
-    CpuParallel(cpu_parallel::CpuParallelConfig),
+    CpuParallel(cpu_primes::CpuPrimesConfig),
     #[serde(rename = "load.mixed")]
     LoadMixed(load_mixed::LoadMixedConfig),
     #[serde(rename = "async.tasks")]
