@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::load_http::HeaderValue;
 use super::traffic::engine::{Pacing, Plan};
-use super::traffic::{self, Failure, FailureClass, LoadTarget, Meter, Objective};
+use super::traffic::{self, Failure, FailureClass, LoadSampling, LoadTarget, Meter, Objective};
 use super::{
     LatencyRecorder, MetricDef, ResultDetails, Threads, Workload, WorkloadContext, WorkloadError,
 };
@@ -275,7 +275,7 @@ impl LoadTarget for RedisTarget {
 pub struct CacheRedis {
     config: CacheRedisConfig,
     target: Option<Arc<RedisTarget>>,
-    meter: Option<Meter>,
+    sampling: LoadSampling,
 }
 
 impl CacheRedis {
@@ -283,7 +283,7 @@ impl CacheRedis {
         CacheRedis {
             config,
             target: None,
-            meter: None,
+            sampling: LoadSampling::new("operation"),
         }
     }
 
@@ -355,12 +355,12 @@ impl Workload for CacheRedis {
             max_duration: self
                 .config
                 .max_duration
-                .unwrap_or(ramp_up + self.config.duration.0 * 2 + Duration::from_secs(10)),
+                .unwrap_or_else(|| traffic::default_stop_after(ramp_up, self.config.duration.0)),
             abort_error_ratio: self.config.abort_error_ratio.0,
             abort_window: self.config.abort_window.0,
         };
         let threads = self.config.threads.resolve(ctx.available_cpus);
-        self.meter = Some(Meter::start(
+        self.sampling.start(Meter::start(
             target,
             plan,
             threads,
@@ -375,26 +375,19 @@ impl Workload for CacheRedis {
         iterations: u64,
         latencies: &mut LatencyRecorder,
     ) -> Result<f64, WorkloadError> {
-        self.meter
-            .as_mut()
-            .ok_or_else(|| WorkloadError::Invalid("the load test was not started".into()))?
-            .run(iterations, latencies)
+        self.sampling.run(iterations, latencies)
     }
 
     fn warmup_done(&mut self) {
-        if let Some(meter) = &mut self.meter {
-            meter.warmup_done();
-        }
+        self.sampling.warmup_done();
     }
 
     fn details(&mut self) -> Option<ResultDetails> {
-        self.meter.as_ref().map(|meter| meter.details("operation"))
+        self.sampling.details()
     }
 
     fn teardown(&mut self) -> Result<(), WorkloadError> {
-        if let Some(mut meter) = self.meter.take() {
-            meter.stop();
-        }
+        self.sampling.stop();
         if let Some(target) = self.target.take() {
             Self::block_on(target.fill_or_clear(false))?.map_err(|f| {
                 WorkloadError::Invalid(format!(

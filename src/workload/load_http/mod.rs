@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use self::client::{RequestTemplate, Target, Version};
 use super::traffic::engine::{Pacing, Plan};
-use super::traffic::{self, Meter, Objective};
+use super::traffic::{self, LoadSampling, Meter, Objective};
 use super::{
     LatencyRecorder, MetricDef, ResultDetails, Threads, Workload, WorkloadContext, WorkloadError,
 };
@@ -271,21 +271,15 @@ impl LoadHttpConfig {
 
 pub struct LoadHttp {
     config: LoadHttpConfig,
-    meter: Option<Meter>,
+    sampling: LoadSampling,
 }
 
 impl LoadHttp {
     pub fn new(config: LoadHttpConfig) -> Self {
         LoadHttp {
             config,
-            meter: None,
+            sampling: LoadSampling::new("request"),
         }
-    }
-
-    fn meter(&mut self) -> Result<&mut Meter, WorkloadError> {
-        self.meter
-            .as_mut()
-            .ok_or_else(|| WorkloadError::Invalid("the load test was not started".into()))
     }
 
     fn target(&self) -> Result<Target, WorkloadError> {
@@ -367,7 +361,7 @@ impl Workload for LoadHttp {
             max_duration: self
                 .config
                 .max_duration
-                .unwrap_or(ramp_up + self.config.duration.0 * 2 + Duration::from_secs(10)),
+                .unwrap_or_else(|| traffic::default_stop_after(ramp_up, self.config.duration.0)),
             abort_error_ratio: self.config.abort_error_ratio.0,
             abort_window: self.config.abort_window.0,
         };
@@ -376,7 +370,7 @@ impl Workload for LoadHttp {
             Model::Closed => Objective::Throughput,
             Model::Open => Objective::P99Latency,
         };
-        self.meter = Some(Meter::start(
+        self.sampling.start(Meter::start(
             target,
             plan,
             threads,
@@ -391,23 +385,19 @@ impl Workload for LoadHttp {
         iterations: u64,
         latencies: &mut LatencyRecorder,
     ) -> Result<f64, WorkloadError> {
-        self.meter()?.run(iterations, latencies)
+        self.sampling.run(iterations, latencies)
     }
 
     fn warmup_done(&mut self) {
-        if let Some(meter) = &mut self.meter {
-            meter.warmup_done();
-        }
+        self.sampling.warmup_done();
     }
 
     fn details(&mut self) -> Option<ResultDetails> {
-        self.meter.as_ref().map(|meter| meter.details("request"))
+        self.sampling.details()
     }
 
     fn teardown(&mut self) -> Result<(), WorkloadError> {
-        if let Some(mut meter) = self.meter.take() {
-            meter.stop();
-        }
+        self.sampling.stop();
         Ok(())
     }
 }

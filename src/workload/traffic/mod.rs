@@ -320,3 +320,59 @@ impl Meter {
         self.engine.stop();
     }
 }
+
+/// The sampling side of a load test's `Workload` (`load.http`, `cache.redis`): the meter
+/// once `setup` started it, and the name of one operation for its details.
+pub struct LoadSampling {
+    meter: Option<Meter>,
+    operation: &'static str,
+}
+
+impl LoadSampling {
+    pub fn new(operation: &'static str) -> Self {
+        LoadSampling {
+            meter: None,
+            operation,
+        }
+    }
+
+    pub fn start(&mut self, meter: Meter) {
+        self.meter = Some(meter);
+    }
+
+    pub fn run(
+        &mut self,
+        iterations: u64,
+        latencies: &mut LatencyRecorder,
+    ) -> Result<f64, WorkloadError> {
+        self.meter
+            .as_mut()
+            .ok_or_else(|| WorkloadError::Invalid("the load test was not started".into()))?
+            .run(iterations, latencies)
+    }
+
+    pub fn warmup_done(&mut self) {
+        if let Some(meter) = &mut self.meter {
+            meter.warmup_done();
+        }
+    }
+
+    pub fn details(&self) -> Option<ResultDetails> {
+        self.meter
+            .as_ref()
+            .map(|meter| meter.details(self.operation))
+    }
+
+    /// Stops the load (idempotent).
+    pub fn stop(&mut self) {
+        if let Some(mut meter) = self.meter.take() {
+            meter.stop();
+        }
+    }
+}
+
+/// The hard stop of a load test without `[load] max_duration`: twice its planned length
+/// plus ten seconds, so a slow runner never leaves it running.
+pub fn default_stop_after(ramp_up: Duration, duration: Duration) -> Duration {
+    ramp_up + duration * 2 + Duration::from_secs(10)
+}
