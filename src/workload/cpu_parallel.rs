@@ -7,9 +7,9 @@
 //! ratio.
 //!
 //! **Operation:** each sample times the same `n` sysbench events (the `cpu.primes`
-//! kernel: private, no shared memory, so perfect scaling is possible) first on one
-//! thread, then on each of `threads` threads at once (started together behind a barrier,
-//! timed until the last one finishes). **Value:** scaling efficiency
+//! kernel: private, no shared memory, so perfect scaling is possible) on one thread, and
+//! on each of `threads` threads at once (started together behind a barrier, timed until
+//! the last one finishes); the two phases swap order every sample. **Value:** scaling efficiency
 //! `t(1 thread) / t(all threads)` — the all-thread rate divided by `threads` × the
 //! single-thread rate; 1.0 is perfect scaling, higher is better. Measurements: the
 //! single-thread and all-thread event rates, the speedup and the thread count.
@@ -33,6 +33,8 @@ pub struct CpuParallel {
     single: Duration,
     parallel: Duration,
     events: u64,
+    /// Samples taken, which decides the order of the phases.
+    samples: u64,
 }
 
 impl CpuParallel {
@@ -43,6 +45,7 @@ impl CpuParallel {
             single: Duration::ZERO,
             parallel: Duration::ZERO,
             events: 0,
+            samples: 0,
         }
     }
 }
@@ -94,14 +97,24 @@ impl Workload for CpuParallel {
         _latencies: &mut LatencyRecorder,
     ) -> Result<f64, WorkloadError> {
         let max_prime = self.config.max_prime;
-        let started = Instant::now();
-        events(iterations, max_prime);
-        let single = started.elapsed();
-        let parallel = if self.threads <= 1 {
-            single
-        } else {
-            timed_parallel(self.threads, iterations, max_prime)?
+        let single_phase = || {
+            let started = Instant::now();
+            events(iterations, max_prime);
+            started.elapsed()
         };
+        let (single, parallel) = if self.threads <= 1 {
+            let single = single_phase();
+            (single, single)
+        } else if self.samples % 2 == 0 {
+            // The phases alternate in order from sample to sample, so a drift within a
+            // sample (a frequency step, a neighbour starting) does not favour one side.
+            let single = single_phase();
+            (single, timed_parallel(self.threads, iterations, max_prime)?)
+        } else {
+            let parallel = timed_parallel(self.threads, iterations, max_prime)?;
+            (single_phase(), parallel)
+        };
+        self.samples += 1;
         self.single += single;
         self.parallel += parallel;
         self.events += iterations;

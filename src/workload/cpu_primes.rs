@@ -29,7 +29,8 @@ pub struct CpuPrimesConfig {
     pub threads: Threads,
 }
 
-fn default_max_prime() -> u64 {
+/// sysbench's `--cpu-max-prime` default (also the CPU component of `load.mixed`).
+pub(crate) fn default_max_prime() -> u64 {
     10_000
 }
 

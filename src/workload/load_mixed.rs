@@ -44,7 +44,7 @@ use super::{
 #[serde(deny_unknown_fields)]
 pub struct LoadMixedConfig {
     /// Upper bound of the numbers tested per CPU event (as `cpu.primes`).
-    #[serde(default = "default_max_prime")]
+    #[serde(default = "super::cpu_primes::default_max_prime")]
     pub max_prime: u64,
     /// Memory the memory component copies through (two buffers of half each).
     #[serde(default = "default_memory_mib")]
@@ -61,9 +61,6 @@ pub struct LoadMixedConfig {
     pub fsync: bool,
 }
 
-fn default_max_prime() -> u64 {
-    10_000
-}
 fn default_memory_mib() -> usize {
     128
 }
