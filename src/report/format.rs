@@ -20,34 +20,23 @@ fn scale(v: f64, metric: &MetricDef) -> (f64, String) {
             }
         }
         Quantity::Ratio => (1.0, "×".into()),
-        Quantity::Size => {
-            let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-            let mut i = 0;
-            while a / 1024f64.powi(i as i32) >= 1024.0 && i < units.len() - 1 {
-                i += 1;
-            }
-            (1024f64.powi(i as i32), units[i].into())
-        }
-        Quantity::Bandwidth => {
-            let units = ["B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s"];
-            let mut i = 0;
-            while a / 1024f64.powi(i as i32) >= 1024.0 && i < units.len() - 1 {
-                i += 1;
-            }
-            (1024f64.powi(i as i32), units[i].into())
-        }
+        Quantity::Size => prefixed(a, 1024.0, &["B", "KiB", "MiB", "GiB", "TiB"]),
+        Quantity::Bandwidth => prefixed(a, 1024.0, &["B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s"]),
         Quantity::Throughput => {
-            let prefixes = ["", "k ", "M ", "G ", "T "];
-            let mut i = 0;
-            while a / 1000f64.powi(i as i32) >= 1000.0 && i < prefixes.len() - 1 {
-                i += 1;
-            }
-            (
-                1000f64.powi(i as i32),
-                format!("{}{}", prefixes[i], metric.display_unit()),
-            )
+            let (divisor, prefix) = prefixed(a, 1000.0, &["", "k ", "M ", "G ", "T "]);
+            (divisor, format!("{prefix}{}", metric.display_unit()))
         }
     }
+}
+
+/// The largest of `labels` (steps of `base`) under which `a` stays at least 1, with its
+/// divisor.
+fn prefixed(a: f64, base: f64, labels: &[&str]) -> (f64, String) {
+    let mut i = 0;
+    while a / base.powi(i as i32) >= base && i < labels.len() - 1 {
+        i += 1;
+    }
+    (base.powi(i as i32), labels[i].to_string())
 }
 
 /// `1234567.0` events/s → `1.235 M events/s`.

@@ -73,7 +73,7 @@ impl Workload for AsyncTasks {
         let runtime = self
             .runtime
             .as_ref()
-            .ok_or_else(|| WorkloadError::Invalid("the runtime was not built".into()))?;
+            .ok_or_else(|| WorkloadError::not_set_up("the tokio runtime"))?;
         let batch = self.config.batch;
         let joined = runtime.block_on(async move {
             let mut joined = 0u64;
@@ -116,11 +116,7 @@ mod tests {
             batch: 100,
         });
         probe
-            .setup(&WorkloadContext {
-                scratch_dir: std::env::temp_dir(),
-                cancel: super::super::CancelToken::new(),
-                available_cpus: 2,
-            })
+            .setup(&super::super::fake::context_in(std::env::temp_dir(), 2))
             .unwrap();
         assert_eq!(probe.run(3, &mut LatencyRecorder::new()).unwrap(), 300.0);
         probe.teardown().unwrap();

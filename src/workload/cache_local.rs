@@ -124,7 +124,7 @@ impl Workload for CacheLocal {
         let cache = self
             .cache
             .clone()
-            .ok_or_else(|| WorkloadError::Invalid("setup did not run".into()))?;
+            .ok_or_else(|| WorkloadError::not_set_up("the cache"))?;
         let key_space = 2 * self.config.capacity as u64;
         let read = u64::from(self.config.read_percent);
         let write = u64::from(self.config.write_percent);

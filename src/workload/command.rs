@@ -385,11 +385,7 @@ mod tests {
     }
 
     fn context(dir: &std::path::Path) -> WorkloadContext {
-        WorkloadContext {
-            scratch_dir: dir.to_path_buf(),
-            cancel: CancelToken::new(),
-            available_cpus: 1,
-        }
+        super::super::fake::context_in(dir.to_path_buf(), 1)
     }
 
     #[test]

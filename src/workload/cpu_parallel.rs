@@ -160,11 +160,7 @@ mod tests {
     use crate::workload::Threads;
 
     fn context(cpus: usize) -> WorkloadContext {
-        WorkloadContext {
-            scratch_dir: std::env::temp_dir(),
-            cancel: super::super::CancelToken::new(),
-            available_cpus: cpus,
-        }
+        super::super::fake::context_in(std::env::temp_dir(), cpus)
     }
 
     #[test]

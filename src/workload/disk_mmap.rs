@@ -121,7 +121,7 @@ impl Workload for DiskMmap {
         let file = self
             .file
             .as_ref()
-            .ok_or_else(|| WorkloadError::Invalid("the file was not written".into()))?;
+            .ok_or_else(|| WorkloadError::not_set_up("the scratch file"))?;
         let mut check = 0u64;
         for _ in 0..iterations {
             check = check.wrapping_add(self.read_once(file)?);
@@ -140,11 +140,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut probe = DiskMmap::new(DiskMmapConfig { file_mib: 1 });
         probe
-            .setup(&WorkloadContext {
-                scratch_dir: dir.path().to_path_buf(),
-                cancel: super::super::CancelToken::new(),
-                available_cpus: 1,
-            })
+            .setup(&super::super::fake::context_in(dir.path().to_path_buf(), 1))
             .unwrap();
         let file = std::fs::File::open(probe.path.as_ref().unwrap()).unwrap();
         let bytes = std::fs::read(probe.path.as_ref().unwrap()).unwrap();

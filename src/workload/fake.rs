@@ -105,9 +105,14 @@ pub fn test_context() -> WorkloadContext {
         COUNTER.fetch_add(1, Ordering::SeqCst)
     ));
     std::fs::create_dir_all(&dir).expect("create test scratch dir");
+    context_in(dir, 2)
+}
+
+/// A context with this scratch folder and CPU count, for unit tests.
+pub fn context_in(scratch_dir: PathBuf, available_cpus: usize) -> WorkloadContext {
     WorkloadContext {
-        scratch_dir: dir,
+        scratch_dir,
         cancel: CancelToken::new(),
-        available_cpus: 2,
+        available_cpus,
     }
 }

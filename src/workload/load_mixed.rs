@@ -318,7 +318,7 @@ impl Workload for LoadMixed {
         _latencies: &mut LatencyRecorder,
     ) -> Result<f64, WorkloadError> {
         if self.workers.is_empty() {
-            return Err(WorkloadError::Invalid("not set up".into()));
+            return Err(WorkloadError::not_set_up("the components"));
         }
         let mut solo = Vec::with_capacity(self.workers.len());
         for worker in &mut self.workers {
@@ -399,11 +399,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut probe = LoadMixed::new(config());
         probe
-            .setup(&WorkloadContext {
-                scratch_dir: dir.path().to_path_buf(),
-                cancel: super::super::CancelToken::new(),
-                available_cpus: 2,
-            })
+            .setup(&super::super::fake::context_in(dir.path().to_path_buf(), 2))
             .unwrap();
         assert_eq!(probe.workers.len(), 3);
         assert!(probe.workers.iter().all(|w| w.steps >= 1));

@@ -206,11 +206,7 @@ mod tests {
             max_available_percent: 25,
         });
         probe
-            .setup(&WorkloadContext {
-                scratch_dir: std::env::temp_dir(),
-                cancel: super::super::CancelToken::new(),
-                available_cpus: 1,
-            })
+            .setup(&super::super::fake::context_in(std::env::temp_dir(), 1))
             .unwrap();
         assert_eq!(probe.block, 8 << 20);
         let bytes = probe.run(2, &mut LatencyRecorder::new()).unwrap();

@@ -197,6 +197,11 @@ pub enum WorkloadError {
 }
 
 impl WorkloadError {
+    /// What a sample finds when `setup` did not leave `what` (a failed or skipped setup).
+    pub fn not_set_up(what: &str) -> Self {
+        WorkloadError::Invalid(format!("{what}: setup did not run"))
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         WorkloadError::Io {
             context: context.into(),

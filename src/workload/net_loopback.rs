@@ -116,7 +116,7 @@ impl Workload for NetLoopback {
         let client = self
             .client
             .as_mut()
-            .ok_or_else(|| WorkloadError::Invalid("not connected".into()))?;
+            .ok_or_else(|| WorkloadError::not_set_up("the loopback connection"))?;
         let started = Instant::now();
         for _ in 0..iterations {
             let sent = Instant::now();
@@ -165,11 +165,7 @@ mod tests {
     fn round_trips_are_counted_and_timed() {
         let mut probe = NetLoopback::new(NetLoopbackConfig { message_bytes: 64 });
         probe
-            .setup(&WorkloadContext {
-                scratch_dir: std::env::temp_dir(),
-                cancel: super::super::CancelToken::new(),
-                available_cpus: 1,
-            })
+            .setup(&super::super::fake::context_in(std::env::temp_dir(), 1))
             .unwrap();
         let mut latencies = LatencyRecorder::new();
         assert_eq!(probe.run(100, &mut latencies).unwrap(), 100.0);

@@ -551,7 +551,7 @@ impl Workload for RetryProbe {
         let client = self
             .client
             .as_mut()
-            .ok_or_else(|| WorkloadError::Invalid("the fault server was not started".into()))?;
+            .ok_or_else(|| WorkloadError::not_set_up("the fault server"))?;
         let (ok, _) = retried_calls(
             client,
             iterations * RETRY_CALLS_PER_ITERATION,
@@ -580,11 +580,7 @@ mod tests {
     use super::*;
 
     fn context() -> WorkloadContext {
-        WorkloadContext {
-            scratch_dir: std::env::temp_dir(),
-            cancel: super::super::CancelToken::new(),
-            available_cpus: 1,
-        }
+        super::super::fake::context_in(std::env::temp_dir(), 1)
     }
 
     #[test]

@@ -145,11 +145,7 @@ mod tests {
             capacity: 16,
         });
         probe
-            .setup(&WorkloadContext {
-                scratch_dir: std::env::temp_dir(),
-                cancel: super::super::CancelToken::new(),
-                available_cpus: 2,
-            })
+            .setup(&super::super::fake::context_in(std::env::temp_dir(), 2))
             .unwrap();
         assert_eq!(
             probe.run(2, &mut LatencyRecorder::new()).unwrap(),

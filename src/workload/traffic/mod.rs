@@ -347,7 +347,7 @@ impl LoadSampling {
     ) -> Result<f64, WorkloadError> {
         self.meter
             .as_mut()
-            .ok_or_else(|| WorkloadError::Invalid("the load test was not started".into()))?
+            .ok_or_else(|| WorkloadError::not_set_up("the load test"))?
             .run(iterations, latencies)
     }
 
