@@ -8,9 +8,11 @@
 
 use std::time::{Duration, Instant};
 
-use perfwarden::config::BenchOptions;
-use perfwarden::runner::{Clock, MonotonicClock, sample_workload};
-use perfwarden::workload::{CancelToken, LatencyRecorder, MetricDef, Workload, WorkloadError};
+use perfwarden::model::clock::{Clock, MonotonicClock};
+use perfwarden::model::metric::MetricDef;
+use perfwarden::model::options::BenchOptions;
+use perfwarden::runner::sample_workload;
+use perfwarden::workload::{CancelToken, LatencyRecorder, Workload, WorkloadError};
 
 struct Nothing;
 

@@ -31,6 +31,7 @@ pub mod daemon;
 pub mod detect;
 pub mod export;
 pub mod logging;
+pub mod model;
 pub mod report;
 pub mod resilience;
 pub mod runner;

@@ -240,7 +240,10 @@ fn daemon_schedules_serves_reloads_and_stops_cleanly_mid_run() {
     let store = perfwarden::store::Store::open(&state).expect("the database opens");
     assert!(store.recovered_runs().is_empty(), "nothing left running");
     let record = store.run(slow_run).unwrap().unwrap();
-    assert_eq!(record.status, perfwarden::store::RunStatus::Interrupted);
+    assert_eq!(
+        record.status,
+        perfwarden::model::records::RunStatus::Interrupted
+    );
     assert!(!store.results(slow_run).unwrap().is_empty());
     assert!(!state.join("perfwarden.sock").exists(), "socket removed");
 

@@ -6,13 +6,15 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use perfwarden::config::BenchOptions;
 use perfwarden::detect::Assessment;
+use perfwarden::model::metric::MetricDef;
+use perfwarden::model::options::BenchOptions;
+use perfwarden::model::records::{BenchStatus, RunStatus, Trigger};
 use perfwarden::report::{self, RunReport};
 use perfwarden::runner::{self, BenchmarkPlan, RunContext, Silent, fingerprint};
-use perfwarden::store::{BenchStatus, RunStatus, Store, Trigger};
+use perfwarden::store::Store;
+use perfwarden::workload::CancelToken;
 use perfwarden::workload::fake::{FakeClock, FakeStep, FakeWorkload};
-use perfwarden::workload::{CancelToken, MetricDef};
 
 fn options() -> BenchOptions {
     BenchOptions {
@@ -206,7 +208,7 @@ fn the_hard_timeout_fails_a_hung_benchmark_and_keeps_its_samples() {
     }
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let clock = perfwarden::runner::MonotonicClock::default();
+    let clock = perfwarden::model::clock::MonotonicClock::default();
     let ctx = RunContext {
         store: &store,
         suite: "test".into(),
@@ -290,7 +292,11 @@ fn a_different_fingerprint_is_not_compared_and_is_reported() {
 
 /// Runs one suite of a single fake benchmark at `per_op_us` µs per operation (±1%), then
 /// judges it.
-fn run_and_judge(store: &Store, clock: &FakeClock, per_op_us: u64) -> perfwarden::detect::Verdict {
+fn run_and_judge(
+    store: &Store,
+    clock: &FakeClock,
+    per_op_us: u64,
+) -> perfwarden::model::verdict::Verdict {
     let outcome = runner::run_suite(
         &context(store, clock, CancelToken::new()),
         vec![plan("steady", clock, wobbly(per_op_us))],
@@ -303,7 +309,7 @@ fn run_and_judge(store: &Store, clock: &FakeClock, per_op_us: u64) -> perfwarden
 
 #[test]
 fn a_regression_is_suspected_then_confirmed_then_resolved() {
-    use perfwarden::detect::{Outcome, RegressionState, Severity, Transition};
+    use perfwarden::model::verdict::{Outcome, RegressionState, Severity, Transition};
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let clock = FakeClock::new();
@@ -334,7 +340,7 @@ fn a_regression_is_suspected_then_confirmed_then_resolved() {
     assert_eq!(open[0].runs, vec![7, 8]);
 
     // The health report counts it and says what to do.
-    let health = perfwarden::report::HealthReport::build(&store, None).unwrap();
+    let health = perfwarden::detect::health::HealthReport::build(&store, None).unwrap();
     assert_eq!(
         health.host_score,
         Some(80.0),
@@ -362,11 +368,11 @@ fn a_regression_is_suspected_then_confirmed_then_resolved() {
     assert_eq!(log.len(), 1);
     assert_eq!(
         log[0].ended,
-        Some(perfwarden::detect::verdict::Ending::Resolved)
+        Some(perfwarden::model::verdict::Ending::Resolved)
     );
     assert_eq!(log[0].ended_run, Some(9));
 
-    let report = perfwarden::report::HealthReport::build(&store, None).unwrap();
+    let report = perfwarden::detect::health::HealthReport::build(&store, None).unwrap();
     assert_eq!(report.host_score, Some(100.0), "resolved: nothing open");
     common::assert_valid_output(&report::json::render("report", &report));
 
@@ -379,7 +385,7 @@ fn a_regression_is_suspected_then_confirmed_then_resolved() {
 
 #[test]
 fn the_same_results_under_another_fingerprint_are_a_new_epoch_not_a_regression() {
-    use perfwarden::detect::Outcome;
+    use perfwarden::model::verdict::Outcome;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let clock = FakeClock::new();
@@ -409,7 +415,7 @@ fn the_same_results_under_another_fingerprint_are_a_new_epoch_not_a_regression()
 
 #[test]
 fn a_failed_benchmark_is_a_critical_regression() {
-    use perfwarden::detect::{Outcome, Severity};
+    use perfwarden::model::verdict::{Outcome, Severity};
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let clock = FakeClock::new();
@@ -451,14 +457,14 @@ fn a_level_shift_in_the_history_is_stored_with_the_verdict_and_reported() {
     assert!((shift.point.point.relative_change - 0.30).abs() < 0.02);
     assert_eq!(
         shift.point.movement,
-        perfwarden::detect::history::Movement::Worse
+        perfwarden::model::history::Movement::Worse
     );
     let noise = verdict.noise.as_ref().unwrap();
     assert!(noise.within_run_cv.unwrap() < 0.02);
     let report = RunReport::build(&store, store.run(12).unwrap().unwrap()).unwrap();
     let text = report::text::run_report(&report, Default::default());
     assert!(text.contains("level shift at run 9: +30"), "{text}");
-    let health = perfwarden::report::HealthReport::build(&store, None).unwrap();
+    let health = perfwarden::detect::health::HealthReport::build(&store, None).unwrap();
     assert_eq!(health.suites[0].shifts.len(), 1);
     common::assert_valid_output(&report::json::render("report", &health));
     common::assert_valid_output(&report::json::render("run", &report));

@@ -9,7 +9,8 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{fixture, perfwarden};
-use perfwarden::store::{BenchStatus, RunStatus, Store};
+use perfwarden::model::records::{BenchStatus, RunStatus};
+use perfwarden::store::Store;
 
 /// Starts the `slow` suite with info logs and waits until `results` results are stored.
 fn start_and_wait_for_results(state: &std::path::Path, results: usize) -> Child {

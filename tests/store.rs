@@ -2,10 +2,11 @@
 //! version guard.
 
 use chrono::{Duration as ChronoDuration, Utc};
-use perfwarden::config::BenchOptions;
+use perfwarden::model::metric::MetricDef;
+use perfwarden::model::options::BenchOptions;
+use perfwarden::model::records::{BenchStatus, BenchmarkResult, RunRecord, RunStatus};
 use perfwarden::stats;
-use perfwarden::store::{BenchStatus, BenchmarkResult, RunRecord, RunStatus, Store, StoreError};
-use perfwarden::workload::MetricDef;
+use perfwarden::store::{Store, StoreError};
 use std::time::Duration;
 
 fn run_record(suite: &str, started_days_ago: i64) -> RunRecord {

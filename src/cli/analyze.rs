@@ -17,8 +17,8 @@ use clap::ValueEnum;
 
 use super::{CliError, Format, Globals, Outcome};
 use crate::detect::history;
+use crate::model::metric::Direction;
 use crate::report::{self, AnalysisReport, AnalyzedPoint};
-use crate::workload::Direction;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -224,7 +224,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
             .map_err(|e| CliError::usage(format!("{name}: cannot read: {e}")))?
     };
     let series = parse_series(&text).map_err(|e| CliError::usage(format!("{name}: {e}")))?;
-    let tolerance = crate::config::Percent::parse(&args.tolerance)
+    let tolerance = crate::model::units::Percent::parse(&args.tolerance)
         .map_err(|e| CliError::usage(format!("--tolerance: {e}")))?
         .0;
     let direction = match args.direction {

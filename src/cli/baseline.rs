@@ -8,7 +8,8 @@
 //!   and the baseline restarts at its first run.
 
 use super::{CliError, Format, Globals, Outcome, nothing_stored};
-use crate::detect::verdict::{self, Ending, MIN_BASELINE_RUNS, RegressionState};
+use crate::detect::verdict::{self, MIN_BASELINE_RUNS};
+use crate::model::verdict::{Ending, RegressionState};
 use crate::report::{self, BaselineReport, BaselineView};
 use crate::store::Store;
 
@@ -179,7 +180,7 @@ fn close_open(store: &Store, benchmark: &str, how: Ending, at_run: u64) -> Resul
             Ending::Resolved => "resolved",
             Ending::EnvironmentChanged => "closed_environment_changed",
         };
-        let events: Vec<_> = crate::export::events::regression_closed(
+        let events: Vec<_> = crate::model::event::regression_closed(
             &crate::scheduler::splay::host_id(),
             &r,
             how_text,

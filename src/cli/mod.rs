@@ -23,8 +23,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::{Config, ConfigDuration};
+use crate::config::Config;
 use crate::daemon::control::{Client, ClientError, Request, Response, socket_path};
+use crate::model::units::ConfigDuration;
 use crate::report::text::Style;
 use crate::store::{Store, StoreError, resolve_state_dir};
 

@@ -3,7 +3,8 @@
 //! environment changes and SLO violations, each with a recommended next step.
 
 use super::{CliError, Format, Globals, Outcome};
-use crate::report::{self, HealthReport};
+use crate::detect::health::HealthReport;
+use crate::report;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

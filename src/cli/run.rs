@@ -11,9 +11,11 @@ use chrono::Utc;
 
 use super::{CliError, Format, Globals, Outcome, client_error, exit};
 use crate::daemon::control::{Client, Request, Response, TicketState};
+use crate::model::clock::MonotonicClock;
+use crate::model::records::{RunStatus, Trigger};
 use crate::report::{self, RunReport};
-use crate::runner::{self, BenchmarkPlan, MonotonicClock, RunContext, progress::TerminalProgress};
-use crate::store::{RunStatus, Store, Trigger};
+use crate::runner::{self, BenchmarkPlan, RunContext, progress::TerminalProgress};
+use crate::store::Store;
 use crate::workload::CancelToken;
 
 #[derive(Debug, clap::Args)]
@@ -94,7 +96,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
     let otlp = crate::export::otlp_settings(&config, Some(&store));
     crate::detect::evaluate_run(&store, &outcome.run)?;
     let health = crate::daemon::status::health(&store)?;
-    store.enqueue_events(&[crate::export::events::suite_finished(
+    store.enqueue_events(&[crate::model::event::suite_finished(
         &crate::scheduler::splay::host_id(),
         &outcome.run,
         health.0,

@@ -4,7 +4,8 @@
 
 use super::{CliError, Format, Globals, Outcome, client_error, exit};
 use crate::daemon::control::{Request, Response};
-use crate::daemon::status::{self, StatusReport};
+use crate::daemon::status;
+use crate::model::status::StatusReport;
 use crate::report;
 
 #[derive(Debug, clap::Args)]

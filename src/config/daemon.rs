@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::units::{ConfigDuration, Percent};
 use super::{Problems, read_value};
+use crate::model::units::{ConfigDuration, Percent};
 
 /// What to do about scheduled times missed while the host or the agent was down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::units::ConfigDuration;
 use super::{Problems, did_you_mean, read_value};
+use crate::model::secret::HeaderSource;
+use crate::model::units::ConfigDuration;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ExportConfig {
@@ -43,20 +44,6 @@ impl OtlpProtocol {
             OtlpProtocol::HttpProtobuf => "http/protobuf",
         }
     }
-}
-
-/// Where a header's value comes from. Values from the environment or a file are read when
-/// the exporter starts, and are never logged or shown.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HeaderSource {
-    /// Written in the config (fine for a tenant id, not for a token).
-    Literal(String),
-    /// The named environment variable.
-    Env(String),
-    /// A file's content without the trailing newline.
-    File(PathBuf),
-    /// A systemd credential: `$CREDENTIALS_DIRECTORY/<name>` (`LoadCredential=`).
-    Credential(String),
 }
 
 /// `[export.otlp]` as written; every field optional so the `OTEL_*` variables can fill it.

@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::{Datelike, Timelike};
 use serde::Deserialize;
 
-use super::units::ConfigDuration;
 use super::{Problems, read_value};
+use crate::model::units::ConfigDuration;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadPolicy {

@@ -16,7 +16,6 @@ mod daemon;
 mod error;
 mod export;
 pub mod load;
-mod units;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,11 +24,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::model::options::{BenchOptions, default_critical, default_major};
+use crate::model::units::{ConfigDuration, Percent};
 pub use daemon::{CatchUp, DaemonConfig, QuietConfig, WhenBusy};
 pub use error::{ConfigErrors, ConfigProblem};
-pub use export::{ExportConfig, HeaderSource, OtlpConfig, OtlpProtocol};
+pub use export::{ExportConfig, OtlpConfig, OtlpProtocol};
 pub use load::LoadPolicy;
-pub use units::{ConfigDuration, Percent};
 
 use crate::workload::{KINDS, WorkloadConfig};
 
@@ -39,74 +39,6 @@ pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
 pub const EMBEDDED_NAME: &str = "<embedded default>";
 /// Conventional location of the config file.
 pub const SYSTEM_CONFIG_PATH: &str = "/etc/perfwarden/perfwarden.toml";
-
-/// Sampling options of one benchmark, after defaults are applied. Stored and printed
-/// with durations in seconds (`warmup_secs`, …) and the tolerance as a fraction.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
-pub struct BenchOptions {
-    pub samples: usize,
-    #[serde(rename = "warmup_secs", with = "as_secs")]
-    pub warmup: Duration,
-    #[serde(rename = "min_time_secs", with = "as_secs")]
-    pub min_time: Duration,
-    #[serde(rename = "time_budget_secs", with = "as_secs")]
-    pub time_budget: Duration,
-    #[serde(rename = "timeout_secs", with = "as_secs")]
-    pub timeout: Duration,
-    /// Fraction (0.05 for 5%): smallest change called a regression (minor).
-    pub tolerance: f64,
-    /// A regression whose interval's lower bound reaches this is major (default 15%).
-    #[serde(default = "default_major")]
-    pub major: f64,
-    /// … and critical from this (default 30%).
-    #[serde(default = "default_critical")]
-    pub critical: f64,
-    /// SLO expressions (see `detect::slo`), checked on every run.
-    #[serde(default)]
-    pub slo: Vec<String>,
-}
-
-fn default_major() -> f64 {
-    0.15
-}
-
-fn default_critical() -> f64 {
-    0.30
-}
-
-/// Durations as fractional seconds in stored records and JSON output.
-mod as_secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let secs = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
-    }
-}
-
-impl BenchOptions {
-    /// The reduced options of `--quick`: a smoke test of every probe, not a measurement
-    /// to compare with full runs' precision (the results are still stored and compared).
-    pub fn quick(&self) -> BenchOptions {
-        BenchOptions {
-            samples: self.samples.min(10),
-            warmup: self.warmup.min(Duration::from_millis(200)),
-            min_time: self.min_time.min(Duration::from_millis(500)),
-            time_budget: self.time_budget.min(Duration::from_secs(5)),
-            timeout: self.timeout,
-            tolerance: self.tolerance,
-            major: self.major,
-            critical: self.critical,
-            slo: self.slo.clone(),
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchmarkConfig {
@@ -834,9 +766,9 @@ impl Config {
             let options = options.map(|options| fit_options_to_workload(options, &mut workload));
             if let Some(options) = &options {
                 let metric = workload.metric();
-                let records = crate::detect::slo::Records::of_kind(workload.kind());
+                let records = workload.records();
                 for (index, expression) in options.slo.iter().enumerate() {
-                    if let Err(e) = crate::detect::slo::parse(expression, &metric, records) {
+                    if let Err(e) = crate::model::slo::parse(expression, &metric, records) {
                         problems.add_keyed(
                             &["benchmarks", &name, "slo"],
                             format!("benchmarks.{name}.slo[{index}]"),

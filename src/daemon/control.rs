@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::status::StatusReport;
 use crate::config::Config;
+use crate::model::status::StatusReport;
 
 /// File name of the socket in whichever directory holds it.
 pub const SOCKET_FILE: &str = "perfwarden.sock";

@@ -32,17 +32,20 @@ use tokio::sync::{Notify, watch};
 
 use crate::cli::{CliError, exit};
 use crate::config::{Config, WhenBusy};
-use crate::export::otlp::exporter::{ExportStatus, OtlpExporter};
+use crate::export::otlp::exporter::OtlpExporter;
 use crate::export::otlp::settings::OtlpSettings;
-use crate::runner::{self, BenchmarkPlan, MonotonicClock, RunContext, RunObserver};
-use crate::scheduler::{self, Agenda, Job, Notice, quiet, splay};
-use crate::store::{
-    BenchmarkResult, GateOutcome, QuietGateRecord, RunRecord, RunStatus, Store, Trigger,
-    resolve_state_dir,
+use crate::model::clock::MonotonicClock;
+use crate::model::records::{
+    BenchmarkResult, GateOutcome, QuietGateRecord, RunRecord, RunStatus, Trigger,
 };
+use crate::model::status::{
+    CurrentRun, DaemonInfo, ExportStatus, QueuedRun, QuietWait, ReloadStatus, StatusReport,
+};
+use crate::runner::{self, BenchmarkPlan, RunContext, RunObserver};
+use crate::scheduler::{self, Agenda, Job, Notice, quiet, splay};
+use crate::store::{Store, resolve_state_dir};
 use crate::workload::CancelToken;
 use control::TicketState;
-use status::{CurrentRun, DaemonInfo, QueuedRun, QuietWait, ReloadStatus, StatusReport};
 
 /// How long SIGTERM waits for the running benchmark to reach a sample boundary before the
 /// daemon marks the run interrupted itself and exits (systemd's default stop timeout is
@@ -528,7 +531,7 @@ fn job_finished(daemon: &Daemon, job: &Job, end: JobEnd) {
     persist_schedule(daemon);
     if let Some(run) = &end.run {
         let event =
-            crate::export::events::suite_finished(&daemon.host_id, run, health_score, Utc::now());
+            crate::model::event::suite_finished(&daemon.host_id, run, health_score, Utc::now());
         if let Err(e) = daemon.store.enqueue_events(&[event]) {
             tracing::error!(error = %e, "cannot write the suite.finished event to the outbox");
         }
@@ -660,7 +663,7 @@ fn record_skipped(
     store: &Store,
     job: &Job,
     host: String,
-    fingerprint: crate::store::Fingerprint,
+    fingerprint: crate::model::records::Fingerprint,
     benchmarks: Vec<String>,
     gate: QuietGateRecord,
 ) -> Result<RunRecord, crate::store::StoreError> {

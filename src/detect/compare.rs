@@ -10,10 +10,11 @@
 use chrono::Duration as ChronoDuration;
 use serde::{Deserialize, Serialize};
 
+use crate::model::metric::Direction;
+use crate::model::records::{BenchStatus, BenchmarkResult, RunRecord};
 use crate::runner::fingerprint::changed_fields;
 use crate::stats::{self, Interval};
-use crate::store::{BenchStatus, BenchmarkResult, RunRecord, Store, StoreError};
-use crate::workload::Direction;
+use crate::store::{Store, StoreError};
 
 /// Previous comparable runs pooled into the baseline.
 pub const BASELINE_RUNS: usize = 5;

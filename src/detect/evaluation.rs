@@ -21,11 +21,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::verdict::{
-    self, BASELINE_RUNS, BaselineRun, Regression, Subject, Thresholds, Transition,
-};
+use crate::detect::verdict::{self, BASELINE_RUNS, BaselineRun, Subject, Thresholds};
+use crate::model::metric::Direction;
+use crate::model::verdict::{Regression, Transition};
 use crate::stats;
-use crate::workload::Direction;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

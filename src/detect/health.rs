@@ -18,7 +18,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::verdict::{Regression, RegressionState, Severity};
+use crate::detect::{self, EnvironmentChange};
+use crate::model::history::{LabelledChangePoint, Trend};
+use crate::model::records::RunRecord;
+use crate::model::slo::SloOutcome;
+use crate::model::verdict::{Outcome, Regression, RegressionState, Severity, Verdict};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deduction {
@@ -107,6 +112,266 @@ pub fn score(
         grade: grade(score),
         deductions,
     }
+}
+
+/// A drift found over a benchmark's last 30 days of run medians.
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftFinding {
+    pub benchmark: String,
+    pub runs: usize,
+    pub trend: Trend,
+}
+
+/// A level shift found over a benchmark's stored history.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShiftFinding {
+    pub benchmark: String,
+    /// The first run at the new level.
+    pub run_id: u64,
+    pub point: LabelledChangePoint,
+}
+
+/// An unmet SLO in a suite's latest run.
+#[derive(Debug, Clone, Serialize)]
+pub struct SloViolation {
+    pub benchmark: String,
+    pub run_id: u64,
+    pub outcome: SloOutcome,
+}
+
+/// A finding with what to do about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recommendation {
+    pub benchmark: String,
+    pub finding: String,
+    pub next_step: String,
+}
+
+/// One suite in `perfwarden report`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteHealth {
+    pub suite: String,
+    pub latest_run: RunRecord,
+    pub health: Health,
+    pub open_regressions: Vec<Regression>,
+    pub improvements: Vec<Verdict>,
+    pub drifts: Vec<DriftFinding>,
+    pub shifts: Vec<ShiftFinding>,
+    pub environment_change: Option<EnvironmentChange>,
+    pub slo_violations: Vec<SloViolation>,
+    pub recommendations: Vec<Recommendation>,
+}
+
+/// `perfwarden report`: health, grade and findings per suite, and the host's score.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthReport {
+    /// The worst suite's score; `null` with no runs.
+    pub host_score: Option<f64>,
+    pub host_grade: Option<char>,
+    pub suites: Vec<SuiteHealth>,
+}
+
+impl HealthReport {
+    pub fn build(store: &Store, only_suite: Option<&str>) -> Result<HealthReport, StoreError> {
+        use crate::model::history::Movement;
+        let runs = store.runs(only_suite, None)?;
+        let mut latest: Vec<RunRecord> = Vec::new();
+        for run in runs {
+            if !latest.iter().any(|r| r.suite == run.suite) {
+                latest.push(run);
+            }
+        }
+        latest.sort_by(|a, b| a.suite.cmp(&b.suite));
+        let open_all = store.open_regressions()?;
+        let mut suites = Vec::new();
+        for run in latest {
+            let results = store.results(run.id)?;
+            let names: Vec<&str> = results.iter().map(|r| r.benchmark.as_str()).collect();
+            let open: Vec<Regression> = open_all
+                .iter()
+                .filter(|r| r.suite == run.suite || names.contains(&r.benchmark.as_str()))
+                .cloned()
+                .collect();
+            let mut improvements = Vec::new();
+            let mut slo_violations = Vec::new();
+            let mut drifts = Vec::new();
+            let mut shifts = Vec::new();
+            for result in &results {
+                if let Some(verdict) = store.verdict(run.id, &result.benchmark)? {
+                    for outcome in verdict.slo.iter().filter(|o| o.met == Some(false)) {
+                        slo_violations.push(SloViolation {
+                            benchmark: result.benchmark.clone(),
+                            run_id: run.id,
+                            outcome: outcome.clone(),
+                        });
+                    }
+                    // Change points and drift as computed and stored with this run's verdict.
+                    for shift in verdict.change_points.iter().filter(|s| s.recent) {
+                        shifts.push(ShiftFinding {
+                            benchmark: result.benchmark.clone(),
+                            run_id: shift.run_id,
+                            point: shift.point.clone(),
+                        });
+                    }
+                    if let Some(trend) = verdict.drift.clone().filter(|t| t.drift) {
+                        drifts.push(DriftFinding {
+                            benchmark: result.benchmark.clone(),
+                            runs: verdict.noise.as_ref().map_or(0, |n| n.baseline_runs + 1),
+                            trend,
+                        });
+                    }
+                    if verdict.outcome == Outcome::Improvement {
+                        improvements.push(verdict);
+                    }
+                }
+            }
+            let unmet: Vec<(String, String)> = slo_violations
+                .iter()
+                .map(|v| (v.benchmark.clone(), v.outcome.slo.expression.clone()))
+                .collect();
+            let worsening: Vec<(String, f64)> = drifts
+                .iter()
+                .filter(|d| d.trend.movement == Movement::Worse)
+                .map(|d| {
+                    (
+                        d.benchmark.clone(),
+                        d.trend.relative_change_over_window.abs(),
+                    )
+                })
+                .collect();
+            let health = score(&open, &unmet, &worsening);
+            let environment_change = detect::environment_change(store, &run)?;
+            let recommendations = recommend(
+                &open,
+                &improvements,
+                &drifts,
+                &slo_violations,
+                environment_change.as_ref(),
+                &run,
+            );
+            suites.push(SuiteHealth {
+                suite: run.suite.clone(),
+                latest_run: run,
+                health,
+                open_regressions: open,
+                improvements,
+                drifts,
+                shifts,
+                environment_change,
+                slo_violations,
+                recommendations,
+            });
+        }
+        let worst = suites
+            .iter()
+            .map(|s| s.health.score)
+            .min_by(|a, b| a.total_cmp(b));
+        Ok(HealthReport {
+            host_score: worst,
+            host_grade: worst.map(grade),
+            suites,
+        })
+    }
+}
+
+fn recommend(
+    open: &[Regression],
+    improvements: &[Verdict],
+    drifts: &[DriftFinding],
+    slo: &[SloViolation],
+    environment: Option<&EnvironmentChange>,
+    run: &RunRecord,
+) -> Vec<Recommendation> {
+    use RegressionState;
+    let mut out = Vec::new();
+    for r in open {
+        let before = r.first_run.saturating_sub(1);
+        let (finding, next_step) = match (r.state, r.worse_change) {
+            (_, None) => (
+                format!(
+                    "{} regression: the benchmark fails ({})",
+                    r.severity.as_str(),
+                    r.explanation
+                ),
+                format!(
+                    "run `perfwarden show {}` for the error and fix the probe's target or config",
+                    r.last_run
+                ),
+            ),
+            (RegressionState::Suspected, Some(_)) => (
+                format!(
+                    "{} regression suspected: {}",
+                    r.severity.as_str(),
+                    r.explanation
+                ),
+                "wait for the next run to confirm or clear it; nothing pages until then"
+                    .to_string(),
+            ),
+            (RegressionState::Confirmed, Some(_)) => (
+                format!(
+                    "{} regression confirmed: {}",
+                    r.severity.as_str(),
+                    r.explanation
+                ),
+                format!(
+                    "compare before and after with `perfwarden compare {before} {}` and look for what changed on the host since run {before}; if the change is expected (an upgrade), `perfwarden baseline accept {}`",
+                    r.last_run, r.benchmark
+                ),
+            ),
+        };
+        out.push(Recommendation {
+            benchmark: r.benchmark.clone(),
+            finding,
+            next_step,
+        });
+    }
+    for v in slo {
+        out.push(Recommendation {
+            benchmark: v.benchmark.clone(),
+            finding: format!("SLO `{}` not met in run {}", v.outcome.slo.expression, v.run_id),
+            next_step: format!(
+                "check `perfwarden history {}`: a sudden miss points at a regression, a slow one at capacity",
+                v.benchmark
+            ),
+        });
+    }
+    for d in drifts {
+        out.push(Recommendation {
+            benchmark: d.benchmark.clone(),
+            finding: format!(
+                "drifting {} by {:+.1}% over {} runs (Mann-Kendall p = {:.2e})",
+                d.trend.movement.as_str(),
+                d.trend.relative_change_over_window * 100.0,
+                d.runs,
+                d.trend.p_value
+            ),
+            next_step: format!(
+                "slow drifts escape run-to-run verdicts: look at `perfwarden history {} --since 30d` (fragmentation, growing data, thermal or firmware changes)",
+                d.benchmark
+            ),
+        });
+    }
+    for v in improvements {
+        out.push(Recommendation {
+            benchmark: v.benchmark.clone(),
+            finding: format!("improved: {}", v.explanation),
+            next_step: "nothing to do; the baseline follows once the level holds".into(),
+        });
+    }
+    if let Some(env) = environment {
+        out.push(Recommendation {
+            benchmark: String::new(),
+            finding: format!(
+                "environment changed at run {} ({})",
+                run.id,
+                env.changed_fields.join(", ")
+            ),
+            next_step:
+                "baselines restart under the new fingerprint; confirm the change was intended"
+                    .into(),
+        });
+    }
+    out
 }
 
 #[cfg(test)]

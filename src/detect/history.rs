@@ -8,31 +8,14 @@
 //!
 //! Every finding is labelled `worse` or `better` in the series' declared direction.
 
-use serde::{Deserialize, Serialize};
-
-use crate::stats::{self, ChangePoint};
-use crate::workload::Direction;
+use crate::model::history::{LabelledChangePoint, Movement, SeriesAnalysis, Trend};
+use crate::model::metric::Direction;
+use crate::stats;
 
 /// Significance for a Mann-Kendall drift.
 pub const DRIFT_MAX_P: f64 = 0.01;
 /// Default relative change over the window for a drift to count.
 pub const DEFAULT_TOLERANCE: f64 = 0.05;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Movement {
-    Worse,
-    Better,
-}
-
-impl Movement {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Movement::Worse => "worse",
-            Movement::Better => "better",
-        }
-    }
-}
 
 fn movement(direction: Direction, relative: f64) -> Movement {
     if direction.is_worse(0.0, relative) {
@@ -40,37 +23,6 @@ fn movement(direction: Direction, relative: f64) -> Movement {
     } else {
         Movement::Better
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LabelledChangePoint {
-    #[serde(flatten)]
-    pub point: ChangePoint,
-    pub movement: Movement,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Trend {
-    /// Mann-Kendall S, z and two-sided p.
-    pub mann_kendall_s: f64,
-    pub mann_kendall_z: f64,
-    pub p_value: f64,
-    /// Theil–Sen slope per step (per point, or per second when times are given).
-    pub slope: f64,
-    /// Slope × span, relative to the median level.
-    pub relative_change_over_window: f64,
-    /// p < 0.01 and |relative change over the window| ≥ tolerance.
-    pub drift: bool,
-    pub movement: Movement,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SeriesAnalysis {
-    pub points: usize,
-    pub direction: Direction,
-    pub change_points: Vec<LabelledChangePoint>,
-    /// `null` with fewer than 3 points.
-    pub trend: Option<Trend>,
 }
 
 /// Analyses `values`, optionally at `times` (same length, increasing).

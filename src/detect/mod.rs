@@ -16,12 +16,9 @@ pub mod compare;
 pub mod evaluation;
 pub mod health;
 pub mod history;
-pub mod slo;
 pub mod verdict;
 
 pub use compare::{
     Assessment, Change, EnvironmentChange, change_against_history, compare_runs, environment_change,
 };
-pub use verdict::{
-    Outcome, Regression, RegressionState, Severity, Transition, Verdict, evaluate_run,
-};
+pub use verdict::evaluate_run;

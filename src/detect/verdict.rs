@@ -31,12 +31,16 @@
 //! positive is worse (a throughput drop of 12% and a latency rise of 12% are both +0.12).
 
 use chrono::Duration as ChronoDuration;
-use serde::{Deserialize, Serialize};
 
 use super::compare::Change;
+use crate::model::metric::Direction;
+use crate::model::records::{BenchStatus, BenchmarkResult, RunRecord};
+use crate::model::verdict::{
+    Ending, Evidence, HistoryShift, NoiseProfile, Outcome, Regression, RegressionState, Severity,
+    Transition, Verdict,
+};
 use crate::stats;
-use crate::store::{BenchStatus, BenchmarkResult, RunRecord, Store, StoreError};
-use crate::workload::Direction;
+use crate::store::{Store, StoreError};
 
 /// Baseline runs used at most.
 pub const BASELINE_RUNS: usize = 10;
@@ -51,152 +55,11 @@ pub const U_TEST_ALPHA: f64 = 0.05;
 /// Confidence of the one-sided prediction bound of the run-level gate.
 pub const PREDICTION_LEVEL: f64 = 0.99;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Minor,
-    Major,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Minor => "minor",
-            Severity::Major => "major",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RegressionState {
-    Suspected,
-    Confirmed,
-}
-
-impl RegressionState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RegressionState::Suspected => "suspected",
-            RegressionState::Confirmed => "confirmed",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Within noise or tolerance.
-    NoChange,
-    /// Better by at least the tolerance, with confidence. Reported, never alerted.
-    Improvement,
-    Regression,
-    /// Fewer than 5 baseline runs and no critical change.
-    InsufficientBaseline,
-    /// No comparable run under this fingerprint, but history under another one.
-    NewEpoch,
-    /// Interrupted, or nothing to judge.
-    NotEvaluated,
-}
-
-/// What happened to the benchmark's regression with this run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Transition {
-    Opened,
-    Confirmed,
-    Escalated,
-    Continuing,
-    Resolved,
-    /// Closed because the environment (fingerprint) changed.
-    EnvironmentChanged,
-}
-
-/// The numbers behind a verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Evidence {
-    pub baseline_runs: Vec<u64>,
-    /// Median of the pooled baseline samples.
-    pub baseline_median: f64,
-    pub current_median: f64,
-    /// Relative change of the median, positive = worse.
-    pub worse_change: f64,
-    /// Lower bound of `worse_change`: the bootstrap's 95% half-width and `run_noise_margin`
-    /// combined in quadrature below the change. Severity is read from it.
-    pub worse_change_low: Option<f64>,
-    /// Upper 95% bootstrap bound of `worse_change`.
-    pub worse_change_high: Option<f64>,
-    /// 95% prediction half-width of one run's level from the baseline's between-run spread
-    /// (run-to-run variance beyond what the samples explain).
-    pub run_noise_margin: f64,
-    /// Coefficient of variation of the baseline runs' medians.
-    pub run_to_run_cv: Option<f64>,
-    /// Effective tolerance: max(configured, 2 × run_to_run_cv).
-    pub tolerance: f64,
-    pub mann_whitney_p: Option<f64>,
-    /// After Benjamini-Hochberg across the run's benchmarks.
-    pub mann_whitney_p_adjusted: Option<f64>,
-    /// One-sided 99% prediction bound of the baseline medians (worse side).
-    pub prediction_bound: Option<f64>,
-    pub beyond_prediction_bound: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
-    pub run_id: u64,
-    pub benchmark: String,
-    pub outcome: Outcome,
-    /// Severity of this run's regression (when `outcome` is `regression`).
-    pub severity: Option<Severity>,
-    /// State of the benchmark's regression after this run.
-    pub state: Option<RegressionState>,
-    pub transition: Option<Transition>,
-    pub evidence: Option<Evidence>,
-    /// One sentence an SRE can act on.
-    pub explanation: String,
-    /// The benchmark's SLOs on this run, reported apart from regressions.
-    #[serde(default)]
-    pub slo: Vec<super::slo::SloOutcome>,
-    /// How noisy the benchmark is, as of this run.
-    #[serde(default)]
-    pub noise: Option<NoiseProfile>,
-    /// Change points over the benchmark's comparable history of run medians, up to this
-    /// run, labelled with the run that starts each new level.
-    #[serde(default)]
-    pub change_points: Vec<HistoryShift>,
-    /// Drift over the last 30 days of run medians (`null` under 5 runs).
-    #[serde(default)]
-    pub drift: Option<super::history::Trend>,
-}
-
-/// A benchmark's noise: what tolerance and verdicts have to live with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NoiseProfile {
-    /// Coefficient of variation of this run's samples.
-    pub within_run_cv: Option<f64>,
-    /// Coefficient of variation of the baseline runs' medians.
-    pub run_to_run_cv: Option<f64>,
-    pub baseline_runs: usize,
-}
-
-/// A change point in a benchmark's stored history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HistoryShift {
-    /// First run at the new level.
-    pub run_id: u64,
-    /// The new level started within the last 5 comparable runs.
-    pub recent: bool,
-    #[serde(flatten)]
-    pub point: super::history::LabelledChangePoint,
-}
-
 /// Change points and 30-day drift over the comparable history of `result`, up to it.
 fn history_findings(
     history: &[BenchmarkResult],
     result: &BenchmarkResult,
-) -> (Vec<HistoryShift>, Option<super::history::Trend>) {
+) -> (Vec<HistoryShift>, Option<crate::model::history::Trend>) {
     let comparable: Vec<&BenchmarkResult> = history
         .iter()
         .filter(|r| {
@@ -208,7 +71,7 @@ fn history_findings(
         })
         .collect();
     let medians: Vec<f64> = comparable.iter().filter_map(|r| r.primary()).collect();
-    let analysis = super::history::analyze(
+    let analysis = crate::detect::history::analyze(
         &medians,
         None,
         result.metric.direction,
@@ -231,7 +94,7 @@ fn history_findings(
         .collect();
     let drift = (recent.len() >= MIN_BASELINE_RUNS)
         .then(|| {
-            super::history::analyze(
+            crate::detect::history::analyze(
                 &recent,
                 None,
                 result.metric.direction,
@@ -241,39 +104,6 @@ fn history_findings(
         })
         .flatten();
     (shifts, drift)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Ending {
-    /// Back within tolerance.
-    Resolved,
-    /// `baseline accept`: the new level became the baseline.
-    Accepted,
-    /// `baseline reset`.
-    Reset,
-    EnvironmentChanged,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Regression {
-    pub benchmark: String,
-    pub suite: String,
-    pub config_hash: String,
-    pub fingerprint: String,
-    pub state: RegressionState,
-    pub severity: Severity,
-    pub first_run: u64,
-    pub last_run: u64,
-    /// Runs that regressed, in order.
-    pub runs: Vec<u64>,
-    pub worse_change: Option<f64>,
-    pub worse_change_low: Option<f64>,
-    pub baseline_median: Option<f64>,
-    pub current_median: Option<f64>,
-    pub explanation: String,
-    pub ended: Option<Ending>,
-    pub ended_run: Option<u64>,
 }
 
 /// One baseline run: id, median and samples.
@@ -845,7 +675,7 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
             transition,
             evidence: judgement.evidence,
             explanation: judgement.explanation,
-            slo: super::slo::evaluate(r),
+            slo: crate::model::slo::evaluate(r, crate::workload::records_of_kind(&r.kind)),
             noise: Some(NoiseProfile {
                 within_run_cv: r.summary.as_ref().map(|s| s.cv),
                 run_to_run_cv: run_to_run_cv(&p.baseline),
@@ -867,11 +697,11 @@ fn alert_events(
     verdicts: &[Verdict],
     open_before: &[Regression],
     environment_change: &Option<String>,
-) -> Result<Vec<crate::export::events::Event>, StoreError> {
-    use crate::export::events;
+) -> Result<Vec<crate::model::event::Event>, StoreError> {
+    use crate::model::event;
     let host_id = crate::scheduler::splay::host_id();
     let now = chrono::Utc::now();
-    let mut out = events::regression_events(&host_id, run, verdicts, open_before, now);
+    let mut out = event::regression_events(&host_id, run, verdicts, open_before, now);
     if let Some(old) = environment_change {
         let fields = match (
             store.fingerprint(old)?,
@@ -880,9 +710,7 @@ fn alert_events(
             (Some(old), Some(new)) => crate::runner::fingerprint::changed_fields(&old, &new),
             _ => Vec::new(),
         };
-        out.push(events::environment_changed(
-            &host_id, run, old, &fields, now,
-        ));
+        out.push(event::environment_changed(&host_id, run, old, &fields, now));
     }
     Ok(out)
 }

@@ -5,7 +5,6 @@
 //! outbox.
 
 pub mod catalog;
-pub mod events;
 pub mod otlp;
 pub mod prometheus;
 pub mod state;

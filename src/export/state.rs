@@ -6,9 +6,10 @@
 use std::collections::BTreeMap;
 
 use super::catalog::{self, MetricSpec};
-use crate::report::HealthReport;
-use crate::store::{BenchStatus, RunStatus, Store, StoreError};
-use crate::workload::Quantity;
+use crate::detect::health::HealthReport;
+use crate::model::metric::Quantity;
+use crate::model::records::{BenchStatus, RunStatus};
+use crate::store::{Store, StoreError};
 
 /// One value of one metric with its attributes.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +37,7 @@ pub fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
     let runs = store.runs(None, None)?;
 
     // Latest finished run of each suite (runs are newest first).
-    let mut latest: BTreeMap<&str, &crate::store::RunRecord> = BTreeMap::new();
+    let mut latest: BTreeMap<&str, &crate::model::records::RunRecord> = BTreeMap::new();
     for run in &runs {
         if matches!(run.status, RunStatus::Running | RunStatus::Skipped) {
             continue;

@@ -1,7 +1,7 @@
 //! Number formatting for people: values scaled to a readable prefix with their unit,
 //! signed percentages, and sparklines.
 
-use crate::workload::{MetricDef, Quantity};
+use crate::model::metric::{MetricDef, Quantity};
 
 /// The divisor and unit label that make `v` readable: bytes/s use binary prefixes
 /// (`GiB/s`), operations SI prefixes (`k events/s`), seconds `ns`, `µs`, `ms`, `s`.

@@ -6,13 +6,14 @@ use comfy_table::{Cell, CellAlignment, Color, Table, presets};
 use super::format::{percent, sparkline, value};
 
 use super::{
-    AnalysisReport, BaselineReport, CheckReport, CompareReport, FingerprintReport, HealthReport,
-    HistoryReport, RegressionsReport, RunReport, RunsReport,
+    AnalysisReport, BaselineReport, CheckReport, CompareReport, FingerprintReport, HistoryReport,
+    RegressionsReport, RunReport, RunsReport,
 };
+use crate::detect::health::HealthReport;
 use crate::detect::{Assessment, Change};
-use crate::detect::{Outcome, RegressionState, Verdict};
-use crate::store::{BenchStatus, RunStatus};
-use crate::workload::Direction;
+use crate::model::metric::Direction;
+use crate::model::records::{BenchStatus, RunStatus};
+use crate::model::verdict::{Outcome, RegressionState, Verdict};
 
 /// Rendering options.
 #[derive(Debug, Clone, Copy, Default)]
@@ -87,7 +88,7 @@ fn verdict_text(verdict: &Verdict) -> String {
         ),
         Outcome::Improvement => "improvement".into(),
         Outcome::NoChange => match verdict.transition {
-            Some(crate::detect::Transition::Resolved) => "ok (resolved)".into(),
+            Some(crate::model::verdict::Transition::Resolved) => "ok (resolved)".into(),
             _ if verdict.state.is_some() => "ok (regression still open)".into(),
             _ => "ok".into(),
         },
@@ -125,8 +126,8 @@ fn status_cell(style: Style, status: BenchStatus) -> Cell {
 }
 
 /// How the run was started and what the quiet-host gate found, when the daemon started it.
-fn gate_line(run: &crate::store::RunRecord) -> Option<String> {
-    use crate::store::GateOutcome;
+fn gate_line(run: &crate::model::records::RunRecord) -> Option<String> {
+    use crate::model::records::GateOutcome;
     let trigger = run.trigger?;
     let mut line = format!("started by: {}", trigger.as_str().replace('_', "-"));
     if let Some(gate) = &run.gate {
@@ -153,7 +154,7 @@ fn gate_line(run: &crate::store::RunRecord) -> Option<String> {
             GateOutcome::Skipped => format!(" · skipped: the host stayed busy{postponed}{reasons}"),
         });
     }
-    if trigger == crate::store::Trigger::Manual && run.gate.is_none() {
+    if trigger == crate::model::records::Trigger::Manual && run.gate.is_none() {
         return None;
     }
     line.push('\n');
@@ -347,7 +348,7 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
             let drift = verdict.drift.iter().filter(|t| t.drift).map(move |t| {
                 // A watched process whose memory keeps rising across runs is leaking.
                 let leak = v.result.kind == "process.memory"
-                    && t.movement == crate::detect::history::Movement::Worse;
+                    && t.movement == crate::model::history::Movement::Worse;
                 format!(
                     "  {}: {}drifting {} by {} over 30 days (Mann-Kendall p = {:.1e})",
                     v.result.benchmark,
@@ -435,7 +436,7 @@ pub fn runs(report: &RunsReport, style: Style) -> String {
                 run.suite,
                 if run.quick { " (quick)" } else { "" },
                 match run.gate.as_ref().map(|g| g.outcome) {
-                    Some(crate::store::GateOutcome::Noisy) => " (noisy host)",
+                    Some(crate::model::records::GateOutcome::Noisy) => " (noisy host)",
                     _ => "",
                 }
             )),
@@ -886,7 +887,7 @@ pub fn health(report: &HealthReport) -> String {
 }
 
 /// `perfwarden status`.
-pub fn status(report: &crate::daemon::status::StatusReport) -> String {
+pub fn status(report: &crate::model::status::StatusReport) -> String {
     let mut out = String::new();
     let local = |t: chrono::DateTime<chrono::Utc>| {
         t.with_timezone(&chrono::Local)

@@ -9,7 +9,7 @@
 use sha2::{Digest, Sha256};
 use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
 
-use crate::store::Fingerprint;
+use crate::model::records::Fingerprint;
 
 /// Reads the fingerprint of this host.
 pub fn collect() -> Fingerprint {

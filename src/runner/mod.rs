@@ -31,43 +31,19 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::model::clock::Clock;
+
 use chrono::Utc;
 
-use crate::config::{BenchOptions, Config};
+use crate::config::Config;
+use crate::model::metric::ResultDetails;
+use crate::model::options::BenchOptions;
+use crate::model::records::{
+    BenchStatus, BenchmarkResult, Fingerprint, QuietGateRecord, RunRecord, RunStatus, Trigger,
+};
 use crate::stats;
-use crate::store::{
-    BenchStatus, BenchmarkResult, Fingerprint, QuietGateRecord, RunRecord, RunStatus, Store,
-    StoreError, Trigger,
-};
-use crate::workload::{
-    CancelToken, LatencyRecorder, ResultDetails, Workload, WorkloadContext, WorkloadError,
-};
-
-/// A monotonic clock. `elapsed` is the time since an arbitrary fixed origin.
-pub trait Clock: Send + Sync {
-    fn elapsed(&self) -> Duration;
-}
-
-/// The real monotonic clock (`std::time::Instant`, CLOCK_MONOTONIC on Linux).
-#[derive(Debug, Clone, Copy)]
-pub struct MonotonicClock {
-    origin: Instant,
-}
-
-impl Default for MonotonicClock {
-    fn default() -> Self {
-        MonotonicClock {
-            origin: Instant::now(),
-        }
-    }
-}
-
-impl Clock for MonotonicClock {
-    #[inline]
-    fn elapsed(&self) -> Duration {
-        self.origin.elapsed()
-    }
-}
+use crate::store::{Store, StoreError};
+use crate::workload::{CancelToken, LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
 /// How sampling of one benchmark ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -519,7 +495,7 @@ fn measure(
             BenchStatus::TimedOut,
             Some(format!(
                 "timed out after {} (timeout); samples taken before were kept",
-                crate::config::ConfigDuration(options.timeout)
+                crate::model::units::ConfigDuration(options.timeout)
             )),
             sampling.map(|(s, _)| s),
         ),
@@ -553,7 +529,7 @@ fn measure(
         error = Some(format!(
             "only {} sample(s) within the time budget of {}; raise time_budget",
             samples.len(),
-            crate::config::ConfigDuration(options.time_budget)
+            crate::model::units::ConfigDuration(options.time_budget)
         ));
     }
     let result = BenchmarkResult {
@@ -581,7 +557,7 @@ fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workload::MetricDef;
+    use crate::model::metric::MetricDef;
     use crate::workload::fake::{FakeClock, FakeStep, FakeWorkload};
 
     fn options(samples: usize, warmup_ms: u64, min_ms: u64, budget_ms: u64) -> BenchOptions {

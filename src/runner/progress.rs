@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{BenchmarkPlan, RunObserver};
-use crate::store::BenchmarkResult;
+use crate::model::records::BenchmarkResult;
 
 pub struct TerminalProgress {
     bar: Option<ProgressBar>,
@@ -61,7 +61,7 @@ impl RunObserver for TerminalProgress {
                 "  {:<22} {}",
                 result.benchmark,
                 match result.status {
-                    crate::store::BenchStatus::Ok => "done".to_string(),
+                    crate::model::records::BenchStatus::Ok => "done".to_string(),
                     other => other.as_str().to_string(),
                 }
             ));

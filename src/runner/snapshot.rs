@@ -6,7 +6,7 @@
 use chrono::Utc;
 use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
 
-use crate::store::{RunSnapshot, SystemSample};
+use crate::model::records::{RunSnapshot, SystemSample};
 
 /// Holds the sysinfo state between the start and the end of a run.
 pub struct SnapshotProbe {

@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::config::{CatchUp, Config, parse_schedule};
-use crate::store::{RunRecord, RunStatus, SuiteSchedule, Trigger};
+use crate::model::records::{RunRecord, RunStatus, SuiteSchedule, Trigger};
 
 /// One suite's cron schedule in a time zone, with the host's splay.
 #[derive(Debug, Clone)]

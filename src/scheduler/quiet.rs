@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use crate::config::QuietConfig;
-use crate::store::HostReadings;
+use crate::model::records::HostReadings;
 
 /// Cumulative CPU times from the `cpu` line of `/proc/stat`: (busy, total) in ticks.
 pub fn parse_stat_totals(stat: &str) -> Option<(u64, u64)> {

@@ -6,7 +6,7 @@
 //! computed independently (numpy/scipy, R, or by hand — each test says which).
 //!
 //! Values carry no unit here; the caller keeps the unit next to them (see
-//! [`crate::workload::Unit`]).
+//! [`crate::model::metric::MetricDef`], which travels with every stored result).
 
 pub mod bootstrap;
 pub mod changepoint;

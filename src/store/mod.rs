@@ -8,7 +8,6 @@
 //! half-written. A run still marked `running` when the database is next opened died with
 //! its process and is marked `interrupted`.
 
-mod records;
 pub mod schema;
 
 use std::fs;
@@ -18,9 +17,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
-pub use records::{
-    BenchStatus, BenchmarkResult, Fingerprint, GateOutcome, HostReadings, QuietGateRecord,
-    RunRecord, RunSnapshot, RunStatus, SuiteSchedule, SystemSample, Trigger,
+use crate::model::records::{
+    BenchmarkResult, Fingerprint, RunRecord, RunSnapshot, RunStatus, SuiteSchedule,
 };
 use schema::{
     BASELINE_START, BENCH_INDEX, FINGERPRINTS, META, OPEN_REGRESSIONS, OUTBOX, REGRESSION_LOG,
@@ -558,10 +556,10 @@ impl Store {
     /// closes it); every regression in `log` is written to the log.
     pub fn put_verdicts(
         &self,
-        verdicts: &[crate::detect::Verdict],
-        open: &[(String, Option<crate::detect::Regression>)],
-        log: &[crate::detect::Regression],
-        events: &[crate::export::events::Event],
+        verdicts: &[crate::model::verdict::Verdict],
+        open: &[(String, Option<crate::model::verdict::Regression>)],
+        log: &[crate::model::verdict::Regression],
+        events: &[crate::model::event::Event],
     ) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         self.write_events(&txn, events)?;
@@ -605,10 +603,7 @@ impl Store {
     }
 
     /// Writes alert events to the outbox (when enabled), in their own transaction.
-    pub fn enqueue_events(
-        &self,
-        events: &[crate::export::events::Event],
-    ) -> Result<(), StoreError> {
+    pub fn enqueue_events(&self, events: &[crate::model::event::Event]) -> Result<(), StoreError> {
         if events.is_empty()
             || !self
                 .outbox_enabled
@@ -624,7 +619,7 @@ impl Store {
     fn write_events(
         &self,
         txn: &redb::WriteTransaction,
-        events: &[crate::export::events::Event],
+        events: &[crate::model::event::Event],
     ) -> Result<(), StoreError> {
         if events.is_empty()
             || !self
@@ -674,7 +669,7 @@ impl Store {
     pub fn outbox_peek(
         &self,
         limit: usize,
-    ) -> Result<Vec<(u64, crate::export::events::Event)>, StoreError> {
+    ) -> Result<Vec<(u64, crate::model::event::Event)>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = txn.open_table(OUTBOX).map_err(|e| self.err(e))?;
         let mut events = Vec::new();
@@ -711,7 +706,7 @@ impl Store {
         &self,
         run_id: u64,
         benchmark: &str,
-    ) -> Result<Option<crate::detect::Verdict>, StoreError> {
+    ) -> Result<Option<crate::model::verdict::Verdict>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = txn.open_table(VERDICTS).map_err(|e| self.err(e))?;
         match table.get((run_id, benchmark)).map_err(|e| self.err(e))? {
@@ -721,7 +716,7 @@ impl Store {
     }
 
     /// Open regressions, by benchmark name.
-    pub fn open_regressions(&self) -> Result<Vec<crate::detect::Regression>, StoreError> {
+    pub fn open_regressions(&self) -> Result<Vec<crate::model::verdict::Regression>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = txn.open_table(OPEN_REGRESSIONS).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
@@ -733,10 +728,10 @@ impl Store {
     }
 
     /// Every regression ever opened, newest first.
-    pub fn regression_log(&self) -> Result<Vec<crate::detect::Regression>, StoreError> {
+    pub fn regression_log(&self) -> Result<Vec<crate::model::verdict::Regression>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = txn.open_table(REGRESSION_LOG).map_err(|e| self.err(e))?;
-        let mut out: Vec<crate::detect::Regression> = Vec::new();
+        let mut out: Vec<crate::model::verdict::Regression> = Vec::new();
         for entry in table.iter().map_err(|e| self.err(e))? {
             let (_, bytes) = entry.map_err(|e| self.err(e))?;
             out.push(from_json(bytes.value())?);

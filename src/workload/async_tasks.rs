@@ -8,7 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{LatencyRecorder, MetricDef, Threads, Workload, WorkloadContext, WorkloadError};
+use crate::model::metric::MetricDef;
+use crate::workload::{LatencyRecorder, Threads, Workload, WorkloadContext, WorkloadError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

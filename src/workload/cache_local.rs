@@ -17,8 +17,9 @@ use std::time::Instant;
 use quick_cache::sync::Cache;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    LatencyRecorder, MetricDef, Threads, Workload, WorkloadContext, WorkloadError, run_on_threads,
+use crate::model::metric::MetricDef;
+use crate::workload::{
+    LatencyRecorder, Threads, Workload, WorkloadContext, WorkloadError, run_on_threads,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

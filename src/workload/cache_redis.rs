@@ -31,10 +31,9 @@ use serde::{Deserialize, Serialize};
 use super::load_http::HeaderValue;
 use super::traffic::engine::{Pacing, Plan};
 use super::traffic::{self, Failure, FailureClass, LoadSampling, LoadTarget, Meter, Objective};
-use super::{
-    LatencyRecorder, MetricDef, ResultDetails, Threads, Workload, WorkloadContext, WorkloadError,
-};
-use crate::config::{ConfigDuration, Percent};
+use crate::model::metric::{MetricDef, ResultDetails};
+use crate::model::units::{ConfigDuration, Percent};
+use crate::workload::{LatencyRecorder, Threads, Workload, WorkloadContext, WorkloadError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -298,12 +297,11 @@ impl CacheRedis {
             .map_err(|e| invalid(format!("url: {e}")))?;
         let mut settings = info.redis_settings().clone();
         if let Some(password) = &self.config.password {
-            let secret = crate::export::otlp::settings::read_header(
-                "password",
-                &password.source(),
-                &|var| std::env::var(var).ok(),
-            )
-            .map_err(|e| invalid(e.0))?;
+            let secret =
+                crate::model::secret::read_header("password", &password.source(), &|var| {
+                    std::env::var(var).ok()
+                })
+                .map_err(|e| invalid(e.0))?;
             settings = settings.set_password(secret.expose());
         }
         if let Some(username) = &self.config.username {

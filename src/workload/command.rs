@@ -25,11 +25,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    CancelToken, LatencyRecorder, Measurement, MetricDef, Outcomes, ResultDetails, Workload,
-    WorkloadContext, WorkloadError,
-};
-use crate::config::ConfigDuration;
+use crate::model::metric::{Measurement, MetricDef, Outcomes, ResultDetails};
+use crate::model::units::ConfigDuration;
+use crate::workload::{CancelToken, LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
 /// A command line: an argument list, or one string for the shell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

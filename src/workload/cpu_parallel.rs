@@ -21,10 +21,8 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use super::cpu_primes::{CpuPrimesConfig, sysbench_event};
-use super::{
-    Direction, LatencyRecorder, Measurement, MetricDef, ResultDetails, Workload, WorkloadContext,
-    WorkloadError,
-};
+use crate::model::metric::{Direction, Measurement, MetricDef, ResultDetails};
+use crate::workload::{LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
 pub struct CpuParallel {
     config: CpuPrimesConfig,

@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    LatencyRecorder, MetricDef, Threads, Workload, WorkloadContext, WorkloadError, run_on_threads,
+use crate::model::metric::MetricDef;
+use crate::workload::{
+    LatencyRecorder, Threads, Workload, WorkloadContext, WorkloadError, run_on_threads,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

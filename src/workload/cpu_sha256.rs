@@ -10,8 +10,9 @@ use std::hint::black_box;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{
-    LatencyRecorder, MetricDef, Threads, Workload, WorkloadContext, WorkloadError, run_on_threads,
+use crate::model::metric::MetricDef;
+use crate::workload::{
+    LatencyRecorder, Threads, Workload, WorkloadContext, WorkloadError, run_on_threads,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,8 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    LatencyRecorder, MetricDef, Threads, Workload, WorkloadContext, WorkloadError, run_on_threads,
+use crate::model::metric::MetricDef;
+use crate::workload::{
+    LatencyRecorder, Threads, Workload, WorkloadContext, WorkloadError, run_on_threads,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -18,7 +18,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{LatencyRecorder, MetricDef, Workload, WorkloadContext, WorkloadError};
+use crate::model::metric::MetricDef;
+use crate::workload::{LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::{CancelToken, LatencyRecorder, MetricDef, Workload, WorkloadContext, WorkloadError};
-use crate::runner::Clock;
+use crate::model::clock::Clock;
+use crate::model::metric::MetricDef;
+use crate::workload::{CancelToken, LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
 /// A monotonic clock that only moves when told to.
 #[derive(Debug, Clone, Default)]

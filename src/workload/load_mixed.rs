@@ -35,10 +35,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::cpu_primes::sysbench_event;
-use super::{
-    Direction, LatencyRecorder, Measurement, MetricDef, ResultDetails, Workload, WorkloadContext,
-    WorkloadError,
-};
+use crate::model::metric::{Direction, Measurement, MetricDef, ResultDetails};
+use crate::workload::{LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -13,7 +13,8 @@ use std::hint::black_box;
 
 use serde::{Deserialize, Serialize};
 
-use super::{LatencyRecorder, MetricDef, Workload, WorkloadError};
+use crate::model::metric::MetricDef;
+use crate::workload::{LatencyRecorder, Workload, WorkloadError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -16,7 +16,8 @@ use std::hint::black_box;
 
 use serde::{Deserialize, Serialize};
 
-use super::{LatencyRecorder, MetricDef, Threads, Workload, WorkloadContext, WorkloadError};
+use crate::model::metric::MetricDef;
+use crate::workload::{LatencyRecorder, Threads, Workload, WorkloadContext, WorkloadError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

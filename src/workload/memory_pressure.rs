@@ -17,10 +17,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    LatencyRecorder, Measurement, MetricDef, ResultDetails, Workload, WorkloadContext,
-    WorkloadError,
-};
+use crate::model::metric::{Measurement, MetricDef, ResultDetails};
+use crate::workload::{LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
 const PAGE: usize = 4096;
 

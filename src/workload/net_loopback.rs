@@ -14,10 +14,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    LatencyRecorder, Measurement, MetricDef, ResultDetails, Workload, WorkloadContext,
-    WorkloadError,
-};
+use crate::model::metric::{Measurement, MetricDef, ResultDetails};
+use crate::workload::{LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -15,7 +15,8 @@ use std::hint::black_box;
 
 use serde::{Deserialize, Serialize};
 
-use super::{LatencyRecorder, MetricDef, Workload, WorkloadError};
+use crate::model::metric::MetricDef;
+use crate::workload::{LatencyRecorder, Workload, WorkloadError};
 
 pub const JSON_CORPUS: &str = include_str!("corpus/services.json");
 pub const TOML_CORPUS: &str = include_str!("corpus/Cargo.lock.toml");

@@ -23,10 +23,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    LatencyRecorder, Measurement, MetricDef, ResultDetails, Workload, WorkloadContext,
-    WorkloadError,
-};
+use crate::model::metric::{Measurement, MetricDef, ResultDetails};
+use crate::workload::{LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -30,12 +30,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{
-    LatencyRecorder, Measurement, MetricDef, ResultDetails, Workload, WorkloadContext,
-    WorkloadError,
-};
-use crate::config::{ConfigDuration, Percent};
+use crate::model::metric::{Measurement, MetricDef, ResultDetails};
+use crate::model::units::{ConfigDuration, Percent};
 use crate::resilience::{Backoff, BreakerState, CircuitBreaker, retry};
+use crate::workload::{LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
 // ---------------------------------------------------------------- the fault server
 

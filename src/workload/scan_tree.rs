@@ -18,7 +18,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use walkdir::WalkDir;
 
-use super::{LatencyRecorder, MetricDef, Workload, WorkloadContext, WorkloadError};
+use crate::model::metric::MetricDef;
+use crate::workload::{LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crossbeam_queue::ArrayQueue;
 use serde::{Deserialize, Serialize};
 
-use super::{LatencyRecorder, MetricDef, Workload, WorkloadContext, WorkloadError};
+use crate::model::metric::MetricDef;
+use crate::workload::{LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
 const ITEMS_PER_ITERATION: u64 = 100_000;
 

@@ -13,12 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, watch};
 
 use super::metrics::MetricsPipeline;
 use super::settings::OtlpSettings;
 use super::transport::{ExportError, Transport};
+use crate::model::status::ExportStatus;
 use crate::store::Store;
 
 /// Events per request.
@@ -38,26 +38,6 @@ fn new_breaker() -> Breaker {
         OPEN_AFTER,
         crate::resilience::Backoff::exponential(FIRST_BACKOFF, MAX_BACKOFF),
     )
-}
-
-/// What `status` shows about the export.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ExportStatus {
-    pub endpoint: String,
-    pub protocol: String,
-    /// Whether the exporter runs (`false`: configured, but `last_error` says why not).
-    pub running: bool,
-    /// Alert events not yet accepted by the collector.
-    pub backlog: u64,
-    pub breaker: BreakerState,
-    pub consecutive_failures: u32,
-    pub last_success: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
-    pub last_error_at: Option<DateTime<Utc>>,
-    /// Next attempt while backing off.
-    pub next_attempt: Option<DateTime<Utc>>,
-    /// Events delivered since the agent started.
-    pub delivered_events: u64,
 }
 
 impl ExportStatus {

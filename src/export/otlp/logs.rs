@@ -6,7 +6,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, Key
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use crate::export::events::{Event, Value};
+use crate::model::event::{Event, Value};
 
 fn text(value: &str) -> Option<AnyValue> {
     Some(AnyValue {

@@ -4,31 +4,15 @@
 //! read here, kept in [`Secret`] (which never prints its value) and never logged.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
-use crate::config::{HeaderSource, OtlpConfig, OtlpProtocol};
+use crate::config::{OtlpConfig, OtlpProtocol};
+use crate::model::secret::{Secret, SecretError, read_header};
 
 /// Default timeout of one export request (OTLP specification: 10 s).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default interval of the daemon's re-export of the persisted state.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
-
-/// A header value that must not reach a log line.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<hidden>")
-    }
-}
 
 /// One signal's destination (metrics or logs).
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +38,12 @@ pub struct OtlpSettings {
 #[derive(Debug, thiserror::Error)]
 #[error("OTLP export settings: {0}")]
 pub struct SettingsError(pub String);
+
+impl From<SecretError> for SettingsError {
+    fn from(e: SecretError) -> Self {
+        SettingsError(e.0)
+    }
+}
 
 #[derive(Clone, Copy)]
 enum Signal {
@@ -186,7 +176,7 @@ fn signal(
     let mut headers: BTreeMap<String, Secret> = BTreeMap::new();
     if let Some((name, value)) = var("HEADERS") {
         for (key, value) in parse_key_values(&value, &name)? {
-            headers.insert(key.to_ascii_lowercase(), Secret(value));
+            headers.insert(key.to_ascii_lowercase(), Secret::new(value));
         }
     }
     for (name, source) in &config.headers {
@@ -220,43 +210,6 @@ fn signal_url(base: &str, protocol: OtlpProtocol, signal: Signal) -> String {
         OtlpProtocol::Grpc => base.to_string(),
         OtlpProtocol::HttpProtobuf => {
             format!("{}/{}", base.trim_end_matches('/'), signal.http_path())
-        }
-    }
-}
-
-pub(crate) fn read_header(
-    name: &str,
-    source: &HeaderSource,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Secret, SettingsError> {
-    let read_file = |path: &std::path::Path, what: &str| {
-        std::fs::read_to_string(path)
-            .map(|text| Secret(text.trim_end_matches(['\n', '\r']).to_string()))
-            .map_err(|e| {
-                SettingsError(format!(
-                    "header {name}: cannot read {what} {}: {e}",
-                    path.display()
-                ))
-            })
-    };
-    match source {
-        HeaderSource::Literal(value) => Ok(Secret(value.clone())),
-        HeaderSource::Env(var) => env(var).map(Secret).ok_or_else(|| {
-            SettingsError(format!(
-                "header {name}: the environment variable {var} is not set"
-            ))
-        }),
-        HeaderSource::File(path) => read_file(path, "the file"),
-        HeaderSource::Credential(credential) => {
-            let dir = env("CREDENTIALS_DIRECTORY").ok_or_else(|| {
-                SettingsError(format!(
-                    "header {name}: credential \"{credential}\" needs $CREDENTIALS_DIRECTORY (LoadCredential= in the unit)"
-                ))
-            })?;
-            read_file(
-                &std::path::Path::new(&dir).join(credential),
-                "the credential",
-            )
         }
     }
 }
@@ -312,6 +265,7 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::secret::HeaderSource;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: BTreeMap<String, String> = pairs
@@ -380,8 +334,8 @@ mod tests {
         assert_eq!(
             settings.metrics.headers,
             vec![
-                ("api-key".to_string(), Secret("s3cret".into())),
-                ("x-scope-orgid".to_string(), Secret("team a".into())),
+                ("api-key".to_string(), Secret::new("s3cret".into())),
+                ("x-scope-orgid".to_string(), Secret::new("team a".into())),
             ]
         );
         assert_eq!(
@@ -432,8 +386,11 @@ mod tests {
         assert_eq!(
             settings.logs.headers,
             vec![
-                ("authorization".to_string(), Secret("Bearer abc".into())),
-                ("x-team".to_string(), Secret("sre".into())),
+                (
+                    "authorization".to_string(),
+                    Secret::new("Bearer abc".into())
+                ),
+                ("x-team".to_string(), Secret::new("sre".into())),
             ]
         );
         assert_eq!(

@@ -33,10 +33,10 @@ use serde::{Deserialize, Serialize};
 use self::client::{RequestTemplate, Target, Version};
 use super::traffic::engine::{Pacing, Plan};
 use super::traffic::{self, LoadSampling, Meter, Objective};
-use super::{
-    LatencyRecorder, MetricDef, ResultDetails, Threads, Workload, WorkloadContext, WorkloadError,
-};
-use crate::config::{ConfigDuration, HeaderSource, Percent};
+use crate::model::metric::{MetricDef, ResultDetails};
+use crate::model::secret::HeaderSource;
+use crate::model::units::{ConfigDuration, Percent};
+use crate::workload::{LatencyRecorder, Threads, Workload, WorkloadContext, WorkloadError};
 
 /// A header value: a string, or a secret read at run time from `{ env = "VAR" }`,
 /// `{ file = "/path" }` or `{ credential = "name" }` (systemd `LoadCredential=`).
@@ -292,11 +292,10 @@ impl LoadHttp {
         };
         let mut headers = hyper::HeaderMap::new();
         for (name, value) in &self.config.headers {
-            let secret =
-                crate::export::otlp::settings::read_header(name, &value.source(), &|var| {
-                    std::env::var(var).ok()
-                })
-                .map_err(|e| WorkloadError::Invalid(e.0))?;
+            let secret = crate::model::secret::read_header(name, &value.source(), &|var| {
+                std::env::var(var).ok()
+            })
+            .map_err(|e| WorkloadError::Invalid(e.0))?;
             let name = hyper::header::HeaderName::from_bytes(name.as_bytes())
                 .map_err(|e| invalid(format!("header name {name}: {e}")))?;
             let mut value = hyper::header::HeaderValue::from_str(secret.expose())

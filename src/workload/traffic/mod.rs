@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use self::engine::{Engine, Plan};
-use super::{LatencyRecorder, Measurement, Outcomes, ResultDetails, WorkloadError};
+use crate::model::metric::{Measurement, Outcomes, ResultDetails};
+use crate::workload::{LatencyRecorder, WorkloadError};
 
 /// How a request failed; the classes of the error ratio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,17 +89,17 @@ pub trait LoadTarget: Send + Sync + 'static {
 }
 
 /// Defaults every load test shares (`load.http`, `cache.redis`).
-pub fn default_duration() -> crate::config::ConfigDuration {
-    crate::config::ConfigDuration(Duration::from_secs(30))
+pub fn default_duration() -> crate::model::units::ConfigDuration {
+    crate::model::units::ConfigDuration(Duration::from_secs(30))
 }
-pub fn default_connect_timeout() -> crate::config::ConfigDuration {
-    crate::config::ConfigDuration(Duration::from_secs(3))
+pub fn default_connect_timeout() -> crate::model::units::ConfigDuration {
+    crate::model::units::ConfigDuration(Duration::from_secs(3))
 }
-pub fn default_abort_ratio() -> crate::config::Percent {
-    crate::config::Percent(0.5)
+pub fn default_abort_ratio() -> crate::model::units::Percent {
+    crate::model::units::Percent(0.5)
 }
-pub fn default_abort_window() -> crate::config::ConfigDuration {
-    crate::config::ConfigDuration(Duration::from_secs(5))
+pub fn default_abort_window() -> crate::model::units::ConfigDuration {
+    crate::model::units::ConfigDuration(Duration::from_secs(5))
 }
 
 /// What the `[load]` guard rails check on a load test, the caps the config stage copies

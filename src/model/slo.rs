@@ -20,8 +20,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::BenchmarkResult;
-use crate::workload::{MetricDef, Quantity};
+use crate::model::metric::{MetricDef, Quantity};
+use crate::model::records::BenchmarkResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Comparison {
@@ -123,15 +123,6 @@ pub struct Records {
     pub latency: bool,
     /// Failed operations (`error_ratio`).
     pub errors: bool,
-}
-
-impl Records {
-    pub fn of_kind(kind: &str) -> Records {
-        Records {
-            latency: crate::workload::records_latency(kind),
-            errors: crate::workload::records_outcomes(kind),
-        }
-    }
 }
 
 impl From<bool> for Records {
@@ -341,9 +332,9 @@ fn actual(statistic: &str, result: &BenchmarkResult) -> Option<f64> {
     }
 }
 
-/// Evaluates the result's SLOs (expressions were validated with the config).
-pub fn evaluate(result: &BenchmarkResult) -> Vec<SloOutcome> {
-    let mut records = Records::of_kind(&result.kind);
+/// Evaluates the result's SLOs (expressions were validated with the config); `records`
+/// is what the result's kind records.
+pub fn evaluate(result: &BenchmarkResult, mut records: Records) -> Vec<SloOutcome> {
     records.latency |= result.latency.is_some();
     result
         .options
@@ -389,7 +380,10 @@ mod tests {
         assert_eq!(bw.threshold, 1024.0 * 1024.0 * 1024.0);
         let d = parse("p99 < 200ms", &MetricDef::duration("run"), false).unwrap();
         assert_eq!(d.threshold, 0.2);
-        let efficiency = MetricDef::ratio("efficiency", crate::workload::Direction::HigherIsBetter);
+        let efficiency = MetricDef::ratio(
+            "efficiency",
+            crate::model::metric::Direction::HigherIsBetter,
+        );
         assert_eq!(
             parse("median > 80%", &efficiency, false).unwrap().threshold,
             0.8

@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::BenchOptions;
+use crate::model::metric::{LatencySummary, MetricDef, ResultDetails};
+use crate::model::options::BenchOptions;
 use crate::stats::Summary;
-use crate::workload::{LatencySummary, MetricDef, ResultDetails};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

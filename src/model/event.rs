@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::detect::{Regression, RegressionState, Severity, Transition, Verdict};
-use crate::store::RunRecord;
+use crate::model::records::RunRecord;
+use crate::model::verdict::{Regression, RegressionState, Severity, Transition, Verdict};
 
 pub const REGRESSION: &str = "perfwarden.regression";
 pub const ENVIRONMENT_CHANGED: &str = "perfwarden.environment.changed";

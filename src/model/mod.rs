@@ -1,0 +1,21 @@
+//! The ground floor: the nouns every layer shares, and nothing that does work on its own.
+//!
+//! What a benchmark measures ([`metric`]), the records the store persists ([`records`]),
+//! the verdicts and regressions ([`verdict`]) with the history findings they carry
+//! ([`history`]), the alert events ([`event`]), per-benchmark options ([`options`]),
+//! durations and percentages with units ([`units`]), the SLO language ([`slo`]), secrets
+//! ([`secret`]) and the clock ([`clock`]). Keeping them here lets the store, the detector,
+//! the reports and the exports agree on one definition each without importing each other:
+//! this module imports only `stats` (and the standard library and serde).
+
+pub mod clock;
+pub mod event;
+pub mod history;
+pub mod metric;
+pub mod options;
+pub mod records;
+pub mod secret;
+pub mod slo;
+pub mod status;
+pub mod units;
+pub mod verdict;

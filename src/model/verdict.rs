@@ -1,0 +1,180 @@
+//! The judgement of one result and the life of a regression, as they are stored and
+//! exported: a [`Verdict`] per benchmark and run, and a [`Regression`] from the run that
+//! opened it to the one that ended it. `detect::verdict` computes them; the store keeps
+//! them; reports and exports read them.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Minor,
+    Major,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Minor => "minor",
+            Severity::Major => "major",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegressionState {
+    Suspected,
+    Confirmed,
+}
+
+impl RegressionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegressionState::Suspected => "suspected",
+            RegressionState::Confirmed => "confirmed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Within noise or tolerance.
+    NoChange,
+    /// Better by at least the tolerance, with confidence. Reported, never alerted.
+    Improvement,
+    Regression,
+    /// Fewer than 5 baseline runs and no critical change.
+    InsufficientBaseline,
+    /// No comparable run under this fingerprint, but history under another one.
+    NewEpoch,
+    /// Interrupted, or nothing to judge.
+    NotEvaluated,
+}
+
+/// What happened to the benchmark's regression with this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    Opened,
+    Confirmed,
+    Escalated,
+    Continuing,
+    Resolved,
+    /// Closed because the environment (fingerprint) changed.
+    EnvironmentChanged,
+}
+
+/// The numbers behind a verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub baseline_runs: Vec<u64>,
+    /// Median of the pooled baseline samples.
+    pub baseline_median: f64,
+    pub current_median: f64,
+    /// Relative change of the median, positive = worse.
+    pub worse_change: f64,
+    /// Lower bound of `worse_change`: the bootstrap's 95% half-width and `run_noise_margin`
+    /// combined in quadrature below the change. Severity is read from it.
+    pub worse_change_low: Option<f64>,
+    /// Upper 95% bootstrap bound of `worse_change`.
+    pub worse_change_high: Option<f64>,
+    /// 95% prediction half-width of one run's level from the baseline's between-run spread
+    /// (run-to-run variance beyond what the samples explain).
+    pub run_noise_margin: f64,
+    /// Coefficient of variation of the baseline runs' medians.
+    pub run_to_run_cv: Option<f64>,
+    /// Effective tolerance: max(configured, 2 × run_to_run_cv).
+    pub tolerance: f64,
+    pub mann_whitney_p: Option<f64>,
+    /// After Benjamini-Hochberg across the run's benchmarks.
+    pub mann_whitney_p_adjusted: Option<f64>,
+    /// One-sided 99% prediction bound of the baseline medians (worse side).
+    pub prediction_bound: Option<f64>,
+    pub beyond_prediction_bound: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub run_id: u64,
+    pub benchmark: String,
+    pub outcome: Outcome,
+    /// Severity of this run's regression (when `outcome` is `regression`).
+    pub severity: Option<Severity>,
+    /// State of the benchmark's regression after this run.
+    pub state: Option<RegressionState>,
+    pub transition: Option<Transition>,
+    pub evidence: Option<Evidence>,
+    /// One sentence an SRE can act on.
+    pub explanation: String,
+    /// The benchmark's SLOs on this run, reported apart from regressions.
+    #[serde(default)]
+    pub slo: Vec<super::slo::SloOutcome>,
+    /// How noisy the benchmark is, as of this run.
+    #[serde(default)]
+    pub noise: Option<NoiseProfile>,
+    /// Change points over the benchmark's comparable history of run medians, up to this
+    /// run, labelled with the run that starts each new level.
+    #[serde(default)]
+    pub change_points: Vec<HistoryShift>,
+    /// Drift over the last 30 days of run medians (`null` under 5 runs).
+    #[serde(default)]
+    pub drift: Option<super::history::Trend>,
+}
+
+/// A benchmark's noise: what tolerance and verdicts have to live with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoiseProfile {
+    /// Coefficient of variation of this run's samples.
+    pub within_run_cv: Option<f64>,
+    /// Coefficient of variation of the baseline runs' medians.
+    pub run_to_run_cv: Option<f64>,
+    pub baseline_runs: usize,
+}
+
+/// A change point in a benchmark's stored history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryShift {
+    /// First run at the new level.
+    pub run_id: u64,
+    /// The new level started within the last 5 comparable runs.
+    pub recent: bool,
+    #[serde(flatten)]
+    pub point: super::history::LabelledChangePoint,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    /// Back within tolerance.
+    Resolved,
+    /// `baseline accept`: the new level became the baseline.
+    Accepted,
+    /// `baseline reset`.
+    Reset,
+    EnvironmentChanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Regression {
+    pub benchmark: String,
+    pub suite: String,
+    pub config_hash: String,
+    pub fingerprint: String,
+    pub state: RegressionState,
+    pub severity: Severity,
+    pub first_run: u64,
+    pub last_run: u64,
+    /// Runs that regressed, in order.
+    pub runs: Vec<u64>,
+    pub worse_change: Option<f64>,
+    pub worse_change_low: Option<f64>,
+    pub baseline_median: Option<f64>,
+    pub current_median: Option<f64>,
+    pub explanation: String,
+    pub ended: Option<Ending>,
+    pub ended_run: Option<u64>,
+}
