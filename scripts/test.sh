@@ -6,17 +6,20 @@
 # is missing) and the alert rules and routing with promtool and amtool
 # (scripts/check-alerts.sh). Debian's prometheus and prometheus-alertmanager are installed
 # first when missing (scripts/install-test-servers.sh). Ends with one total line:
-# "tests: N passed, N failed".
+# "tests: N passed, N failed". First, the module layering (scripts/check-layering.py) and
+# the check's own test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
+./scripts/check-layering.py 2>&1 | tee -a "$log" || status=$?
+./scripts/check-layering.py --self-test 2>&1 | tee -a "$log" || status=$?
 # The end-to-end tests (tests/stack.rs) start a real Prometheus and Alertmanager.
 ./scripts/install-test-servers.sh
-cargo test --locked --all-targets 2>&1 | tee "$log" || status=$?
+cargo test --locked --all-targets 2>&1 | tee -a "$log" || status=$?
 ./scripts/check-systemd.sh 2>&1 | tee -a "$log" || status=$?
 ./scripts/check-alerts.sh 2>&1 | tee -a "$log" || status=$?
-awk '/^test result:|^systemd:|^alerts:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed[;,]?$/) p += $(i-1); if ($(i) ~ /^failed[;,]?$/) f += $(i-1) } }
+awk '/^test result:|^systemd:|^alerts:|^layering:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed[;,]?$/) p += $(i-1); if ($(i) ~ /^failed[;,]?$/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"

@@ -4,7 +4,8 @@
 use std::io::Write;
 
 use clap::Parser;
-use perfwarden::cli::{self, Cli, Command, exit};
+use perfwarden::cli::{self, Cli, Command};
+use perfwarden::exit;
 use perfwarden::logging::{self, LogFormat};
 
 fn main() {

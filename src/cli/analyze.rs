@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use super::{CliError, Format, Globals, Outcome};
+use super::{CommandError, Format, Globals, Outcome};
 use crate::detect::history;
 use crate::model::metric::Direction;
 use crate::report::{self, AnalysisReport, AnalyzedPoint};
@@ -214,18 +214,18 @@ pub fn parse_series(text: &str) -> Result<Series, String> {
     Ok(series)
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let name = args.input.display().to_string();
     let text = if name == "-" {
         std::io::read_to_string(std::io::stdin())
-            .map_err(|e| CliError::usage(format!("stdin: {e}")))?
+            .map_err(|e| CommandError::usage(format!("stdin: {e}")))?
     } else {
         std::fs::read_to_string(&args.input)
-            .map_err(|e| CliError::usage(format!("{name}: cannot read: {e}")))?
+            .map_err(|e| CommandError::usage(format!("{name}: cannot read: {e}")))?
     };
-    let series = parse_series(&text).map_err(|e| CliError::usage(format!("{name}: {e}")))?;
+    let series = parse_series(&text).map_err(|e| CommandError::usage(format!("{name}: {e}")))?;
     let tolerance = crate::model::units::Percent::parse(&args.tolerance)
-        .map_err(|e| CliError::usage(format!("--tolerance: {e}")))?
+        .map_err(|e| CommandError::usage(format!("--tolerance: {e}")))?
         .0;
     let direction = match args.direction {
         BetterDirection::Lower => Direction::LowerIsBetter,

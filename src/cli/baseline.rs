@@ -7,7 +7,7 @@
 //! - `accept BENCH`: a confirmed regression is the new normal: it is closed as `accepted`
 //!   and the baseline restarts at its first run.
 
-use super::{CliError, Format, Globals, Outcome, nothing_stored};
+use super::{CommandError, Format, Globals, Outcome, nothing_stored};
 use crate::detect::verdict::{self, MIN_BASELINE_RUNS};
 use crate::model::verdict::{Ending, RegressionState};
 use crate::report::{self, BaselineReport, BaselineView};
@@ -31,26 +31,27 @@ pub enum BaselineCommand {
     Accept { benchmark: String },
 }
 
-fn open_store(globals: &Globals) -> Result<std::sync::Arc<Store>, CliError> {
+fn open_store(globals: &Globals) -> Result<std::sync::Arc<Store>, CommandError> {
     let store = globals
         .open_store_for_reading()?
-        .ok_or_else(|| CliError::usage(nothing_stored(&globals.state_dir(None))))?;
+        .ok_or_else(|| CommandError::usage(nothing_stored(&globals.state_dir(None))))?;
     // Closing a confirmed regression resolves its alert: the event goes to the outbox when
     // OTLP export is configured (the daemon's store already knows; it delivers it).
     if globals.served.is_none() {
         if let Ok(config) = globals.load_config() {
-            let _ = crate::export::otlp_settings(&config, Some(&store));
+            let otlp = crate::export::otlp_settings(&config);
+            store.set_outbox_enabled(crate::export::keeps_outbox(&otlp));
         }
     }
     Ok(store)
 }
 
-fn known_benchmark(store: &Store, benchmark: &str) -> Result<(), CliError> {
+fn known_benchmark(store: &Store, benchmark: &str) -> Result<(), CommandError> {
     let known = store.benchmark_names()?;
     if known.iter().any(|b| b == benchmark) {
         Ok(())
     } else {
-        Err(CliError::usage(format!(
+        Err(CommandError::usage(format!(
             "no results for benchmark \"{benchmark}\" (benchmarks with results: {})",
             if known.is_empty() {
                 "none".into()
@@ -61,7 +62,7 @@ fn known_benchmark(store: &Store, benchmark: &str) -> Result<(), CliError> {
     }
 }
 
-fn view(store: &Store, benchmark: &str) -> Result<Option<BaselineView>, CliError> {
+fn view(store: &Store, benchmark: &str) -> Result<Option<BaselineView>, CommandError> {
     let Some(latest) = store.history(benchmark, None)?.into_iter().next_back() else {
         return Ok(None);
     };
@@ -93,7 +94,7 @@ fn view(store: &Store, benchmark: &str) -> Result<Option<BaselineView>, CliError
     }))
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let store = open_store(globals)?;
     match args.command {
         BaselineCommand::Show { benchmark } => {
@@ -119,7 +120,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
         BaselineCommand::Pin { run_id } => {
             let results = store.results(run_id)?;
             if store.run(run_id)?.is_none() {
-                return Err(CliError::usage(format!(
+                return Err(CommandError::usage(format!(
                     "no run {run_id}; `perfwarden runs` lists the stored runs"
                 )));
             }
@@ -147,12 +148,12 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
                 .into_iter()
                 .find(|r| r.benchmark == benchmark);
             let Some(regression) = open else {
-                return Err(CliError::usage(format!(
+                return Err(CommandError::usage(format!(
                     "{benchmark} has no open regression to accept (`perfwarden regressions` lists them)"
                 )));
             };
             if regression.state != RegressionState::Confirmed {
-                return Err(CliError::usage(format!(
+                return Err(CommandError::usage(format!(
                     "the regression of {benchmark} is only suspected; accept it once a second run confirms it, or `baseline reset` it"
                 )));
             }
@@ -166,7 +167,12 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
     }
 }
 
-fn close_open(store: &Store, benchmark: &str, how: Ending, at_run: u64) -> Result<(), CliError> {
+fn close_open(
+    store: &Store,
+    benchmark: &str,
+    how: Ending,
+    at_run: u64,
+) -> Result<(), CommandError> {
     if let Some(mut r) = store
         .open_regressions()?
         .into_iter()

@@ -1,14 +1,14 @@
 //! `perfwarden check`: validate the config and print every problem (the unit's
 //! `ExecStartPre`), including OTLP header values that cannot be read in this environment.
 
-use super::{CliError, Format, Globals, Outcome, exit};
+use super::{CommandError, Format, Globals, Outcome, exit};
 use crate::config::{Config, ConfigSource};
 use crate::report::{self, CheckReport, ProblemView};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CliError> {
+pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandError> {
     let path = Config::locate(globals.config.as_deref());
     let source = path
         .as_ref()
@@ -24,7 +24,7 @@ pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CliError> {
             // What only the running environment can tell: the OTEL_* variables and the
             // header values from variables, files and systemd credentials (under the
             // unit's ExecStartPre, the same environment the daemon gets).
-            let problems: Vec<ProblemView> = match crate::export::otlp_settings(config, None) {
+            let problems: Vec<ProblemView> = match crate::export::otlp_settings(config) {
                 Ok(_) => Vec::new(),
                 Err(e) => vec![ProblemView {
                     file: source.clone(),

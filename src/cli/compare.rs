@@ -1,6 +1,6 @@
 //! `perfwarden compare RUN_A RUN_B`: per-benchmark change from A to B.
 
-use super::{CliError, Format, Globals, Outcome, nothing_stored};
+use super::{CommandError, Format, Globals, Outcome, nothing_stored};
 use crate::report::{self, CompareReport};
 
 #[derive(Debug, clap::Args)]
@@ -11,13 +11,15 @@ pub struct Args {
     pub run_b: u64,
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let Some(store) = globals.open_store_for_reading()? else {
-        return Err(CliError::usage(nothing_stored(&globals.state_dir(None))));
+        return Err(CommandError::usage(nothing_stored(
+            &globals.state_dir(None),
+        )));
     };
-    let fetch = |id: u64| -> Result<_, CliError> {
+    let fetch = |id: u64| -> Result<_, CommandError> {
         store.run(id)?.ok_or_else(|| {
-            CliError::usage(format!(
+            CommandError::usage(format!(
                 "no run {id}; `perfwarden runs` lists the stored runs"
             ))
         })

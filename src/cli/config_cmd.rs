@@ -1,6 +1,6 @@
 //! `perfwarden config default`: print the embedded default config (annotated TOML).
 
-use super::{CliError, Globals, Outcome};
+use super::{CommandError, Globals, Outcome};
 use crate::config::DEFAULT_CONFIG;
 
 #[derive(Debug, clap::Args)]
@@ -15,7 +15,7 @@ pub enum ConfigCommand {
     Default,
 }
 
-pub fn run(_globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+pub fn run(_globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     match args.command {
         ConfigCommand::Default => Ok(Outcome::ok(DEFAULT_CONFIG.to_string())),
     }

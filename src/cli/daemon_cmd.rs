@@ -1,6 +1,6 @@
 //! `perfwarden daemon`: run the scheduler in the foreground (what the systemd unit starts).
 
-use super::{CliError, Globals, Outcome};
+use super::{CommandError, Globals, Outcome};
 use crate::daemon::{self, DaemonOptions};
 use crate::logging::LogFormat;
 
@@ -11,11 +11,12 @@ pub struct Args {
     pub log_format: LogFormat,
 }
 
-pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CliError> {
+pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandError> {
     // Logging was set up by `main` from `--log-format` before anything else ran.
     let code = daemon::run(DaemonOptions {
         config: globals.config.clone(),
         state_dir: globals.state_dir.clone(),
+        serve_command: std::sync::Arc::new(super::serve_command),
     })?;
     Ok(Outcome {
         stdout: String::new(),

@@ -1,13 +1,13 @@
 //! `perfwarden fingerprint`: this host's environment fingerprint and its short hash.
 
-use super::{CliError, Format, Globals, Outcome};
+use super::{CommandError, Format, Globals, Outcome};
 use crate::report::{self, FingerprintReport};
 use crate::runner::fingerprint;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CliError> {
+pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandError> {
     let fingerprint = fingerprint::collect();
     let report = FingerprintReport {
         hash: fingerprint::hash(&fingerprint),

@@ -1,7 +1,7 @@
 //! `perfwarden history BENCH [--since 30d]`: one benchmark's medians over time, with a
 //! sparkline on a terminal.
 
-use super::{CliError, Format, Globals, Outcome, nothing_stored, since};
+use super::{CommandError, Format, Globals, Outcome, nothing_stored, since};
 use crate::report::{self, HistoryReport};
 
 #[derive(Debug, clap::Args)]
@@ -13,14 +13,16 @@ pub struct Args {
     pub since: Option<String>,
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let since = since(args.since.as_deref())?;
     let Some(store) = globals.open_store_for_reading()? else {
-        return Err(CliError::usage(nothing_stored(&globals.state_dir(None))));
+        return Err(CommandError::usage(nothing_stored(
+            &globals.state_dir(None),
+        )));
     };
     let known = store.benchmark_names()?;
     if !known.contains(&args.benchmark) {
-        return Err(CliError::usage(format!(
+        return Err(CommandError::usage(format!(
             "no results for benchmark \"{}\" (benchmarks with results: {})",
             args.benchmark,
             if known.is_empty() {

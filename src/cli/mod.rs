@@ -1,5 +1,5 @@
 //! The command line: clap derive, one file per subcommand (`Args` + `run`). Each `run`
-//! calls library functions and returns an [`Outcome`] or a [`CliError`]; `main` prints and
+//! calls library functions and returns an [`Outcome`] or a [`CommandError`]; `main` prints and
 //! picks the exit code, so tests can call the same code in-process.
 
 mod analyze;
@@ -25,25 +25,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
 use crate::daemon::control::{Client, ClientError, Request, Response, socket_path};
+use crate::exit::{self, CommandError};
 use crate::model::units::ConfigDuration;
 use crate::report::text::Style;
-use crate::store::{Store, StoreError, resolve_state_dir};
-
-/// Documented exit codes (README "Exit codes").
-pub mod exit {
-    /// Success.
-    pub const OK: i32 = 0;
-    /// Usage or config error (bad flag, invalid config, unknown suite, run or benchmark).
-    pub const USAGE: i32 = 1;
-    /// At least one benchmark failed or timed out (results were stored).
-    pub const BENCHMARK_FAILED: i32 = 2;
-    /// The state directory or database cannot be used (permissions, locked, newer schema).
-    pub const STATE: i32 = 3;
-    /// `status`: no daemon answers on the control socket.
-    pub const DAEMON_NOT_RUNNING: i32 = 4;
-    /// Interrupted by Ctrl-C or SIGTERM; finished benchmarks were stored.
-    pub const INTERRUPTED: i32 = 130;
-}
+use crate::store::{Store, resolve_state_dir};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -138,34 +123,8 @@ impl Outcome {
     }
 }
 
-/// A command that could not do its job: the message (printed once, to stderr) and the
-/// exit code.
-#[derive(Debug)]
-pub struct CliError {
-    pub code: i32,
-    pub message: String,
-}
-
-impl CliError {
-    pub fn usage(message: impl Into<String>) -> Self {
-        CliError {
-            code: exit::USAGE,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<StoreError> for CliError {
-    fn from(e: StoreError) -> Self {
-        CliError {
-            code: exit::STATE,
-            message: e.to_string(),
-        }
-    }
-}
-
 /// Runs the parsed command line.
-pub fn execute(cli: Cli) -> Result<Outcome, CliError> {
+pub fn execute(cli: Cli) -> Result<Outcome, CommandError> {
     let globals = Globals {
         config: cli.config,
         state_dir: cli.state_dir,
@@ -182,7 +141,7 @@ pub fn execute(cli: Cli) -> Result<Outcome, CliError> {
     dispatch(&globals, cli.command)
 }
 
-fn dispatch(globals: &Globals, command: Command) -> Result<Outcome, CliError> {
+fn dispatch(globals: &Globals, command: Command) -> Result<Outcome, CommandError> {
     match command {
         Command::Run(args) => run::run(globals, args),
         Command::Check(args) => check::run(globals, args),
@@ -207,7 +166,7 @@ fn forward(
     globals: &Globals,
     client: &Client,
     argv: Vec<String>,
-) -> Result<Option<Outcome>, CliError> {
+) -> Result<Option<Outcome>, CommandError> {
     let style = globals.style();
     let request = Request::Command {
         argv,
@@ -217,17 +176,17 @@ fn forward(
     };
     match client.request(&request).map_err(client_error)? {
         Response::Output { stdout, code } => Ok(Some(Outcome { stdout, code })),
-        Response::Error { message, code } => Err(CliError { code, message }),
+        Response::Error { message, code } => Err(CommandError { code, message }),
         Response::OtherStateDir { .. } => Ok(None),
-        other => Err(CliError {
+        other => Err(CommandError {
             code: exit::STATE,
             message: format!("unexpected answer from the daemon: {other:?}"),
         }),
     }
 }
 
-pub(crate) fn client_error(e: ClientError) -> CliError {
-    CliError {
+pub(crate) fn client_error(e: ClientError) -> CommandError {
+    CommandError {
         code: exit::STATE,
         message: e.to_string(),
     }
@@ -306,11 +265,12 @@ pub struct Globals {
 }
 
 impl Globals {
-    pub fn load_config(&self) -> Result<Config, CliError> {
+    pub fn load_config(&self) -> Result<Config, CommandError> {
         if let Some(served) = &self.served {
             return Ok(served.config.as_ref().clone());
         }
-        Config::load(self.config.as_deref()).map_err(|e| CliError::usage(e.to_string().trim_end()))
+        Config::load(self.config.as_deref())
+            .map_err(|e| CommandError::usage(e.to_string().trim_end()))
     }
 
     /// The state directory from the flag, the environment, the config, or the default.
@@ -325,7 +285,7 @@ impl Globals {
     }
 
     /// Opens the store for reading; `None` (and no file created) when nothing was stored.
-    pub fn open_store_for_reading(&self) -> Result<Option<Arc<Store>>, CliError> {
+    pub fn open_store_for_reading(&self) -> Result<Option<Arc<Store>>, CommandError> {
         if let Some(served) = &self.served {
             return Ok(Some(served.store.clone()));
         }
@@ -342,7 +302,7 @@ impl Globals {
     }
 
     /// A connection to the running daemon, if one answers on the socket.
-    pub fn daemon(&self) -> Result<Option<Client>, CliError> {
+    pub fn daemon(&self) -> Result<Option<Client>, CommandError> {
         if self.served.is_some() {
             return Ok(None);
         }
@@ -366,12 +326,12 @@ impl Globals {
 }
 
 /// Parses `--since 30d` into a point in time.
-pub fn since(text: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, CliError> {
+pub fn since(text: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, CommandError> {
     let Some(text) = text else { return Ok(None) };
     let duration =
-        ConfigDuration::parse(text).map_err(|e| CliError::usage(format!("--since: {e}")))?;
+        ConfigDuration::parse(text).map_err(|e| CommandError::usage(format!("--since: {e}")))?;
     let duration = chrono::Duration::from_std(duration.0)
-        .map_err(|_| CliError::usage(format!("--since: \"{text}\" is too long")))?;
+        .map_err(|_| CommandError::usage(format!("--since: \"{text}\" is too long")))?;
     Ok(Some(chrono::Utc::now() - duration))
 }
 

@@ -1,7 +1,7 @@
 //! `perfwarden regressions [--all]`: open regressions (suspected and confirmed), or with
 //! `--all` every regression ever opened and how it ended.
 
-use super::{CliError, Format, Globals, Outcome};
+use super::{CommandError, Format, Globals, Outcome};
 use crate::report::{self, RegressionsReport};
 
 #[derive(Debug, clap::Args)]
@@ -11,7 +11,7 @@ pub struct Args {
     pub all: bool,
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let regressions = match globals.open_store_for_reading()? {
         Some(store) if args.all => store.regression_log()?,
         Some(store) => store.open_regressions()?,

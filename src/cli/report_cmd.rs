@@ -2,7 +2,7 @@
 //! host, open regressions with severity and evidence, improvements, drifts, level shifts,
 //! environment changes and SLO violations, each with a recommended next step.
 
-use super::{CliError, Format, Globals, Outcome};
+use super::{CommandError, Format, Globals, Outcome};
 use crate::detect::health::HealthReport;
 use crate::report;
 
@@ -13,7 +13,7 @@ pub struct Args {
     pub suite: Option<String>,
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let report = match globals.open_store_for_reading()? {
         Some(store) => HealthReport::build(&store, args.suite.as_deref())?,
         None => HealthReport {
@@ -23,7 +23,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
         },
     };
     if let (Some(suite), true) = (&args.suite, report.suites.is_empty()) {
-        return Err(CliError::usage(format!(
+        return Err(CommandError::usage(format!(
             "no runs of suite \"{suite}\" are stored; `perfwarden runs` lists what is"
         )));
     }

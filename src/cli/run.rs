@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chrono::Utc;
-
-use super::{CliError, Format, Globals, Outcome, client_error, exit};
+use super::{CommandError, Format, Globals, Outcome, client_error, exit};
 use crate::daemon::control::{Client, Request, Response, TicketState};
+use crate::export::PushOnce;
 use crate::model::clock::MonotonicClock;
-use crate::model::records::{RunStatus, Trigger};
+use crate::model::records::Trigger;
+use crate::pipeline::{self, SuiteRun};
 use crate::report::{self, RunReport};
-use crate::runner::{self, BenchmarkPlan, RunContext, progress::TerminalProgress};
+use crate::runner::progress::TerminalProgress;
 use crate::store::Store;
 use crate::workload::CancelToken;
 
@@ -48,15 +48,15 @@ fn install_signal_handler(cancel: CancelToken) {
     }
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     if let Some(client) = globals.daemon()? {
         if let Some(outcome) = run_through_daemon(globals, &client, &args)? {
             return Ok(outcome);
         }
     }
     let config = globals.load_config()?;
-    let plans = BenchmarkPlan::for_suite(&config, &args.suite, &args.benches, args.quick)
-        .map_err(CliError::usage)?;
+    let plans = pipeline::plan(&config, &args.suite, &args.benches, args.quick)
+        .map_err(|e| CommandError::usage(e.0))?;
     let dir = globals.state_dir(Some(&config));
     let store = Store::open_patiently(&dir, crate::store::READER_PATIENCE, || {})?;
     for id in store.recovered_runs() {
@@ -65,102 +65,34 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
             "a previous run did not finish (crash or kill); marked interrupted"
         );
     }
-    let cutoff = Utc::now()
-        - chrono::Duration::from_std(config.agent.retention).unwrap_or(chrono::Duration::MAX);
-    let purged = store.purge_before(cutoff)?;
-    if purged > 0 {
-        tracing::info!(purged, "purged runs older than the retention period");
-    }
-
+    pipeline::purge(&store, &config);
     let cancel = CancelToken::new();
     install_signal_handler(cancel.clone());
-    let fingerprint = runner::fingerprint::collect();
-    let ctx = RunContext {
+    let otlp = crate::export::otlp_settings(&config);
+    let run = SuiteRun {
         store: &store,
         suite: args.suite.clone(),
         quick: args.quick,
-        fingerprint,
-        host: sysinfo::System::host_name().unwrap_or_else(|| "unknown".into()),
-        clock: Arc::new(MonotonicClock::default()),
-        cancel,
         trigger: Trigger::Manual,
         gate: None,
+        host: sysinfo::System::host_name().unwrap_or_else(|| "unknown".into()),
+        host_id: crate::scheduler::splay::host_id(),
+        clock: Arc::new(MonotonicClock::default()),
+        cancel,
+        outbox: crate::export::keeps_outbox(&otlp),
     };
     let mut progress = TerminalProgress::new();
-    let outcome = runner::run_suite(&ctx, plans, &mut progress).map_err(|e| CliError {
-        code: exit::STATE,
-        message: e.to_string(),
-    })?;
+    let outcome = pipeline::execute(run, plans, &mut progress, &PushOnce(otlp))
+        .map_err(|e| CommandError::state(e.to_string()))?;
     drop(progress);
-    // Alert events go to the outbox only when OTLP export is configured.
-    let otlp = crate::export::otlp_settings(&config, Some(&store));
-    crate::detect::evaluate_run(&store, &outcome.run)?;
-    let health = crate::daemon::status::health(&store)?;
-    store.enqueue_events(&[crate::model::event::suite_finished(
-        &crate::scheduler::splay::host_id(),
-        &outcome.run,
-        health.0,
-        Utc::now(),
-    )])?;
-    export_once(&store, otlp);
 
+    let code = exit::of_run(&outcome.run);
     let report = RunReport::build(&store, outcome.run)?;
     let stdout = match globals.format {
         Format::Text => report::text::run_report(&report, globals.style()),
         Format::Json => report::json::render("run", &report) + "\n",
     };
-    let code = if report.run.status == RunStatus::Interrupted {
-        exit::INTERRUPTED
-    } else if report.any_failed() {
-        exit::BENCHMARK_FAILED
-    } else {
-        exit::OK
-    };
     Ok(Outcome { stdout, code })
-}
-
-/// Pushes the state and the alert events once when OTLP export is configured. Problems
-/// are warnings: the results are stored, and undelivered events wait in the outbox for
-/// the next run or the daemon.
-fn export_once(
-    store: &Store,
-    settings: Result<
-        Option<crate::export::otlp::settings::OtlpSettings>,
-        crate::export::otlp::settings::SettingsError,
-    >,
-) {
-    let settings = match settings {
-        Ok(Some(settings)) => settings,
-        Ok(None) => return,
-        Err(e) => {
-            eprintln!("warning: {e}; alert events stay in the outbox");
-            return;
-        }
-    };
-    let fingerprint = match crate::export::latest_fingerprint(store) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("warning: OTLP export skipped: {e}");
-            return;
-        }
-    };
-    // Two request timeouts: the metrics and one batch of events, with a little slack.
-    let deadline = settings.metrics.timeout * 2 + std::time::Duration::from_secs(1);
-    let report =
-        crate::export::otlp::exporter::export_once(store, &settings, &fingerprint, deadline);
-    match report.result {
-        Ok(()) => tracing::info!(
-            endpoint = %crate::export::otlp::settings::shown_endpoint(&settings.metrics.endpoint),
-            events = report.delivered,
-            "exported the metrics and the alert events over OTLP"
-        ),
-        Err(e) => eprintln!(
-            "warning: OTLP export to {} failed: {e}; {} alert event{} stay in the outbox for the next run or the daemon",
-            crate::export::otlp::settings::shown_endpoint(&settings.metrics.endpoint),
-            report.backlog,
-            if report.backlog == 1 { "" } else { "s" }
-        ),
-    }
 }
 
 /// Queues the run in the daemon and follows it. `None` when the daemon serves another state
@@ -169,7 +101,7 @@ fn run_through_daemon(
     globals: &Globals,
     client: &Client,
     args: &Args,
-) -> Result<Option<Outcome>, CliError> {
+) -> Result<Option<Outcome>, CommandError> {
     let request = Request::Run {
         suite: args.suite.clone(),
         benches: args.benches.clone(),
@@ -183,7 +115,7 @@ fn run_through_daemon(
             running,
         } => (ticket, ahead, running),
         Response::OtherStateDir { .. } => return Ok(None),
-        Response::Error { message, code } => return Err(CliError { code, message }),
+        Response::Error { message, code } => return Err(CommandError { code, message }),
         other => return Err(unexpected(other)),
     };
     if globals.config.is_some() {
@@ -231,7 +163,7 @@ fn run_through_daemon(
                 message,
             } => {
                 let Some(run_id) = run_id else {
-                    return Err(CliError {
+                    return Err(CommandError {
                         code,
                         message: message
                             .unwrap_or_else(|| "the daemon could not run the suite".into()),
@@ -261,12 +193,12 @@ fn run_through_daemon(
                     .map_err(client_error)?;
                 return match shown {
                     Response::Output { stdout, .. } => Ok(Some(Outcome { stdout, code })),
-                    Response::Error { message, code } => Err(CliError { code, message }),
+                    Response::Error { message, code } => Err(CommandError { code, message }),
                     other => Err(unexpected(other)),
                 };
             }
             TicketState::Unknown => {
-                return Err(CliError {
+                return Err(CommandError {
                     code: exit::STATE,
                     message: format!(
                         "the daemon no longer knows ticket {ticket} (it restarted); `perfwarden runs` shows what was stored"
@@ -277,8 +209,8 @@ fn run_through_daemon(
     }
 }
 
-fn unexpected(response: Response) -> CliError {
-    CliError {
+fn unexpected(response: Response) -> CommandError {
+    CommandError {
         code: exit::STATE,
         message: format!("unexpected answer from the daemon: {response:?}"),
     }

@@ -1,6 +1,6 @@
 //! `perfwarden runs [--suite S] [--since 30d]`: list stored runs.
 
-use super::{CliError, Format, Globals, Outcome, since};
+use super::{CommandError, Format, Globals, Outcome, since};
 use crate::report::{self, RunsReport};
 
 #[derive(Debug, clap::Args)]
@@ -13,7 +13,7 @@ pub struct Args {
     pub since: Option<String>,
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let since = since(args.since.as_deref())?;
     let runs = match globals.open_store_for_reading()? {
         Some(store) => store.runs(args.suite.as_deref(), since)?,

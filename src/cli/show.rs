@@ -1,6 +1,6 @@
 //! `perfwarden show RUN_ID`: one stored run, as `run` printed it.
 
-use super::{CliError, Format, Globals, Outcome, nothing_stored};
+use super::{CommandError, Format, Globals, Outcome, nothing_stored};
 use crate::report::{self, RunReport};
 
 #[derive(Debug, clap::Args)]
@@ -9,12 +9,14 @@ pub struct Args {
     pub run_id: u64,
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CliError> {
+pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let Some(store) = globals.open_store_for_reading()? else {
-        return Err(CliError::usage(nothing_stored(&globals.state_dir(None))));
+        return Err(CommandError::usage(nothing_stored(
+            &globals.state_dir(None),
+        )));
     };
     let run = store.run(args.run_id)?.ok_or_else(|| {
-        CliError::usage(format!(
+        CommandError::usage(format!(
             "no run {} in {}; `perfwarden runs` lists the stored runs",
             args.run_id,
             store.path().display()

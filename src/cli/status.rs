@@ -2,21 +2,22 @@
 //! control socket; without one, the persisted schedule state and health from the database,
 //! and exit code 4 so scripts can tell.
 
-use super::{CliError, Format, Globals, Outcome, client_error, exit};
+use super::{CommandError, Format, Globals, Outcome, client_error, exit};
 use crate::daemon::control::{Request, Response};
 use crate::daemon::status;
+use crate::detect::health::HostHealth;
 use crate::model::status::StatusReport;
 use crate::report;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CliError> {
+pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandError> {
     let report = match globals.daemon()? {
         Some(client) => match client.request(&Request::Status).map_err(client_error)? {
             Response::Status(report) => *report,
             other => {
-                return Err(CliError {
+                return Err(CommandError {
                     code: exit::STATE,
                     message: format!("unexpected answer from the daemon: {other:?}"),
                 });
@@ -38,7 +39,7 @@ pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CliError> {
 
 /// The status without a daemon: schedules from the config, last outcomes and the next run
 /// the daemon computed from the database.
-fn offline(globals: &Globals) -> Result<StatusReport, CliError> {
+fn offline(globals: &Globals) -> Result<StatusReport, CommandError> {
     let config = globals.load_config()?;
     let state_dir = globals.state_dir(Some(&config));
     let store = globals.open_store_for_reading()?;
@@ -47,18 +48,18 @@ fn offline(globals: &Globals) -> Result<StatusReport, CliError> {
         .timezone
         .unwrap_or_else(crate::scheduler::host_timezone);
     let suites = status::suites_from_store(&config, store.as_deref(), timezone)?;
-    let (health_score, health_grade, open_regressions) = match store.as_deref() {
-        Some(store) => status::health(store)?,
-        None => (None, None, 0),
+    let health = match store.as_deref() {
+        Some(store) => HostHealth::of(store)?,
+        None => HostHealth::default(),
     };
     Ok(StatusReport {
         daemon: None,
         socket: globals.socket(),
         state_dir,
         suites,
-        health_score,
-        health_grade,
-        open_regressions,
+        health_score: health.score,
+        health_grade: health.grade,
+        open_regressions: health.open_regressions,
         export_backlog: match store.as_deref() {
             Some(store) => store.outbox_len()?,
             None => 0,

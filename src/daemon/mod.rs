@@ -30,8 +30,10 @@ use chrono_tz::Tz;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, watch};
 
-use crate::cli::{CliError, exit};
 use crate::config::{Config, WhenBusy};
+use crate::detect::health::HostHealth;
+use crate::exit::{self, CommandError};
+use crate::export::Publish;
 use crate::export::otlp::exporter::OtlpExporter;
 use crate::export::otlp::settings::OtlpSettings;
 use crate::model::clock::MonotonicClock;
@@ -41,11 +43,12 @@ use crate::model::records::{
 use crate::model::status::{
     CurrentRun, DaemonInfo, ExportStatus, QueuedRun, QuietWait, ReloadStatus, StatusReport,
 };
-use crate::runner::{self, BenchmarkPlan, RunContext, RunObserver};
+use crate::pipeline::{self, SuiteOutcome, SuiteRun};
+use crate::runner::{BenchmarkPlan, RunObserver};
 use crate::scheduler::{self, Agenda, Job, Notice, quiet, splay};
 use crate::store::{Store, resolve_state_dir};
 use crate::workload::CancelToken;
-use control::TicketState;
+use control::{Response, TicketState};
 
 /// How long SIGTERM waits for the running benchmark to reach a sample boundary before the
 /// daemon marks the run interrupted itself and exits (systemd's default stop timeout is
@@ -63,9 +66,20 @@ const FINISHED_TICKETS: usize = 64;
 /// database (a reader takes milliseconds; systemd's start timeout is 90 s).
 const STORE_PATIENCE: Duration = Duration::from_secs(30);
 
+/// Serves a read command that a client forwarded over the control socket: its command line,
+/// the client's terminal style, the daemon's open store and config → the answer, and
+/// whether the command may have changed the stored state (the daemon then refreshes what
+/// it exports). The CLI hands its own dispatcher in, so the daemon never imports it.
+pub type CommandHandler = Arc<
+    dyn Fn(Vec<String>, crate::report::text::Style, Arc<Store>, Arc<Config>) -> (Response, bool)
+        + Send
+        + Sync,
+>;
+
 pub struct DaemonOptions {
     pub config: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
+    pub serve_command: CommandHandler,
 }
 
 /// What the daemon is doing, for `status` and systemd's STATUS line.
@@ -98,7 +112,7 @@ struct Shared {
     current: Option<CurrentRun>,
     waiting: Option<QuietWait>,
     finished: VecDeque<(u64, TicketState)>,
-    health: (Option<f64>, Option<char>, usize),
+    health: HostHealth,
     last_reload: Option<ReloadStatus>,
 }
 
@@ -134,7 +148,10 @@ struct Otlp {
 
 /// Starts, restarts (settings changed) or stops the OTLP exporter for `config`.
 fn apply_otlp(daemon: &Daemon, config: &Config) {
-    let resolved = crate::export::otlp_settings(config, Some(&daemon.store));
+    let resolved = crate::export::otlp_settings(config);
+    daemon
+        .store
+        .set_outbox_enabled(crate::export::keeps_outbox(&resolved));
     let mut otlp = daemon.otlp.lock().unwrap_or_else(|p| p.into_inner());
     let wanted = match resolved {
         Ok(settings) => settings,
@@ -199,9 +216,9 @@ fn timing(config: &Config, host_id: &str) -> (Tz, Duration) {
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. Returns the process exit code.
-pub fn run(options: DaemonOptions) -> Result<i32, CliError> {
+pub fn run(options: DaemonOptions) -> Result<i32, CommandError> {
     let config = Config::load(options.config.as_deref())
-        .map_err(|e| CliError::usage(e.to_string().trim_end()))?;
+        .map_err(|e| CommandError::usage(e.to_string().trim_end()))?;
     let state_dir = resolve_state_dir(
         options.state_dir.as_deref(),
         config.agent.state_dir.as_deref(),
@@ -232,7 +249,7 @@ pub fn run(options: DaemonOptions) -> Result<i32, CliError> {
     for (suite, state) in agenda.take_dirty() {
         store.put_schedule_state(&suite, &state)?;
     }
-    let health = status::health(&store)?;
+    let health = HostHealth::of(&store)?;
     let prometheus_listen = config.export.prometheus_listen;
     let daemon = Arc::new(Daemon {
         store,
@@ -265,7 +282,7 @@ pub fn run(options: DaemonOptions) -> Result<i32, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError {
+        .map_err(|e| CommandError {
             code: exit::STATE,
             message: format!("cannot start the async runtime: {e}"),
         })?;
@@ -330,6 +347,8 @@ type JobHandle = (Job, tokio::task::JoinHandle<JobEnd>);
 /// How a job ended.
 struct JobEnd {
     run: Option<RunRecord>,
+    /// The host's health after the run, when one was judged.
+    health: Option<HostHealth>,
     code: i32,
     message: Option<String>,
 }
@@ -344,8 +363,8 @@ async fn wait_for(job: &mut Option<JobHandle>) -> Result<JobEnd, tokio::task::Jo
 async fn serve(
     daemon: Arc<Daemon>,
     prometheus_listen: Option<std::net::SocketAddr>,
-) -> Result<i32, CliError> {
-    let signal_error = |e: std::io::Error| CliError {
+) -> Result<i32, CommandError> {
+    let signal_error = |e: std::io::Error| CommandError {
         code: exit::STATE,
         message: format!("cannot install signal handlers: {e}"),
     };
@@ -354,15 +373,16 @@ async fn serve(
     let mut sighup = signal(SignalKind::hangup()).map_err(signal_error)?;
 
     let group = daemon.lock().config.daemon.socket_group.clone();
-    let listener = server::bind(&daemon.socket, group.as_deref()).map_err(|message| CliError {
-        code: exit::STATE,
-        message,
-    })?;
+    let listener =
+        server::bind(&daemon.socket, group.as_deref()).map_err(|message| CommandError {
+            code: exit::STATE,
+            message,
+        })?;
     tokio::spawn(server::accept_loop(listener, daemon.clone()));
     if let (Some(listen), Some(exposition)) = (prometheus_listen, daemon.exposition.clone()) {
         let endpoint = crate::export::prometheus::bind(listen)
             .await
-            .map_err(|message| CliError {
+            .map_err(|message| CommandError {
                 code: exit::STATE,
                 message,
             })?;
@@ -418,6 +438,7 @@ async fn serve(
                 let (finished_job, _) = job.take().expect("a job was running");
                 let end = ended.unwrap_or_else(|e| JobEnd {
                     run: None,
+                    health: None,
                     code: exit::STATE,
                     message: Some(format!("the suite task failed: {e}")),
                 });
@@ -505,15 +526,13 @@ fn job_finished(daemon: &Daemon, job: &Job, end: JobEnd) {
             "suite did not run"
         ),
     }
-    let health = status::health(&daemon.store);
     let mut shared = daemon.lock();
     shared.agenda.finish(job.ticket, end.run.as_ref());
     shared.phase = Phase::Idle;
     shared.current = None;
     shared.waiting = None;
-    match health {
-        Ok(h) => shared.health = h,
-        Err(e) => tracing::warn!(error = %e, "cannot compute the health score"),
+    if let Some(health) = end.health {
+        shared.health = health;
     }
     shared.finished.push_back((
         job.ticket,
@@ -526,33 +545,31 @@ fn job_finished(daemon: &Daemon, job: &Job, end: JobEnd) {
     while shared.finished.len() > FINISHED_TICKETS {
         shared.finished.pop_front();
     }
-    let health_score = shared.health.0;
+    let judged = end.run.is_some();
     drop(shared);
     persist_schedule(daemon);
-    if let Some(run) = &end.run {
-        let event =
-            crate::model::event::suite_finished(&daemon.host_id, run, health_score, Utc::now());
-        if let Err(e) = daemon.store.enqueue_events(&[event]) {
-            tracing::error!(error = %e, "cannot write the suite.finished event to the outbox");
-        }
+    // A run that went through the pipeline was published there.
+    if !judged {
+        DaemonSinks(daemon).run_judged(&daemon.store);
     }
-    if let Some(exporter) = &daemon
-        .otlp
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .exporter
-    {
-        exporter.flush_soon();
-    }
-    refresh_exposition(daemon);
 }
 
-/// The exit code `perfwarden run` returns for a run that ended like `run`.
-pub fn run_exit_code(run: &RunRecord) -> i32 {
-    match run.status {
-        RunStatus::Interrupted => exit::INTERRUPTED,
-        RunStatus::Failed => exit::BENCHMARK_FAILED,
-        _ => exit::OK,
+/// The daemon's exports: the OTLP exporter is woken to deliver the new events now, and the
+/// Prometheus scrape page is recomputed from the store.
+struct DaemonSinks<'a>(&'a Daemon);
+
+impl Publish for DaemonSinks<'_> {
+    fn run_judged(&self, _store: &Store) {
+        let daemon = self.0;
+        if let Some(exporter) = &daemon
+            .otlp
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .exporter
+        {
+            exporter.flush_soon();
+        }
+        refresh_exposition(daemon);
     }
 }
 
@@ -562,20 +579,15 @@ async fn execute_job(daemon: Arc<Daemon>, job: Job) -> JobEnd {
     let config = daemon.lock().config.clone();
     let failed = |message: String| JobEnd {
         run: None,
+        health: None,
         code: exit::USAGE,
         message: Some(message),
     };
-    let plans = match BenchmarkPlan::for_suite(&config, &job.suite, &job.benches, job.quick) {
+    let plans = match pipeline::plan(&config, &job.suite, &job.benches, job.quick) {
         Ok(plans) => plans,
-        Err(message) => return failed(message),
+        Err(e) => return failed(e.0),
     };
-    let cutoff = Utc::now()
-        - chrono::Duration::from_std(config.agent.retention).unwrap_or(chrono::Duration::MAX);
-    match daemon.store.purge_before(cutoff) {
-        Ok(0) => {}
-        Ok(purged) => tracing::info!(purged, "purged runs older than the retention period"),
-        Err(e) => tracing::warn!(error = %e, "cannot purge old runs"),
-    }
+    pipeline::purge(&daemon.store, &config);
     {
         let mut shared = daemon.lock();
         shared.current = Some(CurrentRun {
@@ -598,6 +610,7 @@ async fn execute_job(daemon: Arc<Daemon>, job: Job) -> JobEnd {
             None => {
                 return JobEnd {
                     run: None,
+                    health: None,
                     code: exit::INTERRUPTED,
                     message: Some("stopped while waiting for a quiet host".into()),
                 };
@@ -608,94 +621,47 @@ async fn execute_job(daemon: Arc<Daemon>, job: Job) -> JobEnd {
     };
     daemon.lock().phase = Phase::Running;
 
-    let store = daemon.store.clone();
-    let observer_daemon = daemon.clone();
-    let host = daemon.host.clone();
-    let cancel = daemon.cancel.clone();
-    let benchmarks: Vec<String> = plans.iter().map(|p| p.name.clone()).collect();
-    let outcome = tokio::task::spawn_blocking(move || -> Result<RunRecord, String> {
-        let fingerprint = runner::fingerprint::collect();
-        if let Some(gate) = gate.as_ref().filter(|g| g.outcome == GateOutcome::Skipped) {
-            return record_skipped(&store, &job, host, fingerprint, benchmarks, gate.clone())
-                .map_err(|e| e.to_string());
-        }
-        let ctx = RunContext {
-            store: &store,
+    let runner = daemon.clone();
+    let outcome = tokio::task::spawn_blocking(move || -> Result<SuiteOutcome, String> {
+        let run = SuiteRun {
+            store: &runner.store,
             suite: job.suite.clone(),
             quick: job.quick,
-            fingerprint,
-            host,
-            clock: Arc::new(MonotonicClock::default()),
-            cancel,
             trigger: job.trigger,
             gate,
+            host: runner.host.clone(),
+            host_id: runner.host_id.clone(),
+            clock: Arc::new(MonotonicClock::default()),
+            cancel: runner.cancel.clone(),
+            outbox: runner.store.outbox_enabled(),
         };
         let mut observer = StatusObserver {
-            daemon: observer_daemon,
+            daemon: runner.clone(),
         };
-        let outcome = runner::run_suite(&ctx, plans, &mut observer).map_err(|e| e.to_string())?;
-        crate::detect::evaluate_run(&store, &outcome.run).map_err(|e| e.to_string())?;
-        Ok(outcome.run)
+        let published = DaemonSinks(&runner);
+        pipeline::execute(run, plans, &mut observer, &published).map_err(|e| e.to_string())
     })
     .await;
     match outcome {
-        Ok(Ok(run)) => JobEnd {
-            code: run_exit_code(&run),
-            run: Some(run),
+        Ok(Ok(outcome)) => JobEnd {
+            code: exit::of_run(&outcome.run),
+            run: Some(outcome.run),
+            health: outcome.health,
             message: None,
         },
         Ok(Err(message)) => JobEnd {
             run: None,
+            health: None,
             code: exit::STATE,
             message: Some(message),
         },
         Err(e) => JobEnd {
             run: None,
+            health: None,
             code: exit::STATE,
             message: Some(format!("the suite thread panicked: {e}")),
         },
     }
-}
-
-/// Stores a run that the quiet-host gate skipped, so the skip and its reason show in
-/// `runs`, reports and `status`.
-fn record_skipped(
-    store: &Store,
-    job: &Job,
-    host: String,
-    fingerprint: crate::model::records::Fingerprint,
-    benchmarks: Vec<String>,
-    gate: QuietGateRecord,
-) -> Result<RunRecord, crate::store::StoreError> {
-    let hash = runner::fingerprint::hash(&fingerprint);
-    store.put_fingerprint(&hash, &fingerprint)?;
-    let now = Utc::now();
-    let mut run = store.begin_run(RunRecord {
-        id: 0,
-        suite: job.suite.clone(),
-        status: RunStatus::Running,
-        quick: job.quick,
-        started_at: now,
-        finished_at: None,
-        host,
-        agent_version: env!("CARGO_PKG_VERSION").to_string(),
-        fingerprint: hash,
-        benchmarks,
-        note: None,
-        trigger: Some(job.trigger),
-        gate: None,
-    })?;
-    run.status = RunStatus::Skipped;
-    run.finished_at = Some(now);
-    run.note = Some(format!(
-        "skipped: the host stayed busy for {} ({})",
-        humantime::format_duration(Duration::from_secs(gate.postponed_secs as u64)),
-        gate.reasons.join(", ")
-    ));
-    run.gate = Some(gate);
-    store.update_run(&run)?;
-    tracing::warn!(suite = %job.suite, run = run.id, note = run.note.as_deref().unwrap_or(""), "suite skipped");
-    Ok(run)
 }
 
 /// Waits until the host is quiet, backing off up to `max_delay`. `None` when the daemon is
@@ -940,9 +906,9 @@ fn status_report(daemon: &Daemon) -> StatusReport {
         socket: daemon.socket.clone(),
         state_dir: daemon.state_dir.clone(),
         suites: status::suites_from_agenda(&shared.agenda),
-        health_score: shared.health.0,
-        health_grade: shared.health.1,
-        open_regressions: shared.health.2,
+        health_score: shared.health.score,
+        health_grade: shared.health.grade,
+        open_regressions: shared.health.open_regressions,
         export_backlog: daemon.store.outbox_len().unwrap_or(0),
         otlp: otlp_status(daemon),
     }

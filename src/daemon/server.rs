@@ -10,7 +10,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use super::control::{MAX_MESSAGE_BYTES, Request, Response};
 use super::{Daemon, status_report, ticket_state};
-use crate::cli::{self, exit};
+use crate::exit;
 use crate::runner::BenchmarkPlan;
 
 /// Binds the socket: refuses if another daemon answers there, replaces a stale file,
@@ -166,8 +166,9 @@ async fn respond(daemon: &Arc<Daemon>, request: Request) -> Response {
             let store = daemon.store.clone();
             let config = daemon.lock().config.clone();
             let style = crate::report::text::Style { color, terminal };
+            let serve = daemon.options.serve_command.clone();
             let (response, may_write) =
-                tokio::task::spawn_blocking(move || cli::serve_command(argv, style, store, config))
+                tokio::task::spawn_blocking(move || serve(argv, style, store, config))
                     .await
                     .unwrap_or_else(|e| {
                         let message = format!("the command panicked: {e}");

@@ -2,7 +2,6 @@
 //! store) and by the CLI when no daemon runs (the store and the config only).
 
 use crate::config::Config;
-use crate::detect::health::HealthReport;
 use crate::model::status::SuiteStatus;
 use crate::scheduler::Agenda;
 use crate::store::{Store, StoreError};
@@ -48,11 +47,4 @@ pub fn suites_from_store(
             )
         })
         .collect())
-}
-
-/// Host health score, grade and the number of open regressions.
-pub fn health(store: &Store) -> Result<(Option<f64>, Option<char>, usize), StoreError> {
-    let report = HealthReport::build(store, None)?;
-    let open = store.open_regressions()?.len();
-    Ok((report.host_score, report.host_grade, open))
 }

@@ -374,6 +374,27 @@ fn recommend(
     out
 }
 
+/// The host's health in one line: what `status`, the `suite.finished` event and the
+/// daemon's STATUS show.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct HostHealth {
+    /// The worst suite's score; `None` with no runs.
+    pub score: Option<f64>,
+    pub grade: Option<char>,
+    pub open_regressions: usize,
+}
+
+impl HostHealth {
+    pub fn of(store: &Store) -> Result<HostHealth, StoreError> {
+        let report = HealthReport::build(store, None)?;
+        Ok(HostHealth {
+            score: report.host_score,
+            grade: report.host_grade,
+            open_regressions: store.open_regressions()?.len(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

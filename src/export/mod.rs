@@ -9,6 +9,10 @@ pub mod otlp;
 pub mod prometheus;
 pub mod state;
 
+use otlp::settings::{OtlpSettings, SettingsError};
+
+use crate::store::Store;
+
 /// The fingerprint the resource reports: the latest run's, else this host's now.
 pub fn latest_fingerprint(store: &crate::store::Store) -> Result<String, crate::store::StoreError> {
     Ok(match store.runs(None, None)?.first() {
@@ -17,23 +21,71 @@ pub fn latest_fingerprint(store: &crate::store::Store) -> Result<String, crate::
     })
 }
 
-/// Resolves `[export.otlp]` with the process environment, and turns the store's outbox on
-/// when OTLP export is configured (even if a header cannot be read yet: the events wait
-/// for a fixed config). `Ok(None)`: export is off.
-pub fn otlp_settings(
-    config: &crate::config::Config,
-    store: Option<&crate::store::Store>,
-) -> Result<Option<otlp::settings::OtlpSettings>, otlp::settings::SettingsError> {
+/// `[export.otlp]` resolved with the process environment. `Ok(None)`: export is off.
+pub type ResolvedOtlp = Result<Option<OtlpSettings>, SettingsError>;
+
+/// Resolves `[export.otlp]` with the process environment.
+pub fn otlp_settings(config: &crate::config::Config) -> ResolvedOtlp {
     let env = |name: &str| std::env::var(name).ok();
-    let resolved = otlp::settings::resolve(&config.export.otlp, &env);
-    if let Some(store) = store {
-        let on = match &resolved {
-            Ok(settings) => settings.is_some(),
-            Err(_) => true,
-        };
-        store.set_outbox_enabled(on);
+    otlp::settings::resolve(&config.export.otlp, &env)
+}
+
+/// Whether alert events are kept in the outbox: when OTLP export is configured, even if a
+/// header cannot be read yet (the events wait for a fixed config). An agent without a
+/// collector does not collect undeliverable events.
+pub fn keeps_outbox(resolved: &ResolvedOtlp) -> bool {
+    match resolved {
+        Ok(settings) => settings.is_some(),
+        Err(_) => true,
     }
-    resolved
+}
+
+/// Where the stored state and the alert events go once a run is judged: the one-shot CLI
+/// pushes them once over OTLP ([`PushOnce`]); the daemon wakes its exporter and refreshes
+/// its scrape page. A new sink implements this and is handed to the run pipeline.
+pub trait Publish {
+    /// Called after the run's verdicts and events are committed. Problems are logged, never
+    /// returned: the results are stored, and undelivered events wait in the outbox.
+    fn run_judged(&self, store: &Store);
+}
+
+/// Pushes the state and the alert events once, when OTLP export is configured.
+pub struct PushOnce(pub ResolvedOtlp);
+
+impl Publish for PushOnce {
+    fn run_judged(&self, store: &Store) {
+        let settings = match &self.0 {
+            Ok(Some(settings)) => settings,
+            Ok(None) => return,
+            Err(e) => {
+                eprintln!("warning: {e}; alert events stay in the outbox");
+                return;
+            }
+        };
+        let fingerprint = match latest_fingerprint(store) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("warning: OTLP export skipped: {e}");
+                return;
+            }
+        };
+        // Two request timeouts: the metrics and one batch of events, with a little slack.
+        let deadline = settings.metrics.timeout * 2 + std::time::Duration::from_secs(1);
+        let report = otlp::exporter::export_once(store, settings, &fingerprint, deadline);
+        let endpoint = otlp::settings::shown_endpoint(&settings.metrics.endpoint);
+        match report.result {
+            Ok(()) => tracing::info!(
+                endpoint = %endpoint,
+                events = report.delivered,
+                "exported the metrics and the alert events over OTLP"
+            ),
+            Err(e) => eprintln!(
+                "warning: OTLP export to {endpoint} failed: {e}; {} alert event{} stay in the outbox for the next run or the daemon",
+                report.backlog,
+                if report.backlog == 1 { "" } else { "s" }
+            ),
+        }
+    }
 }
 
 /// The OpenTelemetry resource of this agent (`../shared/metrics.md`): who is reporting.

@@ -65,6 +65,36 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
+    /// A run about to start, as [`crate::store::Store::begin_run`] takes it (the store
+    /// assigns the id): the one place a run record is made.
+    #[allow(clippy::too_many_arguments)]
+    pub fn started(
+        suite: &str,
+        quick: bool,
+        started_at: DateTime<Utc>,
+        host: &str,
+        fingerprint: String,
+        benchmarks: Vec<String>,
+        trigger: Trigger,
+        gate: Option<QuietGateRecord>,
+    ) -> RunRecord {
+        RunRecord {
+            id: 0,
+            suite: suite.to_string(),
+            status: RunStatus::Running,
+            quick,
+            started_at,
+            finished_at: None,
+            host: host.to_string(),
+            agent_version: env!("CARGO_PKG_VERSION").to_string(),
+            fingerprint,
+            benchmarks,
+            note: None,
+            trigger: Some(trigger),
+            gate,
+        }
+    }
+
     pub fn duration_secs(&self) -> Option<f64> {
         self.finished_at
             .map(|end| (end - self.started_at).num_milliseconds() as f64 / 1000.0)

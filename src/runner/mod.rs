@@ -308,21 +308,16 @@ pub fn run_suite(
     remove_dir_if_present(&scratch_root);
 
     let snapshot = snapshot::SnapshotProbe::start();
-    let mut run = ctx.store.begin_run(RunRecord {
-        id: 0,
-        suite: ctx.suite.clone(),
-        status: RunStatus::Running,
-        quick: ctx.quick,
-        started_at: Utc::now(),
-        finished_at: None,
-        host: ctx.host.clone(),
-        agent_version: env!("CARGO_PKG_VERSION").to_string(),
-        fingerprint: fingerprint_hash.clone(),
-        benchmarks: plans.iter().map(|p| p.name.clone()).collect(),
-        note: None,
-        trigger: Some(ctx.trigger),
-        gate: ctx.gate.clone(),
-    })?;
+    let mut run = ctx.store.begin_run(RunRecord::started(
+        &ctx.suite,
+        ctx.quick,
+        Utc::now(),
+        &ctx.host,
+        fingerprint_hash.clone(),
+        plans.iter().map(|p| p.name.clone()).collect(),
+        ctx.trigger,
+        ctx.gate.clone(),
+    ))?;
     observer.run_started(&run);
     ctx.store.put_snapshot(run.id, &snapshot.partial())?;
     tracing::info!(run = run.id, suite = %run.suite, benchmarks = plans.len(), "run started");

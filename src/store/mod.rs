@@ -597,6 +597,11 @@ impl Store {
     }
 
     /// Turns the outbox on or off for this process (see `outbox_enabled`).
+    pub fn outbox_enabled(&self) -> bool {
+        self.outbox_enabled
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn set_outbox_enabled(&self, enabled: bool) {
         self.outbox_enabled
             .store(enabled, std::sync::atomic::Ordering::Relaxed);

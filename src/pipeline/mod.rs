@@ -1,0 +1,171 @@
+//! The one way a suite runs. `perfwarden run` and the daemon (scheduled, caught-up and
+//! queued runs) call the same two steps, so a run means the same thing whoever started it:
+//!
+//! 1. [`plan`] the benchmarks (unknown suites or benchmarks are usage errors, found before
+//!    anything is opened or written), then [`purge`] runs older than the retention period;
+//! 2. [`execute`]: take the environment fingerprint, run the benchmarks (each result
+//!    committed as it is measured) — or, when the daemon's quiet-host gate gave up on a busy
+//!    host and the config says `when_busy = "skip"`, record the run as skipped — then judge
+//!    it (verdicts, regression states and alert events in one transaction), compute the
+//!    host's health, queue the `suite.finished` event and hand the stored state to the
+//!    exports.
+//!
+//! What differs between the callers is passed in, never decided here: the progress
+//! [`RunObserver`] (a terminal bar, or the daemon's status), whether alert events go to the
+//! outbox (only when OTLP export is configured), the quiet-host gate's record (the daemon
+//! waits for it between the two steps) and the [`Publish`] sink (a one-shot OTLP push, or
+//! the daemon's exporter and scrape page). The exit code of a finished run is
+//! [`crate::exit::of_run`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::config::Config;
+use crate::detect::health::HostHealth;
+use crate::export::Publish;
+use crate::model::clock::Clock;
+use crate::model::event;
+use crate::model::records::{GateOutcome, QuietGateRecord, RunRecord, RunStatus, Trigger};
+use crate::runner::{self, BenchmarkPlan, RunContext, RunError, RunObserver};
+use crate::store::{Store, StoreError};
+use crate::workload::CancelToken;
+
+/// Why a suite could not be planned: a usage error (unknown suite or benchmark).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PlanError(pub String);
+
+/// Plans `suite`: only the benchmarks in `only`, when given; reduced sampling when `quick`.
+/// Nothing is opened or written, so a usage error leaves no trace.
+pub fn plan(
+    config: &Config,
+    suite: &str,
+    only: &[String],
+    quick: bool,
+) -> Result<Vec<BenchmarkPlan>, PlanError> {
+    BenchmarkPlan::for_suite(config, suite, only, quick).map_err(PlanError)
+}
+
+/// Purges runs older than `[agent] retention`. A purge that fails is a warning: the
+/// measurement goes on, and the next run purges again.
+pub fn purge(store: &Store, config: &Config) {
+    let cutoff = Utc::now()
+        - chrono::Duration::from_std(config.agent.retention).unwrap_or(chrono::Duration::MAX);
+    match store.purge_before(cutoff) {
+        Ok(0) => {}
+        Ok(purged) => tracing::info!(purged, "purged runs older than the retention period"),
+        Err(e) => tracing::warn!(error = %e, "cannot purge old runs"),
+    }
+}
+
+/// One suite run, as its caller sets it up.
+pub struct SuiteRun<'a> {
+    pub store: &'a Store,
+    pub suite: String,
+    pub quick: bool,
+    pub trigger: Trigger,
+    /// The quiet-host gate's record (scheduled daemon runs); `None` for manual runs.
+    pub gate: Option<QuietGateRecord>,
+    pub host: String,
+    /// The stable host id that alert events are keyed on.
+    pub host_id: String,
+    pub clock: Arc<dyn Clock>,
+    pub cancel: CancelToken,
+    /// Whether alert events are written to the outbox (OTLP export is configured).
+    pub outbox: bool,
+}
+
+/// What a suite run left behind.
+pub struct SuiteOutcome {
+    /// The stored run record, finished (success, failed, interrupted or skipped).
+    pub run: RunRecord,
+    /// The host's health after the run was judged; `None` when it could not be computed
+    /// (logged).
+    pub health: Option<HostHealth>,
+}
+
+/// Runs (or records as skipped) the planned suite, judges it, computes the health, queues
+/// the `suite.finished` event and publishes. Fails only when the store cannot be written;
+/// a failing benchmark is a result, not an error.
+pub fn execute(
+    run: SuiteRun,
+    plans: Vec<BenchmarkPlan>,
+    observer: &mut dyn RunObserver,
+    publish: &dyn Publish,
+) -> Result<SuiteOutcome, RunError> {
+    let store = run.store;
+    store.set_outbox_enabled(run.outbox);
+    let fingerprint = runner::fingerprint::collect();
+    let record = match run
+        .gate
+        .as_ref()
+        .filter(|g| g.outcome == GateOutcome::Skipped)
+    {
+        Some(gate) => record_skipped(&run, fingerprint, &plans, gate.clone())?,
+        None => {
+            let ctx = RunContext {
+                store,
+                suite: run.suite.clone(),
+                quick: run.quick,
+                fingerprint,
+                host: run.host.clone(),
+                clock: run.clock.clone(),
+                cancel: run.cancel.clone(),
+                trigger: run.trigger,
+                gate: run.gate.clone(),
+            };
+            let measured = runner::run_suite(&ctx, plans, observer)?;
+            crate::detect::evaluate_run(store, &measured.run)?;
+            measured.run
+        }
+    };
+    let health = HostHealth::of(store)
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot compute the health score"))
+        .ok();
+    let score = health.and_then(|h| h.score);
+    let finished = event::suite_finished(&run.host_id, &record, score, Utc::now());
+    if let Err(e) = store.enqueue_events(&[finished]) {
+        tracing::error!(error = %e, "cannot write the suite.finished event to the outbox");
+    }
+    publish.run_judged(store);
+    Ok(SuiteOutcome {
+        run: record,
+        health,
+    })
+}
+
+/// Stores a run that the quiet-host gate skipped, so the skip and its reason show in
+/// `runs`, reports and `status`.
+fn record_skipped(
+    run: &SuiteRun,
+    fingerprint: crate::model::records::Fingerprint,
+    plans: &[BenchmarkPlan],
+    gate: QuietGateRecord,
+) -> Result<RunRecord, StoreError> {
+    let hash = runner::fingerprint::hash(&fingerprint);
+    run.store.put_fingerprint(&hash, &fingerprint)?;
+    let now = Utc::now();
+    let mut record = run.store.begin_run(RunRecord::started(
+        &run.suite,
+        run.quick,
+        now,
+        &run.host,
+        hash,
+        plans.iter().map(|p| p.name.clone()).collect(),
+        run.trigger,
+        None,
+    ))?;
+    record.status = RunStatus::Skipped;
+    record.finished_at = Some(now);
+    record.note = Some(format!(
+        "skipped: the host stayed busy for {} ({})",
+        humantime::format_duration(Duration::from_secs(gate.postponed_secs as u64)),
+        gate.reasons.join(", ")
+    ));
+    record.gate = Some(gate);
+    run.store.update_run(&record)?;
+    tracing::warn!(suite = %run.suite, run = record.id, note = record.note.as_deref().unwrap_or(""), "suite skipped");
+    Ok(record)
+}
