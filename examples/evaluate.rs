@@ -1,4 +1,4 @@
-//! Prints the verdict evaluation table of the README (see `src/detect/evaluation.rs`).
+//! Prints the verdict evaluation table of `docs/verdicts.md` (see `src/detect/evaluation.rs`).
 //! Run: `scripts/evaluate.sh` (about two minutes on 2 cores).
 
 use perfwarden::detect::evaluation::{Plan, evaluate_all, markdown};

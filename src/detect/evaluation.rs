@@ -84,7 +84,7 @@ pub struct Row {
     pub recall: Vec<Recall>,
 }
 
-/// The models of the README table.
+/// The noise models of the evaluation table in `docs/verdicts.md`.
 pub fn models() -> Vec<NoiseModel> {
     let mut models = Vec::new();
     for run_sigma in [0.0, 0.01, 0.02] {
@@ -326,7 +326,7 @@ pub fn evaluate_all(plan: &Plan) -> Vec<Row> {
     rows.into_iter().map(|(_, r)| r).collect()
 }
 
-/// The README table.
+/// The evaluation table of `docs/verdicts.md`.
 pub fn markdown(rows: &[Row], plan: &Plan) -> String {
     let mut out = format!(
         "{} benchmarks per suite, {} samples per run, {} runs for false alarms, {} trials per step; alarms = confirmed regressions\n\n",

@@ -354,19 +354,19 @@ mod tests {
 }
 
 #[cfg(test)]
-mod readme {
+mod glossary {
     use super::*;
 
     #[test]
-    fn the_readme_glossary_lists_every_metric() {
-        let readme = include_str!("../../README.md");
+    fn the_metrics_doc_lists_every_metric() {
+        let readme = include_str!("../../docs/metrics.md");
         for m in METRICS {
             let row = format!("| `{}` | `{}` | `{}` |", m.name, m.unit, prometheus_name(m));
-            assert!(readme.contains(&row), "README lacks the row {row}");
+            assert!(readme.contains(&row), "docs/metrics.md lacks the row {row}");
         }
         for (event, _) in EVENTS {
             let row = format!("| `{event}` |");
-            assert!(readme.contains(&row), "README lacks the event row {row}");
+            assert!(readme.contains(&row), "docs/metrics.md lacks the event row {row}");
         }
     }
 }
