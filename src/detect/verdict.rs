@@ -168,7 +168,6 @@ pub fn u_test_p(baseline: &[BaselineRun], current: &[f64], direction: Direction)
     Some(result.map_or(1.0, |r| r.p))
 }
 
-/// Applies the gates to one successful result.
 /// Everything [`judge`] looks at for one result.
 #[derive(Debug, Clone, Copy)]
 pub struct JudgeInput<'a> {
@@ -184,6 +183,7 @@ pub struct JudgeInput<'a> {
     pub seed: u64,
 }
 
+/// Applies the gates to one successful result.
 pub fn judge(input: JudgeInput) -> Judgement {
     let JudgeInput {
         baseline,
@@ -434,7 +434,6 @@ fn seed_for(run_id: u64, benchmark: &str) -> u64 {
     super::compare::bootstrap_seed(run_id ^ 0x005E_ED0F_BA5E, benchmark)
 }
 
-/// Applies a judgement to the benchmark's open regression (the state machine).
 /// What the state machine needs to know about the judged result.
 #[derive(Debug, Clone, Copy)]
 pub struct Subject<'a> {
@@ -447,7 +446,8 @@ pub struct Subject<'a> {
     pub ok: bool,
 }
 
-/// Returns (the open regression after this run, the transition, the regression to log).
+/// Applies a judgement to the benchmark's open regression (the state machine). Returns
+/// (the open regression after this run, the transition, the regression to log).
 pub fn advance(
     open: Option<Regression>,
     judgement: &Judgement,

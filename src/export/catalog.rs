@@ -366,7 +366,10 @@ mod glossary {
         }
         for (event, _) in EVENTS {
             let row = format!("| `{event}` |");
-            assert!(readme.contains(&row), "docs/metrics.md lacks the event row {row}");
+            assert!(
+                readme.contains(&row),
+                "docs/metrics.md lacks the event row {row}"
+            );
         }
     }
 }

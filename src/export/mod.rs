@@ -88,7 +88,7 @@ impl Publish for PushOnce {
     }
 }
 
-/// The OpenTelemetry resource of this agent (`../shared/metrics.md`): who is reporting.
+/// The OpenTelemetry resource of this agent (listed in `docs/metrics.md`): who is reporting.
 pub fn resource(fingerprint: &str) -> Vec<(&'static str, String)> {
     let host = sysinfo::System::host_name().unwrap_or_else(|| "unknown".into());
     let arch = match std::env::consts::ARCH {
