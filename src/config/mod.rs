@@ -31,7 +31,7 @@ pub use error::{ConfigErrors, ConfigProblem};
 pub use export::{ExportConfig, OtlpConfig, OtlpProtocol};
 pub use load::LoadPolicy;
 
-use crate::workload::{KINDS, WorkloadConfig};
+use crate::workload::{KINDS, ProbeKind, WorkloadConfig, probe_kind};
 
 /// The embedded default config, annotated.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
@@ -272,35 +272,45 @@ fn read_value<T: DeserializeOwned>(
     match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(parsed) => Some(parsed),
         Err(error) => {
-            let inner = error.path().to_string();
-            let mut full: Vec<String> = path.iter().map(|s| s.to_string()).collect();
-            if inner != "." {
-                full.extend(inner.split('.').map(str::to_string));
-            }
-            // toml appends "in `key`" on a new line; the key path is reported separately.
-            let raw = error.into_inner().to_string();
-            let message = raw
-                .split("\nin `")
-                .next()
-                .unwrap_or(&raw)
-                .trim()
-                .to_string();
-            // Unknown fields are reported at the unknown key itself.
-            let unknown = message
-                .strip_prefix("unknown field `")
-                .and_then(|rest| rest.split('`').next())
-                .map(str::to_string);
-            let hint = hint(&message);
-            if let Some(key) = unknown {
-                if full.last() != Some(&key) {
-                    full.push(key);
-                }
-            }
-            let full: Vec<&str> = full.iter().map(String::as_str).collect();
-            problems.add(&full, message, hint);
+            report_read_error(error, path, problems, hint);
             None
         }
     }
+}
+
+/// Reports a value serde could not read at the exact nested key that failed (an unknown
+/// field at the unknown key itself), with the hint `hint` gives for its message.
+fn report_read_error(
+    error: serde_path_to_error::Error<toml::de::Error>,
+    path: &[&str],
+    problems: &mut Problems,
+    hint: impl Fn(&str) -> Option<String>,
+) {
+    let inner = error.path().to_string();
+    let mut full: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+    if inner != "." {
+        full.extend(inner.split('.').map(str::to_string));
+    }
+    // toml appends "in `key`" on a new line; the key path is reported separately.
+    let raw = error.into_inner().to_string();
+    let message = raw
+        .split("\nin `")
+        .next()
+        .unwrap_or(&raw)
+        .trim()
+        .to_string();
+    let unknown = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_string);
+    let hint = hint(&message);
+    if let Some(key) = unknown {
+        if full.last() != Some(&key) {
+            full.push(key);
+        }
+    }
+    let full: Vec<&str> = full.iter().map(String::as_str).collect();
+    problems.add(&full, message, hint);
 }
 
 fn did_you_mean(candidate: &str, known: &[&str]) -> Option<String> {
@@ -730,7 +740,7 @@ impl Config {
                     continue;
                 }
             };
-            if !KINDS.contains(&kind.as_str()) {
+            let Some(probe) = probe_kind(&kind) else {
                 let hint = did_you_mean(&kind, KINDS)
                     .map(|m| format!("{m} The kinds are: {}", KINDS.join(", ")))
                     .or_else(|| Some(format!("the kinds are: {}", KINDS.join(", "))));
@@ -740,22 +750,22 @@ impl Config {
                     hint,
                 );
                 continue;
-            }
-            let known_params = kind_parameters(&kind);
+            };
             table.remove("kind");
-            let workload = read_workload(&kind, table, &path, &mut problems, |message| {
-                if message.starts_with("unknown field") {
-                    Some(format!(
-                        "`{kind}` takes {}; sampling options are {}",
-                        known_params,
-                        OPTION_KEYS.join(", ")
-                    ))
-                } else {
-                    None
+            let mut workload = match probe.read(toml::Value::Table(table)) {
+                Ok(workload) => workload,
+                Err(error) => {
+                    report_read_error(error, &path, &mut problems, |message| {
+                        message.starts_with("unknown field").then(|| {
+                            format!(
+                                "`{kind}` takes {}; sampling options are {}",
+                                parameter_list(probe),
+                                OPTION_KEYS.join(", ")
+                            )
+                        })
+                    });
+                    continue;
                 }
-            });
-            let Some(mut workload) = workload else {
-                continue;
             };
             for (param, message) in workload.validate() {
                 problems.add(&["benchmarks", &name, &param], message, None);
@@ -879,121 +889,13 @@ impl Config {
     }
 }
 
-/// Reads the parameters of a known kind. Each kind's struct is read directly (not through
-/// the tagged enum, which would buffer the table and lose the key path of an error).
-fn read_workload(
-    kind: &str,
-    table: toml::Table,
-    path: &[&str],
-    problems: &mut Problems,
-    hint: impl Fn(&str) -> Option<String>,
-) -> Option<WorkloadConfig> {
-    use crate::workload::*;
-    let value = toml::Value::Table(table);
-    macro_rules! read {
-        ($config:ty, $variant:path) => {
-            read_value::<$config>(value, path, problems, hint).map($variant)
-        };
-    }
-    match kind {
-        "cpu.primes" => read!(cpu_primes::CpuPrimesConfig, WorkloadConfig::CpuPrimes),
-        "cpu.sha256" => read!(cpu_sha256::CpuSha256Config, WorkloadConfig::CpuSha256),
-        "memory.bandwidth" => read!(
-            memory_bandwidth::MemoryBandwidthConfig,
-            WorkloadConfig::MemoryBandwidth
-        ),
-        "memory.alloc" => read!(memory_alloc::MemoryAllocConfig, WorkloadConfig::MemoryAlloc),
-        "disk.files" => read!(disk_files::DiskFilesConfig, WorkloadConfig::DiskFiles),
-        "parse.config" => read!(parse_config::ParseConfigConfig, WorkloadConfig::ParseConfig),
-        "scan.tree" => read!(scan_tree::ScanTreeConfig, WorkloadConfig::ScanTree),
-        "cache.local" => read!(cache_local::CacheLocalConfig, WorkloadConfig::CacheLocal),
-        "command" => read!(command::CommandConfig, WorkloadConfig::Command),
-        "resilience.circuit_breaker" => read!(
-            resilience::CircuitBreakerConfig,
-            WorkloadConfig::CircuitBreaker
-        ),
-        "resilience.retry" => read!(resilience::RetryConfig, WorkloadConfig::Retry),
-        "cpu.simd" => read!(cpu_simd::CpuSimdConfig, WorkloadConfig::CpuSimd),
-        "disk.mmap" => read!(disk_mmap::DiskMmapConfig, WorkloadConfig::DiskMmap),
-        "cpu.parallel" => read!(cpu_primes::CpuPrimesConfig, WorkloadConfig::CpuParallel),
-        "load.mixed" => read!(load_mixed::LoadMixedConfig, WorkloadConfig::LoadMixed),
-        "async.tasks" => read!(async_tasks::AsyncTasksConfig, WorkloadConfig::AsyncTasks),
-        "net.loopback" => read!(net_loopback::NetLoopbackConfig, WorkloadConfig::NetLoopback),
-        "sync.lockfree" => read!(
-            sync_lockfree::SyncLockfreeConfig,
-            WorkloadConfig::SyncLockfree
-        ),
-        "memory.pressure" => read!(
-            memory_pressure::MemoryPressureConfig,
-            WorkloadConfig::MemoryPressure
-        ),
-        "process.memory" => read!(
-            process_memory::ProcessMemoryConfig,
-            WorkloadConfig::ProcessMemory
-        ),
-        "cache.redis" => read_value::<cache_redis::CacheRedisConfig>(value, path, problems, hint)
-            .map(|c| WorkloadConfig::CacheRedis(Box::new(c))),
-        "load.http" => read_value::<load_http::LoadHttpConfig>(value, path, problems, hint)
-            .map(|c| WorkloadConfig::LoadHttp(Box::new(c))),
-        _ => unreachable!("KINDS lists only kinds read here; {kind} is missing"),
+/// The parameters of a kind as a hint lists them.
+fn parameter_list(probe: &ProbeKind) -> String {
+    match probe.parameters() {
+        [] => "no parameters".to_string(),
+        names => names.join(", "),
     }
 }
-
-/// The parameters of a kind, for hints (read from a default instance's serialization).
-fn kind_parameters(kind: &str) -> String {
-    let example = DEFAULT_CONFIG_KIND_PARAMS
-        .iter()
-        .find(|(k, _)| *k == kind)
-        .map(|(_, p)| *p)
-        .unwrap_or("no parameters");
-    example.to_string()
-}
-
-const DEFAULT_CONFIG_KIND_PARAMS: &[(&str, &str)] = &[
-    ("cpu.primes", "max_prime, threads"),
-    ("cpu.sha256", "buffer_kib, threads"),
-    ("memory.bandwidth", "kernel, array_mib, threads"),
-    ("memory.alloc", "pattern"),
-    ("disk.files", "files, file_kib, workers, fsync"),
-    ("parse.config", "format"),
-    ("scan.tree", "path, files, max_files"),
-    (
-        "cache.local",
-        "capacity, threads, read_percent, write_percent, value_bytes",
-    ),
-    (
-        "cache.redis",
-        "url, username, password, clients, value_bytes, keys, read_percent, write_percent, key_prefix, duration, ramp_up, connect_timeout, request_timeout, abort_error_ratio, abort_window, threads",
-    ),
-    ("process.memory", "pid_file, process, unit"),
-    ("memory.pressure", "cap_mib, max_available_percent"),
-    ("async.tasks", "threads, batch"),
-    ("cpu.simd", "array_kib, threads"),
-    ("disk.mmap", "file_mib"),
-    ("cpu.parallel", "max_prime, threads"),
-    (
-        "load.mixed",
-        "max_prime, memory_mib, io_block_kib, io_file_mib, fsync",
-    ),
-    ("net.loopback", "message_bytes"),
-    ("sync.lockfree", "producers, consumers, capacity"),
-    (
-        "resilience.circuit_breaker",
-        "open_after, open_for, added_latency",
-    ),
-    (
-        "resilience.retry",
-        "failure_ratio, attempts, delay, compare_ratios",
-    ),
-    (
-        "command",
-        "command, shell, prepare, cleanup, cwd, env, expect_exit, run_timeout",
-    ),
-    (
-        "load.http",
-        "url, method, headers, body, expect_status, expect_body, model, users, rate, duration, requests, ramp_up, connect_timeout, request_timeout, http, abort_error_ratio, abort_window, threads",
-    ),
-];
 
 fn apply_options(
     base: &BenchOptions,
@@ -1133,11 +1035,35 @@ mod tests {
                     .values()
                     .any(|b| b.workload.kind() == *kind)
             };
-            if crate::workload::TARGETED_KINDS.contains(kind) {
+            if crate::workload::probe_kind(kind).unwrap().traits.targeted {
                 assert!(has(&example), "config/example.toml has no {kind} benchmark");
             } else {
                 assert!(has(&config), "default config has no {kind} benchmark");
             }
+        }
+    }
+
+    /// A kind's `load_test` trait and its guard-rail view agree, so the `[load]` rails
+    /// apply to every load test and to nothing else.
+    #[test]
+    fn load_tests_are_the_kinds_with_guard_rails() {
+        let example = Config::from_toml(
+            "config/example.toml",
+            include_str!("../../config/example.toml"),
+        )
+        .expect("the example config is valid");
+        for benchmark in example
+            .benchmarks
+            .values()
+            .chain(Config::embedded().benchmarks.values())
+        {
+            let mut workload = benchmark.workload.clone();
+            assert_eq!(
+                workload.is_load_test(),
+                workload.rails().is_some(),
+                "{}",
+                benchmark.name
+            );
         }
     }
 

@@ -281,147 +281,207 @@ impl fmt::Display for Threads {
     }
 }
 
-/// Every kind a benchmark can name, with its parameters (`kind = "..."` in the config).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind")]
-pub enum WorkloadConfig {
-    #[serde(rename = "cpu.primes")]
-    CpuPrimes(cpu_primes::CpuPrimesConfig),
-    #[serde(rename = "cpu.sha256")]
-    CpuSha256(cpu_sha256::CpuSha256Config),
-    #[serde(rename = "memory.bandwidth")]
-    MemoryBandwidth(memory_bandwidth::MemoryBandwidthConfig),
-    #[serde(rename = "memory.alloc")]
-    MemoryAlloc(memory_alloc::MemoryAllocConfig),
-    #[serde(rename = "disk.files")]
-    DiskFiles(disk_files::DiskFilesConfig),
-    #[serde(rename = "parse.config")]
-    ParseConfig(parse_config::ParseConfigConfig),
-    #[serde(rename = "scan.tree")]
-    ScanTree(scan_tree::ScanTreeConfig),
-    #[serde(rename = "cache.local")]
-    CacheLocal(cache_local::CacheLocalConfig),
-    #[serde(rename = "cache.redis")]
-    CacheRedis(Box<cache_redis::CacheRedisConfig>),
-    #[serde(rename = "resilience.circuit_breaker")]
-    CircuitBreaker(resilience::CircuitBreakerConfig),
-    #[serde(rename = "resilience.retry")]
-    Retry(resilience::RetryConfig),
-    #[serde(rename = "cpu.simd")]
-    CpuSimd(cpu_simd::CpuSimdConfig),
-    #[serde(rename = "disk.mmap")]
-    DiskMmap(disk_mmap::DiskMmapConfig),
-    #[serde(rename = "cpu.parallel")]
-    CpuParallel(cpu_primes::CpuPrimesConfig),
-    #[serde(rename = "load.mixed")]
-    LoadMixed(load_mixed::LoadMixedConfig),
-    #[serde(rename = "async.tasks")]
-    AsyncTasks(async_tasks::AsyncTasksConfig),
-    #[serde(rename = "net.loopback")]
-    NetLoopback(net_loopback::NetLoopbackConfig),
-    #[serde(rename = "sync.lockfree")]
-    SyncLockfree(sync_lockfree::SyncLockfreeConfig),
-    #[serde(rename = "memory.pressure")]
-    MemoryPressure(memory_pressure::MemoryPressureConfig),
-    #[serde(rename = "process.memory")]
-    ProcessMemory(process_memory::ProcessMemoryConfig),
-    #[serde(rename = "command")]
-    Command(command::CommandConfig),
-    #[serde(rename = "load.http")]
-    // Boxed: its URL, headers and body make it ten times the size of the others.
-    LoadHttp(Box<load_http::LoadHttpConfig>),
+/// What a kind is besides its parameters: the facts the config reader, the SLO language,
+/// the load guard rails and the default config need. Written once per kind, in
+/// [`probe_kinds!`]'s table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindTraits {
+    /// Records per-operation latency (the `latency_*` statistics).
+    pub latency: bool,
+    /// Counts failed operations (`error_ratio`).
+    pub outcomes: bool,
+    /// Measures a service of the user's, so it needs its address: shown in
+    /// `config/example.toml` rather than run by the embedded default.
+    pub targeted: bool,
+    /// Puts load on a service; the `[load]` guard rails apply.
+    pub load_test: bool,
 }
 
-/// Whether probes of `kind` record per-operation latency (`latency_*` statistics).
-pub fn records_latency(kind: &str) -> bool {
-    matches!(
-        kind,
-        "disk.files" | "cache.local" | "load.http" | "cache.redis"
-    )
-}
+impl KindTraits {
+    /// A probe of the host itself: no latency, no outcomes, no target, no load.
+    pub const HOST: KindTraits = KindTraits {
+        latency: false,
+        outcomes: false,
+        targeted: false,
+        load_test: false,
+    };
 
-/// Whether probes of `kind` count failed operations (`error_ratio`).
-pub fn records_outcomes(kind: &str) -> bool {
-    matches!(kind, "load.http" | "cache.redis" | "command")
-}
+    /// A probe aimed at something of the user's (a command, a process) that puts no load
+    /// on it.
+    pub const TARGETED: KindTraits = KindTraits {
+        targeted: true,
+        ..KindTraits::HOST
+    };
 
-/// What probes of the kind named `kind` record besides their samples.
-pub fn records_of_kind(kind: &str) -> Records {
-    Records {
-        latency: records_latency(kind),
-        errors: records_outcomes(kind),
-    }
-}
-
-/// The kind names, for error hints and docs.
-pub const KINDS: &[&str] = &[
-    "cpu.primes",
-    "cpu.sha256",
-    "memory.bandwidth",
-    "memory.alloc",
-    "disk.files",
-    "parse.config",
-    "scan.tree",
-    "cache.local",
-    "load.http",
-    "cache.redis",
-    "command",
-    "process.memory",
-    "memory.pressure",
-    "resilience.circuit_breaker",
-    "resilience.retry",
-    "async.tasks",
-    "net.loopback",
-    "sync.lockfree",
-    "cpu.simd",
-    "disk.mmap",
-    "cpu.parallel",
-    "load.mixed",
-];
-
-/// Kinds that measure a service of the user's (they need its address), shown in
-/// `config/example.toml` rather than run by the embedded default.
-pub const TARGETED_KINDS: &[&str] = &["load.http", "cache.redis", "command", "process.memory"];
-
-impl WorkloadConfig {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            WorkloadConfig::CpuPrimes(_) => "cpu.primes",
-            WorkloadConfig::CpuSha256(_) => "cpu.sha256",
-            WorkloadConfig::MemoryBandwidth(_) => "memory.bandwidth",
-            WorkloadConfig::MemoryAlloc(_) => "memory.alloc",
-            WorkloadConfig::DiskFiles(_) => "disk.files",
-            WorkloadConfig::ParseConfig(_) => "parse.config",
-            WorkloadConfig::ScanTree(_) => "scan.tree",
-            WorkloadConfig::CacheLocal(_) => "cache.local",
-            WorkloadConfig::LoadHttp(_) => "load.http",
-            WorkloadConfig::Command(_) => "command",
-            WorkloadConfig::CacheRedis(_) => "cache.redis",
-            WorkloadConfig::ProcessMemory(_) => "process.memory",
-            WorkloadConfig::MemoryPressure(_) => "memory.pressure",
-            WorkloadConfig::CircuitBreaker(_) => "resilience.circuit_breaker",
-            WorkloadConfig::Retry(_) => "resilience.retry",
-            WorkloadConfig::AsyncTasks(_) => "async.tasks",
-            WorkloadConfig::NetLoopback(_) => "net.loopback",
-            WorkloadConfig::SyncLockfree(_) => "sync.lockfree",
-            WorkloadConfig::CpuSimd(_) => "cpu.simd",
-            WorkloadConfig::DiskMmap(_) => "disk.mmap",
-            WorkloadConfig::CpuParallel(_) => "cpu.parallel",
-            WorkloadConfig::LoadMixed(_) => "load.mixed",
+    /// What probes of the kind record besides their samples (which SLO statistics apply).
+    pub fn records(self) -> Records {
+        Records {
+            latency: self.latency,
+            errors: self.outcomes,
         }
     }
+}
 
+/// Why a kind's parameters could not be read, with the key path of the bad value.
+pub type ReadError = serde_path_to_error::Error<toml::de::Error>;
+
+/// One row of the probe table, as the rest of the program sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeKind {
+    /// The name a benchmark gives as `kind = "..."`.
+    pub name: &'static str,
+    pub traits: KindTraits,
+    fields: fn() -> &'static [&'static str],
+    read: fn(toml::Value) -> Result<WorkloadConfig, ReadError>,
+}
+
+impl ProbeKind {
+    /// The parameter names of the kind, in declaration order, as serde reads them (derived
+    /// from the config type, so hints cannot drift from what the reader accepts).
+    pub fn parameters(&self) -> &'static [&'static str] {
+        (self.fields)()
+    }
+
+    /// Reads the kind's parameters (the benchmark's table without `kind`) straight into its
+    /// config type, not through the tagged enum, which would buffer the table and lose the
+    /// key path of an error.
+    pub fn read(&self, parameters: toml::Value) -> Result<WorkloadConfig, ReadError> {
+        (self.read)(parameters)
+    }
+}
+
+/// The row of the probe table named `name`.
+pub fn probe_kind(name: &str) -> Option<&'static ProbeKind> {
+    PROBE_KINDS.iter().find(|kind| kind.name == name)
+}
+
+/// What probes of the kind named `kind` record besides their samples (nothing for a name
+/// that is not a kind, such as one read from an older database).
+pub fn records_of_kind(kind: &str) -> Records {
+    probe_kind(kind)
+        .map(|k| k.traits.records())
+        .unwrap_or_default()
+}
+
+/// A clone of the config a probe constructor takes, whether the variant holds it boxed or not.
+fn owned<C: Clone, Payload: std::borrow::Borrow<C>>(payload: &Payload) -> C {
+    payload.borrow().clone()
+}
+
+/// The probe table. Each row is one kind: its enum variant, its name in the config, the
+/// type its parameters are read into (the variant's payload), the constructor of its
+/// probe, and its [`KindTraits`]. From the rows come [`WorkloadConfig`] (with its serde
+/// tags), [`KINDS`], [`PROBE_KINDS`], and the `kind`, `traits`, `validate` and `build`
+/// dispatch. A config type provides `validate(&self) -> Vec<(String, String)>`; its
+/// constructor takes the config by value.
+macro_rules! probe_kinds {
+    ($(
+        $(#[$attribute:meta])*
+        $variant:ident $name:literal : $payload:ty => $constructor:path, $traits:expr;
+    )*) => {
+        /// Every kind a benchmark can name, with its parameters (`kind = "..."` in the config).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum WorkloadConfig {
+            $(
+                $(#[$attribute])*
+                #[serde(rename = $name)]
+                $variant($payload),
+            )*
+        }
+
+        /// The kind names, in the order hints and docs list them.
+        pub const KINDS: &[&str] = &[$($name),*];
+
+        /// The probe table, row by row.
+        pub static PROBE_KINDS: &[ProbeKind] = &[$(
+            ProbeKind {
+                name: $name,
+                traits: $traits,
+                fields: serde_aux::serde_introspection::serde_introspect::<$payload>,
+                read: |parameters| {
+                    serde_path_to_error::deserialize::<_, $payload>(parameters)
+                        .map(WorkloadConfig::$variant)
+                },
+            },
+        )*];
+
+        impl WorkloadConfig {
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(WorkloadConfig::$variant(_) => $name,)*
+                }
+            }
+
+            /// The kind's row facts: what it records, whether it is targeted or a load test.
+            pub fn traits(&self) -> KindTraits {
+                match self {
+                    $(WorkloadConfig::$variant(_) => $traits,)*
+                }
+            }
+
+            /// Checks parameters that serde cannot (ranges, paths). Each problem is
+            /// `(parameter, message)`.
+            pub fn validate(&self) -> Vec<(String, String)> {
+                match self {
+                    $(WorkloadConfig::$variant(config) => config.validate(),)*
+                }
+            }
+
+            pub fn build(&self) -> Box<dyn Workload> {
+                match self {
+                    $(WorkloadConfig::$variant(config) => Box::new($constructor(owned(config))),)*
+                }
+            }
+        }
+    };
+}
+
+probe_kinds! {
+    CpuPrimes "cpu.primes": cpu_primes::CpuPrimesConfig => cpu_primes::CpuPrimes::new, KindTraits::HOST;
+    CpuSha256 "cpu.sha256": cpu_sha256::CpuSha256Config => cpu_sha256::CpuSha256::new, KindTraits::HOST;
+    MemoryBandwidth "memory.bandwidth": memory_bandwidth::MemoryBandwidthConfig
+        => memory_bandwidth::MemoryBandwidth::new, KindTraits::HOST;
+    MemoryAlloc "memory.alloc": memory_alloc::MemoryAllocConfig => memory_alloc::MemoryAlloc::new, KindTraits::HOST;
+    DiskFiles "disk.files": disk_files::DiskFilesConfig => disk_files::DiskFiles::new,
+        KindTraits { latency: true, ..KindTraits::HOST };
+    ParseConfig "parse.config": parse_config::ParseConfigConfig => parse_config::ParseConfig::new, KindTraits::HOST;
+    ScanTree "scan.tree": scan_tree::ScanTreeConfig => scan_tree::ScanTree::new, KindTraits::HOST;
+    CacheLocal "cache.local": cache_local::CacheLocalConfig => cache_local::CacheLocal::new,
+        KindTraits { latency: true, ..KindTraits::HOST };
+    // Boxed: its URL, headers and body make it ten times the size of the others.
+    LoadHttp "load.http": Box<load_http::LoadHttpConfig> => load_http::LoadHttp::new,
+        KindTraits { latency: true, outcomes: true, targeted: true, load_test: true };
+    CacheRedis "cache.redis": Box<cache_redis::CacheRedisConfig> => cache_redis::CacheRedis::new,
+        KindTraits { latency: true, outcomes: true, targeted: true, load_test: true };
+    Command "command": command::CommandConfig => command::TimedCommand::new,
+        KindTraits { outcomes: true, ..KindTraits::TARGETED };
+    ProcessMemory "process.memory": process_memory::ProcessMemoryConfig
+        => process_memory::ProcessMemory::new, KindTraits::TARGETED;
+    MemoryPressure "memory.pressure": memory_pressure::MemoryPressureConfig
+        => memory_pressure::MemoryPressure::new, KindTraits::HOST;
+    CircuitBreaker "resilience.circuit_breaker": resilience::CircuitBreakerConfig
+        => resilience::CircuitBreakerProbe::new, KindTraits::HOST;
+    Retry "resilience.retry": resilience::RetryConfig => resilience::RetryProbe::new, KindTraits::HOST;
+    AsyncTasks "async.tasks": async_tasks::AsyncTasksConfig => async_tasks::AsyncTasks::new, KindTraits::HOST;
+    NetLoopback "net.loopback": net_loopback::NetLoopbackConfig => net_loopback::NetLoopback::new, KindTraits::HOST;
+    SyncLockfree "sync.lockfree": sync_lockfree::SyncLockfreeConfig
+        => sync_lockfree::SyncLockfree::new, KindTraits::HOST;
+    CpuSimd "cpu.simd": cpu_simd::CpuSimdConfig => cpu_simd::CpuSimd::new, KindTraits::HOST;
+    DiskMmap "disk.mmap": disk_mmap::DiskMmapConfig => disk_mmap::DiskMmap::new, KindTraits::HOST;
+    CpuParallel "cpu.parallel": cpu_primes::CpuPrimesConfig => cpu_parallel::CpuParallel::new, KindTraits::HOST;
+    LoadMixed "load.mixed": load_mixed::LoadMixedConfig => load_mixed::LoadMixed::new, KindTraits::HOST;
+}
+
+impl WorkloadConfig {
     /// What probes of this kind record besides their samples (which SLO statistics apply).
     pub fn records(&self) -> Records {
-        records_of_kind(self.kind())
+        self.traits().records()
     }
 
     /// Load tests put load on a service; the `[load]` guard rails apply to them.
     pub fn is_load_test(&self) -> bool {
-        matches!(
-            self,
-            WorkloadConfig::LoadHttp(_) | WorkloadConfig::CacheRedis(_)
-        )
+        self.traits().load_test
     }
 
     /// The guard-rail view of a load test (`None` for other kinds).
@@ -457,75 +517,9 @@ impl WorkloadConfig {
         }
     }
 
-    /// Checks parameters that serde cannot (ranges, paths). Each problem is
-    /// `(parameter, message)`.
-    pub fn validate(&self) -> Vec<(String, String)> {
-        match self {
-            WorkloadConfig::CpuPrimes(c) => c.validate(),
-            WorkloadConfig::CpuSha256(c) => c.validate(),
-            WorkloadConfig::MemoryBandwidth(c) => c.validate(),
-            WorkloadConfig::MemoryAlloc(c) => c.validate(),
-            WorkloadConfig::DiskFiles(c) => c.validate(),
-            WorkloadConfig::ParseConfig(_) => Vec::new(),
-            WorkloadConfig::ScanTree(c) => c.validate(),
-            WorkloadConfig::CacheLocal(c) => c.validate(),
-            WorkloadConfig::LoadHttp(c) => c.validate(),
-            WorkloadConfig::Command(c) => c.validate(),
-            WorkloadConfig::CacheRedis(c) => c.validate(),
-            WorkloadConfig::ProcessMemory(c) => c.validate(),
-            WorkloadConfig::MemoryPressure(c) => c.validate(),
-            WorkloadConfig::CircuitBreaker(c) => c.validate(),
-            WorkloadConfig::Retry(c) => c.validate(),
-            WorkloadConfig::AsyncTasks(c) => c.validate(),
-            WorkloadConfig::NetLoopback(c) => c.validate(),
-            WorkloadConfig::SyncLockfree(c) => c.validate(),
-            WorkloadConfig::CpuSimd(c) => c.validate(),
-            WorkloadConfig::DiskMmap(c) => c.validate(),
-            WorkloadConfig::CpuParallel(c) => c.validate(),
-            WorkloadConfig::LoadMixed(c) => c.validate(),
-        }
-    }
-
     /// The metric without building the workload (for reports and catalogs).
     pub fn metric(&self) -> MetricDef {
         self.build().metric()
-    }
-
-    pub fn build(&self) -> Box<dyn Workload> {
-        match self {
-            WorkloadConfig::CpuPrimes(c) => Box::new(cpu_primes::CpuPrimes::new(c.clone())),
-            WorkloadConfig::CpuSha256(c) => Box::new(cpu_sha256::CpuSha256::new(c.clone())),
-            WorkloadConfig::MemoryBandwidth(c) => {
-                Box::new(memory_bandwidth::MemoryBandwidth::new(c.clone()))
-            }
-            WorkloadConfig::MemoryAlloc(c) => Box::new(memory_alloc::MemoryAlloc::new(c.clone())),
-            WorkloadConfig::DiskFiles(c) => Box::new(disk_files::DiskFiles::new(c.clone())),
-            WorkloadConfig::ParseConfig(c) => Box::new(parse_config::ParseConfig::new(c.clone())),
-            WorkloadConfig::ScanTree(c) => Box::new(scan_tree::ScanTree::new(c.clone())),
-            WorkloadConfig::CacheLocal(c) => Box::new(cache_local::CacheLocal::new(c.clone())),
-            WorkloadConfig::LoadHttp(c) => Box::new(load_http::LoadHttp::new((**c).clone())),
-            WorkloadConfig::Command(c) => Box::new(command::TimedCommand::new(c.clone())),
-            WorkloadConfig::CacheRedis(c) => Box::new(cache_redis::CacheRedis::new((**c).clone())),
-            WorkloadConfig::ProcessMemory(c) => {
-                Box::new(process_memory::ProcessMemory::new(c.clone()))
-            }
-            WorkloadConfig::MemoryPressure(c) => {
-                Box::new(memory_pressure::MemoryPressure::new(c.clone()))
-            }
-            WorkloadConfig::CircuitBreaker(c) => {
-                Box::new(resilience::CircuitBreakerProbe::new(c.clone()))
-            }
-            WorkloadConfig::Retry(c) => Box::new(resilience::RetryProbe::new(c.clone())),
-            WorkloadConfig::AsyncTasks(c) => Box::new(async_tasks::AsyncTasks::new(c.clone())),
-            WorkloadConfig::NetLoopback(c) => Box::new(net_loopback::NetLoopback::new(c.clone())),
-            WorkloadConfig::SyncLockfree(c) => {
-                Box::new(sync_lockfree::SyncLockfree::new(c.clone()))
-            }
-            WorkloadConfig::CpuSimd(c) => Box::new(cpu_simd::CpuSimd::new(c.clone())),
-            WorkloadConfig::DiskMmap(c) => Box::new(disk_mmap::DiskMmap::new(c.clone())),
-            WorkloadConfig::CpuParallel(c) => Box::new(cpu_parallel::CpuParallel::new(c.clone())),
-            WorkloadConfig::LoadMixed(c) => Box::new(load_mixed::LoadMixed::new(c.clone())),
-        }
     }
 
     /// Short hash of the kind and its parameters. Results are only compared with results of
@@ -585,6 +579,67 @@ mod tests {
         let b: WorkloadConfig = toml::from_str("kind = \"cpu.primes\"\nthreads = 2").unwrap();
         assert_ne!(a.config_hash(), b.config_hash());
         assert_eq!(a.config_hash(), a.clone().config_hash());
+    }
+
+    /// The hints name exactly the fields serde's own "unknown field" message expects, for
+    /// every kind: the introspected parameter list cannot drift from the reader.
+    #[test]
+    fn parameter_hints_are_the_fields_the_reader_accepts() {
+        for kind in PROBE_KINDS {
+            let mut table = toml::Table::new();
+            table.insert("no_such_parameter".into(), toml::Value::Integer(1));
+            let error = kind
+                .read(toml::Value::Table(table))
+                .expect_err("an unknown parameter is rejected")
+                .into_inner()
+                .to_string();
+            let expected = error
+                .split("expected")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{}: {error}", kind.name));
+            let accepted: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            assert!(!accepted.is_empty(), "{}: {error}", kind.name);
+            assert_eq!(kind.parameters(), accepted.as_slice(), "{}", kind.name);
+        }
+    }
+
+    #[test]
+    fn the_table_names_each_kind_once_and_in_kinds_order() {
+        let names: Vec<&str> = PROBE_KINDS.iter().map(|k| k.name).collect();
+        assert_eq!(names, KINDS);
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len());
+        for name in KINDS {
+            assert_eq!(probe_kind(name).map(|k| k.name), Some(*name));
+        }
+        assert!(probe_kind("cpu.prime").is_none());
+        assert_eq!(records_of_kind("no.such.kind"), Records::default());
+        assert_eq!(
+            records_of_kind("load.http"),
+            Records {
+                latency: true,
+                errors: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_read_kind_keeps_its_tagged_serde_form() {
+        let parameters: toml::Value = toml::from_str("threads = 2").unwrap();
+        let read = probe_kind("cpu.parallel")
+            .unwrap()
+            .read(parameters)
+            .unwrap();
+        assert_eq!(read.kind(), "cpu.parallel");
+        assert_eq!(
+            serde_json::to_string(&read).unwrap(),
+            r#"{"kind":"cpu.parallel","max_prime":10000,"threads":2}"#
+        );
+        let tagged: WorkloadConfig =
+            toml::from_str("kind = \"cpu.parallel\"\nthreads = 2").unwrap();
+        assert_eq!(tagged, read);
     }
 
     #[test]

@@ -36,6 +36,13 @@ pub struct ParseConfigConfig {
     pub format: ConfigFormat,
 }
 
+impl ParseConfigConfig {
+    /// Every format serde accepts is valid: nothing more to check.
+    pub fn validate(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
 pub struct ParseConfig {
     config: ParseConfigConfig,
 }
