@@ -56,7 +56,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     }
     let config = globals.load_config()?;
     let plans = pipeline::plan(&config, &args.suite, &args.benches, args.quick)
-        .map_err(|e| CommandError::usage(e.0))?;
+        .map_err(|e| CommandError::usage(e.to_string()))?;
     let dir = globals.state_dir(Some(&config));
     let store = Store::open_patiently(&dir, crate::store::READER_PATIENCE, || {})?;
     for id in store.recovered_runs() {

@@ -40,6 +40,21 @@ pub const EMBEDDED_NAME: &str = "<embedded default>";
 /// Conventional location of the config file.
 pub const SYSTEM_CONFIG_PATH: &str = "/etc/perfwarden/perfwarden.toml";
 
+/// A suite name the config does not define, with the ones it does.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "no suite named \"{name}\" in {config}{} (suites: {})",
+    did_you_mean.as_ref().map(|m| format!("; {m}")).unwrap_or_default(),
+    suites.join(", ")
+)]
+pub struct UnknownSuite {
+    pub name: String,
+    /// Where the config came from (a file, or the embedded default).
+    pub config: String,
+    pub did_you_mean: Option<String>,
+    pub suites: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchmarkConfig {
     pub name: String,
@@ -876,15 +891,15 @@ impl Config {
     }
 
     /// The suite named `name`, or an error listing the suites there are.
-    pub fn suite(&self, name: &str) -> Result<&SuiteConfig, String> {
+    pub fn suite(&self, name: &str) -> Result<&SuiteConfig, UnknownSuite> {
         self.suites.get(name).ok_or_else(|| {
             let names: Vec<&str> = self.suites.keys().map(String::as_str).collect();
-            let mut message = format!("no suite named \"{name}\" in {}", self.source);
-            if let Some(m) = did_you_mean(name, &names) {
-                message.push_str(&format!("; {m}"));
+            UnknownSuite {
+                name: name.to_string(),
+                config: self.source.to_string(),
+                did_you_mean: did_you_mean(name, &names),
+                suites: names.iter().map(|n| n.to_string()).collect(),
             }
-            message.push_str(&format!(" (suites: {})", names.join(", ")));
-            message
         })
     }
 }

@@ -373,18 +373,17 @@ async fn serve(
     let mut sighup = signal(SignalKind::hangup()).map_err(signal_error)?;
 
     let group = daemon.lock().config.daemon.socket_group.clone();
-    let listener =
-        server::bind(&daemon.socket, group.as_deref()).map_err(|message| CommandError {
-            code: exit::STATE,
-            message,
-        })?;
+    let listener = server::bind(&daemon.socket, group.as_deref()).map_err(|e| CommandError {
+        code: exit::STATE,
+        message: e.to_string(),
+    })?;
     tokio::spawn(server::accept_loop(listener, daemon.clone()));
     if let (Some(listen), Some(exposition)) = (prometheus_listen, daemon.exposition.clone()) {
         let endpoint = crate::export::prometheus::bind(listen)
             .await
-            .map_err(|message| CommandError {
+            .map_err(|e| CommandError {
                 code: exit::STATE,
-                message,
+                message: e.to_string(),
             })?;
         tracing::info!(listen = %listen, "serving Prometheus metrics at /metrics");
         tokio::spawn(crate::export::prometheus::serve(endpoint, exposition));
@@ -585,7 +584,7 @@ async fn execute_job(daemon: Arc<Daemon>, job: Job) -> JobEnd {
     };
     let plans = match pipeline::plan(&config, &job.suite, &job.benches, job.quick) {
         Ok(plans) => plans,
-        Err(e) => return failed(e.0),
+        Err(e) => return failed(e.to_string()),
     };
     pipeline::purge(&daemon.store, &config);
     {

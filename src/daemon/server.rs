@@ -2,7 +2,7 @@
 //! connections, answer one request each.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -11,31 +11,29 @@ use tokio::net::{UnixListener, UnixStream};
 use super::control::{MAX_MESSAGE_BYTES, Request, Response};
 use super::{Daemon, status_report, ticket_state};
 use crate::exit;
-use crate::runner::BenchmarkPlan;
 
 /// Binds the socket: refuses if another daemon answers there, replaces a stale file,
 /// creates it 0600 (umask, so it is never briefly open) and, with a group, hands it to that
 /// group with mode 0660.
-pub(super) fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, String> {
+pub(super) fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, BindError> {
+    let at = |step: BindStep| {
+        let path = path.to_path_buf();
+        move |source| BindError::Io { step, path, source }
+    };
     if std::os::unix::net::UnixStream::connect(path).is_ok() {
-        return Err(format!(
-            "another perfwarden daemon is listening on {}; stop it first (systemctl stop perfwarden)",
-            path.display()
-        ));
+        return Err(BindError::InUse(path.to_path_buf()));
     }
     match std::fs::remove_file(path) {
         Ok(()) => tracing::info!(socket = %path.display(), "removed a stale socket"),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(format!(
-                "cannot remove the stale socket {}: {e}",
-                path.display()
-            ));
-        }
+        Err(e) => return Err(at(BindStep::RemoveStale)(e)),
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|source| BindError::Io {
+            step: BindStep::CreateParent,
+            path: parent.to_path_buf(),
+            source,
+        })?;
     }
     // The umask is process-wide: two binds at once (tests, or a bind beside another
     // thread's) would restore each other's mask, so the swap is serialised.
@@ -51,36 +49,85 @@ pub(super) fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, Str
         unsafe { libc::umask(previous) };
         bound
     };
-    let listener = bound.map_err(|e| {
-        format!(
-            "cannot create the control socket {}: {e}\n  hint: set [daemon] socket or $PERFWARDEN_SOCKET to a writable path",
-            path.display()
-        )
-    })?;
+    let listener = bound.map_err(at(BindStep::Create))?;
     // The mask already made it 0600; the mode is stated once more, and with a group the
     // file is handed over and opened to that group.
     let mode = match group {
         None => 0o600,
         Some(group) => {
-            let gid = group_id(group).ok_or_else(|| {
-                format!("[daemon] socket_group: no group named \"{group}\" on this host; create it (groupadd {group}) or remove the key")
-            })?;
+            let gid = group_id(group).ok_or_else(|| BindError::NoGroup(group.to_string()))?;
             let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-                .map_err(|_| "socket path contains a NUL byte".to_string())?;
+                .map_err(|_| BindError::NulInPath)?;
             // SAFETY: c_path is a valid NUL-terminated string; -1 keeps the owner.
             if unsafe { libc::chown(c_path.as_ptr(), u32::MAX, gid) } != 0 {
-                return Err(format!(
-                    "cannot give the socket {} to group \"{group}\": {}\n  hint: under systemd add SupplementaryGroups={group} to the unit",
-                    path.display(),
-                    std::io::Error::last_os_error()
-                ));
+                return Err(BindError::Chown {
+                    path: path.to_path_buf(),
+                    group: group.to_string(),
+                    source: std::io::Error::last_os_error(),
+                });
             }
             0o660
         }
     };
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))?;
+        .map_err(at(BindStep::SetMode))?;
     Ok(listener)
+}
+
+/// Why the control socket could not be bound; each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum BindError {
+    #[error(
+        "another perfwarden daemon is listening on {}; stop it first (systemctl stop perfwarden)",
+        .0.display()
+    )]
+    InUse(PathBuf),
+    #[error("{}", step.describe(path, source))]
+    Io {
+        step: BindStep,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "[daemon] socket_group: no group named \"{0}\" on this host; create it (groupadd {0}) or remove the key"
+    )]
+    NoGroup(String),
+    #[error("socket path contains a NUL byte")]
+    NulInPath,
+    #[error(
+        "cannot give the socket {} to group \"{group}\": {source}\n  hint: under systemd add SupplementaryGroups={group} to the unit",
+        path.display()
+    )]
+    Chown {
+        path: PathBuf,
+        group: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The file-system step of binding that failed.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum BindStep {
+    RemoveStale,
+    CreateParent,
+    Create,
+    SetMode,
+}
+
+impl BindStep {
+    fn describe(self, path: &Path, error: &std::io::Error) -> String {
+        let path = path.display();
+        match self {
+            BindStep::RemoveStale => format!("cannot remove the stale socket {path}: {error}"),
+            BindStep::CreateParent => format!("cannot create {path}: {error}"),
+            BindStep::Create => format!(
+                "cannot create the control socket {path}: {error}\n  hint: set [daemon] socket or $PERFWARDEN_SOCKET to a writable path"
+            ),
+            BindStep::SetMode => format!("cannot set the mode of {path}: {error}"),
+        }
+    }
 }
 
 fn group_id(name: &str) -> Option<libc::gid_t> {
@@ -193,10 +240,9 @@ async fn respond(daemon: &Arc<Daemon>, request: Request) -> Response {
             }
             let mut shared = daemon.lock();
             // Reject unknown suites and benchmarks now, not when the run would start.
-            if let Err(message) = BenchmarkPlan::for_suite(&shared.config, &suite, &benches, quick)
-            {
+            if let Err(error) = crate::pipeline::plan(&shared.config, &suite, &benches, quick) {
                 return Response::Error {
-                    message,
+                    message: error.to_string(),
                     code: exit::USAGE,
                 };
             }
@@ -250,7 +296,9 @@ mod tests {
         assert_eq!(meta.mode() & 0o777, 0o660);
         assert_eq!(meta.gid(), gid);
 
-        let error = bind(&dir.path().join("x.sock"), Some("no-such-group-here")).unwrap_err();
+        let error = bind(&dir.path().join("x.sock"), Some("no-such-group-here"))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("no group named"), "{error}");
     }
 
@@ -259,7 +307,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.sock");
         let listener = bind(&path, None).unwrap();
-        let error = bind(&path, None).unwrap_err();
+        let error = bind(&path, None).unwrap_err().to_string();
         assert!(error.contains("another perfwarden daemon"), "{error}");
         drop(listener); // the file stays behind, like after SIGKILL
         assert!(path.exists());

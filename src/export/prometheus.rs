@@ -83,13 +83,22 @@ pub fn render(points: &[Point], resource: &[(&str, String)]) -> String {
 /// The rendered exposition, shared between the daemon (writer) and the server (reader).
 pub type Exposition = Arc<RwLock<String>>;
 
-/// Binds the endpoint; the error names the address and what to do.
-pub async fn bind(listen: SocketAddr) -> Result<TcpListener, String> {
-    TcpListener::bind(listen).await.map_err(|e| {
-        format!(
-            "cannot listen on {listen} for the Prometheus endpoint: {e}\n  hint: pick a free port in [export.prometheus] listen, or remove it"
-        )
-    })
+/// The Prometheus endpoint could not listen; the message names the address and what to do.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot listen on {listen} for the Prometheus endpoint: {source}\n  hint: pick a free port in [export.prometheus] listen, or remove it"
+)]
+pub struct BindError {
+    pub listen: SocketAddr,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Binds the endpoint.
+pub async fn bind(listen: SocketAddr) -> Result<TcpListener, BindError> {
+    TcpListener::bind(listen)
+        .await
+        .map_err(|source| BindError { listen, source })
 }
 
 /// Serves `/metrics` until the process ends.

@@ -28,14 +28,9 @@ use crate::export::Publish;
 use crate::model::clock::Clock;
 use crate::model::event;
 use crate::model::records::{GateOutcome, QuietGateRecord, RunRecord, RunStatus, Trigger};
-use crate::runner::{self, BenchmarkPlan, RunContext, RunError, RunObserver};
+use crate::runner::{self, BenchmarkPlan, PlanError, RunContext, RunError, RunObserver};
 use crate::store::{Store, StoreError};
 use crate::workload::CancelToken;
-
-/// Why a suite could not be planned: a usage error (unknown suite or benchmark).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct PlanError(pub String);
 
 /// Plans `suite`: only the benchmarks in `only`, when given; reduced sampling when `quick`.
 /// Nothing is opened or written, so a usage error leaves no trace.
@@ -45,7 +40,7 @@ pub fn plan(
     only: &[String],
     quick: bool,
 ) -> Result<Vec<BenchmarkPlan>, PlanError> {
-    BenchmarkPlan::for_suite(config, suite, only, quick).map_err(PlanError)
+    BenchmarkPlan::for_suite(config, suite, only, quick)
 }
 
 /// Purges runs older than `[agent] retention`. A purge that fails is a warning: the

@@ -179,6 +179,30 @@ pub struct BenchmarkPlan {
     pub workload: Box<dyn Workload>,
 }
 
+/// Why a suite could not be planned: a usage error, reported before anything is opened.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    UnknownSuite(#[from] crate::config::UnknownSuite),
+    #[error(
+        "suite \"{suite}\" has no benchmark \"{benchmark}\" (it has: {})",
+        benchmarks.join(", ")
+    )]
+    NotInSuite {
+        suite: String,
+        benchmark: String,
+        benchmarks: Vec<String>,
+    },
+    #[error(
+        "{} not started: load tests do not run inside the blackout window \"{window}\" ([load] blackout)",
+        held_back.join(", ")
+    )]
+    InBlackout {
+        held_back: Vec<String>,
+        window: String,
+    },
+}
+
 impl BenchmarkPlan {
     /// Plans the benchmarks of `suite` (all of them, or only `only` when not empty).
     pub fn for_suite(
@@ -186,15 +210,15 @@ impl BenchmarkPlan {
         suite: &str,
         only: &[String],
         quick: bool,
-    ) -> Result<Vec<BenchmarkPlan>, String> {
+    ) -> Result<Vec<BenchmarkPlan>, PlanError> {
         let suite = config.suite(suite)?;
         for name in only {
             if !suite.benchmarks.contains(name) {
-                return Err(format!(
-                    "suite \"{}\" has no benchmark \"{name}\" (it has: {})",
-                    suite.name,
-                    suite.benchmarks.join(", ")
-                ));
+                return Err(PlanError::NotInSuite {
+                    suite: suite.name.clone(),
+                    benchmark: name.clone(),
+                    benchmarks: suite.benchmarks.clone(),
+                });
             }
         }
         // Load tests do not start inside a blackout window ([load] blackout).
@@ -235,11 +259,10 @@ impl BenchmarkPlan {
             })
             .collect();
         if plans.is_empty() && !held_back.is_empty() {
-            return Err(format!(
-                "{} not started: load tests do not run inside the blackout window \"{}\" ([load] blackout)",
-                held_back.join(", "),
-                blackout.map(|b| b.text.as_str()).unwrap_or_default()
-            ));
+            return Err(PlanError::InBlackout {
+                held_back,
+                window: blackout.map(|b| b.text.clone()).unwrap_or_default(),
+            });
         }
         Ok(plans)
     }

@@ -62,8 +62,12 @@ pub enum StoreError {
         found: u64,
         known: u64,
     },
-    #[error("database {path}: {message}")]
-    Database { path: PathBuf, message: String },
+    #[error("database {path}: {source}")]
+    Database {
+        path: PathBuf,
+        #[source]
+        source: redb::Error,
+    },
     #[error("a stored record could not be read: {0}")]
     Corrupt(String),
 }
@@ -95,6 +99,49 @@ pub fn resolve_state_dir(explicit: Option<&Path>, configured: Option<&Path>) -> 
         .unwrap_or_else(|| PathBuf::from("."));
     home.join(".local/share/perfwarden")
 }
+
+/// A failure inside one transaction, before the database's path is attached: redb's typed
+/// error, or a store error (a record that could not be decoded). [`Store::read`] and
+/// [`Store::write`] are the one place it becomes a [`StoreError`], so `?` works on every
+/// redb call and redb's error stays the source.
+enum TxnError {
+    Redb(redb::Error),
+    Store(StoreError),
+}
+
+impl TxnError {
+    fn at(self, path: &Path) -> StoreError {
+        match self {
+            TxnError::Redb(source) => StoreError::Database {
+                path: path.to_path_buf(),
+                source,
+            },
+            TxnError::Store(error) => error,
+        }
+    }
+}
+
+impl From<StoreError> for TxnError {
+    fn from(error: StoreError) -> Self {
+        TxnError::Store(error)
+    }
+}
+
+macro_rules! redb_failures {
+    ($($error:ty),*) => {$(
+        impl From<$error> for TxnError {
+            fn from(error: $error) -> Self {
+                TxnError::Redb(error.into())
+            }
+        }
+    )*};
+}
+redb_failures!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
 
 pub struct Store {
     db: Database,
@@ -172,7 +219,7 @@ impl Store {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked { path: path.clone() },
             other => StoreError::Database {
                 path: path.clone(),
-                message: other.to_string(),
+                source: other.into(),
             },
         })?;
         let mut store = Store {
@@ -232,228 +279,238 @@ impl Store {
         &self.recovered
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Database {
-            path: self.path.clone(),
-            message: e.to_string(),
-        }
+    /// Runs `body` in a read transaction.
+    fn read<T>(
+        &self,
+        body: impl FnOnce(&redb::ReadTransaction) -> Result<T, TxnError>,
+    ) -> Result<T, StoreError> {
+        let attempt = || -> Result<T, TxnError> {
+            let txn = self.db.begin_read()?;
+            body(&txn)
+        };
+        attempt().map_err(|e| e.at(&self.path))
+    }
+
+    /// Runs `body` in a write transaction and commits it (durably); a failure anywhere
+    /// aborts the whole transaction.
+    fn write<T>(
+        &self,
+        body: impl FnOnce(&redb::WriteTransaction) -> Result<T, TxnError>,
+    ) -> Result<T, StoreError> {
+        let attempt = || -> Result<T, TxnError> {
+            let txn = self.db.begin_write()?;
+            let out = body(&txn)?;
+            txn.commit()?;
+            Ok(out)
+        };
+        attempt().map_err(|e| e.at(&self.path))
     }
 
     fn initialize(&mut self) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
-            let found = meta
-                .get("schema_version")
-                .map_err(|e| self.err(e))?
-                .map(|v| v.value());
-            match found {
-                None => {
-                    meta.insert("schema_version", SCHEMA_VERSION)
-                        .map_err(|e| self.err(e))?;
-                    meta.insert("next_run_id", 1).map_err(|e| self.err(e))?;
+        self.recovered = self.write(|txn| {
+            let mut recovered = Vec::new();
+            {
+                let mut meta = txn.open_table(META)?;
+                let found = meta
+                    .get("schema_version")?
+                    .map(|v| v.value());
+                match found {
+                    None => {
+                        meta.insert("schema_version", SCHEMA_VERSION)?;
+                        meta.insert("next_run_id", 1)?;
+                    }
+                    Some(version) if version > SCHEMA_VERSION => {
+                        return Err(StoreError::TooNew {
+                            path: self.path.clone(),
+                            found: version,
+                            known: SCHEMA_VERSION,
+                        }
+                        .into());
+                    }
+                    Some(version) if version < SCHEMA_VERSION => {
+                        // 1 → 2 → 3 → 4 only added tables, created below.
+                        tracing::info!(
+                            from = version,
+                            to = SCHEMA_VERSION,
+                            "upgrading the database schema"
+                        );
+                        meta.insert("schema_version", SCHEMA_VERSION)?;
+                    }
+                    Some(_) => {}
                 }
-                Some(version) if version > SCHEMA_VERSION => {
-                    return Err(StoreError::TooNew {
-                        path: self.path.clone(),
-                        found: version,
-                        known: SCHEMA_VERSION,
-                    });
-                }
-                Some(version) if version < SCHEMA_VERSION => {
-                    // 1 → 2 → 3 → 4 only added tables, created below.
-                    tracing::info!(
-                        from = version,
-                        to = SCHEMA_VERSION,
-                        "upgrading the database schema"
-                    );
-                    meta.insert("schema_version", SCHEMA_VERSION)
-                        .map_err(|e| self.err(e))?;
-                }
-                Some(_) => {}
-            }
-            // Create every table so read transactions never see a missing one.
-            txn.open_table(RUNS).map_err(|e| self.err(e))?;
-            txn.open_table(RESULTS).map_err(|e| self.err(e))?;
-            txn.open_table(SAMPLES).map_err(|e| self.err(e))?;
-            txn.open_table(BENCH_INDEX).map_err(|e| self.err(e))?;
-            txn.open_table(FINGERPRINTS).map_err(|e| self.err(e))?;
-            txn.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
-            txn.open_table(VERDICTS).map_err(|e| self.err(e))?;
-            txn.open_table(OPEN_REGRESSIONS).map_err(|e| self.err(e))?;
-            txn.open_table(REGRESSION_LOG).map_err(|e| self.err(e))?;
-            txn.open_table(BASELINE_START).map_err(|e| self.err(e))?;
-            txn.open_table(SCHEDULE).map_err(|e| self.err(e))?;
-            txn.open_table(OUTBOX).map_err(|e| self.err(e))?;
-            let mut counts = txn.open_table(RUN_COUNTS).map_err(|e| self.err(e))?;
-            if found.is_some_and(|v| v < 3) {
-                // Upgrade: start the counters from the runs still stored.
-                let runs = txn.open_table(RUNS).map_err(|e| self.err(e))?;
-                for entry in runs.iter().map_err(|e| self.err(e))? {
-                    let (_, bytes) = entry.map_err(|e| self.err(e))?;
-                    let run: RunRecord = from_json(bytes.value())?;
-                    if run.status != RunStatus::Running {
-                        count_run(&mut counts, &run).map_err(|e| self.err(e))?;
+                // Create every table so read transactions never see a missing one.
+                txn.open_table(RUNS)?;
+                txn.open_table(RESULTS)?;
+                txn.open_table(SAMPLES)?;
+                txn.open_table(BENCH_INDEX)?;
+                txn.open_table(FINGERPRINTS)?;
+                txn.open_table(SNAPSHOTS)?;
+                txn.open_table(VERDICTS)?;
+                txn.open_table(OPEN_REGRESSIONS)?;
+                txn.open_table(REGRESSION_LOG)?;
+                txn.open_table(BASELINE_START)?;
+                txn.open_table(SCHEDULE)?;
+                txn.open_table(OUTBOX)?;
+                let mut counts = txn.open_table(RUN_COUNTS)?;
+                if found.is_some_and(|v| v < 3) {
+                    // Upgrade: start the counters from the runs still stored.
+                    let runs = txn.open_table(RUNS)?;
+                    for entry in runs.iter()? {
+                        let (_, bytes) = entry?;
+                        let run: RunRecord = from_json(bytes.value())?;
+                        if run.status != RunStatus::Running {
+                            count_run(&mut counts, &run)?;
+                        }
                     }
                 }
-            }
 
-            // Crash recovery: nobody else can hold the file, so `running` runs are dead.
-            let mut runs = txn.open_table(RUNS).map_err(|e| self.err(e))?;
-            let mut dead = Vec::new();
-            for entry in runs.iter().map_err(|e| self.err(e))? {
-                let (id, bytes) = entry.map_err(|e| self.err(e))?;
-                let run: RunRecord = from_json(bytes.value())?;
-                if run.status == RunStatus::Running {
-                    dead.push((id.value(), run));
+                // Crash recovery: nobody else can hold the file, so `running` runs are dead.
+                let mut runs = txn.open_table(RUNS)?;
+                let mut dead = Vec::new();
+                for entry in runs.iter()? {
+                    let (id, bytes) = entry?;
+                    let run: RunRecord = from_json(bytes.value())?;
+                    if run.status == RunStatus::Running {
+                        dead.push((id.value(), run));
+                    }
+                }
+                for (id, mut run) in dead {
+                    run.status = RunStatus::Interrupted;
+                    run.note = Some(
+                        "the perfwarden process ended without finishing this run (crash, SIGKILL or power loss); finished benchmarks were kept"
+                            .into(),
+                    );
+                    runs.insert(id, to_json(&run).as_slice())?;
+                    count_run(&mut counts, &run)?;
+                    recovered.push(id);
                 }
             }
-            for (id, mut run) in dead {
-                run.status = RunStatus::Interrupted;
-                run.note = Some(
-                    "the perfwarden process ended without finishing this run (crash, SIGKILL or power loss); finished benchmarks were kept"
-                        .into(),
-                );
-                runs.insert(id, to_json(&run).as_slice())
-                    .map_err(|e| self.err(e))?;
-                count_run(&mut counts, &run).map_err(|e| self.err(e))?;
-                self.recovered.push(id);
-            }
-        }
-        txn.commit().map_err(|e| self.err(e))?;
+            Ok(recovered)
+        })?;
         Ok(())
     }
 
     /// Records the start of a run and returns its id. `run.id` is ignored.
     pub fn begin_run(&self, mut run: RunRecord) -> Result<RunRecord, StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
-            let id = meta
-                .get("next_run_id")
-                .map_err(|e| self.err(e))?
-                .map(|v| v.value())
-                .unwrap_or(1);
-            meta.insert("next_run_id", id + 1)
-                .map_err(|e| self.err(e))?;
-            run.id = id;
-            let mut runs = txn.open_table(RUNS).map_err(|e| self.err(e))?;
-            runs.insert(id, to_json(&run).as_slice())
-                .map_err(|e| self.err(e))?;
-        }
-        txn.commit().map_err(|e| self.err(e))?;
-        Ok(run)
+        self.write(|txn| {
+            {
+                let mut meta = txn.open_table(META)?;
+                let id = meta.get("next_run_id")?.map(|v| v.value()).unwrap_or(1);
+                meta.insert("next_run_id", id + 1)?;
+                run.id = id;
+                let mut runs = txn.open_table(RUNS)?;
+                runs.insert(id, to_json(&run).as_slice())?;
+            }
+            Ok(run)
+        })
     }
 
     /// Replaces the run record (status, end time, note).
     pub fn update_run(&self, run: &RunRecord) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut runs = txn.open_table(RUNS).map_err(|e| self.err(e))?;
-            let previous = runs
-                .get(run.id)
-                .map_err(|e| self.err(e))?
-                .map(|bytes| from_json::<RunRecord>(bytes.value()))
-                .transpose()?;
-            runs.insert(run.id, to_json(run).as_slice())
-                .map_err(|e| self.err(e))?;
-            // Count a run once, when it leaves `running`.
-            let was_running = previous.is_none_or(|p| p.status == RunStatus::Running);
-            if was_running && run.status != RunStatus::Running {
-                let mut counts = txn.open_table(RUN_COUNTS).map_err(|e| self.err(e))?;
-                count_run(&mut counts, run).map_err(|e| self.err(e))?;
+        self.write(|txn| {
+            {
+                let mut runs = txn.open_table(RUNS)?;
+                let previous = runs
+                    .get(run.id)?
+                    .map(|bytes| from_json::<RunRecord>(bytes.value()))
+                    .transpose()?;
+                runs.insert(run.id, to_json(run).as_slice())?;
+                // Count a run once, when it leaves `running`.
+                let was_running = previous.is_none_or(|p| p.status == RunStatus::Running);
+                if was_running && run.status != RunStatus::Running {
+                    let mut counts = txn.open_table(RUN_COUNTS)?;
+                    count_run(&mut counts, run)?;
+                }
             }
-        }
-        txn.commit().map_err(|e| self.err(e))
+            Ok(())
+        })
     }
 
     /// Runs that ended, by `(suite, outcome)`, since the database was created.
     pub fn run_counts(&self) -> Result<Vec<RunCount>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(RUN_COUNTS).map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(|e| self.err(e))? {
-            let (key, count) = entry.map_err(|e| self.err(e))?;
-            let (suite, outcome) = key.value();
-            out.push(((suite.to_string(), outcome.to_string()), count.value()));
-        }
-        Ok(out)
+        self.read(|txn| {
+            let table = txn.open_table(RUN_COUNTS)?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                let (key, count) = entry?;
+                let (suite, outcome) = key.value();
+                out.push(((suite.to_string(), outcome.to_string()), count.value()));
+            }
+            Ok(out)
+        })
     }
 
     /// Commits one benchmark result with its raw samples and index entry, durably.
     pub fn put_result(&self, result: &BenchmarkResult, samples: &[f64]) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let key = (result.run_id, result.benchmark.as_str());
-            let mut results = txn.open_table(RESULTS).map_err(|e| self.err(e))?;
-            results
-                .insert(key, to_json(result).as_slice())
-                .map_err(|e| self.err(e))?;
-            let mut raw = txn.open_table(SAMPLES).map_err(|e| self.err(e))?;
-            raw.insert(key, samples_to_bytes(samples).as_slice())
-                .map_err(|e| self.err(e))?;
-            let mut index = txn.open_table(BENCH_INDEX).map_err(|e| self.err(e))?;
-            index
-                .insert(
+        self.write(|txn| {
+            {
+                let key = (result.run_id, result.benchmark.as_str());
+                let mut results = txn.open_table(RESULTS)?;
+                results.insert(key, to_json(result).as_slice())?;
+                let mut raw = txn.open_table(SAMPLES)?;
+                raw.insert(key, samples_to_bytes(samples).as_slice())?;
+                let mut index = txn.open_table(BENCH_INDEX)?;
+                index.insert(
                     (
                         result.benchmark.as_str(),
                         result.started_at.timestamp_millis(),
                         result.run_id,
                     ),
                     (),
-                )
-                .map_err(|e| self.err(e))?;
-        }
-        txn.commit().map_err(|e| self.err(e))
+                )?;
+            }
+            Ok(())
+        })
     }
 
     pub fn put_fingerprint(&self, hash: &str, fingerprint: &Fingerprint) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut table = txn.open_table(FINGERPRINTS).map_err(|e| self.err(e))?;
-            table
-                .insert(hash, to_json(fingerprint).as_slice())
-                .map_err(|e| self.err(e))?;
-        }
-        txn.commit().map_err(|e| self.err(e))
+        self.write(|txn| {
+            {
+                let mut table = txn.open_table(FINGERPRINTS)?;
+                table.insert(hash, to_json(fingerprint).as_slice())?;
+            }
+            Ok(())
+        })
     }
 
     pub fn fingerprint(&self, hash: &str) -> Result<Option<Fingerprint>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(FINGERPRINTS).map_err(|e| self.err(e))?;
-        match table.get(hash).map_err(|e| self.err(e))? {
-            Some(bytes) => Ok(Some(from_json(bytes.value())?)),
-            None => Ok(None),
-        }
+        self.read(|txn| {
+            let table = txn.open_table(FINGERPRINTS)?;
+            match table.get(hash)? {
+                Some(bytes) => Ok(Some(from_json(bytes.value())?)),
+                None => Ok(None),
+            }
+        })
     }
 
     pub fn put_snapshot(&self, run_id: u64, snapshot: &RunSnapshot) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut table = txn.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
-            table
-                .insert(run_id, to_json(snapshot).as_slice())
-                .map_err(|e| self.err(e))?;
-        }
-        txn.commit().map_err(|e| self.err(e))
+        self.write(|txn| {
+            {
+                let mut table = txn.open_table(SNAPSHOTS)?;
+                table.insert(run_id, to_json(snapshot).as_slice())?;
+            }
+            Ok(())
+        })
     }
 
     pub fn snapshot(&self, run_id: u64) -> Result<Option<RunSnapshot>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
-        match table.get(run_id).map_err(|e| self.err(e))? {
-            Some(bytes) => Ok(Some(from_json(bytes.value())?)),
-            None => Ok(None),
-        }
+        self.read(|txn| {
+            let table = txn.open_table(SNAPSHOTS)?;
+            match table.get(run_id)? {
+                Some(bytes) => Ok(Some(from_json(bytes.value())?)),
+                None => Ok(None),
+            }
+        })
     }
 
     pub fn run(&self, id: u64) -> Result<Option<RunRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
-        match table.get(id).map_err(|e| self.err(e))? {
-            Some(bytes) => Ok(Some(from_json(bytes.value())?)),
-            None => Ok(None),
-        }
+        self.read(|txn| {
+            let table = txn.open_table(RUNS)?;
+            match table.get(id)? {
+                Some(bytes) => Ok(Some(from_json(bytes.value())?)),
+                None => Ok(None),
+            }
+        })
     }
 
     /// Runs, newest first, optionally of one suite and started at or after `since`.
@@ -462,54 +519,53 @@ impl Store {
         suite: Option<&str>,
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<RunRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(RUNS).map_err(|e| self.err(e))?;
-        let mut runs = Vec::new();
-        for entry in table.iter().map_err(|e| self.err(e))?.rev() {
-            let (_, bytes) = entry.map_err(|e| self.err(e))?;
-            let run: RunRecord = from_json(bytes.value())?;
-            if suite.is_some_and(|s| s != run.suite) {
-                continue;
+        self.read(|txn| {
+            let table = txn.open_table(RUNS)?;
+            let mut runs = Vec::new();
+            for entry in table.iter()?.rev() {
+                let (_, bytes) = entry?;
+                let run: RunRecord = from_json(bytes.value())?;
+                if suite.is_some_and(|s| s != run.suite) {
+                    continue;
+                }
+                if since.is_some_and(|t| run.started_at < t) {
+                    continue;
+                }
+                runs.push(run);
             }
-            if since.is_some_and(|t| run.started_at < t) {
-                continue;
-            }
-            runs.push(run);
-        }
-        Ok(runs)
+            Ok(runs)
+        })
     }
 
     /// Results of one run, in the order the suite planned them.
     pub fn results(&self, run_id: u64) -> Result<Vec<BenchmarkResult>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(RESULTS).map_err(|e| self.err(e))?;
-        let mut results = Vec::new();
-        for entry in table
-            .range((run_id, "")..(run_id + 1, ""))
-            .map_err(|e| self.err(e))?
-        {
-            let (_, bytes) = entry.map_err(|e| self.err(e))?;
-            results.push(from_json::<BenchmarkResult>(bytes.value())?);
-        }
-        if let Some(run) = self.run(run_id)? {
-            results.sort_by_key(|r| {
-                run.benchmarks
-                    .iter()
-                    .position(|b| *b == r.benchmark)
-                    .unwrap_or(usize::MAX)
-            });
-        }
-        Ok(results)
+        self.read(|txn| {
+            let table = txn.open_table(RESULTS)?;
+            let mut results = Vec::new();
+            for entry in table.range((run_id, "")..(run_id + 1, ""))? {
+                let (_, bytes) = entry?;
+                results.push(from_json::<BenchmarkResult>(bytes.value())?);
+            }
+            if let Some(run) = self.run(run_id)? {
+                results.sort_by_key(|r| {
+                    run.benchmarks
+                        .iter()
+                        .position(|b| *b == r.benchmark)
+                        .unwrap_or(usize::MAX)
+                });
+            }
+            Ok(results)
+        })
     }
 
     pub fn samples(&self, run_id: u64, benchmark: &str) -> Result<Vec<f64>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(SAMPLES).map_err(|e| self.err(e))?;
-        Ok(table
-            .get((run_id, benchmark))
-            .map_err(|e| self.err(e))?
-            .map(|bytes| samples_from_bytes(bytes.value()))
-            .unwrap_or_default())
+        self.read(|txn| {
+            let table = txn.open_table(SAMPLES)?;
+            Ok(table
+                .get((run_id, benchmark))?
+                .map(|bytes| samples_from_bytes(bytes.value()))
+                .unwrap_or_default())
+        })
     }
 
     /// One benchmark's results over time, oldest first (a range scan of the index).
@@ -519,36 +575,35 @@ impl Store {
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<BenchmarkResult>, StoreError> {
         let since_ms = since.map(|t| t.timestamp_millis()).unwrap_or(i64::MIN);
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let index = txn.open_table(BENCH_INDEX).map_err(|e| self.err(e))?;
-        let results = txn.open_table(RESULTS).map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for entry in index
-            .range((benchmark, since_ms, 0)..=(benchmark, i64::MAX, u64::MAX))
-            .map_err(|e| self.err(e))?
-        {
-            let (key, _) = entry.map_err(|e| self.err(e))?;
-            let (_, _, run_id) = key.value();
-            if let Some(bytes) = results.get((run_id, benchmark)).map_err(|e| self.err(e))? {
-                out.push(from_json::<BenchmarkResult>(bytes.value())?);
+        self.read(|txn| {
+            let index = txn.open_table(BENCH_INDEX)?;
+            let results = txn.open_table(RESULTS)?;
+            let mut out = Vec::new();
+            for entry in index.range((benchmark, since_ms, 0)..=(benchmark, i64::MAX, u64::MAX))? {
+                let (key, _) = entry?;
+                let (_, _, run_id) = key.value();
+                if let Some(bytes) = results.get((run_id, benchmark))? {
+                    out.push(from_json::<BenchmarkResult>(bytes.value())?);
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Names of every benchmark with stored results.
     pub fn benchmark_names(&self) -> Result<Vec<String>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let index = txn.open_table(BENCH_INDEX).map_err(|e| self.err(e))?;
-        let mut names: Vec<String> = Vec::new();
-        for entry in index.iter().map_err(|e| self.err(e))? {
-            let (key, _) = entry.map_err(|e| self.err(e))?;
-            let name = key.value().0.to_string();
-            if names.last() != Some(&name) {
-                names.push(name);
+        self.read(|txn| {
+            let index = txn.open_table(BENCH_INDEX)?;
+            let mut names: Vec<String> = Vec::new();
+            for entry in index.iter()? {
+                let (key, _) = entry?;
+                let name = key.value().0.to_string();
+                if names.last() != Some(&name) {
+                    names.push(name);
+                }
             }
-        }
-        Ok(names)
+            Ok(names)
+        })
     }
 
     /// Stores the verdicts of one run and the new state of its regressions in one
@@ -561,39 +616,34 @@ impl Store {
         log: &[crate::model::verdict::Regression],
         events: &[crate::model::event::Event],
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        self.write_events(&txn, events)?;
-        {
-            let mut table = txn.open_table(VERDICTS).map_err(|e| self.err(e))?;
-            for verdict in verdicts {
-                table
-                    .insert(
+        self.write(|txn| {
+            self.write_events(txn, events)?;
+            {
+                let mut table = txn.open_table(VERDICTS)?;
+                for verdict in verdicts {
+                    table.insert(
                         (verdict.run_id, verdict.benchmark.as_str()),
                         to_json(verdict).as_slice(),
-                    )
-                    .map_err(|e| self.err(e))?;
-            }
-            let mut table = txn.open_table(OPEN_REGRESSIONS).map_err(|e| self.err(e))?;
-            for (benchmark, regression) in open {
-                match regression {
-                    Some(r) => {
-                        table
-                            .insert(benchmark.as_str(), to_json(r).as_slice())
-                            .map_err(|e| self.err(e))?;
-                    }
-                    None => {
-                        table.remove(benchmark.as_str()).map_err(|e| self.err(e))?;
+                    )?;
+                }
+                let mut table = txn.open_table(OPEN_REGRESSIONS)?;
+                for (benchmark, regression) in open {
+                    match regression {
+                        Some(r) => {
+                            table.insert(benchmark.as_str(), to_json(r).as_slice())?;
+                        }
+                        None => {
+                            table.remove(benchmark.as_str())?;
+                        }
                     }
                 }
+                let mut table = txn.open_table(REGRESSION_LOG)?;
+                for r in log {
+                    table.insert((r.benchmark.as_str(), r.first_run), to_json(r).as_slice())?;
+                }
             }
-            let mut table = txn.open_table(REGRESSION_LOG).map_err(|e| self.err(e))?;
-            for r in log {
-                table
-                    .insert((r.benchmark.as_str(), r.first_run), to_json(r).as_slice())
-                    .map_err(|e| self.err(e))?;
-            }
-        }
-        txn.commit().map_err(|e| self.err(e))
+            Ok(())
+        })
     }
 
     /// Turns the outbox on or off for this process (see `outbox_enabled`).
@@ -616,16 +666,17 @@ impl Store {
         {
             return Ok(());
         }
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        self.write_events(&txn, events)?;
-        txn.commit().map_err(|e| self.err(e))
+        self.write(|txn| {
+            self.write_events(txn, events)?;
+            Ok(())
+        })
     }
 
     fn write_events(
         &self,
         txn: &redb::WriteTransaction,
         events: &[crate::model::event::Event],
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), TxnError> {
         if events.is_empty()
             || !self
                 .outbox_enabled
@@ -633,34 +684,22 @@ impl Store {
         {
             return Ok(());
         }
-        let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
-        let mut outbox = txn.open_table(OUTBOX).map_err(|e| self.err(e))?;
-        let mut next = meta
-            .get("next_event_seq")
-            .map_err(|e| self.err(e))?
-            .map(|v| v.value())
-            .unwrap_or(1);
+        let mut meta = txn.open_table(META)?;
+        let mut outbox = txn.open_table(OUTBOX)?;
+        let mut next = meta.get("next_event_seq")?.map(|v| v.value()).unwrap_or(1);
         for event in events {
-            outbox
-                .insert(next, to_json(event).as_slice())
-                .map_err(|e| self.err(e))?;
+            outbox.insert(next, to_json(event).as_slice())?;
             next += 1;
         }
-        meta.insert("next_event_seq", next)
-            .map_err(|e| self.err(e))?;
-        let len = outbox.len().map_err(|e| self.err(e))?;
+        meta.insert("next_event_seq", next)?;
+        let len = outbox.len()?;
         if len > OUTBOX_CAPACITY {
             let excess = len - OUTBOX_CAPACITY;
             for _ in 0..excess {
-                outbox.pop_first().map_err(|e| self.err(e))?;
+                outbox.pop_first()?;
             }
-            let dropped = meta
-                .get("outbox_dropped")
-                .map_err(|e| self.err(e))?
-                .map(|v| v.value())
-                .unwrap_or(0);
-            meta.insert("outbox_dropped", dropped + excess)
-                .map_err(|e| self.err(e))?;
+            let dropped = meta.get("outbox_dropped")?.map(|v| v.value()).unwrap_or(0);
+            meta.insert("outbox_dropped", dropped + excess)?;
             tracing::warn!(
                 dropped = excess,
                 capacity = OUTBOX_CAPACITY,
@@ -675,14 +714,15 @@ impl Store {
         &self,
         limit: usize,
     ) -> Result<Vec<(u64, crate::model::event::Event)>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(OUTBOX).map_err(|e| self.err(e))?;
-        let mut events = Vec::new();
-        for entry in table.iter().map_err(|e| self.err(e))?.take(limit) {
-            let (seq, bytes) = entry.map_err(|e| self.err(e))?;
-            events.push((seq.value(), from_json(bytes.value())?));
-        }
-        Ok(events)
+        self.read(|txn| {
+            let table = txn.open_table(OUTBOX)?;
+            let mut events = Vec::new();
+            for entry in table.iter()?.take(limit) {
+                let (seq, bytes) = entry?;
+                events.push((seq.value(), from_json(bytes.value())?));
+            }
+            Ok(events)
+        })
     }
 
     /// Removes delivered events.
@@ -690,21 +730,23 @@ impl Store {
         if sequences.is_empty() {
             return Ok(());
         }
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut table = txn.open_table(OUTBOX).map_err(|e| self.err(e))?;
-            for seq in sequences {
-                table.remove(seq).map_err(|e| self.err(e))?;
+        self.write(|txn| {
+            {
+                let mut table = txn.open_table(OUTBOX)?;
+                for seq in sequences {
+                    table.remove(seq)?;
+                }
             }
-        }
-        txn.commit().map_err(|e| self.err(e))
+            Ok(())
+        })
     }
 
     /// Events waiting in the outbox (the `perfwarden.export.backlog` metric).
     pub fn outbox_len(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(OUTBOX).map_err(|e| self.err(e))?;
-        table.len().map_err(|e| self.err(e))
+        self.read(|txn| {
+            let table = txn.open_table(OUTBOX)?;
+            Ok(table.len()?)
+        })
     }
 
     pub fn verdict(
@@ -712,92 +754,91 @@ impl Store {
         run_id: u64,
         benchmark: &str,
     ) -> Result<Option<crate::model::verdict::Verdict>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(VERDICTS).map_err(|e| self.err(e))?;
-        match table.get((run_id, benchmark)).map_err(|e| self.err(e))? {
-            Some(bytes) => Ok(Some(from_json(bytes.value())?)),
-            None => Ok(None),
-        }
+        self.read(|txn| {
+            let table = txn.open_table(VERDICTS)?;
+            match table.get((run_id, benchmark))? {
+                Some(bytes) => Ok(Some(from_json(bytes.value())?)),
+                None => Ok(None),
+            }
+        })
     }
 
     /// Open regressions, by benchmark name.
     pub fn open_regressions(&self) -> Result<Vec<crate::model::verdict::Regression>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(OPEN_REGRESSIONS).map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(|e| self.err(e))? {
-            let (_, bytes) = entry.map_err(|e| self.err(e))?;
-            out.push(from_json(bytes.value())?);
-        }
-        Ok(out)
+        self.read(|txn| {
+            let table = txn.open_table(OPEN_REGRESSIONS)?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                let (_, bytes) = entry?;
+                out.push(from_json(bytes.value())?);
+            }
+            Ok(out)
+        })
     }
 
     /// Every regression ever opened, newest first.
     pub fn regression_log(&self) -> Result<Vec<crate::model::verdict::Regression>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(REGRESSION_LOG).map_err(|e| self.err(e))?;
-        let mut out: Vec<crate::model::verdict::Regression> = Vec::new();
-        for entry in table.iter().map_err(|e| self.err(e))? {
-            let (_, bytes) = entry.map_err(|e| self.err(e))?;
-            out.push(from_json(bytes.value())?);
-        }
-        out.sort_by_key(|r| std::cmp::Reverse(r.last_run));
-        Ok(out)
+        self.read(|txn| {
+            let table = txn.open_table(REGRESSION_LOG)?;
+            let mut out: Vec<crate::model::verdict::Regression> = Vec::new();
+            for entry in table.iter()? {
+                let (_, bytes) = entry?;
+                out.push(from_json(bytes.value())?);
+            }
+            out.sort_by_key(|r| std::cmp::Reverse(r.last_run));
+            Ok(out)
+        })
     }
 
     pub fn baseline_start(&self, benchmark: &str) -> Result<Option<u64>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(BASELINE_START).map_err(|e| self.err(e))?;
-        Ok(table
-            .get(benchmark)
-            .map_err(|e| self.err(e))?
-            .map(|v| v.value()))
+        self.read(|txn| {
+            let table = txn.open_table(BASELINE_START)?;
+            Ok(table.get(benchmark)?.map(|v| v.value()))
+        })
     }
 
     pub fn set_baseline_start(&self, benchmark: &str, run_id: u64) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut table = txn.open_table(BASELINE_START).map_err(|e| self.err(e))?;
-            table.insert(benchmark, run_id).map_err(|e| self.err(e))?;
-        }
-        txn.commit().map_err(|e| self.err(e))
+        self.write(|txn| {
+            {
+                let mut table = txn.open_table(BASELINE_START)?;
+                table.insert(benchmark, run_id)?;
+            }
+            Ok(())
+        })
     }
 
     /// The daemon's persisted schedule state of every suite.
     pub fn schedule_states(
         &self,
     ) -> Result<std::collections::BTreeMap<String, SuiteSchedule>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = txn.open_table(SCHEDULE).map_err(|e| self.err(e))?;
-        let mut out = std::collections::BTreeMap::new();
-        for entry in table.iter().map_err(|e| self.err(e))? {
-            let (suite, bytes) = entry.map_err(|e| self.err(e))?;
-            out.insert(suite.value().to_string(), from_json(bytes.value())?);
-        }
-        Ok(out)
+        self.read(|txn| {
+            let table = txn.open_table(SCHEDULE)?;
+            let mut out = std::collections::BTreeMap::new();
+            for entry in table.iter()? {
+                let (suite, bytes) = entry?;
+                out.insert(suite.value().to_string(), from_json(bytes.value())?);
+            }
+            Ok(out)
+        })
     }
 
     /// Persists the schedule state of `suite` (durably, like every commit here).
     pub fn put_schedule_state(&self, suite: &str, state: &SuiteSchedule) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut table = txn.open_table(SCHEDULE).map_err(|e| self.err(e))?;
-            table
-                .insert(suite, to_json(state).as_slice())
-                .map_err(|e| self.err(e))?;
-        }
-        txn.commit().map_err(|e| self.err(e))
+        self.write(|txn| {
+            {
+                let mut table = txn.open_table(SCHEDULE)?;
+                table.insert(suite, to_json(state).as_slice())?;
+            }
+            Ok(())
+        })
     }
 
     /// The id the next run will get.
     pub fn next_run_id(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
-        let meta = txn.open_table(META).map_err(|e| self.err(e))?;
-        Ok(meta
-            .get("next_run_id")
-            .map_err(|e| self.err(e))?
-            .map(|v| v.value())
-            .unwrap_or(1))
+        self.read(|txn| {
+            let meta = txn.open_table(META)?;
+            Ok(meta.get("next_run_id")?.map(|v| v.value()).unwrap_or(1))
+        })
     }
 
     /// Deletes runs started before `cutoff` with everything that belongs to them. Returns
@@ -811,44 +852,33 @@ impl Store {
         if old.is_empty() {
             return Ok(0);
         }
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        {
-            let mut runs = txn.open_table(RUNS).map_err(|e| self.err(e))?;
-            let mut results = txn.open_table(RESULTS).map_err(|e| self.err(e))?;
-            let mut samples = txn.open_table(SAMPLES).map_err(|e| self.err(e))?;
-            let mut index = txn.open_table(BENCH_INDEX).map_err(|e| self.err(e))?;
-            let mut snapshots = txn.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
-            let mut verdicts = txn.open_table(VERDICTS).map_err(|e| self.err(e))?;
-            for run in &old {
-                let mut stored: Vec<(String, i64)> = Vec::new();
-                for entry in results
-                    .range((run.id, "")..(run.id + 1, ""))
-                    .map_err(|e| self.err(e))?
-                {
-                    let (_, bytes) = entry.map_err(|e| self.err(e))?;
-                    let result: BenchmarkResult = from_json(bytes.value())?;
-                    stored.push((result.benchmark, result.started_at.timestamp_millis()));
+        self.write(|txn| {
+            {
+                let mut runs = txn.open_table(RUNS)?;
+                let mut results = txn.open_table(RESULTS)?;
+                let mut samples = txn.open_table(SAMPLES)?;
+                let mut index = txn.open_table(BENCH_INDEX)?;
+                let mut snapshots = txn.open_table(SNAPSHOTS)?;
+                let mut verdicts = txn.open_table(VERDICTS)?;
+                for run in &old {
+                    let mut stored: Vec<(String, i64)> = Vec::new();
+                    for entry in results.range((run.id, "")..(run.id + 1, ""))? {
+                        let (_, bytes) = entry?;
+                        let result: BenchmarkResult = from_json(bytes.value())?;
+                        stored.push((result.benchmark, result.started_at.timestamp_millis()));
+                    }
+                    for (bench, started_ms) in &stored {
+                        results.remove((run.id, bench.as_str()))?;
+                        samples.remove((run.id, bench.as_str()))?;
+                        index.remove((bench.as_str(), *started_ms, run.id))?;
+                        verdicts.remove((run.id, bench.as_str()))?;
+                    }
+                    snapshots.remove(run.id)?;
+                    runs.remove(run.id)?;
                 }
-                for (bench, started_ms) in &stored {
-                    results
-                        .remove((run.id, bench.as_str()))
-                        .map_err(|e| self.err(e))?;
-                    samples
-                        .remove((run.id, bench.as_str()))
-                        .map_err(|e| self.err(e))?;
-                    index
-                        .remove((bench.as_str(), *started_ms, run.id))
-                        .map_err(|e| self.err(e))?;
-                    verdicts
-                        .remove((run.id, bench.as_str()))
-                        .map_err(|e| self.err(e))?;
-                }
-                snapshots.remove(run.id).map_err(|e| self.err(e))?;
-                runs.remove(run.id).map_err(|e| self.err(e))?;
             }
-        }
-        txn.commit().map_err(|e| self.err(e))?;
-        Ok(old.len())
+            Ok(old.len())
+        })
     }
 }
 
