@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use super::{CommandError, Format, Globals, Outcome};
+use super::{CommandError, Globals, Outcome};
 use crate::detect::history;
 use crate::model::metric::Direction;
 use crate::report::{self, AnalysisReport, AnalyzedPoint};
@@ -255,10 +255,11 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
             .collect(),
         trend: analysis.trend,
     };
-    Ok(Outcome::ok(match globals.format {
-        Format::Text => report::text::analysis(&report),
-        Format::Json => report::json::render("analysis", &report) + "\n",
-    }))
+    Ok(Outcome::ok(report::render(
+        &report,
+        globals.format,
+        globals.style(),
+    )))
 }
 
 #[cfg(test)]

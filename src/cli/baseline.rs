@@ -7,7 +7,7 @@
 //! - `accept BENCH`: a confirmed regression is the new normal: it is closed as `accepted`
 //!   and the baseline restarts at its first run.
 
-use super::{CommandError, Format, Globals, Outcome, nothing_stored};
+use super::{CommandError, Globals, Outcome, nothing_stored};
 use crate::detect::verdict::{self, MIN_BASELINE_RUNS};
 use crate::model::verdict::{Ending, RegressionState};
 use crate::report::{self, BaselineReport, BaselineView};
@@ -112,10 +112,11 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
                 }
             }
             let report = BaselineReport { baselines };
-            Ok(Outcome::ok(match globals.format {
-                Format::Text => report::text::baselines(&report),
-                Format::Json => report::json::render("baseline", &report) + "\n",
-            }))
+            Ok(Outcome::ok(report::render(
+                &report,
+                globals.format,
+                globals.style(),
+            )))
         }
         BaselineCommand::Pin { run_id } => {
             let results = store.results(run_id)?;

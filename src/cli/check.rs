@@ -1,7 +1,7 @@
 //! `perfwarden check`: validate the config and print every problem (the unit's
 //! `ExecStartPre`), including OTLP header values that cannot be read in this environment.
 
-use super::{CommandError, Format, Globals, Outcome, exit};
+use super::{CommandError, Globals, Outcome, exit};
 use crate::config::{Config, ConfigSource};
 use crate::report::{self, CheckReport, ProblemView};
 
@@ -52,10 +52,7 @@ pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandError> {
             problems: errors.problems.iter().map(ProblemView::from).collect(),
         },
     };
-    let stdout = match globals.format {
-        Format::Text => report::text::check(&report),
-        Format::Json => report::json::render("check", &report) + "\n",
-    };
+    let stdout = report::render(&report, globals.format, globals.style());
     Ok(Outcome {
         stdout,
         code: if report.valid { exit::OK } else { exit::USAGE },

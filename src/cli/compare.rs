@@ -1,6 +1,6 @@
 //! `perfwarden compare RUN_A RUN_B`: per-benchmark change from A to B.
 
-use super::{CommandError, Format, Globals, Outcome, nothing_stored};
+use super::{CommandError, Globals, Outcome, nothing_stored};
 use crate::report::{self, CompareReport};
 
 #[derive(Debug, clap::Args)]
@@ -27,8 +27,9 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let a = fetch(args.run_a)?;
     let b = fetch(args.run_b)?;
     let report = CompareReport::build(&store, a, b)?;
-    Ok(Outcome::ok(match globals.format {
-        Format::Text => report::text::compare(&report, globals.style()),
-        Format::Json => report::json::render("compare", &report) + "\n",
-    }))
+    Ok(Outcome::ok(report::render(
+        &report,
+        globals.format,
+        globals.style(),
+    )))
 }

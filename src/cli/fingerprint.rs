@@ -1,6 +1,6 @@
 //! `perfwarden fingerprint`: this host's environment fingerprint and its short hash.
 
-use super::{CommandError, Format, Globals, Outcome};
+use super::{CommandError, Globals, Outcome};
 use crate::report::{self, FingerprintReport};
 use crate::runner::fingerprint;
 
@@ -13,8 +13,9 @@ pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandError> {
         hash: fingerprint::hash(&fingerprint),
         fingerprint,
     };
-    Ok(Outcome::ok(match globals.format {
-        Format::Text => report::text::fingerprint(&report),
-        Format::Json => report::json::render("fingerprint", &report) + "\n",
-    }))
+    Ok(Outcome::ok(report::render(
+        &report,
+        globals.format,
+        globals.style(),
+    )))
 }

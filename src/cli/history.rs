@@ -1,7 +1,7 @@
 //! `perfwarden history BENCH [--since 30d]`: one benchmark's medians over time, with a
 //! sparkline on a terminal.
 
-use super::{CommandError, Format, Globals, Outcome, nothing_stored, since};
+use super::{CommandError, Globals, Outcome, nothing_stored, since};
 use crate::report::{self, HistoryReport};
 
 #[derive(Debug, clap::Args)]
@@ -33,8 +33,9 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
         )));
     }
     let report = HistoryReport::build(&store, &args.benchmark, since)?;
-    Ok(Outcome::ok(match globals.format {
-        Format::Text => report::text::history(&report, globals.style()),
-        Format::Json => report::json::render("history", &report) + "\n",
-    }))
+    Ok(Outcome::ok(report::render(
+        &report,
+        globals.format,
+        globals.style(),
+    )))
 }

@@ -21,12 +21,13 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::daemon::control::{Client, ClientError, Request, Response, socket_path};
 use crate::exit::{self, CommandError};
 use crate::model::units::ConfigDuration;
+use crate::report::Format;
 use crate::report::text::Style;
 use crate::store::{Store, resolve_state_dir};
 
@@ -52,12 +53,6 @@ pub struct Cli {
     /// The command line as typed, forwarded to the daemon by the read commands.
     #[arg(skip)]
     pub argv: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,7 +1,7 @@
 //! `perfwarden regressions [--all]`: open regressions (suspected and confirmed), or with
 //! `--all` every regression ever opened and how it ended.
 
-use super::{CommandError, Format, Globals, Outcome};
+use super::{CommandError, Globals, Outcome};
 use crate::report::{self, RegressionsReport};
 
 #[derive(Debug, clap::Args)]
@@ -21,8 +21,9 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
         all: args.all,
         regressions,
     };
-    Ok(Outcome::ok(match globals.format {
-        Format::Text => report::text::regressions(&report, globals.style()),
-        Format::Json => report::json::render("regressions", &report) + "\n",
-    }))
+    Ok(Outcome::ok(report::render(
+        &report,
+        globals.format,
+        globals.style(),
+    )))
 }

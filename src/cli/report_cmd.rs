@@ -2,7 +2,7 @@
 //! host, open regressions with severity and evidence, improvements, drifts, level shifts,
 //! environment changes and SLO violations, each with a recommended next step.
 
-use super::{CommandError, Format, Globals, Outcome};
+use super::{CommandError, Globals, Outcome};
 use crate::detect::health::HealthReport;
 use crate::report;
 
@@ -27,8 +27,9 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
             "no runs of suite \"{suite}\" are stored; `perfwarden runs` lists what is"
         )));
     }
-    Ok(Outcome::ok(match globals.format {
-        Format::Text => report::text::health(&report),
-        Format::Json => report::json::render("report", &report) + "\n",
-    }))
+    Ok(Outcome::ok(report::render(
+        &report,
+        globals.format,
+        globals.style(),
+    )))
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::{CommandError, Format, Globals, Outcome, client_error, exit};
+use super::{CommandError, Globals, Outcome, client_error, exit};
 use crate::daemon::control::{Client, Request, Response, TicketState};
 use crate::export::PushOnce;
 use crate::model::clock::MonotonicClock;
@@ -88,10 +88,7 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
 
     let code = exit::of_run(&outcome.run);
     let report = RunReport::build(&store, outcome.run)?;
-    let stdout = match globals.format {
-        Format::Text => report::text::run_report(&report, globals.style()),
-        Format::Json => report::json::render("run", &report) + "\n",
-    };
+    let stdout = report::render(&report, globals.format, globals.style());
     Ok(Outcome { stdout, code })
 }
 
@@ -169,10 +166,7 @@ fn run_through_daemon(
                             .unwrap_or_else(|| "the daemon could not run the suite".into()),
                     });
                 };
-                let format = match globals.format {
-                    Format::Text => "text",
-                    Format::Json => "json",
-                };
+                let format = globals.format.name();
                 let argv = [
                     "perfwarden",
                     "--format",

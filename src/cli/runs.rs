@@ -1,6 +1,6 @@
 //! `perfwarden runs [--suite S] [--since 30d]`: list stored runs.
 
-use super::{CommandError, Format, Globals, Outcome, since};
+use super::{CommandError, Globals, Outcome, since};
 use crate::report::{self, RunsReport};
 
 #[derive(Debug, clap::Args)]
@@ -20,8 +20,9 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
         None => Vec::new(),
     };
     let report = RunsReport { runs };
-    Ok(Outcome::ok(match globals.format {
-        Format::Text => report::text::runs(&report, globals.style()),
-        Format::Json => report::json::render("runs", &report) + "\n",
-    }))
+    Ok(Outcome::ok(report::render(
+        &report,
+        globals.format,
+        globals.style(),
+    )))
 }

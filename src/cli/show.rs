@@ -1,6 +1,6 @@
 //! `perfwarden show RUN_ID`: one stored run, as `run` printed it.
 
-use super::{CommandError, Format, Globals, Outcome, nothing_stored};
+use super::{CommandError, Globals, Outcome, nothing_stored};
 use crate::report::{self, RunReport};
 
 #[derive(Debug, clap::Args)]
@@ -23,8 +23,9 @@ pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
         ))
     })?;
     let report = RunReport::build(&store, run)?;
-    Ok(Outcome::ok(match globals.format {
-        Format::Text => report::text::run_report(&report, globals.style()),
-        Format::Json => report::json::render("run", &report) + "\n",
-    }))
+    Ok(Outcome::ok(report::render(
+        &report,
+        globals.format,
+        globals.style(),
+    )))
 }

@@ -2,7 +2,7 @@
 //! control socket; without one, the persisted schedule state and health from the database,
 //! and exit code 4 so scripts can tell.
 
-use super::{CommandError, Format, Globals, Outcome, client_error, exit};
+use super::{CommandError, Globals, Outcome, client_error, exit};
 use crate::daemon::control::{Request, Response};
 use crate::daemon::status;
 use crate::detect::health::HostHealth;
@@ -30,10 +30,7 @@ pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandError> {
     } else {
         exit::DAEMON_NOT_RUNNING
     };
-    let stdout = match globals.format {
-        Format::Text => report::text::status(&report),
-        Format::Json => report::json::render("status", &report) + "\n",
-    };
+    let stdout = report::render(&report, globals.format, globals.style());
     Ok(Outcome { stdout, code })
 }
 

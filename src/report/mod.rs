@@ -2,6 +2,11 @@
 //! renderers over it — aligned text for people ([`text`]) and one versioned JSON schema for
 //! programs ([`json`], `schema/perfwarden-output.v1.schema.json`).
 //!
+//! [`render`] is the one seam between a command and the formats: a command builds its
+//! report and hands it over with the chosen [`Format`]. A format is one renderer file here
+//! (a trait every report implements, as [`text::Text`] is for text, or a generic function
+//! over `Serialize`, as [`json::render`] is) plus its arm in [`render`].
+//!
 //! Building a report is the only part that reads the store; rendering never does, so the
 //! same report renders identically whether it came from a one-shot run, `show`, or (later)
 //! the daemon over its socket.
@@ -17,6 +22,38 @@ use crate::config::ConfigProblem;
 use crate::detect::{self, Change, EnvironmentChange};
 use crate::model::records::{BenchStatus, BenchmarkResult, Fingerprint, RunRecord, RunSnapshot};
 use crate::store::{Store, StoreError};
+
+/// How a report is written out (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+impl Format {
+    /// The name `--format` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// A report every format can render: its JSON document is its `Serialize` form under
+/// [`Report::KIND`], its text comes from [`text::Text`].
+pub trait Report: Serialize + text::Text {
+    /// The `kind` of its JSON document.
+    const KIND: &'static str;
+}
+
+/// Renders `report` in `format` (`style` applies to the formats for people).
+pub fn render<R: Report>(report: &R, format: Format, style: text::Style) -> String {
+    match format {
+        Format::Text => report.text(style),
+        Format::Json => json::render(R::KIND, report) + "\n",
+    }
+}
 
 /// One benchmark's result with what detection says about it.
 #[derive(Debug, Clone, Serialize)]
@@ -264,4 +301,26 @@ pub struct CheckReport {
     pub suites: Vec<String>,
     pub benchmarks: usize,
     pub problems: Vec<ProblemView>,
+}
+
+macro_rules! json_kinds {
+    ($($report:ty => $kind:literal;)*) => {$(
+        impl Report for $report {
+            const KIND: &'static str = $kind;
+        }
+    )*};
+}
+
+json_kinds! {
+    RunReport => "run";
+    RunsReport => "runs";
+    HistoryReport => "history";
+    CompareReport => "compare";
+    FingerprintReport => "fingerprint";
+    CheckReport => "check";
+    AnalysisReport => "analysis";
+    RegressionsReport => "regressions";
+    BaselineReport => "baseline";
+    crate::detect::health::HealthReport => "report";
+    crate::model::status::StatusReport => "status";
 }

@@ -23,6 +23,36 @@ pub struct Style {
     pub terminal: bool,
 }
 
+/// A report's text rendering, for [`super::render`].
+pub trait Text {
+    fn text(&self, style: Style) -> String;
+}
+
+macro_rules! text_renderings {
+    ($($report:ty => $render:expr;)*) => {$(
+        impl Text for $report {
+            fn text(&self, style: Style) -> String {
+                #[allow(clippy::redundant_closure_call)]
+                ($render)(self, style)
+            }
+        }
+    )*};
+}
+
+text_renderings! {
+    RunReport => run_report;
+    RunsReport => runs;
+    HistoryReport => history;
+    CompareReport => compare;
+    FingerprintReport => |report, _| fingerprint(report);
+    CheckReport => |report, _| check(report);
+    AnalysisReport => |report, _| analysis(report);
+    RegressionsReport => regressions;
+    BaselineReport => |report, _| baselines(report);
+    HealthReport => |report, _| health(report);
+    crate::model::status::StatusReport => |report, _| status(report);
+}
+
 fn table(style: Style, header: &[&str]) -> Table {
     let mut table = Table::new();
     table.load_preset(presets::NOTHING);
