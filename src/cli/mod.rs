@@ -19,7 +19,7 @@ mod status;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use clap::{Parser, Subcommand};
 
@@ -120,12 +120,7 @@ impl Outcome {
 
 /// Runs the parsed command line.
 pub fn execute(cli: Cli) -> Result<Outcome, CommandError> {
-    let globals = Globals {
-        config: cli.config,
-        state_dir: cli.state_dir,
-        format: cli.format,
-        served: None,
-    };
+    let globals = Globals::new(cli.config, cli.state_dir, cli.format, None);
     if cli.command.served_by_daemon() {
         if let Some(client) = globals.daemon()? {
             if let Some(outcome) = forward(&globals, &client, cli.argv)? {
@@ -217,16 +212,16 @@ pub fn serve_command(
             false,
         );
     }
-    let globals = Globals {
-        config: None,
-        state_dir: None,
-        format: cli.format,
-        served: Some(Served {
+    let globals = Globals::new(
+        None,
+        None,
+        cli.format,
+        Some(Served {
             store,
             config,
             style,
         }),
-    };
+    );
     // `baseline pin/reset/accept` change regressions and baselines; the rest only read.
     let may_write = matches!(cli.command, Command::Baseline(_));
     let response = match dispatch(&globals, cli.command) {
@@ -257,15 +252,43 @@ pub struct Globals {
     pub format: Format,
     /// Set when the daemon runs the command for a client.
     pub served: Option<Served>,
+    /// The config, read at most once per command (or the daemon's, when served).
+    loaded: OnceLock<Result<Arc<Config>, String>>,
 }
 
 impl Globals {
-    pub fn load_config(&self) -> Result<Config, CommandError> {
-        if let Some(served) = &self.served {
-            return Ok(served.config.as_ref().clone());
+    pub fn new(
+        config: Option<PathBuf>,
+        state_dir: Option<PathBuf>,
+        format: Format,
+        served: Option<Served>,
+    ) -> Globals {
+        Globals {
+            config,
+            state_dir,
+            format,
+            served,
+            loaded: OnceLock::new(),
         }
-        Config::load(self.config.as_deref())
-            .map_err(|e| CommandError::usage(e.to_string().trim_end()))
+    }
+
+    /// The config (`--config`, the system file, or the embedded default), read once.
+    pub fn load_config(&self) -> Result<Arc<Config>, CommandError> {
+        self.config_once().clone().map_err(CommandError::usage)
+    }
+
+    fn config_once(&self) -> &Result<Arc<Config>, String> {
+        self.loaded.get_or_init(|| match &self.served {
+            Some(served) => Ok(served.config.clone()),
+            None => Config::load(self.config.as_deref())
+                .map(Arc::new)
+                .map_err(|e| e.to_string().trim_end().to_string()),
+        })
+    }
+
+    /// The config if it loads; commands that only need its paths go on without it.
+    fn config_if_valid(&self) -> Option<&Config> {
+        self.config_once().as_ref().ok().map(Arc::as_ref)
     }
 
     /// The state directory from the flag, the environment, the config, or the default.
@@ -285,15 +308,14 @@ impl Globals {
             return Ok(Some(served.store.clone()));
         }
         // A broken config must not stop reading history; it only matters for `state_dir`.
-        let config = Config::load(self.config.as_deref()).ok();
-        let dir = self.state_dir(config.as_ref());
+        let dir = self.state_dir(self.config_if_valid());
         Ok(Store::open_existing(&dir)?.map(Arc::new))
     }
 
     /// The control socket this command line would use.
     pub fn socket(&self) -> PathBuf {
-        let config = Config::load(self.config.as_deref()).ok();
-        socket_path(config.as_ref(), &self.state_dir(config.as_ref()))
+        let config = self.config_if_valid();
+        socket_path(config, &self.state_dir(config))
     }
 
     /// A connection to the running daemon, if one answers on the socket.

@@ -20,6 +20,7 @@ pub mod cpu_sha256;
 pub mod cpu_simd;
 pub mod disk_files;
 pub mod disk_mmap;
+#[cfg(any(test, feature = "test-fakes"))]
 pub mod fake;
 pub mod load_http;
 pub mod load_mixed;
