@@ -42,19 +42,21 @@
 //! stats | resilience | logging
 //! ```
 
+#![warn(unreachable_pub)]
+
 pub mod cli;
 pub mod config;
-pub mod daemon;
+pub(crate) mod daemon;
 pub mod detect;
 pub mod exit;
 pub mod export;
 pub mod logging;
 pub mod model;
-pub mod pipeline;
+pub(crate) mod pipeline;
 pub mod report;
-pub mod resilience;
+pub(crate) mod resilience;
 pub mod runner;
-pub mod scheduler;
+pub(crate) mod scheduler;
 pub mod stats;
 pub mod store;
 pub mod workload;

@@ -118,7 +118,7 @@ fn results_are_stored_summarised_and_compared_with_the_previous_run() {
     assert!(change.interval.unwrap().low > 0.05);
     assert!(report.environment_change.is_none());
 
-    let text = report::text::run_report(&report, Default::default());
+    let text = report::render(&report, report::Format::Text, Default::default());
     assert!(text.contains("steady") && text.contains("worse"), "{text}");
     common::assert_valid_output(&report::json::render("run", &report));
 }
@@ -286,7 +286,7 @@ fn a_different_fingerprint_is_not_compared_and_is_reported() {
         .as_ref()
         .expect("environment change noticed");
     assert_eq!(env.changed_fields, vec!["kernel"]);
-    let text = report::text::run_report(&report, Default::default());
+    let text = report::render(&report, report::Format::Text, Default::default());
     assert!(text.contains("environment changed since run 1"), "{text}");
 }
 
@@ -347,7 +347,7 @@ fn a_regression_is_suspected_then_confirmed_then_resolved() {
         "a confirmed major costs 20 points"
     );
     assert_eq!(health.host_grade, Some('B'));
-    let text = report::text::health(&health);
+    let text = report::render(&health, report::Format::Text, Default::default());
     assert!(
         text.contains("-20  steady: major regression, confirmed"),
         "{text}"
@@ -378,7 +378,7 @@ fn a_regression_is_suspected_then_confirmed_then_resolved() {
 
     // The run report shows it.
     let report = RunReport::build(&store, store.run(8).unwrap().unwrap()).unwrap();
-    let text = report::text::run_report(&report, Default::default());
+    let text = report::render(&report, report::Format::Text, Default::default());
     assert!(text.contains("major regression (confirmed)"), "{text}");
     common::assert_valid_output(&report::json::render("run", &report));
 }
@@ -462,7 +462,7 @@ fn a_level_shift_in_the_history_is_stored_with_the_verdict_and_reported() {
     let noise = verdict.noise.as_ref().unwrap();
     assert!(noise.within_run_cv.unwrap() < 0.02);
     let report = RunReport::build(&store, store.run(12).unwrap().unwrap()).unwrap();
-    let text = report::text::run_report(&report, Default::default());
+    let text = report::render(&report, report::Format::Text, Default::default());
     assert!(text.contains("level shift at run 9: +30"), "{text}");
     let health = perfwarden::detect::health::HealthReport::build(&store, None).unwrap();
     assert_eq!(health.suites[0].shifts.len(), 1);

@@ -44,7 +44,7 @@ pub enum BetterDirection {
 
 /// A parsed series: values, and times (seconds) with their original text when given.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Series {
+pub(super) struct Series {
     pub values: Vec<f64>,
     pub times: Option<Vec<(f64, String)>>,
 }
@@ -197,7 +197,7 @@ fn parse_csv(text: &str) -> Result<Series, String> {
 }
 
 /// Parses a series, detecting JSON or CSV.
-pub fn parse_series(text: &str) -> Result<Series, String> {
+pub(super) fn parse_series(text: &str) -> Result<Series, String> {
     let series = if text.trim_start().starts_with('[') {
         parse_json(text)?
     } else {
@@ -214,7 +214,7 @@ pub fn parse_series(text: &str) -> Result<Series, String> {
     Ok(series)
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
+pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let name = args.input.display().to_string();
     let text = if name == "-" {
         std::io::read_to_string(std::io::stdin())

@@ -94,7 +94,7 @@ fn view(store: &Store, benchmark: &str) -> Result<Option<BaselineView>, CommandE
     }))
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
+pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let store = open_store(globals)?;
     match args.command {
         BaselineCommand::Show { benchmark } => {

@@ -8,7 +8,7 @@ use crate::report::{self, CheckReport, ProblemView};
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandError> {
+pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandError> {
     let path = Config::locate(globals.config.as_deref());
     let source = path
         .as_ref()

@@ -11,7 +11,7 @@ pub struct Args {
     pub run_b: u64,
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
+pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let Some(store) = globals.open_store_for_reading()? else {
         return Err(CommandError::usage(nothing_stored(
             &globals.state_dir(None),

@@ -15,7 +15,7 @@ pub enum ConfigCommand {
     Default,
 }
 
-pub fn run(_globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
+pub(super) fn run(_globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     match args.command {
         ConfigCommand::Default => Ok(Outcome::ok(DEFAULT_CONFIG.to_string())),
     }

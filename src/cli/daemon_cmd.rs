@@ -11,7 +11,7 @@ pub struct Args {
     pub log_format: LogFormat,
 }
 
-pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandError> {
+pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandError> {
     // Logging was set up by `main` from `--log-format` before anything else ran.
     let code = daemon::run(DaemonOptions {
         config: globals.config.clone(),

@@ -7,7 +7,7 @@ use crate::runner::fingerprint;
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandError> {
+pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandError> {
     let fingerprint = fingerprint::collect();
     let report = FingerprintReport {
         hash: fingerprint::hash(&fingerprint),

@@ -13,7 +13,7 @@ pub struct Args {
     pub since: Option<String>,
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
+pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let since = since(args.since.as_deref())?;
     let Some(store) = globals.open_store_for_reading()? else {
         return Err(CommandError::usage(nothing_stored(

@@ -11,7 +11,7 @@ pub struct Args {
     pub all: bool,
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
+pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let regressions = match globals.open_store_for_reading()? {
         Some(store) if args.all => store.regression_log()?,
         Some(store) => store.open_regressions()?,

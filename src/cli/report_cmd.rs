@@ -13,7 +13,7 @@ pub struct Args {
     pub suite: Option<String>,
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
+pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let report = match globals.open_store_for_reading()? {
         Some(store) => HealthReport::build(&store, args.suite.as_deref())?,
         None => HealthReport {

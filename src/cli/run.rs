@@ -48,7 +48,7 @@ fn install_signal_handler(cancel: CancelToken) {
     }
 }
 
-pub fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
+pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     if let Some(client) = globals.daemon()? {
         if let Some(outcome) = run_through_daemon(globals, &client, &args)? {
             return Ok(outcome);

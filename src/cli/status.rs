@@ -12,7 +12,7 @@ use crate::report;
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandError> {
+pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandError> {
     let report = match globals.daemon()? {
         Some(client) => match client.request(&Request::Status).map_err(client_error)? {
             Response::Status(report) => *report,

@@ -147,7 +147,7 @@ impl LoadPolicy {
 }
 
 /// `localhost`, `127.0.0.0/8` and `::1`.
-pub fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host

@@ -15,7 +15,7 @@
 mod daemon;
 mod error;
 mod export;
-pub mod load;
+pub(crate) mod load;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

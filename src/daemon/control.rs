@@ -16,10 +16,10 @@ use crate::config::Config;
 use crate::model::status::StatusReport;
 
 /// File name of the socket in whichever directory holds it.
-pub const SOCKET_FILE: &str = "perfwarden.sock";
+pub(crate) const SOCKET_FILE: &str = "perfwarden.sock";
 
 /// Largest request or response line accepted (a `show` of a big run is well below).
-pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 16 << 20;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
@@ -98,7 +98,7 @@ pub enum TicketState {
 /// Where the control socket lives: `$PERFWARDEN_SOCKET`, `[daemon] socket`,
 /// `$RUNTIME_DIRECTORY/perfwarden.sock` (systemd), `/run/perfwarden/perfwarden.sock` when
 /// that directory exists, else `perfwarden.sock` in the state directory.
-pub fn socket_path(config: Option<&Config>, state_dir: &Path) -> PathBuf {
+pub(crate) fn socket_path(config: Option<&Config>, state_dir: &Path) -> PathBuf {
     if let Some(path) = std::env::var_os("PERFWARDEN_SOCKET").filter(|p| !p.is_empty()) {
         return PathBuf::from(path);
     }

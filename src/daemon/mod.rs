@@ -15,10 +15,10 @@
 //! Failures are data: a suite that fails is recorded and the daemon goes on; only a
 //! database it cannot write stops it (systemd restarts it).
 
-pub mod control;
+pub(crate) mod control;
 mod notify;
 mod server;
-pub mod status;
+pub(crate) mod status;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -70,13 +70,13 @@ const STORE_PATIENCE: Duration = Duration::from_secs(30);
 /// the client's terminal style, the daemon's open store and config → the answer, and
 /// whether the command may have changed the stored state (the daemon then refreshes what
 /// it exports). The CLI hands its own dispatcher in, so the daemon never imports it.
-pub type CommandHandler = Arc<
+pub(crate) type CommandHandler = Arc<
     dyn Fn(Vec<String>, crate::report::text::Style, Arc<Store>, Arc<Config>) -> (Response, bool)
         + Send
         + Sync,
 >;
 
-pub struct DaemonOptions {
+pub(crate) struct DaemonOptions {
     pub config: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
     pub serve_command: CommandHandler,
@@ -216,7 +216,7 @@ fn timing(config: &Config, host_id: &str) -> (Tz, Duration) {
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. Returns the process exit code.
-pub fn run(options: DaemonOptions) -> Result<i32, CommandError> {
+pub(crate) fn run(options: DaemonOptions) -> Result<i32, CommandError> {
     let config = Config::load(options.config.as_deref())
         .map_err(|e| CommandError::usage(e.to_string().trim_end()))?;
     let state_dir = resolve_state_dir(

@@ -7,7 +7,7 @@ use crate::scheduler::Agenda;
 use crate::store::{Store, StoreError};
 
 /// Suites from the live agenda (daemon) — enabled suites only, as scheduled.
-pub fn suites_from_agenda(agenda: &Agenda) -> Vec<SuiteStatus> {
+pub(crate) fn suites_from_agenda(agenda: &Agenda) -> Vec<SuiteStatus> {
     agenda
         .suites()
         .map(|(schedule, state)| {
@@ -24,7 +24,7 @@ pub fn suites_from_agenda(agenda: &Agenda) -> Vec<SuiteStatus> {
 
 /// Suites from the config and the persisted schedule state (no daemon running). The next
 /// run is the one the daemon last computed; it is stale if the daemon has been down.
-pub fn suites_from_store(
+pub(crate) fn suites_from_store(
     config: &Config,
     store: Option<&Store>,
     timezone: chrono_tz::Tz,

@@ -17,9 +17,9 @@ use crate::stats::{self, Interval};
 use crate::store::{Store, StoreError};
 
 /// Previous comparable runs pooled into the baseline.
-pub const BASELINE_RUNS: usize = 5;
+pub(crate) const BASELINE_RUNS: usize = 5;
 /// Only runs this recent are compared with.
-pub const BASELINE_WINDOW_DAYS: i64 = 30;
+pub(crate) const BASELINE_WINDOW_DAYS: i64 = 30;
 const RESAMPLES: usize = 2000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,9 +13,10 @@ use crate::model::metric::Direction;
 use crate::stats;
 
 /// Significance for a Mann-Kendall drift.
-pub const DRIFT_MAX_P: f64 = 0.01;
-/// Default relative change over the window for a drift to count.
-pub const DEFAULT_TOLERANCE: f64 = 0.05;
+pub(crate) const DRIFT_MAX_P: f64 = 0.01;
+/// Default relative change over the window for a drift to count (the tests' tolerance).
+#[cfg(test)]
+pub(crate) const DEFAULT_TOLERANCE: f64 = 0.05;
 
 fn movement(direction: Direction, relative: f64) -> Movement {
     if direction.is_worse(0.0, relative) {
@@ -26,7 +27,7 @@ fn movement(direction: Direction, relative: f64) -> Movement {
 }
 
 /// Analyses `values`, optionally at `times` (same length, increasing).
-pub fn analyze(
+pub(crate) fn analyze(
     values: &[f64],
     times: Option<&[f64]>,
     direction: Direction,

@@ -12,11 +12,11 @@
 //! Everything here is computed from data read from the store; the judging functions are
 //! pure, so tests and the evaluation run them without a database.
 
-pub mod compare;
+pub(crate) mod compare;
 pub mod evaluation;
 pub mod health;
-pub mod history;
-pub mod verdict;
+pub(crate) mod history;
+pub(crate) mod verdict;
 
 pub use compare::{
     Assessment, Change, EnvironmentChange, change_against_history, compare_runs, environment_change,

@@ -43,17 +43,17 @@ use crate::stats;
 use crate::store::{Store, StoreError};
 
 /// Baseline runs used at most.
-pub const BASELINE_RUNS: usize = 10;
+pub(crate) const BASELINE_RUNS: usize = 10;
 /// Fewer baseline runs than this give `insufficient_baseline`.
-pub const MIN_BASELINE_RUNS: usize = 5;
+pub(crate) const MIN_BASELINE_RUNS: usize = 5;
 /// Baseline runs are at most this old.
-pub const BASELINE_WINDOW_DAYS: i64 = 30;
+pub(crate) const BASELINE_WINDOW_DAYS: i64 = 30;
 /// Samples per side for the Mann-Whitney gate.
-pub const MIN_SAMPLES_FOR_U_TEST: usize = 10;
+pub(crate) const MIN_SAMPLES_FOR_U_TEST: usize = 10;
 /// Significance of the (BH-adjusted) Mann-Whitney gate.
-pub const U_TEST_ALPHA: f64 = 0.05;
+pub(crate) const U_TEST_ALPHA: f64 = 0.05;
 /// Confidence of the one-sided prediction bound of the run-level gate.
-pub const PREDICTION_LEVEL: f64 = 0.99;
+pub(crate) const PREDICTION_LEVEL: f64 = 0.99;
 
 /// Change points and 30-day drift over the comparable history of `result`, up to it.
 fn history_findings(
@@ -108,7 +108,7 @@ fn history_findings(
 
 /// One baseline run: id, median and samples.
 #[derive(Debug, Clone, PartialEq)]
-pub struct BaselineRun {
+pub(crate) struct BaselineRun {
     pub run_id: u64,
     pub median: f64,
     pub samples: Vec<f64>,
@@ -116,7 +116,7 @@ pub struct BaselineRun {
 
 /// What the gates say about one result.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Judgement {
+pub(crate) struct Judgement {
     pub outcome: Outcome,
     pub severity: Option<Severity>,
     /// A critical far beyond the threshold is confirmed without waiting for a second run.
@@ -127,7 +127,7 @@ pub struct Judgement {
 
 /// Thresholds of one benchmark, fractions.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Thresholds {
+pub(crate) struct Thresholds {
     pub tolerance: f64,
     pub major: f64,
     pub critical: f64,
@@ -138,7 +138,7 @@ fn pct(v: f64) -> String {
 }
 
 /// Coefficient of variation of the baseline runs' medians; `None` under 2 runs.
-pub fn run_to_run_cv(baseline: &[BaselineRun]) -> Option<f64> {
+pub(crate) fn run_to_run_cv(baseline: &[BaselineRun]) -> Option<f64> {
     let medians: Vec<f64> = baseline.iter().map(|b| b.median).collect();
     (medians.len() >= 2).then(|| {
         let m = stats::mean(&medians);
@@ -152,7 +152,11 @@ pub fn run_to_run_cv(baseline: &[BaselineRun]) -> Option<f64> {
 
 /// Mann-Whitney p-value of "current is worse than baseline", when both sides have enough
 /// samples.
-pub fn u_test_p(baseline: &[BaselineRun], current: &[f64], direction: Direction) -> Option<f64> {
+pub(crate) fn u_test_p(
+    baseline: &[BaselineRun],
+    current: &[f64],
+    direction: Direction,
+) -> Option<f64> {
     let pooled: Vec<f64> = baseline
         .iter()
         .flat_map(|b| b.samples.iter().copied())
@@ -170,7 +174,7 @@ pub fn u_test_p(baseline: &[BaselineRun], current: &[f64], direction: Direction)
 
 /// Everything [`judge`] looks at for one result.
 #[derive(Debug, Clone, Copy)]
-pub struct JudgeInput<'a> {
+pub(crate) struct JudgeInput<'a> {
     pub baseline: &'a [BaselineRun],
     pub current: &'a [f64],
     pub direction: Direction,
@@ -184,7 +188,7 @@ pub struct JudgeInput<'a> {
 }
 
 /// Applies the gates to one successful result.
-pub fn judge(input: JudgeInput) -> Judgement {
+pub(crate) fn judge(input: JudgeInput) -> Judgement {
     let JudgeInput {
         baseline,
         current,
@@ -385,7 +389,7 @@ pub fn judge(input: JudgeInput) -> Judgement {
 }
 
 /// Comparable earlier runs for `result`, oldest first (at most [`BASELINE_RUNS`]).
-pub fn select_baseline(
+pub(crate) fn select_baseline(
     store: &Store,
     result: &BenchmarkResult,
     excluded_runs: &[u64],
@@ -436,7 +440,7 @@ fn seed_for(run_id: u64, benchmark: &str) -> u64 {
 
 /// What the state machine needs to know about the judged result.
 #[derive(Debug, Clone, Copy)]
-pub struct Subject<'a> {
+pub(crate) struct Subject<'a> {
     pub benchmark: &'a str,
     pub suite: &'a str,
     pub config_hash: &'a str,
@@ -448,7 +452,7 @@ pub struct Subject<'a> {
 
 /// Applies a judgement to the benchmark's open regression (the state machine). Returns
 /// (the open regression after this run, the transition, the regression to log).
-pub fn advance(
+pub(crate) fn advance(
     open: Option<Regression>,
     judgement: &Judgement,
     subject: Subject,

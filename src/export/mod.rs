@@ -5,9 +5,9 @@
 //! outbox.
 
 pub mod catalog;
-pub mod otlp;
-pub mod prometheus;
-pub mod state;
+pub(crate) mod otlp;
+pub(crate) mod prometheus;
+pub(crate) mod state;
 
 use otlp::settings::{OtlpSettings, SettingsError};
 

@@ -21,7 +21,7 @@ use super::catalog::{self, Instrument};
 use super::state::Point;
 
 /// Content type of the text exposition format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 fn escape_label(value: &str) -> String {
     value
@@ -51,7 +51,7 @@ fn labels(attributes: &[(&str, String)]) -> String {
 }
 
 /// Renders `points` (in catalog order) and the resource as the text exposition format.
-pub fn render(points: &[Point], resource: &[(&str, String)]) -> String {
+pub(crate) fn render(points: &[Point], resource: &[(&str, String)]) -> String {
     let mut out = String::new();
     let mut current: Option<&str> = None;
     for p in points {
@@ -81,28 +81,28 @@ pub fn render(points: &[Point], resource: &[(&str, String)]) -> String {
 }
 
 /// The rendered exposition, shared between the daemon (writer) and the server (reader).
-pub type Exposition = Arc<RwLock<String>>;
+pub(crate) type Exposition = Arc<RwLock<String>>;
 
 /// The Prometheus endpoint could not listen; the message names the address and what to do.
 #[derive(Debug, thiserror::Error)]
 #[error(
     "cannot listen on {listen} for the Prometheus endpoint: {source}\n  hint: pick a free port in [export.prometheus] listen, or remove it"
 )]
-pub struct BindError {
+pub(crate) struct BindError {
     pub listen: SocketAddr,
     #[source]
     pub source: std::io::Error,
 }
 
 /// Binds the endpoint.
-pub async fn bind(listen: SocketAddr) -> Result<TcpListener, BindError> {
+pub(crate) async fn bind(listen: SocketAddr) -> Result<TcpListener, BindError> {
     TcpListener::bind(listen)
         .await
         .map_err(|source| BindError { listen, source })
 }
 
 /// Serves `/metrics` until the process ends.
-pub async fn serve(listener: TcpListener, exposition: Exposition) {
+pub(crate) async fn serve(listener: TcpListener, exposition: Exposition) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,

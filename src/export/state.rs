@@ -13,7 +13,7 @@ use crate::store::{Store, StoreError};
 
 /// One value of one metric with its attributes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Point {
+pub(crate) struct Point {
     pub metric: &'static MetricSpec,
     pub attributes: Vec<(&'static str, String)>,
     pub value: f64,
@@ -32,7 +32,7 @@ fn point(
 }
 
 /// Every point of the current state, in catalog order.
-pub fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
+pub(crate) fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
     let mut points = Vec::new();
     let runs = store.runs(None, None)?;
 

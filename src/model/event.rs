@@ -15,9 +15,9 @@ use sha2::{Digest, Sha256};
 use crate::model::records::RunRecord;
 use crate::model::verdict::{Regression, RegressionState, Severity, Transition, Verdict};
 
-pub const REGRESSION: &str = "perfwarden.regression";
-pub const ENVIRONMENT_CHANGED: &str = "perfwarden.environment.changed";
-pub const SUITE_FINISHED: &str = "perfwarden.suite.finished";
+pub(crate) const REGRESSION: &str = "perfwarden.regression";
+pub(crate) const ENVIRONMENT_CHANGED: &str = "perfwarden.environment.changed";
+pub(crate) const SUITE_FINISHED: &str = "perfwarden.suite.finished";
 
 /// OTLP severity classes used by the events (numbers from the OTLP log data model).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,7 +142,7 @@ impl Event {
 /// The regression events of one evaluated run: confirmed (including at once), escalated,
 /// and resolved or closed by an environment change when it had been confirmed (a
 /// suspected regression never alerted, so its end is not news).
-pub fn regression_events(
+pub(crate) fn regression_events(
     host_id: &str,
     run: &RunRecord,
     verdicts: &[Verdict],
@@ -246,7 +246,7 @@ pub fn regression_events(
 }
 
 /// The fingerprint changed and a new baseline epoch began for the run's benchmarks.
-pub fn environment_changed(
+pub(crate) fn environment_changed(
     host_id: &str,
     run: &RunRecord,
     old_fingerprint: &str,
@@ -277,7 +277,7 @@ pub fn environment_changed(
 }
 
 /// A suite run ended (success, failed, interrupted or skipped).
-pub fn suite_finished(
+pub(crate) fn suite_finished(
     host_id: &str,
     run: &RunRecord,
     health_score: Option<f64>,
@@ -306,7 +306,7 @@ pub fn suite_finished(
 
 /// A confirmed regression closed by an operator (`baseline accept`, `reset`): the alert it
 /// raised must resolve too. `None` for a suspected one (it never alerted).
-pub fn regression_closed(
+pub(crate) fn regression_closed(
     host_id: &str,
     regression: &Regression,
     how: &str,

@@ -9,13 +9,13 @@
 //! this module imports only `stats` (and the standard library and serde).
 
 pub mod clock;
-pub mod event;
+pub(crate) mod event;
 pub mod history;
 pub mod metric;
 pub mod options;
 pub mod records;
-pub mod secret;
-pub mod slo;
-pub mod status;
-pub mod units;
+pub(crate) mod secret;
+pub(crate) mod slo;
+pub(crate) mod status;
+pub(crate) mod units;
 pub mod verdict;

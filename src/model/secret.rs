@@ -48,7 +48,7 @@ pub struct SecretError(pub String);
 
 /// Reads the value of header (or password) `name` from `source`; `env` looks up
 /// environment variables (a parameter so that tests need not change the process's).
-pub fn read_header(
+pub(crate) fn read_header(
     name: &str,
     source: &HeaderSource,
     env: &dyn Fn(&str) -> Option<String>,

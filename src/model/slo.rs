@@ -89,7 +89,7 @@ pub struct Slo {
 
 /// A malformed expression: the column (1-based) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SloError {
+pub(crate) struct SloError {
     pub column: usize,
     pub message: String,
 }
@@ -177,7 +177,7 @@ fn statistic_kind(statistic: &str, metric: &MetricDef, records: Records) -> Resu
 
 /// Parses `expression` for a benchmark with `metric` (and per-operation latency when
 /// `has_latency`).
-pub fn parse(
+pub(crate) fn parse(
     expression: &str,
     metric: &MetricDef,
     records: impl Into<Records>,
@@ -334,7 +334,7 @@ fn actual(statistic: &str, result: &BenchmarkResult) -> Option<f64> {
 
 /// Evaluates the result's SLOs (expressions were validated with the config); `records`
 /// is what the result's kind records.
-pub fn evaluate(result: &BenchmarkResult, mut records: Records) -> Vec<SloOutcome> {
+pub(crate) fn evaluate(result: &BenchmarkResult, mut records: Records) -> Vec<SloOutcome> {
     records.latency |= result.latency.is_some();
     result
         .options

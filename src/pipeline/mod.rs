@@ -34,7 +34,7 @@ use crate::workload::CancelToken;
 
 /// Plans `suite`: only the benchmarks in `only`, when given; reduced sampling when `quick`.
 /// Nothing is opened or written, so a usage error leaves no trace.
-pub fn plan(
+pub(crate) fn plan(
     config: &Config,
     suite: &str,
     only: &[String],
@@ -45,7 +45,7 @@ pub fn plan(
 
 /// Purges runs older than `[agent] retention`. A purge that fails is a warning: the
 /// measurement goes on, and the next run purges again.
-pub fn purge(store: &Store, config: &Config) {
+pub(crate) fn purge(store: &Store, config: &Config) {
     let cutoff = Utc::now()
         - chrono::Duration::from_std(config.agent.retention).unwrap_or(chrono::Duration::MAX);
     match store.purge_before(cutoff) {
@@ -56,7 +56,7 @@ pub fn purge(store: &Store, config: &Config) {
 }
 
 /// One suite run, as its caller sets it up.
-pub struct SuiteRun<'a> {
+pub(crate) struct SuiteRun<'a> {
     pub store: &'a Store,
     pub suite: String,
     pub quick: bool,
@@ -73,7 +73,7 @@ pub struct SuiteRun<'a> {
 }
 
 /// What a suite run left behind.
-pub struct SuiteOutcome {
+pub(crate) struct SuiteOutcome {
     /// The stored run record, finished (success, failed, interrupted or skipped).
     pub run: RunRecord,
     /// The host's health after the run was judged; `None` when it could not be computed
@@ -84,7 +84,7 @@ pub struct SuiteOutcome {
 /// Runs (or records as skipped) the planned suite, judges it, computes the health, queues
 /// the `suite.finished` event and publishes. Fails only when the store cannot be written;
 /// a failing benchmark is a result, not an error.
-pub fn execute(
+pub(crate) fn execute(
     run: SuiteRun,
     plans: Vec<BenchmarkPlan>,
     observer: &mut dyn RunObserver,

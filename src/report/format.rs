@@ -40,7 +40,7 @@ fn prefixed(a: f64, base: f64, labels: &[&str]) -> (f64, String) {
 }
 
 /// `1234567.0` events/s → `1.235 M events/s`.
-pub fn value(v: f64, metric: &MetricDef) -> String {
+pub(crate) fn value(v: f64, metric: &MetricDef) -> String {
     if !v.is_finite() {
         return "-".into();
     }
@@ -49,7 +49,7 @@ pub fn value(v: f64, metric: &MetricDef) -> String {
 }
 
 /// An interval in one scale: `3.112 – 3.236 k events/s`.
-pub fn range(low: f64, high: f64, metric: &MetricDef) -> String {
+pub(crate) fn range(low: f64, high: f64, metric: &MetricDef) -> String {
     if !low.is_finite() || !high.is_finite() {
         return "-".into();
     }
@@ -58,7 +58,7 @@ pub fn range(low: f64, high: f64, metric: &MetricDef) -> String {
 }
 
 /// A value alone, scaled like [`value`] would scale `reference` (for interval bounds).
-pub fn seconds(v: f64) -> String {
+pub(crate) fn seconds(v: f64) -> String {
     let a = v.abs();
     if a >= 1.0 {
         format!("{} s", sig4(v))
@@ -72,7 +72,7 @@ pub fn seconds(v: f64) -> String {
 }
 
 /// Four significant digits without trailing noise.
-pub fn sig4(v: f64) -> String {
+pub(crate) fn sig4(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
@@ -82,7 +82,7 @@ pub fn sig4(v: f64) -> String {
 }
 
 /// `0.0312` → `+3.1%`.
-pub fn percent(fraction: f64) -> String {
+pub(crate) fn percent(fraction: f64) -> String {
     if !fraction.is_finite() {
         return "-".into();
     }
@@ -90,7 +90,7 @@ pub fn percent(fraction: f64) -> String {
 }
 
 /// Eight-level block sparkline of `values` (NaN shown as a space).
-pub fn sparkline(values: &[f64]) -> String {
+pub(crate) fn sparkline(values: &[f64]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     let (Some(min), Some(max)) = (

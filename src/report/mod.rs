@@ -11,9 +11,9 @@
 //! same report renders identically whether it came from a one-shot run, `show`, or (later)
 //! the daemon over its socket.
 
-pub mod format;
+pub(crate) mod format;
 pub mod json;
-pub mod text;
+pub(crate) mod text;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -191,7 +191,7 @@ fn gate_line(run: &crate::model::records::RunRecord) -> Option<String> {
     Some(line)
 }
 
-pub fn run_report(report: &RunReport, style: Style) -> String {
+pub(crate) fn run_report(report: &RunReport, style: Style) -> String {
     let run = &report.run;
     let mut out = String::new();
     out.push_str(&format!(
@@ -437,7 +437,7 @@ pub fn run_report(report: &RunReport, style: Style) -> String {
     out
 }
 
-pub fn runs(report: &RunsReport, style: Style) -> String {
+pub(crate) fn runs(report: &RunsReport, style: Style) -> String {
     if report.runs.is_empty() {
         return "no runs recorded yet; start one with `perfwarden run`\n".into();
     }
@@ -485,7 +485,7 @@ pub fn runs(report: &RunsReport, style: Style) -> String {
     format!("{t}\n")
 }
 
-pub fn history(report: &HistoryReport, style: Style) -> String {
+pub(crate) fn history(report: &HistoryReport, style: Style) -> String {
     if report.points.is_empty() {
         return format!(
             "no results for benchmark \"{}\" in this period\n",
@@ -552,7 +552,7 @@ pub fn history(report: &HistoryReport, style: Style) -> String {
     out
 }
 
-pub fn compare(report: &CompareReport, style: Style) -> String {
+pub(crate) fn compare(report: &CompareReport, style: Style) -> String {
     let mut out = format!(
         "run {} ({}, {}) → run {} ({}, {})\n",
         report.run_a.id,
@@ -612,7 +612,7 @@ pub fn compare(report: &CompareReport, style: Style) -> String {
     out
 }
 
-pub fn fingerprint(report: &FingerprintReport) -> String {
+pub(crate) fn fingerprint(report: &FingerprintReport) -> String {
     let f = &report.fingerprint;
     format!(
         "fingerprint {}\n  cpu_model         {}\n  physical_cores    {}\n  logical_cores     {}\n  memory_total_mib  {}\n  arch              {}\n  os                {} {}\n  kernel            {}\n  virtualization    {}\n  agent_version     {}\n",
@@ -630,7 +630,7 @@ pub fn fingerprint(report: &FingerprintReport) -> String {
     )
 }
 
-pub fn check(report: &CheckReport) -> String {
+pub(crate) fn check(report: &CheckReport) -> String {
     if report.valid {
         format!(
             "{}: ok ({} suites: {}; {} benchmarks)\n",
@@ -664,7 +664,7 @@ pub fn check(report: &CheckReport) -> String {
     }
 }
 
-pub fn analysis(report: &AnalysisReport) -> String {
+pub(crate) fn analysis(report: &AnalysisReport) -> String {
     let mut out = format!(
         "{}: {} points ({})\n",
         report.input,
@@ -738,7 +738,7 @@ pub fn analysis(report: &AnalysisReport) -> String {
     out
 }
 
-pub fn regressions(report: &RegressionsReport, style: Style) -> String {
+pub(crate) fn regressions(report: &RegressionsReport, style: Style) -> String {
     if report.regressions.is_empty() {
         return if report.all {
             "no regression was ever recorded\n".into()
@@ -794,7 +794,7 @@ pub fn regressions(report: &RegressionsReport, style: Style) -> String {
     out
 }
 
-pub fn baselines(report: &BaselineReport) -> String {
+pub(crate) fn baselines(report: &BaselineReport) -> String {
     if report.baselines.is_empty() {
         return "no benchmark has results yet\n".into();
     }
@@ -851,7 +851,7 @@ pub fn baselines(report: &BaselineReport) -> String {
     format!("{t}\n")
 }
 
-pub fn health(report: &HealthReport) -> String {
+pub(crate) fn health(report: &HealthReport) -> String {
     let (Some(score), Some(grade)) = (report.host_score, report.host_grade) else {
         return "no runs recorded yet; start one with `perfwarden run`\n".into();
     };
@@ -917,7 +917,7 @@ pub fn health(report: &HealthReport) -> String {
 }
 
 /// `perfwarden status`.
-pub fn status(report: &crate::model::status::StatusReport) -> String {
+pub(crate) fn status(report: &crate::model::status::StatusReport) -> String {
     let mut out = String::new();
     let local = |t: chrono::DateTime<chrono::Utc>| {
         t.with_timezone(&chrono::Local)

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 /// How long to wait before the next try.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     pub first: Duration,
     pub max: Duration,
     /// `false`: the same delay every time.
@@ -27,7 +27,7 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    pub const fn exponential(first: Duration, max: Duration) -> Backoff {
+    pub(crate) const fn exponential(first: Duration, max: Duration) -> Backoff {
         Backoff {
             first,
             max,
@@ -36,7 +36,7 @@ impl Backoff {
         }
     }
 
-    pub const fn fixed(delay: Duration) -> Backoff {
+    pub(crate) const fn fixed(delay: Duration) -> Backoff {
         Backoff {
             first: delay,
             max: delay,
@@ -46,7 +46,7 @@ impl Backoff {
     }
 
     /// The wait after the `failures`-th failure in a row (1-based); `random` in [0, 1).
-    pub fn delay(&self, failures: u32, random: f64) -> Duration {
+    pub(crate) fn delay(&self, failures: u32, random: f64) -> Duration {
         let step = if self.exponential {
             let exponent = failures.saturating_sub(1).min(30);
             self.first.saturating_mul(1u32 << exponent).min(self.max)
@@ -81,7 +81,7 @@ impl BreakerState {
 
 /// A circuit breaker with backoff (see the module docs).
 #[derive(Debug, Clone)]
-pub struct CircuitBreaker {
+pub(crate) struct CircuitBreaker {
     open_after: u32,
     backoff: Backoff,
     failures: u32,
@@ -89,7 +89,7 @@ pub struct CircuitBreaker {
 }
 
 impl CircuitBreaker {
-    pub fn new(open_after: u32, backoff: Backoff) -> CircuitBreaker {
+    pub(crate) fn new(open_after: u32, backoff: Backoff) -> CircuitBreaker {
         CircuitBreaker {
             open_after: open_after.max(1),
             backoff,
@@ -98,7 +98,7 @@ impl CircuitBreaker {
         }
     }
 
-    pub fn state(&self, now: Instant) -> BreakerState {
+    pub(crate) fn state(&self, now: Instant) -> BreakerState {
         if self.failures < self.open_after {
             BreakerState::Closed
         } else if self.retry_at.is_some_and(|at| now < at) {
@@ -110,30 +110,26 @@ impl CircuitBreaker {
 
     /// Whether a call may be made now: closed and not backing off, or half-open.
     #[inline]
-    pub fn permits(&self, now: Instant) -> bool {
+    pub(crate) fn permits(&self, now: Instant) -> bool {
         self.retry_at.is_none_or(|at| now >= at)
     }
 
-    pub fn retry_at(&self) -> Option<Instant> {
+    pub(crate) fn retry_at(&self) -> Option<Instant> {
         self.retry_at
     }
 
-    pub fn failures(&self) -> u32 {
+    pub(crate) fn failures(&self) -> u32 {
         self.failures
     }
 
-    pub fn open_after(&self) -> u32 {
-        self.open_after
-    }
-
     #[inline]
-    pub fn succeeded(&mut self) {
+    pub(crate) fn succeeded(&mut self) {
         self.failures = 0;
         self.retry_at = None;
     }
 
     /// Records a failure; returns the wait before the next call is permitted.
-    pub fn failed(&mut self, now: Instant, random: f64) -> Duration {
+    pub(crate) fn failed(&mut self, now: Instant, random: f64) -> Duration {
         self.failures = self.failures.saturating_add(1);
         let wait = self.backoff.delay(self.failures, random);
         self.retry_at = Some(now + wait);
@@ -143,7 +139,7 @@ impl CircuitBreaker {
 
 /// What [`retry`] ended with.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Retried<T, E> {
+pub(crate) struct Retried<T, E> {
     pub result: Result<T, E>,
     pub attempts: u32,
     /// Time spent waiting between attempts.
@@ -152,7 +148,7 @@ pub struct Retried<T, E> {
 
 /// Runs `operation` up to `attempts` times, sleeping `backoff` between failures.
 /// `sleep` and `random` are injected (the real ones in production, fakes in tests).
-pub fn retry<T, E>(
+pub(crate) fn retry<T, E>(
     attempts: u32,
     backoff: Backoff,
     mut random: impl FnMut() -> f64,

@@ -23,8 +23,8 @@
 //! A failing workload is data, not a crash: its error is stored as the result.
 
 pub mod fingerprint;
-pub mod progress;
-pub mod snapshot;
+pub(crate) mod progress;
+pub(crate) mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

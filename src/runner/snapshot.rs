@@ -9,7 +9,7 @@ use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
 use crate::model::records::{RunSnapshot, SystemSample};
 
 /// Holds the sysinfo state between the start and the end of a run.
-pub struct SnapshotProbe {
+pub(crate) struct SnapshotProbe {
     system: System,
     start: SystemSample,
 }
@@ -28,7 +28,7 @@ fn sample(system: &System) -> SystemSample {
 }
 
 impl SnapshotProbe {
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let system = System::new_with_specifics(
             RefreshKind::nothing()
                 .with_cpu(CpuRefreshKind::nothing().with_cpu_usage())
@@ -39,7 +39,7 @@ impl SnapshotProbe {
     }
 
     /// The snapshot so far (no end yet).
-    pub fn partial(&self) -> RunSnapshot {
+    pub(crate) fn partial(&self) -> RunSnapshot {
         RunSnapshot {
             start: self.start.clone(),
             end: None,
@@ -47,7 +47,7 @@ impl SnapshotProbe {
         }
     }
 
-    pub fn finish(mut self) -> RunSnapshot {
+    pub(crate) fn finish(mut self) -> RunSnapshot {
         self.system.refresh_cpu_usage();
         self.system.refresh_memory();
         RunSnapshot {

@@ -19,8 +19,8 @@
 //! - One run at a time: due suites wait in a FIFO queue. A suite already waiting is not
 //!   queued twice (a long monthly run does not make the weekly one run twice after it).
 
-pub mod quiet;
-pub mod splay;
+pub(crate) mod quiet;
+pub(crate) mod splay;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -33,7 +33,7 @@ use crate::model::records::{RunRecord, RunStatus, SuiteSchedule, Trigger};
 
 /// One suite's cron schedule in a time zone, with the host's splay.
 #[derive(Debug, Clone)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     pub suite: String,
     pub expression: String,
     cron: croner::Cron,
@@ -42,7 +42,7 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    pub fn new(
+    pub(crate) fn new(
         suite: &str,
         expression: &str,
         timezone: Tz,
@@ -58,7 +58,7 @@ impl Schedule {
     }
 
     /// The first cron time strictly after `after`, evaluated in the schedule's time zone.
-    pub fn next_slot_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn next_slot_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = after.with_timezone(&self.timezone);
         self.cron
             .find_next_occurrence(&local, false)
@@ -67,7 +67,7 @@ impl Schedule {
     }
 
     /// The latest cron time at or before `at`.
-    pub fn latest_slot_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn latest_slot_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local = at.with_timezone(&self.timezone);
         self.cron
             .find_previous_occurrence(&local, true)
@@ -76,13 +76,13 @@ impl Schedule {
     }
 
     /// When a slot's run is due on this host.
-    pub fn due(&self, slot: DateTime<Utc>) -> DateTime<Utc> {
+    pub(crate) fn due(&self, slot: DateTime<Utc>) -> DateTime<Utc> {
         slot + chrono::Duration::from_std(self.splay).unwrap_or_default()
     }
 }
 
 /// The schedules of every enabled suite in `config`.
-pub fn schedules(config: &Config, timezone: Tz, splay: Duration) -> Vec<Schedule> {
+pub(crate) fn schedules(config: &Config, timezone: Tz, splay: Duration) -> Vec<Schedule> {
     config
         .suites
         .values()
@@ -93,7 +93,7 @@ pub fn schedules(config: &Config, timezone: Tz, splay: Duration) -> Vec<Schedule
 
 /// The host's time zone: `$TZ`, else `/etc/localtime`, else UTC. The name it came from is
 /// returned for `status`.
-pub fn host_timezone() -> Tz {
+pub(crate) fn host_timezone() -> Tz {
     if let Ok(tz) = std::env::var("TZ") {
         if let Ok(parsed) = tz.trim_start_matches(':').parse::<Tz>() {
             return parsed;
@@ -107,7 +107,7 @@ pub fn host_timezone() -> Tz {
 
 /// One run waiting or running.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Job {
+pub(crate) struct Job {
     /// Ticket number, unique for this daemon process; a CLI that asked for the run follows it.
     pub ticket: u64,
     pub suite: String,
@@ -122,7 +122,7 @@ pub struct Job {
 
 /// Something the agenda decided that the daemon should log.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Notice {
+pub(crate) enum Notice {
     /// Slots were missed while down and one catch-up run was queued.
     CatchingUp {
         suite: String,
@@ -152,7 +152,7 @@ impl Entry {
 
 /// The schedule state machine: which suite runs next and when to wake up. It never reads
 /// the clock; every method is told the time.
-pub struct Agenda {
+pub(crate) struct Agenda {
     entries: BTreeMap<String, Entry>,
     queue: VecDeque<Job>,
     running: Option<Job>,
@@ -164,7 +164,7 @@ pub struct Agenda {
 impl Agenda {
     /// Builds the agenda from the schedules and their persisted states, queuing catch-up
     /// runs for slots missed while down.
-    pub fn new(
+    pub(crate) fn new(
         schedules: Vec<Schedule>,
         persisted: &BTreeMap<String, SuiteSchedule>,
         catch_up: CatchUp,
@@ -254,7 +254,7 @@ impl Agenda {
     /// the first waiting job and returns it. The caller runs it and calls [`finish`].
     ///
     /// [`finish`]: Agenda::finish
-    pub fn poll(&mut self, now: DateTime<Utc>) -> (Option<Job>, Vec<Notice>) {
+    pub(crate) fn poll(&mut self, now: DateTime<Utc>) -> (Option<Job>, Vec<Notice>) {
         let mut notices = Vec::new();
         // Due suites, oldest due time first, so the queue keeps schedule order.
         let mut due: Vec<(DateTime<Utc>, String)> = self
@@ -315,7 +315,7 @@ impl Agenda {
 
     /// Queues a manual run; returns its ticket and how many jobs are ahead of it
     /// (including the running one).
-    pub fn enqueue_manual(
+    pub(crate) fn enqueue_manual(
         &mut self,
         suite: &str,
         benches: Vec<String>,
@@ -333,7 +333,7 @@ impl Agenda {
 
     /// Records how the running job ended (`run` is `None` when it produced no run record,
     /// e.g. its suite vanished in a reload).
-    pub fn finish(&mut self, ticket: u64, run: Option<&RunRecord>) {
+    pub(crate) fn finish(&mut self, ticket: u64, run: Option<&RunRecord>) {
         let Some(job) = self.running.take_if(|j| j.ticket == ticket) else {
             return;
         };
@@ -353,20 +353,16 @@ impl Agenda {
     }
 
     /// The earliest time at which [`poll`](Agenda::poll) can queue something new.
-    pub fn next_wakeup(&self) -> Option<DateTime<Utc>> {
+    pub(crate) fn next_wakeup(&self) -> Option<DateTime<Utc>> {
         self.entries.values().filter_map(Entry::next_due).min()
     }
 
-    pub fn running(&self) -> Option<&Job> {
-        self.running.as_ref()
-    }
-
-    pub fn queued(&self) -> impl Iterator<Item = &Job> {
+    pub(crate) fn queued(&self) -> impl Iterator<Item = &Job> {
         self.queue.iter()
     }
 
     /// Position of a ticket: `Some(0)` running, `Some(n)` n-th in the queue, `None` gone.
-    pub fn position(&self, ticket: u64) -> Option<usize> {
+    pub(crate) fn position(&self, ticket: u64) -> Option<usize> {
         if self.running.as_ref().is_some_and(|j| j.ticket == ticket) {
             return Some(0);
         }
@@ -377,12 +373,12 @@ impl Agenda {
     }
 
     /// Each scheduled suite with its schedule and persisted state.
-    pub fn suites(&self) -> impl Iterator<Item = (&Schedule, &SuiteSchedule)> {
+    pub(crate) fn suites(&self) -> impl Iterator<Item = (&Schedule, &SuiteSchedule)> {
         self.entries.values().map(|e| (&e.schedule, &e.state))
     }
 
     /// States changed since the last call, to persist.
-    pub fn take_dirty(&mut self) -> Vec<(String, SuiteSchedule)> {
+    pub(crate) fn take_dirty(&mut self) -> Vec<(String, SuiteSchedule)> {
         let mut names = std::mem::take(&mut self.dirty);
         names.sort();
         names.dedup();
@@ -394,7 +390,7 @@ impl Agenda {
 
     /// Replaces the schedules after a config reload, keeping each suite's state, the queue
     /// and the running job. New suites are armed at `now`.
-    pub fn reschedule(&mut self, schedules: Vec<Schedule>, now: DateTime<Utc>) {
+    pub(crate) fn reschedule(&mut self, schedules: Vec<Schedule>, now: DateTime<Utc>) {
         let mut old = std::mem::take(&mut self.entries);
         for schedule in schedules {
             let suite = schedule.suite.clone();

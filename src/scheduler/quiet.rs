@@ -15,7 +15,7 @@ use crate::config::QuietConfig;
 use crate::model::records::HostReadings;
 
 /// Cumulative CPU times from the `cpu` line of `/proc/stat`: (busy, total) in ticks.
-pub fn parse_stat_totals(stat: &str) -> Option<(u64, u64)> {
+pub(crate) fn parse_stat_totals(stat: &str) -> Option<(u64, u64)> {
     let line = stat.lines().find(|l| l.starts_with("cpu "))?;
     let fields: Vec<u64> = line
         .split_whitespace()
@@ -33,12 +33,12 @@ pub fn parse_stat_totals(stat: &str) -> Option<(u64, u64)> {
 }
 
 /// The 1-minute load average from `/proc/loadavg`.
-pub fn parse_loadavg(text: &str) -> Option<f64> {
+pub(crate) fn parse_loadavg(text: &str) -> Option<f64> {
     text.split_whitespace().next()?.parse().ok()
 }
 
 /// `MemAvailable / MemTotal` from `/proc/meminfo`.
-pub fn parse_available_memory(meminfo: &str) -> Option<f64> {
+pub(crate) fn parse_available_memory(meminfo: &str) -> Option<f64> {
     let field = |name: &str| -> Option<f64> {
         meminfo
             .lines()
@@ -54,14 +54,14 @@ pub fn parse_available_memory(meminfo: &str) -> Option<f64> {
 }
 
 /// The busy share between two `/proc/stat` readings.
-pub fn busy_share(before: (u64, u64), after: (u64, u64)) -> f64 {
+pub(crate) fn busy_share(before: (u64, u64), after: (u64, u64)) -> f64 {
     let busy = after.0.saturating_sub(before.0) as f64;
     let total = after.1.saturating_sub(before.1) as f64;
     if total > 0.0 { busy / total } else { 0.0 }
 }
 
 /// Reads the host; blocks for `cpu_sample` to measure the CPU busy share.
-pub fn read_host(cpu_sample: Duration) -> Result<HostReadings, String> {
+pub(crate) fn read_host(cpu_sample: Duration) -> Result<HostReadings, String> {
     let read = |path: &str| {
         std::fs::read_to_string(path).map_err(|e| {
             format!(
@@ -91,7 +91,7 @@ pub fn read_host(cpu_sample: Duration) -> Result<HostReadings, String> {
 }
 
 /// Why the host counts as busy; empty when it is quiet.
-pub fn busy_reasons(readings: &HostReadings, config: &QuietConfig) -> Vec<String> {
+pub(crate) fn busy_reasons(readings: &HostReadings, config: &QuietConfig) -> Vec<String> {
     let mut reasons = Vec::new();
     if readings.load_per_cpu > config.max_load_per_cpu {
         reasons.push(format!(
@@ -126,7 +126,7 @@ pub fn busy_reasons(readings: &HostReadings, config: &QuietConfig) -> Vec<String
 
 /// The wait after the `attempt`-th busy reading (0-based): `initial_backoff` doubling up to
 /// `max_backoff`.
-pub fn backoff(attempt: u32, config: &QuietConfig) -> Duration {
+pub(crate) fn backoff(attempt: u32, config: &QuietConfig) -> Duration {
     let factor = 2u32.saturating_pow(attempt.min(20));
     config
         .initial_backoff

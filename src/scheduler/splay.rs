@@ -8,7 +8,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 /// The host's identity: systemd's machine id, else D-Bus's, else the host name.
-pub fn host_id() -> String {
+pub(crate) fn host_id() -> String {
     for path in ["/etc/machine-id", "/var/lib/dbus/machine-id"] {
         if let Ok(id) = std::fs::read_to_string(path) {
             let id = id.trim();
@@ -21,7 +21,7 @@ pub fn host_id() -> String {
 }
 
 /// The delay of `host_id` within `[0, max]`, at millisecond resolution.
-pub fn splay_for(host_id: &str, max: Duration) -> Duration {
+pub(crate) fn splay_for(host_id: &str, max: Duration) -> Duration {
     let max_ms = max.as_millis().min(u64::MAX as u128) as u64;
     if max_ms == 0 {
         return Duration::ZERO;

@@ -37,13 +37,13 @@ impl AsyncTasksConfig {
     }
 }
 
-pub struct AsyncTasks {
+pub(crate) struct AsyncTasks {
     config: AsyncTasksConfig,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl AsyncTasks {
-    pub fn new(config: AsyncTasksConfig) -> Self {
+    pub(crate) fn new(config: AsyncTasksConfig) -> Self {
         AsyncTasks {
             config,
             runtime: None,

@@ -80,7 +80,7 @@ const OPS_PER_ITERATION: u64 = 10_000;
 /// One call in this many is timed for the latency histogram.
 const LATENCY_STRIDE: u64 = 64;
 
-pub struct CacheLocal {
+pub(crate) struct CacheLocal {
     config: CacheLocalConfig,
     cache: Option<Arc<Cache<u64, Arc<[u8]>>>>,
     value: Arc<[u8]>,
@@ -89,7 +89,7 @@ pub struct CacheLocal {
 }
 
 impl CacheLocal {
-    pub fn new(config: CacheLocalConfig) -> Self {
+    pub(crate) fn new(config: CacheLocalConfig) -> Self {
         CacheLocal {
             config,
             cache: None,

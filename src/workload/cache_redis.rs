@@ -271,14 +271,14 @@ impl LoadTarget for RedisTarget {
     }
 }
 
-pub struct CacheRedis {
+pub(crate) struct CacheRedis {
     config: CacheRedisConfig,
     target: Option<Arc<RedisTarget>>,
     sampling: LoadSampling,
 }
 
 impl CacheRedis {
-    pub fn new(config: CacheRedisConfig) -> Self {
+    pub(crate) fn new(config: CacheRedisConfig) -> Self {
         CacheRedis {
             config,
             target: None,

@@ -106,7 +106,7 @@ struct RunUsage {
     peak_rss_bytes: u64,
 }
 
-pub struct TimedCommand {
+pub(crate) struct TimedCommand {
     config: CommandConfig,
     cancel: CancelToken,
     stderr_file: Option<PathBuf>,
@@ -118,7 +118,7 @@ pub struct TimedCommand {
 }
 
 impl TimedCommand {
-    pub fn new(config: CommandConfig) -> Self {
+    pub(crate) fn new(config: CommandConfig) -> Self {
         TimedCommand {
             config,
             cancel: CancelToken::new(),

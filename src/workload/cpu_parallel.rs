@@ -24,7 +24,7 @@ use super::cpu_primes::{CpuPrimesConfig, sysbench_event};
 use crate::model::metric::{Direction, Measurement, MetricDef, ResultDetails};
 use crate::workload::{LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
-pub struct CpuParallel {
+pub(crate) struct CpuParallel {
     config: CpuPrimesConfig,
     threads: usize,
     /// Time and events of both phases since warm-up, for the measurements.
@@ -36,7 +36,7 @@ pub struct CpuParallel {
 }
 
 impl CpuParallel {
-    pub fn new(config: CpuPrimesConfig) -> Self {
+    pub(crate) fn new(config: CpuPrimesConfig) -> Self {
         CpuParallel {
             config,
             threads: 1,

@@ -51,13 +51,13 @@ impl CpuPrimesConfig {
     }
 }
 
-pub struct CpuPrimes {
+pub(crate) struct CpuPrimes {
     config: CpuPrimesConfig,
     threads: usize,
 }
 
 impl CpuPrimes {
-    pub fn new(config: CpuPrimesConfig) -> Self {
+    pub(crate) fn new(config: CpuPrimesConfig) -> Self {
         CpuPrimes { config, threads: 1 }
     }
 }
@@ -70,7 +70,7 @@ impl CpuPrimes {
 /// arithmetic but LLVM compiles it tighter (a 32-bit divide when the operands fit, a
 /// peeled first trial), which made events/s about 6% higher than sysbench's. It is
 /// used on other architectures and as the reference in tests.
-pub fn sysbench_event(max_prime: u64) -> u64 {
+pub(crate) fn sysbench_event(max_prime: u64) -> u64 {
     #[cfg(target_arch = "x86_64")]
     {
         sysbench_event_x86_64(max_prime)
@@ -84,7 +84,8 @@ pub fn sysbench_event(max_prime: u64) -> u64 {
 /// sysbench's event in Rust: for c in 3..max_prime, t = sqrt(c) in double precision,
 /// trial-divide by l = 2, 3, … while l ≤ t; c is prime when no divisor was found.
 #[inline(never)]
-pub fn sysbench_event_portable(max_prime: u64) -> u64 {
+#[cfg(any(test, not(target_arch = "x86_64")))]
+pub(crate) fn sysbench_event_portable(max_prime: u64) -> u64 {
     let mut found = 0u64;
     let mut c = 3u64;
     while c < max_prime {
@@ -110,7 +111,7 @@ pub fn sysbench_event_portable(max_prime: u64) -> u64 {
 /// count is dead code that gcc removed), 1228 instructions per event, about 0.1%.
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
-pub fn sysbench_event_x86_64(max_prime: u64) -> u64 {
+pub(crate) fn sysbench_event_x86_64(max_prime: u64) -> u64 {
     let primes: u64;
     // SAFETY: register-only arithmetic (`nomem`, `nostack`); every register written is
     // declared as an output or clobber. `div` never faults: the divisor starts at 3 and

@@ -45,14 +45,14 @@ impl CpuSha256Config {
     }
 }
 
-pub struct CpuSha256 {
+pub(crate) struct CpuSha256 {
     config: CpuSha256Config,
     buffer: Vec<u8>,
     threads: usize,
 }
 
 impl CpuSha256 {
-    pub fn new(config: CpuSha256Config) -> Self {
+    pub(crate) fn new(config: CpuSha256Config) -> Self {
         CpuSha256 {
             config,
             buffer: Vec::new(),

@@ -46,7 +46,7 @@ impl CpuSimdConfig {
 }
 
 /// One pass: SAXPY then an eight-lane dot product. Returns the dot product.
-pub fn pass(a: f32, x: &[f32], y: &mut [f32]) -> f32 {
+pub(crate) fn pass(a: f32, x: &[f32], y: &mut [f32]) -> f32 {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
     }
@@ -68,14 +68,14 @@ pub fn pass(a: f32, x: &[f32], y: &mut [f32]) -> f32 {
 /// FLOP per element and pass: SAXPY (multiply, add) and the dot product (multiply, add).
 const FLOP_PER_ELEMENT: f64 = 4.0;
 
-pub struct CpuSimd {
+pub(crate) struct CpuSimd {
     config: CpuSimdConfig,
     threads: usize,
     elements: usize,
 }
 
 impl CpuSimd {
-    pub fn new(config: CpuSimdConfig) -> Self {
+    pub(crate) fn new(config: CpuSimdConfig) -> Self {
         CpuSimd {
             config,
             threads: 1,

@@ -65,14 +65,14 @@ impl DiskFilesConfig {
     }
 }
 
-pub struct DiskFiles {
+pub(crate) struct DiskFiles {
     config: DiskFilesConfig,
     dir: PathBuf,
     payload: Vec<u8>,
 }
 
 impl DiskFiles {
-    pub fn new(config: DiskFilesConfig) -> Self {
+    pub(crate) fn new(config: DiskFilesConfig) -> Self {
         DiskFiles {
             config,
             dir: PathBuf::new(),

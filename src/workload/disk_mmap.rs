@@ -37,7 +37,7 @@ impl DiskMmapConfig {
     }
 }
 
-pub struct DiskMmap {
+pub(crate) struct DiskMmap {
     config: DiskMmapConfig,
     path: Option<PathBuf>,
     /// Opened once in `setup`; each pass maps it anew.
@@ -46,7 +46,7 @@ pub struct DiskMmap {
 }
 
 impl DiskMmap {
-    pub fn new(config: DiskMmapConfig) -> Self {
+    pub(crate) fn new(config: DiskMmapConfig) -> Self {
         DiskMmap {
             config,
             path: None,

@@ -181,14 +181,14 @@ impl Worker {
     }
 }
 
-pub struct LoadMixed {
+pub(crate) struct LoadMixed {
     config: LoadMixedConfig,
     workers: Vec<Worker>,
     units: u64,
 }
 
 impl LoadMixed {
-    pub fn new(config: LoadMixedConfig) -> Self {
+    pub(crate) fn new(config: LoadMixedConfig) -> Self {
         LoadMixed {
             config,
             workers: Vec::new(),

@@ -41,14 +41,14 @@ const LARGE_BATCH: usize = 8;
 const LIVE_RING: usize = 1024;
 const PAGE: usize = 4096;
 
-pub struct MemoryAlloc {
+pub(crate) struct MemoryAlloc {
     config: MemoryAllocConfig,
     ring: Vec<Vec<u8>>,
     rng_state: u64,
 }
 
 impl MemoryAlloc {
-    pub fn new(config: MemoryAllocConfig) -> Self {
+    pub(crate) fn new(config: MemoryAllocConfig) -> Self {
         MemoryAlloc {
             config,
             ring: Vec::new(),

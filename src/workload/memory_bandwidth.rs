@@ -56,7 +56,7 @@ impl MemoryBandwidthConfig {
     }
 }
 
-pub struct MemoryBandwidth {
+pub(crate) struct MemoryBandwidth {
     config: MemoryBandwidthConfig,
     a: Vec<f64>,
     b: Vec<f64>,
@@ -65,7 +65,7 @@ pub struct MemoryBandwidth {
 }
 
 impl MemoryBandwidth {
-    pub fn new(config: MemoryBandwidthConfig) -> Self {
+    pub(crate) fn new(config: MemoryBandwidthConfig) -> Self {
         MemoryBandwidth {
             config,
             a: Vec::new(),

@@ -81,7 +81,7 @@ fn thread_minor_faults() -> u64 {
     usage.ru_minflt as u64
 }
 
-pub struct MemoryPressure {
+pub(crate) struct MemoryPressure {
     config: MemoryPressureConfig,
     block: usize,
     faults: u64,
@@ -89,7 +89,7 @@ pub struct MemoryPressure {
 }
 
 impl MemoryPressure {
-    pub fn new(config: MemoryPressureConfig) -> Self {
+    pub(crate) fn new(config: MemoryPressureConfig) -> Self {
         MemoryPressure {
             config,
             block: 0,

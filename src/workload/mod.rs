@@ -10,30 +10,30 @@
 //! monotonic clock, so every probe is timed the same way and the per-sample overhead is the
 //! runner's, measured once (see `examples/timing_overhead.rs`).
 
-pub mod async_tasks;
-pub mod cache_local;
-pub mod cache_redis;
-pub mod command;
-pub mod cpu_parallel;
-pub mod cpu_primes;
-pub mod cpu_sha256;
-pub mod cpu_simd;
-pub mod disk_files;
-pub mod disk_mmap;
+pub(crate) mod async_tasks;
+pub(crate) mod cache_local;
+pub(crate) mod cache_redis;
+pub(crate) mod command;
+pub(crate) mod cpu_parallel;
+pub(crate) mod cpu_primes;
+pub(crate) mod cpu_sha256;
+pub(crate) mod cpu_simd;
+pub(crate) mod disk_files;
+pub(crate) mod disk_mmap;
 #[cfg(any(test, feature = "test-fakes"))]
 pub mod fake;
-pub mod load_http;
-pub mod load_mixed;
-pub mod memory_alloc;
-pub mod memory_bandwidth;
-pub mod memory_pressure;
-pub mod net_loopback;
-pub mod parse_config;
-pub mod process_memory;
-pub mod resilience;
-pub mod scan_tree;
-pub mod sync_lockfree;
-pub mod traffic;
+pub(crate) mod load_http;
+pub(crate) mod load_mixed;
+pub(crate) mod memory_alloc;
+pub(crate) mod memory_bandwidth;
+pub(crate) mod memory_pressure;
+pub(crate) mod net_loopback;
+pub(crate) mod parse_config;
+pub(crate) mod process_memory;
+pub(crate) mod resilience;
+pub(crate) mod scan_tree;
+pub(crate) mod sync_lockfree;
+pub(crate) mod traffic;
 
 use std::fmt;
 use std::path::PathBuf;

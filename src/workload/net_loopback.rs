@@ -41,7 +41,7 @@ impl NetLoopbackConfig {
     }
 }
 
-pub struct NetLoopback {
+pub(crate) struct NetLoopback {
     config: NetLoopbackConfig,
     client: Option<TcpStream>,
     server: Option<std::thread::JoinHandle<()>>,
@@ -52,7 +52,7 @@ pub struct NetLoopback {
 }
 
 impl NetLoopback {
-    pub fn new(config: NetLoopbackConfig) -> Self {
+    pub(crate) fn new(config: NetLoopbackConfig) -> Self {
         NetLoopback {
             config,
             client: None,

@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 use crate::model::metric::MetricDef;
 use crate::workload::{LatencyRecorder, Workload, WorkloadError};
 
-pub const JSON_CORPUS: &str = include_str!("corpus/services.json");
-pub const TOML_CORPUS: &str = include_str!("corpus/Cargo.lock.toml");
-pub const YAML_CORPUS: &str = include_str!("corpus/manifests.yaml");
+pub(crate) const JSON_CORPUS: &str = include_str!("corpus/services.json");
+pub(crate) const TOML_CORPUS: &str = include_str!("corpus/Cargo.lock.toml");
+pub(crate) const YAML_CORPUS: &str = include_str!("corpus/manifests.yaml");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -43,12 +43,12 @@ impl ParseConfigConfig {
     }
 }
 
-pub struct ParseConfig {
+pub(crate) struct ParseConfig {
     config: ParseConfigConfig,
 }
 
 impl ParseConfig {
-    pub fn new(config: ParseConfigConfig) -> Self {
+    pub(crate) fn new(config: ParseConfigConfig) -> Self {
         ParseConfig { config }
     }
 }

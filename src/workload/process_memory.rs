@@ -128,7 +128,7 @@ fn resident_bytes(pid: u32) -> Option<u64> {
     Some(kib * 1024)
 }
 
-pub struct ProcessMemory {
+pub(crate) struct ProcessMemory {
     config: ProcessMemoryConfig,
     started: Instant,
     /// (seconds since setup, bytes) of the measured readings.
@@ -136,7 +136,7 @@ pub struct ProcessMemory {
 }
 
 impl ProcessMemory {
-    pub fn new(config: ProcessMemoryConfig) -> Self {
+    pub(crate) fn new(config: ProcessMemoryConfig) -> Self {
         ProcessMemory {
             config,
             started: Instant::now(),

@@ -39,7 +39,7 @@ use crate::workload::{LatencyRecorder, Workload, WorkloadContext, WorkloadError}
 
 /// What the fault server does to requests; changed while it runs.
 #[derive(Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     /// Failure probability in parts per million.
     failure_ppm: AtomicU64,
     outage: AtomicBool,
@@ -48,27 +48,27 @@ pub struct Faults {
 }
 
 impl Faults {
-    pub fn set_failure_ratio(&self, ratio: f64) {
+    pub(crate) fn set_failure_ratio(&self, ratio: f64) {
         self.failure_ppm
             .store((ratio.clamp(0.0, 1.0) * 1e6) as u64, Ordering::Relaxed);
     }
-    pub fn set_outage(&self, on: bool) {
+    pub(crate) fn set_outage(&self, on: bool) {
         self.outage.store(on, Ordering::Relaxed);
     }
-    pub fn set_latency(&self, latency: Duration) {
+    pub(crate) fn set_latency(&self, latency: Duration) {
         self.latency_us
             .store(latency.as_micros() as u64, Ordering::Relaxed);
     }
 }
 
 /// An HTTP/1.1 server on loopback answering `200 ok` or `503` by the [`Faults`].
-pub struct FaultServer {
+pub(crate) struct FaultServer {
     pub addr: SocketAddr,
     pub faults: Arc<Faults>,
 }
 
 impl FaultServer {
-    pub fn start() -> std::io::Result<FaultServer> {
+    pub(crate) fn start() -> std::io::Result<FaultServer> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let faults = Arc::new(Faults::default());
@@ -144,18 +144,18 @@ fn serve(stream: TcpStream, faults: Arc<Faults>, mut random: u64) {
 }
 
 /// A keep-alive client of the fault server; a call is one GET.
-pub struct FaultClient {
+pub(crate) struct FaultClient {
     addr: SocketAddr,
     stream: Option<(TcpStream, BufReader<TcpStream>)>,
 }
 
 impl FaultClient {
-    pub fn new(addr: SocketAddr) -> Self {
+    pub(crate) fn new(addr: SocketAddr) -> Self {
         FaultClient { addr, stream: None }
     }
 
     /// `Ok(true)` on 200, `Ok(false)` on an error status.
-    pub fn call(&mut self) -> std::io::Result<bool> {
+    pub(crate) fn call(&mut self) -> std::io::Result<bool> {
         if self.stream.is_none() {
             let stream = TcpStream::connect(self.addr)?;
             stream.set_nodelay(true)?;
@@ -268,7 +268,7 @@ struct BreakerScenario {
     time_to_recover: f64,
 }
 
-pub struct CircuitBreakerProbe {
+pub(crate) struct CircuitBreakerProbe {
     config: CircuitBreakerConfig,
     breaker: CircuitBreaker,
     sink: u64,
@@ -276,7 +276,7 @@ pub struct CircuitBreakerProbe {
 }
 
 impl CircuitBreakerProbe {
-    pub fn new(config: CircuitBreakerConfig) -> Self {
+    pub(crate) fn new(config: CircuitBreakerConfig) -> Self {
         let breaker = config.breaker();
         CircuitBreakerProbe {
             config,
@@ -482,7 +482,7 @@ fn retried_calls(
     (ok, started.elapsed())
 }
 
-pub struct RetryProbe {
+pub(crate) struct RetryProbe {
     config: RetryConfig,
     server: Option<FaultServer>,
     client: Option<FaultClient>,
@@ -490,7 +490,7 @@ pub struct RetryProbe {
 }
 
 impl RetryProbe {
-    pub fn new(config: RetryConfig) -> Self {
+    pub(crate) fn new(config: RetryConfig) -> Self {
         RetryProbe {
             config,
             server: None,

@@ -74,13 +74,13 @@ impl ScanTreeConfig {
     }
 }
 
-pub struct ScanTree {
+pub(crate) struct ScanTree {
     config: ScanTreeConfig,
     root: PathBuf,
 }
 
 impl ScanTree {
-    pub fn new(config: ScanTreeConfig) -> Self {
+    pub(crate) fn new(config: ScanTreeConfig) -> Self {
         ScanTree {
             config,
             root: PathBuf::new(),

@@ -48,14 +48,14 @@ impl SyncLockfreeConfig {
     }
 }
 
-pub struct SyncLockfree {
+pub(crate) struct SyncLockfree {
     config: SyncLockfreeConfig,
     producers: usize,
     consumers: usize,
 }
 
 impl SyncLockfree {
-    pub fn new(config: SyncLockfreeConfig) -> Self {
+    pub(crate) fn new(config: SyncLockfreeConfig) -> Self {
         SyncLockfree {
             config,
             producers: 1,

@@ -22,16 +22,16 @@ use crate::model::status::ExportStatus;
 use crate::store::Store;
 
 /// Events per request.
-pub const BATCH: usize = 100;
+pub(crate) const BATCH: usize = 100;
 /// Consecutive failures after which the breaker opens.
-pub const OPEN_AFTER: u32 = 3;
+pub(crate) const OPEN_AFTER: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// The exporter's breaker and backoff: the shared [`crate::resilience`] code with the
 /// exporter's constants.
-pub type Breaker = crate::resilience::CircuitBreaker;
-pub use crate::resilience::BreakerState;
+pub(crate) type Breaker = crate::resilience::CircuitBreaker;
+pub(crate) use crate::resilience::BreakerState;
 
 fn new_breaker() -> Breaker {
     Breaker::new(
@@ -78,7 +78,7 @@ impl ExportStatus {
 }
 
 /// The resource: the agent's own attributes, then the settings' overrides.
-pub fn resource(settings: &OtlpSettings, fingerprint: &str) -> Vec<(String, String)> {
+pub(crate) fn resource(settings: &OtlpSettings, fingerprint: &str) -> Vec<(String, String)> {
     let mut attributes: Vec<(String, String)> = crate::export::resource(fingerprint)
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -140,7 +140,7 @@ impl Session {
 }
 
 /// The running exporter of the daemon.
-pub struct OtlpExporter {
+pub(crate) struct OtlpExporter {
     wake: Arc<Notify>,
     stop: watch::Sender<bool>,
     status: Arc<Mutex<ExportStatus>>,
@@ -149,7 +149,7 @@ pub struct OtlpExporter {
 
 impl OtlpExporter {
     /// Starts the exporter thread. Setup problems are logged and retried by the loop.
-    pub fn start(
+    pub(crate) fn start(
         store: Arc<Store>,
         settings: OtlpSettings,
         fingerprint: String,
@@ -192,11 +192,11 @@ impl OtlpExporter {
     }
 
     /// Exports the state and drains the outbox now (after a suite), unless backing off.
-    pub fn flush_soon(&self) {
+    pub(crate) fn flush_soon(&self) {
         self.wake.notify_one();
     }
 
-    pub fn status(&self) -> ExportStatus {
+    pub(crate) fn status(&self) -> ExportStatus {
         self.status
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -205,7 +205,7 @@ impl OtlpExporter {
 
     /// Stops the loop. A request in flight is abandoned after `grace` (its events stay in
     /// the outbox and are sent again, with the same ids, by the next process).
-    pub fn stop(mut self, grace: Duration) {
+    pub(crate) fn stop(mut self, grace: Duration) {
         let _ = self.stop.send(true);
         if let Some(thread) = self.thread.take() {
             let deadline = Instant::now() + grace;
@@ -339,7 +339,7 @@ async fn attempt(
 
 /// What a one-shot export achieved.
 #[derive(Debug)]
-pub struct OnceReport {
+pub(crate) struct OnceReport {
     pub result: Result<(), ExportError>,
     pub delivered: u64,
     pub backlog: u64,
@@ -347,7 +347,7 @@ pub struct OnceReport {
 
 /// Exports the state and drains the outbox once, within `deadline` (for `perfwarden run`).
 /// Undelivered events stay in the outbox for the next run or the daemon.
-pub fn export_once(
+pub(crate) fn export_once(
     store: &Store,
     settings: &OtlpSettings,
     fingerprint: &str,

@@ -32,7 +32,7 @@ fn nanos(time: chrono::DateTime<chrono::Utc>) -> u64 {
 }
 
 /// One export request holding `events` under `resource`.
-pub fn request(resource: &[(String, String)], events: &[Event]) -> ExportLogsServiceRequest {
+pub(crate) fn request(resource: &[(String, String)], events: &[Event]) -> ExportLogsServiceRequest {
     let now = nanos(chrono::Utc::now());
     let records = events
         .iter()

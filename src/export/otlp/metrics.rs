@@ -48,7 +48,7 @@ impl MetricReader for SharedReader {
     }
 }
 
-pub struct MetricsPipeline {
+pub(crate) struct MetricsPipeline {
     /// Kept alive: dropping it unregisters the instruments.
     _provider: SdkMeterProvider,
     reader: SharedReader,
@@ -59,7 +59,7 @@ pub struct MetricsPipeline {
 
 impl MetricsPipeline {
     /// Builds the SDK pipeline on `transport`'s connection. Runs inside a tokio runtime.
-    pub fn new(
+    pub(crate) fn new(
         transport: &Transport,
         resource: &[(String, String)],
     ) -> Result<MetricsPipeline, ExportError> {
@@ -178,7 +178,7 @@ impl MetricsPipeline {
     }
 
     /// Exports `points` as the current state.
-    pub async fn export(&self, points: Vec<Point>) -> Result<(), ExportError> {
+    pub(crate) async fn export(&self, points: Vec<Point>) -> Result<(), ExportError> {
         let collected = self.collect(points)?;
         tokio::time::timeout(
             self.timeout + Duration::from_secs(1),

@@ -10,9 +10,9 @@ use crate::config::{OtlpConfig, OtlpProtocol};
 use crate::model::secret::{Secret, SecretError, read_header};
 
 /// Default timeout of one export request (OTLP specification: 10 s).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default interval of the daemon's re-export of the persisted state.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 
 /// One signal's destination (metrics or logs).
 #[derive(Debug, Clone, PartialEq)]
@@ -70,7 +70,7 @@ impl Signal {
 /// The settings, or `None` when OTLP export is off: no endpoint in the config or the
 /// environment, `[export.otlp] enabled = false`, or `OTEL_SDK_DISABLED=true`.
 /// `env` reads a variable (the process environment in production, a map in tests).
-pub fn resolve(
+pub(crate) fn resolve(
     config: &OtlpConfig,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<OtlpSettings>, SettingsError> {
@@ -193,7 +193,7 @@ fn signal(
 
 /// `endpoint` fit for logs and `status`: user information in the URL (`user:pass@`) is
 /// replaced by `***@`, so a password written there is never shown.
-pub fn shown_endpoint(endpoint: &str) -> String {
+pub(crate) fn shown_endpoint(endpoint: &str) -> String {
     let Some((scheme, rest)) = endpoint.split_once("://") else {
         return endpoint.to_string();
     };

@@ -23,7 +23,7 @@ use crate::config::OtlpProtocol;
 
 /// Why an export did not go through. Messages never contain header values.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
-pub enum ExportError {
+pub(crate) enum ExportError {
     #[error("cannot set up the exporter: {0}")]
     Setup(String),
     #[error("the collector did not answer within {0:?}")]
@@ -38,7 +38,7 @@ pub enum ExportError {
 
 /// A built connection for one signal.
 #[derive(Clone)]
-pub enum Transport {
+pub(crate) enum Transport {
     Grpc {
         channel: Channel,
         metadata: MetadataMap,
@@ -53,7 +53,7 @@ pub enum Transport {
 impl Transport {
     /// Builds the connection. Must run inside a tokio runtime (the gRPC channel starts its
     /// worker there); nothing connects until the first request.
-    pub fn new(settings: &SignalSettings) -> Result<Transport, ExportError> {
+    pub(crate) fn new(settings: &SignalSettings) -> Result<Transport, ExportError> {
         match settings.protocol {
             OtlpProtocol::Grpc => {
                 let mut endpoint = Endpoint::from_shared(settings.endpoint.clone())
@@ -85,14 +85,17 @@ impl Transport {
         }
     }
 
-    pub fn settings(&self) -> &SignalSettings {
+    pub(crate) fn settings(&self) -> &SignalSettings {
         match self {
             Transport::Grpc { settings, .. } | Transport::Http { settings, .. } => settings,
         }
     }
 
     /// Sends one batch of log records; `Ok` only when the collector accepted all of them.
-    pub async fn send_logs(&self, request: ExportLogsServiceRequest) -> Result<(), ExportError> {
+    pub(crate) async fn send_logs(
+        &self,
+        request: ExportLogsServiceRequest,
+    ) -> Result<(), ExportError> {
         let timeout = self.settings().timeout;
         // The transports time out on their own; this also bounds a stalled TLS handshake.
         let response = tokio::time::timeout(timeout + Duration::from_secs(1), async {

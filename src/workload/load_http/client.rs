@@ -22,7 +22,7 @@ use crate::workload::traffic::{Failure, FailureClass, LoadTarget};
 
 /// Which HTTP version to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
+pub(crate) enum Version {
     /// HTTP/2 when TLS negotiates it (ALPN), else HTTP/1.1.
     Auto,
     Http1,
@@ -31,7 +31,7 @@ pub enum Version {
 }
 
 /// Everything a connection needs, shared by all users.
-pub struct Target {
+pub(crate) struct Target {
     pub host: String,
     pub port: u16,
     pub addrs: Vec<SocketAddr>,
@@ -46,7 +46,7 @@ pub struct Target {
 }
 
 /// The request every user sends, built once.
-pub struct RequestTemplate {
+pub(crate) struct RequestTemplate {
     pub method: hyper::Method,
     pub uri: hyper::Uri,
     pub headers: hyper::HeaderMap,
@@ -97,12 +97,12 @@ enum Sender {
 }
 
 /// One open connection.
-pub struct Connection {
+pub(crate) struct Connection {
     sender: Sender,
 }
 
 /// Bytes received in a response (headers are not counted, as in `oha`).
-pub type ResponseBytes = u64;
+pub(crate) type ResponseBytes = u64;
 
 impl LoadTarget for Target {
     type Connection = Connection;
@@ -288,7 +288,7 @@ impl Target {
 
 /// A TLS connector with the system's roots (and `SSL_CERT_FILE`/`SSL_CERT_DIR`), offering
 /// the ALPN protocols that `version` allows.
-pub fn tls_connector(version: Version) -> Result<tokio_rustls::TlsConnector, String> {
+pub(crate) fn tls_connector(version: Version) -> Result<tokio_rustls::TlsConnector, String> {
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     for cert in found.certs {

@@ -20,7 +20,7 @@
 //! do not start inside a blackout window. While running, the error guard stops the test
 //! when the failed share over `abort_error_ratio`'s window crosses the threshold.
 
-pub mod client;
+pub(crate) mod client;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -147,14 +147,14 @@ fn default_request_timeout() -> ConfigDuration {
 
 /// The parts of a URL a load test needs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ParsedUrl {
+pub(crate) struct ParsedUrl {
     pub uri: hyper::Uri,
     pub tls: bool,
     pub host: String,
     pub port: u16,
 }
 
-pub fn parse_url(url: &str) -> Result<ParsedUrl, String> {
+pub(crate) fn parse_url(url: &str) -> Result<ParsedUrl, String> {
     let uri: hyper::Uri = url
         .parse()
         .map_err(|e| format!("\"{url}\" is not a URL: {e}"))?;
@@ -269,13 +269,13 @@ impl LoadHttpConfig {
     }
 }
 
-pub struct LoadHttp {
+pub(crate) struct LoadHttp {
     config: LoadHttpConfig,
     sampling: LoadSampling,
 }
 
 impl LoadHttp {
-    pub fn new(config: LoadHttpConfig) -> Self {
+    pub(crate) fn new(config: LoadHttpConfig) -> Self {
         LoadHttp {
             config,
             sampling: LoadSampling::new("request"),

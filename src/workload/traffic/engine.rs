@@ -29,7 +29,7 @@ use super::{Failure, FailureClass, LoadTarget};
 use crate::resilience::Backoff;
 
 /// Tallies of one shard; summed over shards when a sample ends.
-pub struct Tally {
+pub(crate) struct Tally {
     pub latency: Histogram<u64>,
     pub ok: u64,
     pub bytes: u64,
@@ -69,21 +69,21 @@ impl Tally {
 
 /// Counts at one moment, for the error guard and the per-sample deltas.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Totals {
+pub(crate) struct Totals {
     pub ok: u64,
     pub failed: u64,
 }
 
 impl Totals {
     /// Requests that ended, either way.
-    pub fn ended(&self) -> u64 {
+    pub(crate) fn ended(&self) -> u64 {
         self.ok + self.failed
     }
 }
 
 /// How the load is paced.
 #[derive(Debug, Clone, Copy)]
-pub enum Pacing {
+pub(crate) enum Pacing {
     /// Closed model, unpaced.
     Free,
     /// Closed model capped at this many requests per second.
@@ -92,7 +92,7 @@ pub enum Pacing {
     Open(f64),
 }
 
-pub struct Plan {
+pub(crate) struct Plan {
     pub users: usize,
     pub pacing: Pacing,
     pub ramp_up: Duration,
@@ -105,7 +105,7 @@ pub struct Plan {
 }
 
 /// State shared by the users, the monitor and the sampling thread.
-pub struct Shared {
+pub(crate) struct Shared {
     pub shards: Vec<Mutex<Tally>>,
     pub stop: AtomicBool,
     /// Why the error guard stopped the test.
@@ -117,7 +117,7 @@ pub struct Shared {
 
 impl Shared {
     /// Requests ended since the start (not reset by `drain`).
-    pub fn totals(&self) -> Totals {
+    pub(crate) fn totals(&self) -> Totals {
         let mut totals = Totals::default();
         for shard in &self.shards {
             let tally = shard.lock().unwrap_or_else(|p| p.into_inner());
@@ -128,7 +128,7 @@ impl Shared {
     }
 
     /// Moves every shard's tallies out (resetting them) into one.
-    pub fn drain(&self) -> Tally {
+    pub(crate) fn drain(&self) -> Tally {
         let mut sum = Tally::new();
         for shard in &self.shards {
             let mut tally = shard.lock().unwrap_or_else(|p| p.into_inner());
@@ -146,19 +146,19 @@ impl Shared {
         sum
     }
 
-    pub fn finished(&self) -> bool {
+    pub(crate) fn finished(&self) -> bool {
         self.active_users.load(Ordering::Acquire) == 0
     }
 }
 
 /// The running load: a runtime that owns the users.
-pub struct Engine {
+pub(crate) struct Engine {
     runtime: Option<tokio::runtime::Runtime>,
     pub shared: Arc<Shared>,
 }
 
 impl Engine {
-    pub fn start<T: LoadTarget>(
+    pub(crate) fn start<T: LoadTarget>(
         target: Arc<T>,
         plan: Plan,
         threads: usize,
@@ -199,7 +199,7 @@ impl Engine {
     }
 
     /// Stops every user and waits briefly for them.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_timeout(Duration::from_secs(1));

@@ -9,7 +9,7 @@
 //! answer that does not arrive in time is `timeout`; an unexpected HTTP status or a Redis
 //! error reply is `status`; a body without the expected text (or cut short) is `body`.
 
-pub mod engine;
+pub(crate) mod engine;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,7 +24,7 @@ use crate::workload::{LatencyRecorder, WorkloadError};
 
 /// How a request failed; the classes of the error ratio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureClass {
+pub(crate) enum FailureClass {
     Connect,
     Timeout,
     Status,
@@ -32,14 +32,14 @@ pub enum FailureClass {
 }
 
 impl FailureClass {
-    pub const ALL: [FailureClass; 4] = [
+    pub(crate) const ALL: [FailureClass; 4] = [
         FailureClass::Connect,
         FailureClass::Timeout,
         FailureClass::Status,
         FailureClass::Body,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             FailureClass::Connect => "connect",
             FailureClass::Timeout => "timeout",
@@ -48,14 +48,14 @@ impl FailureClass {
         }
     }
 
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 }
 
 /// A failed operation: its class and a message naming the target, never a secret.
 #[derive(Debug, Clone)]
-pub struct Failure {
+pub(crate) struct Failure {
     pub class: FailureClass,
     pub message: String,
     /// The connection was already closed by the server (keep-alive ended, `Connection:
@@ -64,7 +64,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn new(class: FailureClass, message: impl Into<String>) -> Self {
+    pub(crate) fn new(class: FailureClass, message: impl Into<String>) -> Self {
         Failure {
             class,
             message: message.into(),
@@ -74,7 +74,7 @@ impl Failure {
 }
 
 /// A service to put load on: how to open a connection and perform one operation on it.
-pub trait LoadTarget: Send + Sync + 'static {
+pub(crate) trait LoadTarget: Send + Sync + 'static {
     type Connection: Send + 'static;
 
     /// Opens a connection, within the target's connect timeout.
@@ -89,16 +89,16 @@ pub trait LoadTarget: Send + Sync + 'static {
 }
 
 /// Defaults every load test shares (`load.http`, `cache.redis`).
-pub fn default_duration() -> crate::model::units::ConfigDuration {
+pub(crate) fn default_duration() -> crate::model::units::ConfigDuration {
     crate::model::units::ConfigDuration(Duration::from_secs(30))
 }
-pub fn default_connect_timeout() -> crate::model::units::ConfigDuration {
+pub(crate) fn default_connect_timeout() -> crate::model::units::ConfigDuration {
     crate::model::units::ConfigDuration(Duration::from_secs(3))
 }
-pub fn default_abort_ratio() -> crate::model::units::Percent {
+pub(crate) fn default_abort_ratio() -> crate::model::units::Percent {
     crate::model::units::Percent(0.5)
 }
-pub fn default_abort_window() -> crate::model::units::ConfigDuration {
+pub(crate) fn default_abort_window() -> crate::model::units::ConfigDuration {
     crate::model::units::ConfigDuration(Duration::from_secs(5))
 }
 
@@ -123,7 +123,7 @@ pub struct Rails<'a> {
 
 /// What a sample value is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Objective {
+pub(crate) enum Objective {
     /// Successful operations per second (closed model).
     Throughput,
     /// 99th percentile of latency over the slice (open model).
@@ -133,7 +133,7 @@ pub enum Objective {
 /// Connects once and performs one operation, before any load: an unreachable target, a
 /// TLS or authentication error or a wrong answer fails the benchmark with that reason
 /// instead of starting an error storm.
-pub fn probe<T: LoadTarget>(target: &T) -> Result<(), WorkloadError> {
+pub(crate) fn probe<T: LoadTarget>(target: &T) -> Result<(), WorkloadError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -148,7 +148,7 @@ pub fn probe<T: LoadTarget>(target: &T) -> Result<(), WorkloadError> {
 }
 
 /// The running load seen by the runner: each `run(n)` is a slice of `n` milliseconds.
-pub struct Meter {
+pub(crate) struct Meter {
     engine: Engine,
     objective: Objective,
     /// An open-model slice spans at least this long (20 due operations).
@@ -162,7 +162,7 @@ pub struct Meter {
 }
 
 impl Meter {
-    pub fn start<T: LoadTarget>(
+    pub(crate) fn start<T: LoadTarget>(
         target: Arc<T>,
         plan: Plan,
         threads: usize,
@@ -190,7 +190,7 @@ impl Meter {
     }
 
     /// One sample: waits for the slice and reads what completed in it.
-    pub fn run(
+    pub(crate) fn run(
         &mut self,
         iterations: u64,
         latencies: &mut LatencyRecorder,
@@ -279,7 +279,7 @@ impl Meter {
     }
 
     /// Forgets the warm-up's outcomes.
-    pub fn warmup_done(&mut self) {
+    pub(crate) fn warmup_done(&mut self) {
         self.measured = Outcomes::default();
         self.bytes = 0;
         self.ok = 0;
@@ -288,7 +288,7 @@ impl Meter {
 
     /// Outcomes and measurements of the measured slices; `operation` names the unit
     /// (`request`, `operation`).
-    pub fn details(&self, operation: &str) -> ResultDetails {
+    pub(crate) fn details(&self, operation: &str) -> ResultDetails {
         let secs = self.measured_time.as_secs_f64();
         let mut measurements = vec![Measurement::new(
             "success_ratio",
@@ -317,31 +317,31 @@ impl Meter {
         }
     }
 
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         self.engine.stop();
     }
 }
 
 /// The sampling side of a load test's `Workload` (`load.http`, `cache.redis`): the meter
 /// once `setup` started it, and the name of one operation for its details.
-pub struct LoadSampling {
+pub(crate) struct LoadSampling {
     meter: Option<Meter>,
     operation: &'static str,
 }
 
 impl LoadSampling {
-    pub fn new(operation: &'static str) -> Self {
+    pub(crate) fn new(operation: &'static str) -> Self {
         LoadSampling {
             meter: None,
             operation,
         }
     }
 
-    pub fn start(&mut self, meter: Meter) {
+    pub(crate) fn start(&mut self, meter: Meter) {
         self.meter = Some(meter);
     }
 
-    pub fn run(
+    pub(crate) fn run(
         &mut self,
         iterations: u64,
         latencies: &mut LatencyRecorder,
@@ -352,20 +352,20 @@ impl LoadSampling {
             .run(iterations, latencies)
     }
 
-    pub fn warmup_done(&mut self) {
+    pub(crate) fn warmup_done(&mut self) {
         if let Some(meter) = &mut self.meter {
             meter.warmup_done();
         }
     }
 
-    pub fn details(&self) -> Option<ResultDetails> {
+    pub(crate) fn details(&self) -> Option<ResultDetails> {
         self.meter
             .as_ref()
             .map(|meter| meter.details(self.operation))
     }
 
     /// Stops the load (idempotent).
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut meter) = self.meter.take() {
             meter.stop();
         }
@@ -374,6 +374,6 @@ impl LoadSampling {
 
 /// The hard stop of a load test without `[load] max_duration`: twice its planned length
 /// plus ten seconds, so a slow runner never leaves it running.
-pub fn default_stop_after(ramp_up: Duration, duration: Duration) -> Duration {
+pub(crate) fn default_stop_after(ramp_up: Duration, duration: Duration) -> Duration {
     ramp_up + duration * 2 + Duration::from_secs(10)
 }
