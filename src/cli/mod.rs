@@ -28,7 +28,7 @@ use crate::daemon::control::{Client, ClientError, Request, Response, socket_path
 use crate::exit::{self, CommandError};
 use crate::model::units::ConfigDuration;
 use crate::report::Format;
-use crate::report::text::Style;
+use crate::report::Style;
 use crate::store::{Store, resolve_state_dir};
 
 #[derive(Debug, Parser)]

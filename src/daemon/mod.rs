@@ -71,7 +71,7 @@ const STORE_PATIENCE: Duration = Duration::from_secs(30);
 /// whether the command may have changed the stored state (the daemon then refreshes what
 /// it exports). The CLI hands its own dispatcher in, so the daemon never imports it.
 pub(crate) type CommandHandler = Arc<
-    dyn Fn(Vec<String>, crate::report::text::Style, Arc<Store>, Arc<Config>) -> (Response, bool)
+    dyn Fn(Vec<String>, crate::report::Style, Arc<Store>, Arc<Config>) -> (Response, bool)
         + Send
         + Sync,
 >;

@@ -212,7 +212,7 @@ async fn respond(daemon: &Arc<Daemon>, request: Request) -> Response {
             }
             let store = daemon.store.clone();
             let config = daemon.lock().config.clone();
-            let style = crate::report::text::Style { color, terminal };
+            let style = crate::report::Style { color, terminal };
             let serve = daemon.options.serve_command.clone();
             let (response, may_write) =
                 tokio::task::spawn_blocking(move || serve(argv, style, store, config))

@@ -33,6 +33,8 @@
 use chrono::Duration as ChronoDuration;
 
 use super::compare::Change;
+use crate::model::event::Event;
+use crate::model::history::Trend;
 use crate::model::metric::Direction;
 use crate::model::records::{BenchStatus, BenchmarkResult, RunRecord};
 use crate::model::verdict::{
@@ -59,7 +61,7 @@ pub(crate) const PREDICTION_LEVEL: f64 = 0.99;
 fn history_findings(
     history: &[BenchmarkResult],
     result: &BenchmarkResult,
-) -> (Vec<HistoryShift>, Option<crate::model::history::Trend>) {
+) -> (Vec<HistoryShift>, Option<Trend>) {
     let comparable: Vec<&BenchmarkResult> = history
         .iter()
         .filter(|r| {
@@ -701,7 +703,7 @@ fn alert_events(
     verdicts: &[Verdict],
     open_before: &[Regression],
     environment_change: &Option<String>,
-) -> Result<Vec<crate::model::event::Event>, StoreError> {
+) -> Result<Vec<Event>, StoreError> {
     use crate::model::event;
     let host_id = crate::scheduler::splay::host_id();
     let now = chrono::Utc::now();

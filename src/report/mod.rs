@@ -20,8 +20,23 @@ use serde::Serialize;
 
 use crate::config::ConfigProblem;
 use crate::detect::{self, Change, EnvironmentChange};
+use crate::model::history::LabelledChangePoint;
+use crate::model::history::Trend;
+use crate::model::metric::Direction;
+use crate::model::metric::MetricDef;
 use crate::model::records::{BenchStatus, BenchmarkResult, Fingerprint, RunRecord, RunSnapshot};
+use crate::model::status::StatusReport;
+use crate::model::verdict::Regression;
+use crate::model::verdict::Verdict;
 use crate::store::{Store, StoreError};
+
+/// Rendering options for the formats people read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    pub color: bool,
+    /// Terminal: sparklines are drawn.
+    pub terminal: bool,
+}
 
 /// How a report is written out (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -48,7 +63,7 @@ pub trait Report: Serialize + text::Text {
 }
 
 /// Renders `report` in `format` (`style` applies to the formats for people).
-pub fn render<R: Report>(report: &R, format: Format, style: text::Style) -> String {
+pub fn render<R: Report>(report: &R, format: Format, style: Style) -> String {
     match format {
         Format::Text => report.text(style),
         Format::Json => json::render(R::KIND, report) + "\n",
@@ -63,7 +78,7 @@ pub struct ResultView {
     /// Change against the previous comparable runs (`null` when there are none).
     pub change: Option<Change>,
     /// Regression verdict (`null` for runs stored before verdicts existed).
-    pub verdict: Option<crate::model::verdict::Verdict>,
+    pub verdict: Option<Verdict>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -108,7 +123,7 @@ impl RunReport {
 pub struct RegressionsReport {
     /// `true` with `--all` (the whole log, resolved ones included).
     pub all: bool,
-    pub regressions: Vec<crate::model::verdict::Regression>,
+    pub regressions: Vec<Regression>,
 }
 
 /// One benchmark's current baseline (`perfwarden baseline show`).
@@ -116,7 +131,7 @@ pub struct RegressionsReport {
 pub struct BaselineView {
     pub benchmark: String,
     pub unit: String,
-    pub metric: crate::model::metric::MetricDef,
+    pub metric: MetricDef,
     pub config_hash: String,
     pub fingerprint: String,
     /// Runs in the baseline, oldest first.
@@ -127,7 +142,7 @@ pub struct BaselineView {
     /// Baseline starts at this run (set by pin, reset or accept).
     pub starts_at_run: Option<u64>,
     pub sufficient: bool,
-    pub open_regression: Option<crate::model::verdict::Regression>,
+    pub open_regression: Option<Regression>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -159,8 +174,8 @@ pub struct HistoryReport {
     pub benchmark: String,
     /// Display unit of the values (`events/s`, `B/s`, `s`); `null` with no points.
     pub unit: Option<String>,
-    pub direction: Option<crate::model::metric::Direction>,
-    pub metric: Option<crate::model::metric::MetricDef>,
+    pub direction: Option<Direction>,
+    pub metric: Option<MetricDef>,
     pub points: Vec<HistoryPoint>,
 }
 
@@ -257,7 +272,7 @@ pub struct FingerprintReport {
 pub struct AnalyzedPoint {
     pub timestamp: Option<String>,
     #[serde(flatten)]
-    pub point: crate::model::history::LabelledChangePoint,
+    pub point: LabelledChangePoint,
 }
 
 /// `perfwarden analyze`: change points and trend of a user's series.
@@ -265,12 +280,12 @@ pub struct AnalyzedPoint {
 pub struct AnalysisReport {
     pub input: String,
     pub points: usize,
-    pub direction: crate::model::metric::Direction,
+    pub direction: Direction,
     pub tolerance: f64,
     /// What the trend slope is per: `point` (no timestamps) or `second`.
     pub slope_per: String,
     pub change_points: Vec<AnalyzedPoint>,
-    pub trend: Option<crate::model::history::Trend>,
+    pub trend: Option<Trend>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -322,5 +337,5 @@ json_kinds! {
     RegressionsReport => "regressions";
     BaselineReport => "baseline";
     crate::detect::health::HealthReport => "report";
-    crate::model::status::StatusReport => "status";
+    StatusReport => "status";
 }

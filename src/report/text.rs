@@ -3,6 +3,7 @@
 
 use comfy_table::{Cell, CellAlignment, Color, Table, presets};
 
+use super::Style;
 use super::format::{percent, sparkline, value};
 
 use super::{
@@ -11,17 +12,15 @@ use super::{
 };
 use crate::detect::health::HealthReport;
 use crate::detect::{Assessment, Change};
+use crate::model::history::Movement;
 use crate::model::metric::Direction;
+use crate::model::records::GateOutcome;
+use crate::model::records::RunRecord;
+use crate::model::records::Trigger;
 use crate::model::records::{BenchStatus, RunStatus};
+use crate::model::status::StatusReport;
+use crate::model::verdict::Transition;
 use crate::model::verdict::{Outcome, RegressionState, Verdict};
-
-/// Rendering options.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Style {
-    pub color: bool,
-    /// Terminal: sparklines are drawn.
-    pub terminal: bool,
-}
 
 /// A report's text rendering, for [`super::render`].
 pub trait Text {
@@ -50,7 +49,7 @@ text_renderings! {
     RegressionsReport => regressions;
     BaselineReport => |report, _| baselines(report);
     HealthReport => |report, _| health(report);
-    crate::model::status::StatusReport => |report, _| status(report);
+    StatusReport => |report, _| status(report);
 }
 
 fn table(style: Style, header: &[&str]) -> Table {
@@ -118,7 +117,7 @@ fn verdict_text(verdict: &Verdict) -> String {
         ),
         Outcome::Improvement => "improvement".into(),
         Outcome::NoChange => match verdict.transition {
-            Some(crate::model::verdict::Transition::Resolved) => "ok (resolved)".into(),
+            Some(Transition::Resolved) => "ok (resolved)".into(),
             _ if verdict.state.is_some() => "ok (regression still open)".into(),
             _ => "ok".into(),
         },
@@ -156,8 +155,8 @@ fn status_cell(style: Style, status: BenchStatus) -> Cell {
 }
 
 /// How the run was started and what the quiet-host gate found, when the daemon started it.
-fn gate_line(run: &crate::model::records::RunRecord) -> Option<String> {
-    use crate::model::records::GateOutcome;
+fn gate_line(run: &RunRecord) -> Option<String> {
+    use GateOutcome;
     let trigger = run.trigger?;
     let mut line = format!("started by: {}", trigger.as_str().replace('_', "-"));
     if let Some(gate) = &run.gate {
@@ -184,7 +183,7 @@ fn gate_line(run: &crate::model::records::RunRecord) -> Option<String> {
             GateOutcome::Skipped => format!(" · skipped: the host stayed busy{postponed}{reasons}"),
         });
     }
-    if trigger == crate::model::records::Trigger::Manual && run.gate.is_none() {
+    if trigger == Trigger::Manual && run.gate.is_none() {
         return None;
     }
     line.push('\n');
@@ -377,8 +376,7 @@ pub(crate) fn run_report(report: &RunReport, style: Style) -> String {
                 });
             let drift = verdict.drift.iter().filter(|t| t.drift).map(move |t| {
                 // A watched process whose memory keeps rising across runs is leaking.
-                let leak = v.result.kind == "process.memory"
-                    && t.movement == crate::model::history::Movement::Worse;
+                let leak = v.result.kind == "process.memory" && t.movement == Movement::Worse;
                 format!(
                     "  {}: {}drifting {} by {} over 30 days (Mann-Kendall p = {:.1e})",
                     v.result.benchmark,
@@ -466,7 +464,7 @@ pub(crate) fn runs(report: &RunsReport, style: Style) -> String {
                 run.suite,
                 if run.quick { " (quick)" } else { "" },
                 match run.gate.as_ref().map(|g| g.outcome) {
-                    Some(crate::model::records::GateOutcome::Noisy) => " (noisy host)",
+                    Some(GateOutcome::Noisy) => " (noisy host)",
                     _ => "",
                 }
             )),
@@ -917,7 +915,7 @@ pub(crate) fn health(report: &HealthReport) -> String {
 }
 
 /// `perfwarden status`.
-pub(crate) fn status(report: &crate::model::status::StatusReport) -> String {
+pub(crate) fn status(report: &StatusReport) -> String {
     let mut out = String::new();
     let local = |t: chrono::DateTime<chrono::Utc>| {
         t.with_timezone(&chrono::Local)

@@ -41,6 +41,7 @@ use crate::model::options::BenchOptions;
 use crate::model::records::{
     BenchStatus, BenchmarkResult, Fingerprint, QuietGateRecord, RunRecord, RunStatus, Trigger,
 };
+use crate::model::units::ConfigDuration;
 use crate::stats;
 use crate::store::{Store, StoreError};
 use crate::workload::{CancelToken, LatencyRecorder, Workload, WorkloadContext, WorkloadError};
@@ -513,7 +514,7 @@ fn measure(
             BenchStatus::TimedOut,
             Some(format!(
                 "timed out after {} (timeout); samples taken before were kept",
-                crate::model::units::ConfigDuration(options.timeout)
+                ConfigDuration(options.timeout)
             )),
             sampling.map(|(s, _)| s),
         ),
@@ -547,7 +548,7 @@ fn measure(
         error = Some(format!(
             "only {} sample(s) within the time budget of {}; raise time_budget",
             samples.len(),
-            crate::model::units::ConfigDuration(options.time_budget)
+            ConfigDuration(options.time_budget)
         ));
     }
     let result = BenchmarkResult {

@@ -17,9 +17,12 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+use crate::model::event::Event;
 use crate::model::records::{
     BenchmarkResult, Fingerprint, RunRecord, RunSnapshot, RunStatus, SuiteSchedule,
 };
+use crate::model::verdict::Regression;
+use crate::model::verdict::Verdict;
 use schema::{
     BASELINE_START, BENCH_INDEX, FINGERPRINTS, META, OPEN_REGRESSIONS, OUTBOX, REGRESSION_LOG,
     RESULTS, RUN_COUNTS, RUNS, SAMPLES, SCHEDULE, SCHEMA_VERSION, SNAPSHOTS, VERDICTS,
@@ -177,6 +180,24 @@ fn count_run(
     let current = counts.get(key)?.map(|v| v.value()).unwrap_or(0);
     counts.insert(key, current + 1)?;
     Ok(())
+}
+
+/// The records of a range of a JSON-valued table, decoded one by one.
+fn decoded<'a, K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
+    range: impl Iterator<
+        Item = Result<
+            (
+                redb::AccessGuard<'a, K>,
+                redb::AccessGuard<'a, &'static [u8]>,
+            ),
+            redb::StorageError,
+        >,
+    >,
+) -> impl Iterator<Item = Result<T, TxnError>> {
+    range.map(|entry| {
+        let (_, bytes) = entry?;
+        Ok(from_json(bytes.value())?)
+    })
 }
 
 fn samples_to_bytes(samples: &[f64]) -> Vec<u8> {
@@ -522,9 +543,8 @@ impl Store {
         self.read(|txn| {
             let table = txn.open_table(RUNS)?;
             let mut runs = Vec::new();
-            for entry in table.iter()?.rev() {
-                let (_, bytes) = entry?;
-                let run: RunRecord = from_json(bytes.value())?;
+            for run in decoded::<_, RunRecord>(table.iter()?.rev()) {
+                let run = run?;
                 if suite.is_some_and(|s| s != run.suite) {
                     continue;
                 }
@@ -541,11 +561,8 @@ impl Store {
     pub fn results(&self, run_id: u64) -> Result<Vec<BenchmarkResult>, StoreError> {
         self.read(|txn| {
             let table = txn.open_table(RESULTS)?;
-            let mut results = Vec::new();
-            for entry in table.range((run_id, "")..(run_id + 1, ""))? {
-                let (_, bytes) = entry?;
-                results.push(from_json::<BenchmarkResult>(bytes.value())?);
-            }
+            let mut results: Vec<BenchmarkResult> =
+                decoded(table.range((run_id, "")..(run_id + 1, ""))?).collect::<Result<_, _>>()?;
             if let Some(run) = self.run(run_id)? {
                 results.sort_by_key(|r| {
                     run.benchmarks
@@ -611,10 +628,10 @@ impl Store {
     /// closes it); every regression in `log` is written to the log.
     pub fn put_verdicts(
         &self,
-        verdicts: &[crate::model::verdict::Verdict],
-        open: &[(String, Option<crate::model::verdict::Regression>)],
-        log: &[crate::model::verdict::Regression],
-        events: &[crate::model::event::Event],
+        verdicts: &[Verdict],
+        open: &[(String, Option<Regression>)],
+        log: &[Regression],
+        events: &[Event],
     ) -> Result<(), StoreError> {
         self.write(|txn| {
             self.write_events(txn, events)?;
@@ -658,7 +675,7 @@ impl Store {
     }
 
     /// Writes alert events to the outbox (when enabled), in their own transaction.
-    pub fn enqueue_events(&self, events: &[crate::model::event::Event]) -> Result<(), StoreError> {
+    pub fn enqueue_events(&self, events: &[Event]) -> Result<(), StoreError> {
         if events.is_empty()
             || !self
                 .outbox_enabled
@@ -672,11 +689,7 @@ impl Store {
         })
     }
 
-    fn write_events(
-        &self,
-        txn: &redb::WriteTransaction,
-        events: &[crate::model::event::Event],
-    ) -> Result<(), TxnError> {
+    fn write_events(&self, txn: &redb::WriteTransaction, events: &[Event]) -> Result<(), TxnError> {
         if events.is_empty()
             || !self
                 .outbox_enabled
@@ -710,10 +723,7 @@ impl Store {
     }
 
     /// The oldest `limit` events of the outbox with their sequence numbers.
-    pub fn outbox_peek(
-        &self,
-        limit: usize,
-    ) -> Result<Vec<(u64, crate::model::event::Event)>, StoreError> {
+    pub fn outbox_peek(&self, limit: usize) -> Result<Vec<(u64, Event)>, StoreError> {
         self.read(|txn| {
             let table = txn.open_table(OUTBOX)?;
             let mut events = Vec::new();
@@ -749,11 +759,7 @@ impl Store {
         })
     }
 
-    pub fn verdict(
-        &self,
-        run_id: u64,
-        benchmark: &str,
-    ) -> Result<Option<crate::model::verdict::Verdict>, StoreError> {
+    pub fn verdict(&self, run_id: u64, benchmark: &str) -> Result<Option<Verdict>, StoreError> {
         self.read(|txn| {
             let table = txn.open_table(VERDICTS)?;
             match table.get((run_id, benchmark))? {
@@ -764,27 +770,18 @@ impl Store {
     }
 
     /// Open regressions, by benchmark name.
-    pub fn open_regressions(&self) -> Result<Vec<crate::model::verdict::Regression>, StoreError> {
+    pub fn open_regressions(&self) -> Result<Vec<Regression>, StoreError> {
         self.read(|txn| {
             let table = txn.open_table(OPEN_REGRESSIONS)?;
-            let mut out = Vec::new();
-            for entry in table.iter()? {
-                let (_, bytes) = entry?;
-                out.push(from_json(bytes.value())?);
-            }
-            Ok(out)
+            decoded(table.iter()?).collect()
         })
     }
 
     /// Every regression ever opened, newest first.
-    pub fn regression_log(&self) -> Result<Vec<crate::model::verdict::Regression>, StoreError> {
+    pub fn regression_log(&self) -> Result<Vec<Regression>, StoreError> {
         self.read(|txn| {
             let table = txn.open_table(REGRESSION_LOG)?;
-            let mut out: Vec<crate::model::verdict::Regression> = Vec::new();
-            for entry in table.iter()? {
-                let (_, bytes) = entry?;
-                out.push(from_json(bytes.value())?);
-            }
+            let mut out: Vec<Regression> = decoded(table.iter()?).collect::<Result<_, _>>()?;
             out.sort_by_key(|r| std::cmp::Reverse(r.last_run));
             Ok(out)
         })

@@ -20,6 +20,8 @@ use hdrhistogram::Histogram;
 
 use self::engine::{Engine, Plan};
 use crate::model::metric::{Measurement, Outcomes, ResultDetails};
+use crate::model::units::ConfigDuration;
+use crate::model::units::Percent;
 use crate::workload::{LatencyRecorder, WorkloadError};
 
 /// How a request failed; the classes of the error ratio.
@@ -89,17 +91,17 @@ pub(crate) trait LoadTarget: Send + Sync + 'static {
 }
 
 /// Defaults every load test shares (`load.http`, `cache.redis`).
-pub(crate) fn default_duration() -> crate::model::units::ConfigDuration {
-    crate::model::units::ConfigDuration(Duration::from_secs(30))
+pub(crate) fn default_duration() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(30))
 }
-pub(crate) fn default_connect_timeout() -> crate::model::units::ConfigDuration {
-    crate::model::units::ConfigDuration(Duration::from_secs(3))
+pub(crate) fn default_connect_timeout() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(3))
 }
-pub(crate) fn default_abort_ratio() -> crate::model::units::Percent {
-    crate::model::units::Percent(0.5)
+pub(crate) fn default_abort_ratio() -> Percent {
+    Percent(0.5)
 }
-pub(crate) fn default_abort_window() -> crate::model::units::ConfigDuration {
-    crate::model::units::ConfigDuration(Duration::from_secs(5))
+pub(crate) fn default_abort_window() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(5))
 }
 
 /// What the `[load]` guard rails check on a load test, the caps the config stage copies
