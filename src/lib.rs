@@ -14,10 +14,11 @@
 //! ```
 //!
 //! `cli` parses the command line and calls these modules; `main` only prints and exits.
-//! [`pipeline::run_suite`] is the one way a suite runs — `perfwarden run` calls it once, the
-//! daemon whenever the `scheduler::Agenda` says a suite is due: the runner measures (each
-//! result committed as it is measured), `detect` judges (verdicts, regression states and
-//! alert events committed in one transaction), and the health and the exports follow.
+//! `pipeline` (`plan`, `purge`, `execute`) is the one way a suite runs — `perfwarden run`
+//! calls it once, the daemon whenever the `scheduler::Agenda` says a suite is due: the
+//! runner measures (each result committed as it is measured), `detect` judges (verdicts,
+//! regression states and alert events committed in one transaction), and the health and
+//! the exports follow.
 //! While the daemon runs it owns the database, so the CLI's read commands reach it over the
 //! control socket and it answers them with the command handler the CLI hands it. `model`
 //! holds the nouns every layer shares; `resilience` the backoff, circuit breaker and retry
