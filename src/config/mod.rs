@@ -429,35 +429,57 @@ fn fit_options_to_workload(
 }
 
 /// Parses a cron schedule as the daemon will: 5 fields, 6 with seconds, or a nickname.
-pub fn parse_schedule(expression: &str) -> Result<croner::Cron, String> {
-    const NICKNAMES: &[&str] = &[
-        "@yearly",
-        "@annually",
-        "@monthly",
-        "@weekly",
-        "@daily",
-        "@midnight",
-        "@hourly",
-    ];
+pub fn parse_schedule(expression: &str) -> Result<croner::Cron, ScheduleError> {
     let trimmed = expression.trim();
-    if trimmed.starts_with('@') && !NICKNAMES.contains(&trimmed.to_lowercase().as_str()) {
-        return Err(format!(
-            "\"{expression}\" is not a known schedule nickname; use one of {}",
-            NICKNAMES.join(", ")
-        ));
+    if trimmed.starts_with('@') && !SCHEDULE_NICKNAMES.contains(&trimmed.to_lowercase().as_str()) {
+        return Err(ScheduleError::UnknownNickname(expression.to_string()));
     }
     let fields = expression.split_whitespace().count();
     if !expression.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
-        return Err(format!(
-            "\"{expression}\" has {fields} fields; a schedule has 5 (minute hour day month weekday), 6 (with seconds first), or is @daily, @weekly, @monthly"
-        ));
+        return Err(ScheduleError::FieldCount {
+            expression: expression.to_string(),
+            fields,
+        });
     }
     croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Optional)
         .year(croner::parser::Year::Disallowed)
         .build()
         .parse(expression)
-        .map_err(|e| format!("\"{expression}\" is not a valid cron schedule: {e}"))
+        .map_err(|source| ScheduleError::Invalid {
+            expression: expression.to_string(),
+            source,
+        })
+}
+
+const SCHEDULE_NICKNAMES: &[&str] = &[
+    "@yearly",
+    "@annually",
+    "@monthly",
+    "@weekly",
+    "@daily",
+    "@midnight",
+    "@hourly",
+];
+
+/// Why a `schedule` is not a cron expression perfwarden runs.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error(
+        "\"{0}\" is not a known schedule nickname; use one of {nicknames}",
+        nicknames = SCHEDULE_NICKNAMES.join(", ")
+    )]
+    UnknownNickname(String),
+    #[error(
+        "\"{expression}\" has {fields} fields; a schedule has 5 (minute hour day month weekday), 6 (with seconds first), or is @daily, @weekly, @monthly"
+    )]
+    FieldCount { expression: String, fields: usize },
+    #[error("\"{expression}\" is not a valid cron schedule: {source}")]
+    Invalid {
+        expression: String,
+        #[source]
+        source: croner::errors::CronError,
+    },
 }
 
 // ---------------------------------------------------------------- stage two: validation
@@ -832,10 +854,10 @@ impl Config {
             else {
                 continue;
             };
-            if let Err(message) = parse_schedule(&raw.schedule) {
+            if let Err(error) = parse_schedule(&raw.schedule) {
                 problems.add(
                     &["suites", &name, "schedule"],
-                    message,
+                    error.to_string(),
                     Some("e.g. \"0 3 * * MON\" (Mondays 03:00) or \"@weekly\"".into()),
                 );
             }

@@ -677,7 +677,8 @@ async fn quiet_gate(daemon: &Arc<Daemon>, job: &Job, config: &Config) -> Option<
         let sample = settings.cpu_sample;
         let readings = tokio::task::spawn_blocking(move || quiet::read_host(sample))
             .await
-            .unwrap_or_else(|e| Err(e.to_string()));
+            .map_err(|e| e.to_string())
+            .and_then(|read| read.map_err(|e| e.to_string()));
         checks += 1;
         let readings = match readings {
             Ok(r) => r,

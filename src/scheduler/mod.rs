@@ -47,7 +47,7 @@ impl Schedule {
         expression: &str,
         timezone: Tz,
         splay: Duration,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, crate::config::ScheduleError> {
         Ok(Schedule {
             suite: suite.to_string(),
             expression: expression.to_string(),

@@ -61,23 +61,33 @@ pub(crate) fn busy_share(before: (u64, u64), after: (u64, u64)) -> f64 {
 }
 
 /// Reads the host; blocks for `cpu_sample` to measure the CPU busy share.
-pub(crate) fn read_host(cpu_sample: Duration) -> Result<HostReadings, String> {
-    let read = |path: &str| {
-        std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "cannot read {path}: {e} (does the unit set ProcSubset=pid? it hides this file)"
-            )
-        })
+/// Why the host's load could not be read (the gate is then skipped, and says why).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HostReadError {
+    #[error("cannot read {path}: {source} (does the unit set ProcSubset=pid? it hides this file)")]
+    Unreadable {
+        path: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot parse {0}")]
+    Unparsable(&'static str),
+}
+
+pub(crate) fn read_host(cpu_sample: Duration) -> Result<HostReadings, HostReadError> {
+    let read = |path: &'static str| {
+        std::fs::read_to_string(path).map_err(|source| HostReadError::Unreadable { path, source })
     };
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1) as f64;
-    let load = parse_loadavg(&read("/proc/loadavg")?).ok_or("cannot parse /proc/loadavg")?;
-    let before = parse_stat_totals(&read("/proc/stat")?).ok_or("cannot parse /proc/stat")?;
+    let unparsable = HostReadError::Unparsable;
+    let load = parse_loadavg(&read("/proc/loadavg")?).ok_or(unparsable("/proc/loadavg"))?;
+    let before = parse_stat_totals(&read("/proc/stat")?).ok_or(unparsable("/proc/stat"))?;
     std::thread::sleep(cpu_sample);
-    let after = parse_stat_totals(&read("/proc/stat")?).ok_or("cannot parse /proc/stat")?;
+    let after = parse_stat_totals(&read("/proc/stat")?).ok_or(unparsable("/proc/stat"))?;
     let available =
-        parse_available_memory(&read("/proc/meminfo")?).ok_or("cannot parse /proc/meminfo")?;
+        parse_available_memory(&read("/proc/meminfo")?).ok_or(unparsable("/proc/meminfo"))?;
     let governor = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
         .ok()
         .map(|g| g.trim().to_string())
