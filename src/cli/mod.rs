@@ -185,7 +185,7 @@ pub(crate) fn client_error(e: ClientError) -> CommandError {
 /// The daemon's side of [`forward`]: runs a read command against its open store, as the
 /// CLI would, and returns what the CLI prints, and whether the command may have changed
 /// the stored state (so the daemon refreshes what it exports).
-pub fn serve_command(
+pub(crate) fn serve_command(
     argv: Vec<String>,
     style: Style,
     store: Arc<Store>,
@@ -238,7 +238,7 @@ pub fn serve_command(
 }
 
 /// What the daemon lends a command it runs for a client.
-pub struct Served {
+pub(crate) struct Served {
     pub store: Arc<Store>,
     pub config: Arc<Config>,
     /// The client's terminal, not the daemon's.
@@ -246,7 +246,7 @@ pub struct Served {
 }
 
 /// Options shared by every subcommand.
-pub struct Globals {
+pub(crate) struct Globals {
     pub config: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
     pub format: Format,
@@ -257,7 +257,7 @@ pub struct Globals {
 }
 
 impl Globals {
-    pub fn new(
+    pub(crate) fn new(
         config: Option<PathBuf>,
         state_dir: Option<PathBuf>,
         format: Format,
@@ -273,7 +273,7 @@ impl Globals {
     }
 
     /// The config (`--config`, the system file, or the embedded default), read once.
-    pub fn load_config(&self) -> Result<Arc<Config>, CommandError> {
+    pub(crate) fn load_config(&self) -> Result<Arc<Config>, CommandError> {
         self.config_once().clone().map_err(CommandError::usage)
     }
 
@@ -292,7 +292,7 @@ impl Globals {
     }
 
     /// The state directory from the flag, the environment, the config, or the default.
-    pub fn state_dir(&self, config: Option<&Config>) -> PathBuf {
+    pub(crate) fn state_dir(&self, config: Option<&Config>) -> PathBuf {
         if let Some(served) = &self.served {
             return served.store.state_dir().to_path_buf();
         }
@@ -303,7 +303,7 @@ impl Globals {
     }
 
     /// Opens the store for reading; `None` (and no file created) when nothing was stored.
-    pub fn open_store_for_reading(&self) -> Result<Option<Arc<Store>>, CommandError> {
+    pub(crate) fn open_store_for_reading(&self) -> Result<Option<Arc<Store>>, CommandError> {
         if let Some(served) = &self.served {
             return Ok(Some(served.store.clone()));
         }
@@ -313,13 +313,13 @@ impl Globals {
     }
 
     /// The control socket this command line would use.
-    pub fn socket(&self) -> PathBuf {
+    pub(crate) fn socket(&self) -> PathBuf {
         let config = self.config_if_valid();
         socket_path(config, &self.state_dir(config))
     }
 
     /// A connection to the running daemon, if one answers on the socket.
-    pub fn daemon(&self) -> Result<Option<Client>, CommandError> {
+    pub(crate) fn daemon(&self) -> Result<Option<Client>, CommandError> {
         if self.served.is_some() {
             return Ok(None);
         }
@@ -330,7 +330,7 @@ impl Globals {
         }
     }
 
-    pub fn style(&self) -> Style {
+    pub(crate) fn style(&self) -> Style {
         if let Some(served) = &self.served {
             return served.style;
         }
@@ -343,7 +343,9 @@ impl Globals {
 }
 
 /// Parses `--since 30d` into a point in time.
-pub fn since(text: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>, CommandError> {
+pub(crate) fn since(
+    text: Option<&str>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, CommandError> {
     let Some(text) = text else { return Ok(None) };
     let duration =
         ConfigDuration::parse(text).map_err(|e| CommandError::usage(format!("--since: {e}")))?;
@@ -353,7 +355,7 @@ pub fn since(text: Option<&str>) -> Result<Option<chrono::DateTime<chrono::Utc>>
 }
 
 /// Message for read commands when nothing was stored yet.
-pub fn nothing_stored(dir: &std::path::Path) -> String {
+pub(crate) fn nothing_stored(dir: &std::path::Path) -> String {
     format!(
         "no database in {}; nothing was recorded there yet (run `perfwarden run`, or pass --state-dir)",
         dir.display()

@@ -23,7 +23,7 @@ pub(crate) const MAX_MESSAGE_BYTES: usize = 16 << 20;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
-pub enum Request {
+pub(crate) enum Request {
     Status,
     /// A read command (or `baseline`), given as the client's command line.
     Command {
@@ -49,7 +49,7 @@ pub enum Request {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "response", rename_all = "snake_case")]
-pub enum Response {
+pub(crate) enum Response {
     Status(Box<StatusReport>),
     Output {
         stdout: String,
@@ -75,7 +75,7 @@ pub enum Response {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
-pub enum TicketState {
+pub(crate) enum TicketState {
     Queued {
         position: usize,
     },
@@ -125,7 +125,7 @@ pub(crate) fn socket_path(config: Option<&Config>, state_dir: &Path) -> PathBuf 
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ClientError {
+pub(crate) enum ClientError {
     /// Nothing listens there: the CLI works on the database itself.
     #[error("no daemon listens on {0}")]
     NotRunning(PathBuf),
@@ -143,14 +143,14 @@ pub enum ClientError {
 
 /// A connection target: the socket path of a daemon that answered.
 #[derive(Debug, Clone)]
-pub struct Client {
+pub(crate) struct Client {
     pub path: PathBuf,
     pub timeout: Duration,
 }
 
 impl Client {
     /// Connects to the daemon at `path`; `NotRunning` when there is none.
-    pub fn connect(path: &Path) -> Result<Client, ClientError> {
+    pub(crate) fn connect(path: &Path) -> Result<Client, ClientError> {
         let client = Client {
             path: path.to_path_buf(),
             timeout: Duration::from_secs(120),
@@ -178,7 +178,7 @@ impl Client {
     }
 
     /// Sends one request and reads the response.
-    pub fn request(&self, request: &Request) -> Result<Response, ClientError> {
+    pub(crate) fn request(&self, request: &Request) -> Result<Response, ClientError> {
         let protocol = |message: String| ClientError::Protocol {
             path: self.path.clone(),
             message,

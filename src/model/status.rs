@@ -11,7 +11,7 @@ use crate::model::records::{RunStatus, SuiteSchedule, Trigger};
 use crate::resilience::BreakerState;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StatusReport {
+pub(crate) struct StatusReport {
     /// The running daemon; `null` when none answers on the socket.
     pub daemon: Option<DaemonInfo>,
     pub socket: PathBuf,
@@ -29,7 +29,7 @@ pub struct StatusReport {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DaemonInfo {
+pub(crate) struct DaemonInfo {
     pub pid: u32,
     pub version: String,
     pub started_at: DateTime<Utc>,
@@ -46,7 +46,7 @@ pub struct DaemonInfo {
 
 /// The quiet-host gate is postponing the next suite.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct QuietWait {
+pub(crate) struct QuietWait {
     pub suite: String,
     pub since: DateTime<Utc>,
     pub retry_at: DateTime<Utc>,
@@ -54,7 +54,7 @@ pub struct QuietWait {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CurrentRun {
+pub(crate) struct CurrentRun {
     pub ticket: u64,
     pub suite: String,
     pub trigger: Trigger,
@@ -70,7 +70,7 @@ pub struct CurrentRun {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct QueuedRun {
+pub(crate) struct QueuedRun {
     pub ticket: u64,
     pub suite: String,
     pub trigger: Trigger,
@@ -78,7 +78,7 @@ pub struct QueuedRun {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReloadStatus {
+pub(crate) struct ReloadStatus {
     pub at: DateTime<Utc>,
     pub ok: bool,
     /// Every config problem of a rejected reload (the old config kept running).
@@ -86,7 +86,7 @@ pub struct ReloadStatus {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SuiteStatus {
+pub(crate) struct SuiteStatus {
     pub suite: String,
     pub schedule: String,
     pub enabled: bool,
@@ -102,7 +102,7 @@ pub struct SuiteStatus {
 }
 
 impl SuiteStatus {
-    pub fn new(
+    pub(crate) fn new(
         suite: &str,
         schedule: &str,
         enabled: bool,
@@ -130,7 +130,7 @@ impl SuiteStatus {
 
 /// What `status` shows about the export.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ExportStatus {
+pub(crate) struct ExportStatus {
     pub endpoint: String,
     pub protocol: String,
     /// Whether the exporter runs (`false`: configured, but `last_error` says why not).

@@ -63,14 +63,14 @@ impl Backoff {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum BreakerState {
+pub(crate) enum BreakerState {
     Closed,
     Open,
     HalfOpen,
 }
 
 impl BreakerState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             BreakerState::Closed => "closed",
             BreakerState::Open => "open",

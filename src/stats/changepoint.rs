@@ -21,11 +21,11 @@ use super::hypothesis::welch_t_test;
 use super::summary::{mad, mean};
 
 /// Smallest segment on either side of a change point.
-pub const MIN_SEGMENT: usize = 3;
+pub(crate) const MIN_SEGMENT: usize = 3;
 /// Series shorter than this are not analysed.
-pub const MIN_POINTS: usize = 8;
+pub(crate) const MIN_POINTS: usize = 8;
 /// Default significance for accepting a split (Otava/Hunter's default).
-pub const DEFAULT_MAX_P: f64 = 0.001;
+pub(crate) const DEFAULT_MAX_P: f64 = 0.001;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangePoint {

@@ -8,12 +8,12 @@
 //! Values carry no unit here; the caller keeps the unit next to them (see
 //! [`crate::model::metric::MetricDef`], which travels with every stored result).
 
-pub mod bootstrap;
-pub mod changepoint;
-pub mod hypothesis;
-pub mod outliers;
-pub mod summary;
-pub mod trend;
+pub(crate) mod bootstrap;
+pub(crate) mod changepoint;
+pub(crate) mod hypothesis;
+pub(crate) mod outliers;
+pub(crate) mod summary;
+pub(crate) mod trend;
 
 pub use bootstrap::{bootstrap_median_ci, bootstrap_relative_change_ci};
 pub use changepoint::{ChangePoint, change_points};

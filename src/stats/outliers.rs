@@ -9,7 +9,7 @@
 //! statistics perfwarden relies on (median, bootstrap interval) are already robust.
 
 /// Threshold on |modified z| recommended by Iglewicz and Hoaglin.
-pub const MODIFIED_Z_THRESHOLD: f64 = 3.5;
+pub(crate) const MODIFIED_Z_THRESHOLD: f64 = 3.5;
 
 /// Indices of low and high outliers in the input order.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19,7 +19,7 @@ pub struct OutlierReport {
 }
 
 /// Modified z-scores of every value; all zero when the MAD is zero (no spread).
-pub fn modified_z_scores(values: &[f64]) -> Vec<f64> {
+pub(crate) fn modified_z_scores(values: &[f64]) -> Vec<f64> {
     let median = super::median(values);
     let mad = super::summary::mad(values);
     if mad.is_nan() || mad <= 0.0 {

@@ -75,7 +75,7 @@ pub fn std_dev(values: &[f64]) -> f64 {
 }
 
 /// Percentile `p` in [0, 100] of already sorted values, type 7 (linear interpolation).
-pub fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
     match sorted.len() {
         0 => f64::NAN,
         1 => sorted[0],
@@ -112,7 +112,7 @@ pub fn mad(values: &[f64]) -> f64 {
 }
 
 /// Student-t confidence interval of the mean at `level` (e.g. 0.95).
-pub fn mean_confidence_interval(values: &[f64], level: f64) -> Option<Interval> {
+pub(crate) fn mean_confidence_interval(values: &[f64], level: f64) -> Option<Interval> {
     let n = values.len();
     if n < 2 {
         return None;
@@ -131,7 +131,7 @@ pub fn mean_confidence_interval(values: &[f64], level: f64) -> Option<Interval> 
 
 /// Seed used for every bootstrap of a run summary, so that the same samples always give
 /// the same interval (reports are reproducible and tests can pin values).
-pub const SUMMARY_BOOTSTRAP_SEED: u64 = 0x7065_7266_7761_7264; // "perfward"
+pub(crate) const SUMMARY_BOOTSTRAP_SEED: u64 = 0x7065_7266_7761_7264; // "perfward"
 
 /// Summarises `values`. Non-finite values must have been rejected by the caller.
 pub fn summarize(values: &[f64]) -> Summary {

@@ -60,7 +60,7 @@ impl ExportStatus {
 
 impl ExportStatus {
     /// OTLP is configured but could not start (`problem` says why).
-    pub fn not_running(problem: &str) -> ExportStatus {
+    pub(crate) fn not_running(problem: &str) -> ExportStatus {
         ExportStatus {
             endpoint: String::new(),
             protocol: String::new(),
