@@ -11,17 +11,17 @@ pub const OK: i32 = 0;
 /// Usage or config error (bad flag, invalid config, unknown suite, run or benchmark).
 pub const USAGE: i32 = 1;
 /// At least one benchmark failed or timed out (results were stored).
-pub const BENCHMARK_FAILED: i32 = 2;
+pub(crate) const BENCHMARK_FAILED: i32 = 2;
 /// The state directory or database cannot be used (permissions, locked, newer schema).
-pub const STATE: i32 = 3;
+pub(crate) const STATE: i32 = 3;
 /// `status`: no daemon answers on the control socket.
-pub const DAEMON_NOT_RUNNING: i32 = 4;
+pub(crate) const DAEMON_NOT_RUNNING: i32 = 4;
 /// Interrupted by Ctrl-C or SIGTERM; finished benchmarks were stored.
-pub const INTERRUPTED: i32 = 130;
+pub(crate) const INTERRUPTED: i32 = 130;
 
 /// The exit code of a command that ran the suite that ended as `run`: interrupted 130, a
 /// benchmark failed or timed out 2, else 0 (a skipped run included).
-pub fn of_run(run: &RunRecord) -> i32 {
+pub(crate) fn of_run(run: &RunRecord) -> i32 {
     match run.status {
         RunStatus::Interrupted => INTERRUPTED,
         RunStatus::Failed => BENCHMARK_FAILED,

@@ -29,7 +29,7 @@ pub enum LogFormat {
 
 impl LogFormat {
     /// `Auto` resolved for this process.
-    pub fn resolve(self) -> LogFormat {
+    pub(crate) fn resolve(self) -> LogFormat {
         match self {
             LogFormat::Auto if std::env::var_os("JOURNAL_STREAM").is_some() => LogFormat::Journald,
             LogFormat::Auto => LogFormat::Text,

@@ -141,7 +141,7 @@ impl LoadPolicy {
     }
 
     /// The blackout window `now` falls in, if any.
-    pub fn blackout_at<T: Datelike + Timelike>(&self, now: &T) -> Option<&Blackout> {
+    pub(crate) fn blackout_at<T: Datelike + Timelike>(&self, now: &T) -> Option<&Blackout> {
         self.blackout.iter().find(|b| b.contains(now))
     }
 }

@@ -36,9 +36,9 @@ use crate::workload::{KINDS, ProbeKind, WorkloadConfig, probe_kind};
 /// The embedded default config, annotated.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
 /// Name used in messages for problems in the embedded default.
-pub const EMBEDDED_NAME: &str = "<embedded default>";
+pub(crate) const EMBEDDED_NAME: &str = "<embedded default>";
 /// Conventional location of the config file.
-pub const SYSTEM_CONFIG_PATH: &str = "/etc/perfwarden/perfwarden.toml";
+pub(crate) const SYSTEM_CONFIG_PATH: &str = "/etc/perfwarden/perfwarden.toml";
 
 /// A suite name the config does not define, with the ones it does.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -429,7 +429,7 @@ fn fit_options_to_workload(
 }
 
 /// Parses a cron schedule as the daemon will: 5 fields, 6 with seconds, or a nickname.
-pub fn parse_schedule(expression: &str) -> Result<croner::Cron, ScheduleError> {
+pub(crate) fn parse_schedule(expression: &str) -> Result<croner::Cron, ScheduleError> {
     let trimmed = expression.trim();
     if trimmed.starts_with('@') && !SCHEDULE_NICKNAMES.contains(&trimmed.to_lowercase().as_str()) {
         return Err(ScheduleError::UnknownNickname(expression.to_string()));
@@ -464,7 +464,7 @@ const SCHEDULE_NICKNAMES: &[&str] = &[
 
 /// Why a `schedule` is not a cron expression perfwarden runs.
 #[derive(Debug, thiserror::Error)]
-pub enum ScheduleError {
+pub(crate) enum ScheduleError {
     #[error(
         "\"{0}\" is not a known schedule nickname; use one of {nicknames}",
         nicknames = SCHEDULE_NICKNAMES.join(", ")
@@ -494,7 +494,7 @@ impl Config {
     }
 
     /// Parses `text` (named `name` in messages) over the embedded default.
-    pub fn from_toml(name: &str, text: &str) -> Result<Config, ConfigErrors> {
+    pub(crate) fn from_toml(name: &str, text: &str) -> Result<Config, ConfigErrors> {
         let default = Layer::parse(EMBEDDED_NAME, DEFAULT_CONFIG).expect("embedded default parses");
         let user = Layer::parse(name, text).map_err(|problem| ConfigErrors {
             problems: vec![problem],
@@ -505,7 +505,7 @@ impl Config {
     }
 
     /// Reads and parses a config file over the embedded default.
-    pub fn from_file(path: &Path) -> Result<Config, ConfigErrors> {
+    pub(crate) fn from_file(path: &Path) -> Result<Config, ConfigErrors> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
             problems: vec![ConfigProblem {
@@ -525,7 +525,7 @@ impl Config {
     /// `--config FILE`, else `$PERFWARDEN_CONFIG`, else `$CONFIGURATION_DIRECTORY/perfwarden.toml`
     /// (systemd), else `/etc/perfwarden/perfwarden.toml` when it exists, else the embedded
     /// default.
-    pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+    pub(crate) fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
         if let Some(path) = explicit {
             return Some(path.to_path_buf());
         }

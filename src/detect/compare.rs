@@ -48,7 +48,7 @@ pub struct Change {
 
 impl Change {
     /// Change from `baseline` samples to `current` samples of a metric with `direction`.
-    pub fn between(
+    pub(crate) fn between(
         baseline_runs: Vec<u64>,
         baseline: &[f64],
         current: &[f64],

@@ -65,7 +65,7 @@ impl Default for Plan {
     }
 }
 
-pub const STEPS: [f64; 4] = [0.02, 0.05, 0.10, 0.25];
+pub(crate) const STEPS: [f64; 4] = [0.02, 0.05, 0.10, 0.25];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Recall {
@@ -85,7 +85,7 @@ pub struct Row {
 }
 
 /// The noise models of the evaluation table in `docs/verdicts.md`.
-pub fn models() -> Vec<NoiseModel> {
+pub(crate) fn models() -> Vec<NoiseModel> {
     let mut models = Vec::new();
     for run_sigma in [0.0, 0.01, 0.02] {
         for within_sigma in [0.01, 0.03, 0.05] {

@@ -39,7 +39,7 @@ pub struct Health {
     pub deductions: Vec<Deduction>,
 }
 
-pub fn grade(score: f64) -> char {
+pub(crate) fn grade(score: f64) -> char {
     match score {
         s if s >= 90.0 => 'A',
         s if s >= 75.0 => 'B',
@@ -50,7 +50,7 @@ pub fn grade(score: f64) -> char {
 }
 
 /// Points an open regression costs.
-pub fn regression_points(r: &Regression) -> f64 {
+pub(crate) fn regression_points(r: &Regression) -> f64 {
     let full = match r.severity {
         Severity::Critical => 40.0,
         Severity::Major => 20.0,
@@ -63,8 +63,8 @@ pub fn regression_points(r: &Regression) -> f64 {
     }
 }
 
-pub const SLO_POINTS: f64 = 10.0;
-pub const DRIFT_POINTS: f64 = 5.0;
+pub(crate) const SLO_POINTS: f64 = 10.0;
+pub(crate) const DRIFT_POINTS: f64 = 5.0;
 
 /// Scores a suite from its open regressions, its unmet SLOs (benchmark, expression) and
 /// its worsening drifts (benchmark, relative change over the window).
@@ -377,7 +377,7 @@ fn recommend(
 /// The host's health in one line: what `status`, the `suite.finished` event and the
 /// daemon's STATUS show.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct HostHealth {
+pub(crate) struct HostHealth {
     /// The worst suite's score; `None` with no runs.
     pub score: Option<f64>,
     pub grade: Option<char>,
@@ -385,7 +385,7 @@ pub struct HostHealth {
 }
 
 impl HostHealth {
-    pub fn of(store: &Store) -> Result<HostHealth, StoreError> {
+    pub(crate) fn of(store: &Store) -> Result<HostHealth, StoreError> {
         let report = HealthReport::build(store, None)?;
         Ok(HostHealth {
             score: report.host_score,

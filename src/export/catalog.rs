@@ -43,56 +43,56 @@ pub const STATISTICS: &[&str] = &[
 
 const BENCH: &[&str] = &["benchmark", "suite", "statistic"];
 
-pub const BENCHMARK_DURATION: MetricSpec = MetricSpec {
+pub(crate) const BENCHMARK_DURATION: MetricSpec = MetricSpec {
     name: "perfwarden.benchmark.duration",
     instrument: Instrument::Gauge,
     unit: "s",
     description: "Time per operation (or the time a command or load test measured) of a benchmark's latest run, by statistic; baseline_low/high bound the band within the effective tolerance of the baseline median",
     attributes: BENCH,
 };
-pub const BENCHMARK_THROUGHPUT: MetricSpec = MetricSpec {
+pub(crate) const BENCHMARK_THROUGHPUT: MetricSpec = MetricSpec {
     name: "perfwarden.benchmark.throughput",
     instrument: Instrument::Gauge,
     unit: "{operation}/s",
     description: "Operations per second of a throughput benchmark's latest run, by statistic",
     attributes: BENCH,
 };
-pub const BENCHMARK_BANDWIDTH: MetricSpec = MetricSpec {
+pub(crate) const BENCHMARK_BANDWIDTH: MetricSpec = MetricSpec {
     name: "perfwarden.benchmark.bandwidth",
     instrument: Instrument::Gauge,
     unit: "By/s",
     description: "Bytes per second of a bandwidth benchmark's latest run, by statistic",
     attributes: BENCH,
 };
-pub const BENCHMARK_MEMORY: MetricSpec = MetricSpec {
+pub(crate) const BENCHMARK_MEMORY: MetricSpec = MetricSpec {
     name: "perfwarden.benchmark.memory",
     instrument: Instrument::Gauge,
     unit: "By",
     description: "Resident memory of a watched process (process.memory) in the latest run, by statistic of its readings",
     attributes: BENCH,
 };
-pub const BENCHMARK_RATIO: MetricSpec = MetricSpec {
+pub(crate) const BENCHMARK_RATIO: MetricSpec = MetricSpec {
     name: "perfwarden.benchmark.ratio",
     instrument: Instrument::Gauge,
     unit: "1",
     description: "Dimensionless primary value of the latest run (cpu.parallel scaling efficiency, load.mixed slowdown), by statistic",
     attributes: BENCH,
 };
-pub const BENCHMARK_CHANGE: MetricSpec = MetricSpec {
+pub(crate) const BENCHMARK_CHANGE: MetricSpec = MetricSpec {
     name: "perfwarden.benchmark.change",
     instrument: Instrument::Gauge,
     unit: "1",
     description: "Relative change of the latest run's median against the baseline, positive = worse",
     attributes: &["benchmark", "suite"],
 };
-pub const BENCHMARK_NOISE: MetricSpec = MetricSpec {
+pub(crate) const BENCHMARK_NOISE: MetricSpec = MetricSpec {
     name: "perfwarden.benchmark.noise",
     instrument: Instrument::Gauge,
     unit: "1",
     description: "Run-to-run coefficient of variation of the baseline runs' medians",
     attributes: &["benchmark", "suite"],
 };
-pub const BENCHMARK_ERROR_RATIO: MetricSpec = MetricSpec {
+pub(crate) const BENCHMARK_ERROR_RATIO: MetricSpec = MetricSpec {
     name: "perfwarden.benchmark.error_ratio",
     instrument: Instrument::Gauge,
     unit: "1",
@@ -101,49 +101,49 @@ pub const BENCHMARK_ERROR_RATIO: MetricSpec = MetricSpec {
 };
 /// Per-operation latency quantiles, exported as the `statistic` attribute.
 pub const LATENCY_STATISTICS: &[&str] = &["p50", "p90", "p95", "p99", "p999", "max"];
-pub const BENCHMARK_LATENCY: MetricSpec = MetricSpec {
+pub(crate) const BENCHMARK_LATENCY: MetricSpec = MetricSpec {
     name: "perfwarden.benchmark.latency",
     instrument: Instrument::Gauge,
     unit: "s",
     description: "Per-operation latency of the latest run (HDR histogram over all measured operations: requests, cache operations, file operations), by quantile",
     attributes: BENCH,
 };
-pub const REGRESSION_ACTIVE: MetricSpec = MetricSpec {
+pub(crate) const REGRESSION_ACTIVE: MetricSpec = MetricSpec {
     name: "perfwarden.regression.active",
     instrument: Instrument::Gauge,
     unit: "{regression}",
     description: "1 while a regression is open, by severity and state",
     attributes: &["benchmark", "suite", "severity", "state"],
 };
-pub const HEALTH_SCORE: MetricSpec = MetricSpec {
+pub(crate) const HEALTH_SCORE: MetricSpec = MetricSpec {
     name: "perfwarden.health.score",
     instrument: Instrument::Gauge,
     unit: "{score}",
     description: "Health score 0-100 of each suite, and of the host (no suite attribute)",
     attributes: &["suite"],
 };
-pub const SUITE_RUNS: MetricSpec = MetricSpec {
+pub(crate) const SUITE_RUNS: MetricSpec = MetricSpec {
     name: "perfwarden.suite.runs",
     instrument: Instrument::Counter,
     unit: "{run}",
     description: "Runs of each suite that ended, by outcome, since the database was created",
     attributes: &["suite", "outcome"],
 };
-pub const SUITE_DURATION: MetricSpec = MetricSpec {
+pub(crate) const SUITE_DURATION: MetricSpec = MetricSpec {
     name: "perfwarden.suite.duration",
     instrument: Instrument::Gauge,
     unit: "s",
     description: "Wall time of each suite's latest finished run",
     attributes: &["suite"],
 };
-pub const SUITE_LAST_SUCCESS: MetricSpec = MetricSpec {
+pub(crate) const SUITE_LAST_SUCCESS: MetricSpec = MetricSpec {
     name: "perfwarden.suite.last_success.timestamp",
     instrument: Instrument::Gauge,
     unit: "s",
     description: "Unix time at which each suite last finished a full run successfully",
     attributes: &["suite"],
 };
-pub const EXPORT_BACKLOG: MetricSpec = MetricSpec {
+pub(crate) const EXPORT_BACKLOG: MetricSpec = MetricSpec {
     name: "perfwarden.export.backlog",
     instrument: Instrument::Gauge,
     unit: "{event}",

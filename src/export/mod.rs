@@ -14,7 +14,9 @@ use otlp::settings::{OtlpSettings, SettingsError};
 use crate::store::Store;
 
 /// The fingerprint the resource reports: the latest run's, else this host's now.
-pub fn latest_fingerprint(store: &crate::store::Store) -> Result<String, crate::store::StoreError> {
+pub(crate) fn latest_fingerprint(
+    store: &crate::store::Store,
+) -> Result<String, crate::store::StoreError> {
     Ok(match store.runs(None, None)?.first() {
         Some(run) => run.fingerprint.clone(),
         None => crate::runner::fingerprint::hash(&crate::runner::fingerprint::collect()),
@@ -22,10 +24,10 @@ pub fn latest_fingerprint(store: &crate::store::Store) -> Result<String, crate::
 }
 
 /// `[export.otlp]` resolved with the process environment. `Ok(None)`: export is off.
-pub type ResolvedOtlp = Result<Option<OtlpSettings>, SettingsError>;
+pub(crate) type ResolvedOtlp = Result<Option<OtlpSettings>, SettingsError>;
 
 /// Resolves `[export.otlp]` with the process environment.
-pub fn otlp_settings(config: &crate::config::Config) -> ResolvedOtlp {
+pub(crate) fn otlp_settings(config: &crate::config::Config) -> ResolvedOtlp {
     let env = |name: &str| std::env::var(name).ok();
     otlp::settings::resolve(&config.export.otlp, &env)
 }
@@ -33,7 +35,7 @@ pub fn otlp_settings(config: &crate::config::Config) -> ResolvedOtlp {
 /// Whether alert events are kept in the outbox: when OTLP export is configured, even if a
 /// header cannot be read yet (the events wait for a fixed config). An agent without a
 /// collector does not collect undeliverable events.
-pub fn keeps_outbox(resolved: &ResolvedOtlp) -> bool {
+pub(crate) fn keeps_outbox(resolved: &ResolvedOtlp) -> bool {
     match resolved {
         Ok(settings) => settings.is_some(),
         Err(_) => true,
@@ -43,14 +45,14 @@ pub fn keeps_outbox(resolved: &ResolvedOtlp) -> bool {
 /// Where the stored state and the alert events go once a run is judged: the one-shot CLI
 /// pushes them once over OTLP ([`PushOnce`]); the daemon wakes its exporter and refreshes
 /// its scrape page. A new sink implements this and is handed to the run pipeline.
-pub trait Publish {
+pub(crate) trait Publish {
     /// Called after the run's verdicts and events are committed. Problems are logged, never
     /// returned: the results are stored, and undelivered events wait in the outbox.
     fn run_judged(&self, store: &Store);
 }
 
 /// Pushes the state and the alert events once, when OTLP export is configured.
-pub struct PushOnce(pub ResolvedOtlp);
+pub(crate) struct PushOnce(pub ResolvedOtlp);
 
 impl Publish for PushOnce {
     fn run_judged(&self, store: &Store) {

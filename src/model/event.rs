@@ -22,7 +22,7 @@ pub(crate) const SUITE_FINISHED: &str = "perfwarden.suite.finished";
 /// OTLP severity classes used by the events (numbers from the OTLP log data model).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum EventSeverity {
+pub(crate) enum EventSeverity {
     Info,
     Warn,
     Error,
@@ -30,7 +30,7 @@ pub enum EventSeverity {
 }
 
 impl EventSeverity {
-    pub fn number(self) -> i32 {
+    pub(crate) fn number(self) -> i32 {
         match self {
             EventSeverity::Info => 9,
             EventSeverity::Warn => 13,
@@ -39,7 +39,7 @@ impl EventSeverity {
         }
     }
 
-    pub fn text(self) -> &'static str {
+    pub(crate) fn text(self) -> &'static str {
         match self {
             EventSeverity::Info => "INFO",
             EventSeverity::Warn => "WARN",
@@ -60,7 +60,7 @@ impl EventSeverity {
 /// An attribute value of an event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum Value {
+pub(crate) enum Value {
     Int(i64),
     Float(f64),
     Text(String),
@@ -89,7 +89,7 @@ impl From<f64> for Value {
 
 /// One event, as stored in the outbox and sent as one log record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Event {
+pub(crate) struct Event {
     /// Stable id (`log.record.uid`), the same on every retry.
     pub id: String,
     /// Event name (`perfwarden.regression`, …).
@@ -128,14 +128,6 @@ impl Event {
             Some(v) => self.with(key, v),
             None => self,
         }
-    }
-
-    /// The attribute `key` as text, for tests and logs.
-    pub fn attribute(&self, key: &str) -> Option<&Value> {
-        self.attributes
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
     }
 }
 

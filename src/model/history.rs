@@ -46,7 +46,7 @@ pub struct Trend {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SeriesAnalysis {
+pub(crate) struct SeriesAnalysis {
     pub points: usize,
     pub direction: Direction,
     pub change_points: Vec<LabelledChangePoint>,

@@ -16,7 +16,7 @@ pub enum Direction {
 
 impl Direction {
     /// `true` when going from `before` to `after` is a move in the worse direction.
-    pub fn is_worse(self, before: f64, after: f64) -> bool {
+    pub(crate) fn is_worse(self, before: f64, after: f64) -> bool {
         match self {
             Direction::HigherIsBetter => after < before,
             Direction::LowerIsBetter => after > before,
@@ -119,7 +119,7 @@ impl MetricDef {
     }
 
     /// Human unit for reports: `s`, `B/s`, `events/s`.
-    pub fn display_unit(&self) -> String {
+    pub(crate) fn display_unit(&self) -> String {
         match self.quantity {
             Quantity::Duration | Quantity::Time => "s".to_string(),
             Quantity::Size => "B".to_string(),
@@ -173,7 +173,7 @@ pub struct Outcomes {
 }
 
 impl Outcomes {
-    pub fn failures(&self) -> u64 {
+    pub(crate) fn failures(&self) -> u64 {
         self.failed.values().sum()
     }
 
@@ -186,7 +186,7 @@ impl Outcomes {
         }
     }
 
-    pub fn class_ratio(&self, class: &str) -> f64 {
+    pub(crate) fn class_ratio(&self, class: &str) -> f64 {
         if self.attempted == 0 {
             0.0
         } else {

@@ -31,11 +31,11 @@ pub struct BenchOptions {
     pub slo: Vec<String>,
 }
 
-pub fn default_major() -> f64 {
+pub(crate) fn default_major() -> f64 {
     0.15
 }
 
-pub fn default_critical() -> f64 {
+pub(crate) fn default_critical() -> f64 {
     0.30
 }
 

@@ -152,7 +152,7 @@ pub struct BenchmarkResult {
 
 impl BenchmarkResult {
     /// The primary statistic: the median of the samples.
-    pub fn primary(&self) -> Option<f64> {
+    pub(crate) fn primary(&self) -> Option<f64> {
         self.summary.as_ref().map(|s| s.median)
     }
 }
@@ -270,7 +270,7 @@ pub struct QuietGateRecord {
 
 /// The daemon's persisted view of one suite's schedule.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SuiteSchedule {
+pub(crate) struct SuiteSchedule {
     /// The latest scheduled time that was handled (started or deliberately skipped);
     /// catch-up looks for scheduled times after it. Set to the daemon's first start for a
     /// new suite, so installing the agent does not count as a missed run.

@@ -22,15 +22,15 @@ pub enum HeaderSource {
 
 /// A header value that must not reach a log line.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
     /// A value already in hand (a literal, or one parsed from `OTEL_*` variables).
-    pub fn new(value: String) -> Self {
+    pub(crate) fn new(value: String) -> Self {
         Secret(value)
     }
 
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -44,7 +44,7 @@ impl fmt::Debug for Secret {
 /// Why a secret could not be read; names the header and the source, never a value.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct SecretError(pub String);
+pub(crate) struct SecretError(pub String);
 
 /// Reads the value of header (or password) `name` from `source`; `env` looks up
 /// environment variables (a parameter so that tests need not change the process's).

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 /// Version of the JSON output documented in the schema file.
-pub const OUTPUT_SCHEMA_VERSION: u32 = 1;
+pub(crate) const OUTPUT_SCHEMA_VERSION: u32 = 1;
 
 /// The committed JSON Schema of the output.
 pub const OUTPUT_SCHEMA: &str = include_str!("../../schema/perfwarden-output.v1.schema.json");

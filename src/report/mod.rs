@@ -120,7 +120,7 @@ impl RunReport {
 
 /// `perfwarden regressions [--all]`.
 #[derive(Debug, Clone, Serialize)]
-pub struct RegressionsReport {
+pub(crate) struct RegressionsReport {
     /// `true` with `--all` (the whole log, resolved ones included).
     pub all: bool,
     pub regressions: Vec<Regression>,
@@ -128,7 +128,7 @@ pub struct RegressionsReport {
 
 /// One benchmark's current baseline (`perfwarden baseline show`).
 #[derive(Debug, Clone, Serialize)]
-pub struct BaselineView {
+pub(crate) struct BaselineView {
     pub benchmark: String,
     pub unit: String,
     pub metric: MetricDef,
@@ -146,17 +146,17 @@ pub struct BaselineView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct BaselineReport {
+pub(crate) struct BaselineReport {
     pub baselines: Vec<BaselineView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct RunsReport {
+pub(crate) struct RunsReport {
     pub runs: Vec<RunRecord>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct HistoryPoint {
+pub(crate) struct HistoryPoint {
     pub run_id: u64,
     pub started_at: DateTime<Utc>,
     pub status: BenchStatus,
@@ -170,7 +170,7 @@ pub struct HistoryPoint {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct HistoryReport {
+pub(crate) struct HistoryReport {
     pub benchmark: String,
     /// Display unit of the values (`events/s`, `B/s`, `s`); `null` with no points.
     pub unit: Option<String>,
@@ -180,7 +180,7 @@ pub struct HistoryReport {
 }
 
 impl HistoryReport {
-    pub fn build(
+    pub(crate) fn build(
         store: &Store,
         benchmark: &str,
         since: Option<DateTime<Utc>>,
@@ -217,7 +217,7 @@ impl HistoryReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct CompareRow {
+pub(crate) struct CompareRow {
     pub benchmark: String,
     pub unit: String,
     pub status_a: BenchStatus,
@@ -230,7 +230,7 @@ pub struct CompareRow {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct CompareReport {
+pub(crate) struct CompareReport {
     pub run_a: RunRecord,
     pub run_b: RunRecord,
     pub same_fingerprint: bool,
@@ -238,7 +238,11 @@ pub struct CompareReport {
 }
 
 impl CompareReport {
-    pub fn build(store: &Store, a: RunRecord, b: RunRecord) -> Result<CompareReport, StoreError> {
+    pub(crate) fn build(
+        store: &Store,
+        a: RunRecord,
+        b: RunRecord,
+    ) -> Result<CompareReport, StoreError> {
         let rows = detect::compare_runs(store, &a, &b)?
             .into_iter()
             .map(|(ra, rb, change)| CompareRow {
@@ -262,14 +266,14 @@ impl CompareReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct FingerprintReport {
+pub(crate) struct FingerprintReport {
     pub hash: String,
     pub fingerprint: Fingerprint,
 }
 
 /// One change point of an analysed series, with its timestamp when the input had them.
 #[derive(Debug, Clone, Serialize)]
-pub struct AnalyzedPoint {
+pub(crate) struct AnalyzedPoint {
     pub timestamp: Option<String>,
     #[serde(flatten)]
     pub point: LabelledChangePoint,
@@ -277,7 +281,7 @@ pub struct AnalyzedPoint {
 
 /// `perfwarden analyze`: change points and trend of a user's series.
 #[derive(Debug, Clone, Serialize)]
-pub struct AnalysisReport {
+pub(crate) struct AnalysisReport {
     pub input: String,
     pub points: usize,
     pub direction: Direction,
@@ -289,7 +293,7 @@ pub struct AnalysisReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ProblemView {
+pub(crate) struct ProblemView {
     pub file: String,
     pub key: String,
     pub line: Option<usize>,
@@ -310,7 +314,7 @@ impl From<&ConfigProblem> for ProblemView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct CheckReport {
+pub(crate) struct CheckReport {
     pub source: String,
     pub valid: bool,
     pub suites: Vec<String>,

@@ -39,7 +39,7 @@ pub fn collect() -> Fingerprint {
 }
 
 /// Short stable hash of a fingerprint.
-pub fn hash(fingerprint: &Fingerprint) -> String {
+pub(crate) fn hash(fingerprint: &Fingerprint) -> String {
     let canonical = serde_json::to_string(fingerprint).expect("fingerprint serializes");
     hex::encode(&Sha256::digest(canonical.as_bytes())[..6])
 }

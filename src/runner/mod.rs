@@ -182,7 +182,7 @@ pub struct BenchmarkPlan {
 
 /// Why a suite could not be planned: a usage error, reported before anything is opened.
 #[derive(Debug, thiserror::Error)]
-pub enum PlanError {
+pub(crate) enum PlanError {
     #[error(transparent)]
     UnknownSuite(#[from] crate::config::UnknownSuite),
     #[error(
@@ -206,7 +206,7 @@ pub enum PlanError {
 
 impl BenchmarkPlan {
     /// Plans the benchmarks of `suite` (all of them, or only `only` when not empty).
-    pub fn for_suite(
+    pub(crate) fn for_suite(
         config: &Config,
         suite: &str,
         only: &[String],

@@ -30,10 +30,10 @@ use schema::{
 
 /// How long a CLI command waits for another short-lived process (a reader) to release the
 /// database.
-pub const READER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+pub(crate) const READER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// File name of the database inside the state directory.
-pub const DATABASE_FILE: &str = "perfwarden.redb";
+pub(crate) const DATABASE_FILE: &str = "perfwarden.redb";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -78,7 +78,7 @@ pub enum StoreError {
 /// The state directory: `--state-dir`, else `$STATE_DIRECTORY` (systemd), else
 /// `/var/lib/perfwarden` for root, else `$XDG_DATA_HOME/perfwarden` or
 /// `~/.local/share/perfwarden`.
-pub fn resolve_state_dir(explicit: Option<&Path>, configured: Option<&Path>) -> PathBuf {
+pub(crate) fn resolve_state_dir(explicit: Option<&Path>, configured: Option<&Path>) -> PathBuf {
     if let Some(dir) = explicit {
         return dir.to_path_buf();
     }
@@ -159,7 +159,7 @@ pub struct Store {
 
 /// Most events the outbox keeps; beyond it the oldest are dropped (and counted) so a
 /// collector gone for months cannot fill the disk.
-pub const OUTBOX_CAPACITY: u64 = 10_000;
+pub(crate) const OUTBOX_CAPACITY: u64 = 10_000;
 
 fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("records serialize")
@@ -170,7 +170,7 @@ fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreErr
 }
 
 /// `((suite, outcome), runs)`.
-pub type RunCount = ((String, String), u64);
+pub(crate) type RunCount = ((String, String), u64);
 
 fn count_run(
     counts: &mut redb::Table<(&str, &str), u64>,
@@ -279,7 +279,7 @@ impl Store {
     }
 
     /// Opens the database only if it exists (read commands must not create state).
-    pub fn open_existing(state_dir: &Path) -> Result<Option<Store>, StoreError> {
+    pub(crate) fn open_existing(state_dir: &Path) -> Result<Option<Store>, StoreError> {
         if state_dir.join(DATABASE_FILE).exists() {
             Store::open_patiently(state_dir, READER_PATIENCE, || {}).map(Some)
         } else {
@@ -484,7 +484,11 @@ impl Store {
         })
     }
 
-    pub fn put_fingerprint(&self, hash: &str, fingerprint: &Fingerprint) -> Result<(), StoreError> {
+    pub(crate) fn put_fingerprint(
+        &self,
+        hash: &str,
+        fingerprint: &Fingerprint,
+    ) -> Result<(), StoreError> {
         self.write(|txn| {
             {
                 let mut table = txn.open_table(FINGERPRINTS)?;
@@ -504,7 +508,11 @@ impl Store {
         })
     }
 
-    pub fn put_snapshot(&self, run_id: u64, snapshot: &RunSnapshot) -> Result<(), StoreError> {
+    pub(crate) fn put_snapshot(
+        &self,
+        run_id: u64,
+        snapshot: &RunSnapshot,
+    ) -> Result<(), StoreError> {
         self.write(|txn| {
             {
                 let mut table = txn.open_table(SNAPSHOTS)?;
@@ -514,7 +522,7 @@ impl Store {
         })
     }
 
-    pub fn snapshot(&self, run_id: u64) -> Result<Option<RunSnapshot>, StoreError> {
+    pub(crate) fn snapshot(&self, run_id: u64) -> Result<Option<RunSnapshot>, StoreError> {
         self.read(|txn| {
             let table = txn.open_table(SNAPSHOTS)?;
             match table.get(run_id)? {
@@ -626,7 +634,7 @@ impl Store {
     /// Stores the verdicts of one run and the new state of its regressions in one
     /// transaction: `open` replaces the open regression of each benchmark listed (`None`
     /// closes it); every regression in `log` is written to the log.
-    pub fn put_verdicts(
+    pub(crate) fn put_verdicts(
         &self,
         verdicts: &[Verdict],
         open: &[(String, Option<Regression>)],
@@ -664,18 +672,18 @@ impl Store {
     }
 
     /// Turns the outbox on or off for this process (see `outbox_enabled`).
-    pub fn outbox_enabled(&self) -> bool {
+    pub(crate) fn outbox_enabled(&self) -> bool {
         self.outbox_enabled
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    pub fn set_outbox_enabled(&self, enabled: bool) {
+    pub(crate) fn set_outbox_enabled(&self, enabled: bool) {
         self.outbox_enabled
             .store(enabled, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Writes alert events to the outbox (when enabled), in their own transaction.
-    pub fn enqueue_events(&self, events: &[Event]) -> Result<(), StoreError> {
+    pub(crate) fn enqueue_events(&self, events: &[Event]) -> Result<(), StoreError> {
         if events.is_empty()
             || !self
                 .outbox_enabled
@@ -723,7 +731,7 @@ impl Store {
     }
 
     /// The oldest `limit` events of the outbox with their sequence numbers.
-    pub fn outbox_peek(&self, limit: usize) -> Result<Vec<(u64, Event)>, StoreError> {
+    pub(crate) fn outbox_peek(&self, limit: usize) -> Result<Vec<(u64, Event)>, StoreError> {
         self.read(|txn| {
             let table = txn.open_table(OUTBOX)?;
             let mut events = Vec::new();
@@ -736,7 +744,7 @@ impl Store {
     }
 
     /// Removes delivered events.
-    pub fn outbox_remove(&self, sequences: &[u64]) -> Result<(), StoreError> {
+    pub(crate) fn outbox_remove(&self, sequences: &[u64]) -> Result<(), StoreError> {
         if sequences.is_empty() {
             return Ok(());
         }
@@ -752,7 +760,7 @@ impl Store {
     }
 
     /// Events waiting in the outbox (the `perfwarden.export.backlog` metric).
-    pub fn outbox_len(&self) -> Result<u64, StoreError> {
+    pub(crate) fn outbox_len(&self) -> Result<u64, StoreError> {
         self.read(|txn| {
             let table = txn.open_table(OUTBOX)?;
             Ok(table.len()?)
@@ -794,7 +802,11 @@ impl Store {
         })
     }
 
-    pub fn set_baseline_start(&self, benchmark: &str, run_id: u64) -> Result<(), StoreError> {
+    pub(crate) fn set_baseline_start(
+        &self,
+        benchmark: &str,
+        run_id: u64,
+    ) -> Result<(), StoreError> {
         self.write(|txn| {
             {
                 let mut table = txn.open_table(BASELINE_START)?;
@@ -805,7 +817,7 @@ impl Store {
     }
 
     /// The daemon's persisted schedule state of every suite.
-    pub fn schedule_states(
+    pub(crate) fn schedule_states(
         &self,
     ) -> Result<std::collections::BTreeMap<String, SuiteSchedule>, StoreError> {
         self.read(|txn| {
@@ -820,7 +832,11 @@ impl Store {
     }
 
     /// Persists the schedule state of `suite` (durably, like every commit here).
-    pub fn put_schedule_state(&self, suite: &str, state: &SuiteSchedule) -> Result<(), StoreError> {
+    pub(crate) fn put_schedule_state(
+        &self,
+        suite: &str,
+        state: &SuiteSchedule,
+    ) -> Result<(), StoreError> {
         self.write(|txn| {
             {
                 let mut table = txn.open_table(SCHEDULE)?;
@@ -831,7 +847,7 @@ impl Store {
     }
 
     /// The id the next run will get.
-    pub fn next_run_id(&self) -> Result<u64, StoreError> {
+    pub(crate) fn next_run_id(&self) -> Result<u64, StoreError> {
         self.read(|txn| {
             let meta = txn.open_table(META)?;
             Ok(meta.get("next_run_id")?.map(|v| v.value()).unwrap_or(1))

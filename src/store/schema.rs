@@ -22,23 +22,24 @@ pub const SCHEMA_VERSION: u64 = 4;
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// `run id → RunRecord (JSON)`.
-pub const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("runs");
+pub(crate) const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("runs");
 
 /// `(run id, benchmark) → BenchmarkResult (JSON)`.
-pub const RESULTS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("results");
+pub(crate) const RESULTS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("results");
 
 /// `(run id, benchmark) → raw samples (little-endian f64, in measurement order)`.
 pub const SAMPLES: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("samples");
 
 /// `(benchmark, started at in Unix ms, run id) → ()`: the time-series index, so the history
 /// of one benchmark is a range scan.
-pub const BENCH_INDEX: TableDefinition<(&str, i64, u64), ()> = TableDefinition::new("bench_index");
+pub(crate) const BENCH_INDEX: TableDefinition<(&str, i64, u64), ()> =
+    TableDefinition::new("bench_index");
 
 /// `fingerprint hash → Fingerprint (JSON)`.
-pub const FINGERPRINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("fingerprints");
+pub(crate) const FINGERPRINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("fingerprints");
 
 /// `run id → RunSnapshot (JSON)`: load, CPU and memory around the run.
-pub const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshots");
+pub(crate) const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshots");
 
 /// `(run id, benchmark) → Verdict (JSON)`: the regression verdict of each result.
 pub const VERDICTS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("verdicts");
@@ -57,13 +58,14 @@ pub const BASELINE_START: TableDefinition<&str, u64> = TableDefinition::new("bas
 
 /// `suite → SuiteSchedule (JSON)`: the daemon's last handled scheduled time, next due time
 /// and last outcome of each suite, so catch-up and `status` survive restarts.
-pub const SCHEDULE: TableDefinition<&str, &[u8]> = TableDefinition::new("schedule");
+pub(crate) const SCHEDULE: TableDefinition<&str, &[u8]> = TableDefinition::new("schedule");
 
 /// `(suite, outcome) → count`: runs that ended, ever. Unlike counting `RUNS`, retention
 /// never lowers it, so it can be exported as a monotonic counter.
-pub const RUN_COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("run_counts");
+pub(crate) const RUN_COUNTS: TableDefinition<(&str, &str), u64> =
+    TableDefinition::new("run_counts");
 
 /// `sequence → Event (JSON)`: alert events not yet accepted by the OTLP collector, oldest
 /// first. Written in the same transaction as the verdicts that caused them; removed only
 /// after the collector accepted them. `next_event_seq` in [`META`] numbers them.
-pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+pub(crate) const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");

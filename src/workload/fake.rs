@@ -22,7 +22,7 @@ impl FakeClock {
     pub fn new() -> Self {
         Self::default()
     }
-    pub fn advance(&self, by: Duration) {
+    pub(crate) fn advance(&self, by: Duration) {
         self.0.fetch_add(by.as_nanos() as u64, Ordering::SeqCst);
     }
 }

@@ -54,7 +54,7 @@ impl MemoryPressureConfig {
     }
 
     /// The block size: the cap, limited to the allowed share of available memory.
-    pub fn block_bytes(&self, available_bytes: u64) -> u64 {
+    pub(crate) fn block_bytes(&self, available_bytes: u64) -> u64 {
         let share =
             (u128::from(available_bytes) * u128::from(self.max_available_percent) / 100) as u64;
         (self.cap_mib * 1024 * 1024).min(share) / PAGE as u64 * PAGE as u64

@@ -68,7 +68,7 @@ pub enum WorkloadError {
 
 impl WorkloadError {
     /// What a sample finds when `setup` did not leave `what` (a failed or skipped setup).
-    pub fn not_set_up(what: &str) -> Self {
+    pub(crate) fn not_set_up(what: &str) -> Self {
         WorkloadError::Invalid(format!("{what}: setup did not run"))
     }
 
@@ -103,7 +103,7 @@ impl CancelToken {
     pub fn cancel(&self) {
         self.own.store(true, Ordering::SeqCst);
     }
-    pub fn is_cancelled(&self) -> bool {
+    pub(crate) fn is_cancelled(&self) -> bool {
         self.own.load(Ordering::Relaxed)
             || self
                 .parent
@@ -143,21 +143,21 @@ impl LatencyRecorder {
         }
     }
 
-    pub fn record_nanos(&mut self, nanos: u64) {
+    pub(crate) fn record_nanos(&mut self, nanos: u64) {
         self.histogram.saturating_record(nanos.max(1));
     }
 
-    pub fn merge(&mut self, other: &LatencyRecorder) {
+    pub(crate) fn merge(&mut self, other: &LatencyRecorder) {
         self.merge_histogram(&other.histogram);
     }
 
     /// Adds a histogram recorded elsewhere (in nanoseconds, same bounds).
-    pub fn merge_histogram(&mut self, other: &Histogram<u64>) {
+    pub(crate) fn merge_histogram(&mut self, other: &Histogram<u64>) {
         // Both histograms share the same bounds, so `add` cannot fail.
         let _ = self.histogram.add(other);
     }
 
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.histogram.reset();
     }
 
@@ -265,7 +265,7 @@ impl<'de> Deserialize<'de> for Threads {
 }
 
 impl Threads {
-    pub fn resolve(self, available: usize) -> usize {
+    pub(crate) fn resolve(self, available: usize) -> usize {
         match self {
             Threads::Count(n) => n.max(1),
             Threads::All => available.max(1),
@@ -286,7 +286,7 @@ impl fmt::Display for Threads {
 /// the load guard rails and the default config need. Written once per kind, in
 /// [`probe_kinds!`]'s table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KindTraits {
+pub(crate) struct KindTraits {
     /// Records per-operation latency (the `latency_*` statistics).
     pub latency: bool,
     /// Counts failed operations (`error_ratio`).
@@ -300,7 +300,7 @@ pub struct KindTraits {
 
 impl KindTraits {
     /// A probe of the host itself: no latency, no outcomes, no target, no load.
-    pub const HOST: KindTraits = KindTraits {
+    pub(crate) const HOST: KindTraits = KindTraits {
         latency: false,
         outcomes: false,
         targeted: false,
@@ -309,13 +309,13 @@ impl KindTraits {
 
     /// A probe aimed at something of the user's (a command, a process) that puts no load
     /// on it.
-    pub const TARGETED: KindTraits = KindTraits {
+    pub(crate) const TARGETED: KindTraits = KindTraits {
         targeted: true,
         ..KindTraits::HOST
     };
 
     /// What probes of the kind record besides their samples (which SLO statistics apply).
-    pub fn records(self) -> Records {
+    pub(crate) fn records(self) -> Records {
         Records {
             latency: self.latency,
             errors: self.outcomes,
@@ -324,11 +324,11 @@ impl KindTraits {
 }
 
 /// Why a kind's parameters could not be read, with the key path of the bad value.
-pub type ReadError = serde_path_to_error::Error<toml::de::Error>;
+pub(crate) type ReadError = serde_path_to_error::Error<toml::de::Error>;
 
 /// One row of the probe table, as the rest of the program sees it.
 #[derive(Debug, Clone, Copy)]
-pub struct ProbeKind {
+pub(crate) struct ProbeKind {
     /// The name a benchmark gives as `kind = "..."`.
     pub name: &'static str,
     pub traits: KindTraits,
@@ -339,26 +339,26 @@ pub struct ProbeKind {
 impl ProbeKind {
     /// The parameter names of the kind, in declaration order, as serde reads them (derived
     /// from the config type, so hints cannot drift from what the reader accepts).
-    pub fn parameters(&self) -> &'static [&'static str] {
+    pub(crate) fn parameters(&self) -> &'static [&'static str] {
         (self.fields)()
     }
 
     /// Reads the kind's parameters (the benchmark's table without `kind`) straight into its
     /// config type, not through the tagged enum, which would buffer the table and lose the
     /// key path of an error.
-    pub fn read(&self, parameters: toml::Value) -> Result<WorkloadConfig, ReadError> {
+    pub(crate) fn read(&self, parameters: toml::Value) -> Result<WorkloadConfig, ReadError> {
         (self.read)(parameters)
     }
 }
 
 /// The row of the probe table named `name`.
-pub fn probe_kind(name: &str) -> Option<&'static ProbeKind> {
+pub(crate) fn probe_kind(name: &str) -> Option<&'static ProbeKind> {
     PROBE_KINDS.iter().find(|kind| kind.name == name)
 }
 
 /// What probes of the kind named `kind` record besides their samples (nothing for a name
 /// that is not a kind, such as one read from an older database).
-pub fn records_of_kind(kind: &str) -> Records {
+pub(crate) fn records_of_kind(kind: &str) -> Records {
     probe_kind(kind)
         .map(|k| k.traits.records())
         .unwrap_or_default()
@@ -392,10 +392,10 @@ macro_rules! probe_kinds {
         }
 
         /// The kind names, in the order hints and docs list them.
-        pub const KINDS: &[&str] = &[$($name),*];
+        pub(crate) const KINDS: &[&str] = &[$($name),*];
 
         /// The probe table, row by row.
-        pub static PROBE_KINDS: &[ProbeKind] = &[$(
+        pub(crate) static PROBE_KINDS: &[ProbeKind] = &[$(
             ProbeKind {
                 name: $name,
                 traits: $traits,
@@ -415,7 +415,7 @@ macro_rules! probe_kinds {
             }
 
             /// The kind's row facts: what it records, whether it is targeted or a load test.
-            pub fn traits(&self) -> KindTraits {
+            pub(crate) fn traits(&self) -> KindTraits {
                 match self {
                     $(WorkloadConfig::$variant(_) => $traits,)*
                 }
@@ -481,12 +481,12 @@ impl WorkloadConfig {
     }
 
     /// Load tests put load on a service; the `[load]` guard rails apply to them.
-    pub fn is_load_test(&self) -> bool {
+    pub(crate) fn is_load_test(&self) -> bool {
         self.traits().load_test
     }
 
     /// The guard-rail view of a load test (`None` for other kinds).
-    pub fn rails(&mut self) -> Option<traffic::Rails<'_>> {
+    pub(crate) fn rails(&mut self) -> Option<traffic::Rails<'_>> {
         match self {
             WorkloadConfig::LoadHttp(c) => Some(traffic::Rails {
                 host: load_http::parse_url(&c.url).map(|u| u.host),

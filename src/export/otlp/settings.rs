@@ -16,7 +16,7 @@ pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 
 /// One signal's destination (metrics or logs).
 #[derive(Debug, Clone, PartialEq)]
-pub struct SignalSettings {
+pub(crate) struct SignalSettings {
     /// gRPC: the collector's address; HTTP: the full URL of the signal's path.
     pub endpoint: String,
     pub protocol: OtlpProtocol,
@@ -26,7 +26,7 @@ pub struct SignalSettings {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct OtlpSettings {
+pub(crate) struct OtlpSettings {
     pub metrics: SignalSettings,
     pub logs: SignalSettings,
     pub interval: Duration,
@@ -37,7 +37,7 @@ pub struct OtlpSettings {
 
 #[derive(Debug, thiserror::Error)]
 #[error("OTLP export settings: {0}")]
-pub struct SettingsError(pub String);
+pub(crate) struct SettingsError(pub String);
 
 impl From<SecretError> for SettingsError {
     fn from(e: SecretError) -> Self {

@@ -50,7 +50,7 @@ pub enum HeaderValue {
 }
 
 impl HeaderValue {
-    pub fn source(&self) -> HeaderSource {
+    pub(crate) fn source(&self) -> HeaderSource {
         match self {
             HeaderValue::Literal(v) => HeaderSource::Literal(v.clone()),
             HeaderValue::Env { env } => HeaderSource::Env(env.clone()),

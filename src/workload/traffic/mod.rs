@@ -106,7 +106,7 @@ pub(crate) fn default_abort_window() -> ConfigDuration {
 
 /// What the `[load]` guard rails check on a load test, the caps the config stage copies
 /// into it, and what the runner's clock is set from (`WorkloadConfig::rails`).
-pub struct Rails<'a> {
+pub(crate) struct Rails<'a> {
     /// The target host, or why the URL has none.
     pub host: Result<String, String>,
     pub users: usize,
