@@ -28,11 +28,10 @@ pub trait Text {
 }
 
 macro_rules! text_renderings {
-    ($($report:ty => $render:expr;)*) => {$(
+    ($($report:ty => $render:ident;)*) => {$(
         impl Text for $report {
             fn text(&self, style: Style) -> String {
-                #[allow(clippy::redundant_closure_call)]
-                ($render)(self, style)
+                $render(self, style)
             }
         }
     )*};
@@ -43,13 +42,13 @@ text_renderings! {
     RunsReport => runs;
     HistoryReport => history;
     CompareReport => compare;
-    FingerprintReport => |report, _| fingerprint(report);
-    CheckReport => |report, _| check(report);
-    AnalysisReport => |report, _| analysis(report);
+    FingerprintReport => fingerprint;
+    CheckReport => check;
+    AnalysisReport => analysis;
     RegressionsReport => regressions;
-    BaselineReport => |report, _| baselines(report);
-    HealthReport => |report, _| health(report);
-    StatusReport => |report, _| status(report);
+    BaselineReport => baselines;
+    HealthReport => health;
+    StatusReport => status;
 }
 
 fn table(style: Style, header: &[&str]) -> Table {
@@ -610,7 +609,8 @@ pub(crate) fn compare(report: &CompareReport, style: Style) -> String {
     out
 }
 
-pub(crate) fn fingerprint(report: &FingerprintReport) -> String {
+/// Plain text: no colour or sparklines, so `_style` does not apply.
+pub(crate) fn fingerprint(report: &FingerprintReport, _style: Style) -> String {
     let f = &report.fingerprint;
     format!(
         "fingerprint {}\n  cpu_model         {}\n  physical_cores    {}\n  logical_cores     {}\n  memory_total_mib  {}\n  arch              {}\n  os                {} {}\n  kernel            {}\n  virtualization    {}\n  agent_version     {}\n",
@@ -628,7 +628,8 @@ pub(crate) fn fingerprint(report: &FingerprintReport) -> String {
     )
 }
 
-pub(crate) fn check(report: &CheckReport) -> String {
+/// Plain text: no colour or sparklines, so `_style` does not apply.
+pub(crate) fn check(report: &CheckReport, _style: Style) -> String {
     if report.valid {
         format!(
             "{}: ok ({} suites: {}; {} benchmarks)\n",
@@ -662,7 +663,8 @@ pub(crate) fn check(report: &CheckReport) -> String {
     }
 }
 
-pub(crate) fn analysis(report: &AnalysisReport) -> String {
+/// Plain text: no colour or sparklines, so `_style` does not apply.
+pub(crate) fn analysis(report: &AnalysisReport, _style: Style) -> String {
     let mut out = format!(
         "{}: {} points ({})\n",
         report.input,
@@ -792,7 +794,8 @@ pub(crate) fn regressions(report: &RegressionsReport, style: Style) -> String {
     out
 }
 
-pub(crate) fn baselines(report: &BaselineReport) -> String {
+/// Plain text: no colour or sparklines, so `_style` does not apply.
+pub(crate) fn baselines(report: &BaselineReport, _style: Style) -> String {
     if report.baselines.is_empty() {
         return "no benchmark has results yet\n".into();
     }
@@ -849,7 +852,8 @@ pub(crate) fn baselines(report: &BaselineReport) -> String {
     format!("{t}\n")
 }
 
-pub(crate) fn health(report: &HealthReport) -> String {
+/// Plain text: no colour or sparklines, so `_style` does not apply.
+pub(crate) fn health(report: &HealthReport, _style: Style) -> String {
     let (Some(score), Some(grade)) = (report.host_score, report.host_grade) else {
         return "no runs recorded yet; start one with `perfwarden run`\n".into();
     };
@@ -914,8 +918,8 @@ pub(crate) fn health(report: &HealthReport) -> String {
     out
 }
 
-/// `perfwarden status`.
-pub(crate) fn status(report: &StatusReport) -> String {
+/// `perfwarden status`, in plain text: no colour or sparklines, so `_style` does not apply.
+pub(crate) fn status(report: &StatusReport, _style: Style) -> String {
     let mut out = String::new();
     let local = |t: chrono::DateTime<chrono::Utc>| {
         t.with_timezone(&chrono::Local)

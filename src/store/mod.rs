@@ -414,14 +414,12 @@ impl Store {
     /// Records the start of a run and returns its id. `run.id` is ignored.
     pub fn begin_run(&self, mut run: RunRecord) -> Result<RunRecord, StoreError> {
         self.write(|txn| {
-            {
-                let mut meta = txn.open_table(META)?;
-                let id = meta.get("next_run_id")?.map(|v| v.value()).unwrap_or(1);
-                meta.insert("next_run_id", id + 1)?;
-                run.id = id;
-                let mut runs = txn.open_table(RUNS)?;
-                runs.insert(id, to_json(&run).as_slice())?;
-            }
+            let mut meta = txn.open_table(META)?;
+            let id = meta.get("next_run_id")?.map(|v| v.value()).unwrap_or(1);
+            meta.insert("next_run_id", id + 1)?;
+            run.id = id;
+            let mut runs = txn.open_table(RUNS)?;
+            runs.insert(id, to_json(&run).as_slice())?;
             Ok(run)
         })
     }
@@ -429,19 +427,17 @@ impl Store {
     /// Replaces the run record (status, end time, note).
     pub fn update_run(&self, run: &RunRecord) -> Result<(), StoreError> {
         self.write(|txn| {
-            {
-                let mut runs = txn.open_table(RUNS)?;
-                let previous = runs
-                    .get(run.id)?
-                    .map(|bytes| from_json::<RunRecord>(bytes.value()))
-                    .transpose()?;
-                runs.insert(run.id, to_json(run).as_slice())?;
-                // Count a run once, when it leaves `running`.
-                let was_running = previous.is_none_or(|p| p.status == RunStatus::Running);
-                if was_running && run.status != RunStatus::Running {
-                    let mut counts = txn.open_table(RUN_COUNTS)?;
-                    count_run(&mut counts, run)?;
-                }
+            let mut runs = txn.open_table(RUNS)?;
+            let previous = runs
+                .get(run.id)?
+                .map(|bytes| from_json::<RunRecord>(bytes.value()))
+                .transpose()?;
+            runs.insert(run.id, to_json(run).as_slice())?;
+            // Count a run once, when it leaves `running`.
+            let was_running = previous.is_none_or(|p| p.status == RunStatus::Running);
+            if was_running && run.status != RunStatus::Running {
+                let mut counts = txn.open_table(RUN_COUNTS)?;
+                count_run(&mut counts, run)?;
             }
             Ok(())
         })
@@ -464,22 +460,20 @@ impl Store {
     /// Commits one benchmark result with its raw samples and index entry, durably.
     pub fn put_result(&self, result: &BenchmarkResult, samples: &[f64]) -> Result<(), StoreError> {
         self.write(|txn| {
-            {
-                let key = (result.run_id, result.benchmark.as_str());
-                let mut results = txn.open_table(RESULTS)?;
-                results.insert(key, to_json(result).as_slice())?;
-                let mut raw = txn.open_table(SAMPLES)?;
-                raw.insert(key, samples_to_bytes(samples).as_slice())?;
-                let mut index = txn.open_table(BENCH_INDEX)?;
-                index.insert(
-                    (
-                        result.benchmark.as_str(),
-                        result.started_at.timestamp_millis(),
-                        result.run_id,
-                    ),
-                    (),
-                )?;
-            }
+            let key = (result.run_id, result.benchmark.as_str());
+            let mut results = txn.open_table(RESULTS)?;
+            results.insert(key, to_json(result).as_slice())?;
+            let mut raw = txn.open_table(SAMPLES)?;
+            raw.insert(key, samples_to_bytes(samples).as_slice())?;
+            let mut index = txn.open_table(BENCH_INDEX)?;
+            index.insert(
+                (
+                    result.benchmark.as_str(),
+                    result.started_at.timestamp_millis(),
+                    result.run_id,
+                ),
+                (),
+            )?;
             Ok(())
         })
     }
@@ -490,10 +484,8 @@ impl Store {
         fingerprint: &Fingerprint,
     ) -> Result<(), StoreError> {
         self.write(|txn| {
-            {
-                let mut table = txn.open_table(FINGERPRINTS)?;
-                table.insert(hash, to_json(fingerprint).as_slice())?;
-            }
+            let mut table = txn.open_table(FINGERPRINTS)?;
+            table.insert(hash, to_json(fingerprint).as_slice())?;
             Ok(())
         })
     }
@@ -514,10 +506,8 @@ impl Store {
         snapshot: &RunSnapshot,
     ) -> Result<(), StoreError> {
         self.write(|txn| {
-            {
-                let mut table = txn.open_table(SNAPSHOTS)?;
-                table.insert(run_id, to_json(snapshot).as_slice())?;
-            }
+            let mut table = txn.open_table(SNAPSHOTS)?;
+            table.insert(run_id, to_json(snapshot).as_slice())?;
             Ok(())
         })
     }
@@ -749,11 +739,9 @@ impl Store {
             return Ok(());
         }
         self.write(|txn| {
-            {
-                let mut table = txn.open_table(OUTBOX)?;
-                for seq in sequences {
-                    table.remove(seq)?;
-                }
+            let mut table = txn.open_table(OUTBOX)?;
+            for seq in sequences {
+                table.remove(seq)?;
             }
             Ok(())
         })
@@ -808,10 +796,8 @@ impl Store {
         run_id: u64,
     ) -> Result<(), StoreError> {
         self.write(|txn| {
-            {
-                let mut table = txn.open_table(BASELINE_START)?;
-                table.insert(benchmark, run_id)?;
-            }
+            let mut table = txn.open_table(BASELINE_START)?;
+            table.insert(benchmark, run_id)?;
             Ok(())
         })
     }
@@ -838,10 +824,8 @@ impl Store {
         state: &SuiteSchedule,
     ) -> Result<(), StoreError> {
         self.write(|txn| {
-            {
-                let mut table = txn.open_table(SCHEDULE)?;
-                table.insert(suite, to_json(state).as_slice())?;
-            }
+            let mut table = txn.open_table(SCHEDULE)?;
+            table.insert(suite, to_json(state).as_slice())?;
             Ok(())
         })
     }
@@ -866,29 +850,27 @@ impl Store {
             return Ok(0);
         }
         self.write(|txn| {
-            {
-                let mut runs = txn.open_table(RUNS)?;
-                let mut results = txn.open_table(RESULTS)?;
-                let mut samples = txn.open_table(SAMPLES)?;
-                let mut index = txn.open_table(BENCH_INDEX)?;
-                let mut snapshots = txn.open_table(SNAPSHOTS)?;
-                let mut verdicts = txn.open_table(VERDICTS)?;
-                for run in &old {
-                    let mut stored: Vec<(String, i64)> = Vec::new();
-                    for entry in results.range((run.id, "")..(run.id + 1, ""))? {
-                        let (_, bytes) = entry?;
-                        let result: BenchmarkResult = from_json(bytes.value())?;
-                        stored.push((result.benchmark, result.started_at.timestamp_millis()));
-                    }
-                    for (bench, started_ms) in &stored {
-                        results.remove((run.id, bench.as_str()))?;
-                        samples.remove((run.id, bench.as_str()))?;
-                        index.remove((bench.as_str(), *started_ms, run.id))?;
-                        verdicts.remove((run.id, bench.as_str()))?;
-                    }
-                    snapshots.remove(run.id)?;
-                    runs.remove(run.id)?;
+            let mut runs = txn.open_table(RUNS)?;
+            let mut results = txn.open_table(RESULTS)?;
+            let mut samples = txn.open_table(SAMPLES)?;
+            let mut index = txn.open_table(BENCH_INDEX)?;
+            let mut snapshots = txn.open_table(SNAPSHOTS)?;
+            let mut verdicts = txn.open_table(VERDICTS)?;
+            for run in &old {
+                let mut stored: Vec<(String, i64)> = Vec::new();
+                for entry in results.range((run.id, "")..(run.id + 1, ""))? {
+                    let (_, bytes) = entry?;
+                    let result: BenchmarkResult = from_json(bytes.value())?;
+                    stored.push((result.benchmark, result.started_at.timestamp_millis()));
                 }
+                for (bench, started_ms) in &stored {
+                    results.remove((run.id, bench.as_str()))?;
+                    samples.remove((run.id, bench.as_str()))?;
+                    index.remove((bench.as_str(), *started_ms, run.id))?;
+                    verdicts.remove((run.id, bench.as_str()))?;
+                }
+                snapshots.remove(run.id)?;
+                runs.remove(run.id)?;
             }
             Ok(old.len())
         })
