@@ -36,6 +36,12 @@ impl Daemon {
             config: config.to_path_buf(),
             log,
         };
+        // The log line comes after the daemon has opened the database and bound its socket.
+        // Polling `status` before that would find no daemon and open the database itself
+        // (recovering a killed run before the daemon can), so the log is awaited first.
+        daemon.wait_for("the daemon to start", Duration::from_secs(30), |d| {
+            d.log_text().contains("daemon started")
+        });
         daemon.wait_for("the socket to answer", Duration::from_secs(30), |d| {
             d.status().is_some()
         });
