@@ -9,7 +9,7 @@ use std::time::Duration;
 use perfwarden::detect::Assessment;
 use perfwarden::model::metric::MetricDef;
 use perfwarden::model::options::BenchOptions;
-use perfwarden::model::records::{BenchStatus, RunStatus, Trigger};
+use perfwarden::model::records::{BenchStatus, RunStatus, SoftwareEnvironment, Trigger};
 use perfwarden::report::{self, RunReport};
 use perfwarden::runner::{self, BenchmarkPlan, RunContext, Silent, fingerprint};
 use perfwarden::store::Store;
@@ -50,12 +50,28 @@ fn context<'a>(store: &'a Store, clock: &FakeClock, cancel: CancelToken) -> RunC
         suite: "test".into(),
         quick: false,
         fingerprint: fingerprint::collect(),
+        environment: software("6.1.0-26-amd64"),
         host: "test-host".into(),
         clock: Arc::new(clock.clone()),
         cancel,
         trigger: Trigger::Manual,
         gate: None,
     }
+}
+
+/// A software environment with this kernel (and microcode 0xa0011d1).
+fn software(kernel: &str) -> SoftwareEnvironment {
+    SoftwareEnvironment {
+        kernel: Some(kernel.into()),
+        microcode: Some("0xa0011d1".into()),
+        agent_version: Some("0.1.0".into()),
+        ..SoftwareEnvironment::default()
+    }
+}
+
+/// Baseline runs of any age (the fake clock's runs are minutes apart).
+fn ages() -> perfwarden::detect::AgeLimits {
+    perfwarden::detect::AgeLimits::fixed(chrono::Duration::days(90))
 }
 
 /// Alternating per-iteration times around `base` (±1%), so samples have spread.
@@ -214,6 +230,7 @@ fn the_hard_timeout_fails_a_hung_benchmark_and_keeps_its_samples() {
         suite: "test".into(),
         quick: false,
         fingerprint: fingerprint::collect(),
+        environment: software("6.1.0-26-amd64"),
         host: "h".into(),
         clock: Arc::new(clock),
         cancel: CancelToken::new(),
@@ -258,7 +275,7 @@ fn the_hard_timeout_fails_a_hung_benchmark_and_keeps_its_samples() {
 }
 
 #[test]
-fn a_different_fingerprint_is_not_compared_and_is_reported() {
+fn other_hardware_is_not_compared_and_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let clock = FakeClock::new();
@@ -269,7 +286,7 @@ fn a_different_fingerprint_is_not_compared_and_is_reported() {
     )
     .unwrap();
     let mut moved = context(&store, &clock, CancelToken::new());
-    moved.fingerprint.kernel = "99.0.0-new".into();
+    moved.fingerprint.logical_cores += 2;
     let second = runner::run_suite(
         &moved,
         vec![plan("steady", &clock, wobbly(150))],
@@ -279,15 +296,140 @@ fn a_different_fingerprint_is_not_compared_and_is_reported() {
     let report = RunReport::build(&store, second.run).unwrap();
     assert!(
         report.results[0].change.is_none(),
-        "no comparison across fingerprints"
+        "no comparison across hardware"
     );
     let env = report
         .environment_change
         .as_ref()
-        .expect("environment change noticed");
-    assert_eq!(env.changed_fields, vec!["kernel"]);
+        .expect("hardware change noticed");
+    assert_eq!(env.changed_fields, vec!["logical_cores"]);
+    assert!(env.software.is_none());
     let text = report::render(&report, report::Format::Text, Default::default());
-    assert!(text.contains("environment changed since run 1"), "{text}");
+    assert!(text.contains("hardware changed since run 1"), "{text}");
+}
+
+#[test]
+fn a_kernel_upgrade_is_compared_with_the_old_baseline_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = FakeClock::new();
+    runner::run_suite(
+        &context(&store, &clock, CancelToken::new()),
+        vec![plan("steady", &clock, wobbly(100))],
+        &mut Silent,
+    )
+    .unwrap();
+    let mut upgraded = context(&store, &clock, CancelToken::new());
+    upgraded.environment = software("6.1.0-28-amd64");
+    upgraded.environment.microcode = Some("0xa0011d5".into());
+    let second = runner::run_suite(
+        &upgraded,
+        vec![plan("steady", &clock, wobbly(150))],
+        &mut Silent,
+    )
+    .unwrap();
+    let report = RunReport::build(&store, second.run).unwrap();
+    let change = report.results[0]
+        .change
+        .as_ref()
+        .expect("compared across the upgrade");
+    assert!((change.relative - 0.5).abs() < 0.02, "{change:?}");
+    let env = report.environment_change.as_ref().expect("upgrade noticed");
+    assert!(!env.hardware_changed());
+    assert_eq!(
+        env.software.as_ref().unwrap().summary(),
+        "kernel 6.1.0-26-amd64 → 6.1.0-28-amd64; microcode 0xa0011d1 → 0xa0011d5"
+    );
+    let text = report::render(&report, report::Format::Text, Default::default());
+    assert!(
+        text.contains("software changed since run 1: kernel 6.1.0-26-amd64 → 6.1.0-28-amd64"),
+        "{text}"
+    );
+    let changes = perfwarden::detect::host_changes(&store, None).unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].run_id, 2);
+    assert!(changes[0].hardware.is_empty());
+}
+
+/// Six runs at 100 µs/op under kernel 26, then one under kernel 28 at `after_us`.
+fn judged_across_a_kernel_upgrade(
+    store: &Store,
+    clock: &FakeClock,
+    after_us: u64,
+) -> perfwarden::model::verdict::Verdict {
+    for _ in 0..6 {
+        run_and_judge(store, clock, 100);
+    }
+    let mut upgraded = context(store, clock, CancelToken::new());
+    upgraded.environment = software("6.1.0-28-amd64");
+    let outcome = runner::run_suite(
+        &upgraded,
+        vec![plan("steady", clock, wobbly(after_us))],
+        &mut Silent,
+    )
+    .unwrap();
+    perfwarden::detect::evaluate_run(store, &outcome.run, &ages())
+        .unwrap()
+        .remove(0)
+}
+
+#[test]
+fn a_step_at_a_kernel_upgrade_opens_a_regression_naming_it() {
+    use perfwarden::model::verdict::Outcome;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = FakeClock::new();
+    let v = judged_across_a_kernel_upgrade(&store, &clock, 125);
+    assert_eq!(v.outcome, Outcome::Regression, "{}", v.explanation);
+    assert_eq!(
+        v.evidence.as_ref().unwrap().baseline_runs,
+        vec![1, 2, 3, 4, 5, 6],
+        "judged against the baseline from before the upgrade"
+    );
+    assert!(
+        v.explanation
+            .contains("the software changed since run 6: kernel 6.1.0-26-amd64 → 6.1.0-28-amd64"),
+        "{}",
+        v.explanation
+    );
+    let open = store.open_regressions().unwrap();
+    assert_eq!(
+        open[0].cause.as_deref(),
+        Some("kernel 6.1.0-26-amd64 → 6.1.0-28-amd64")
+    );
+}
+
+#[test]
+fn a_kernel_upgrade_without_a_step_is_a_notice_and_the_baseline_goes_on() {
+    use perfwarden::model::verdict::Outcome;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = FakeClock::new();
+    let v = judged_across_a_kernel_upgrade(&store, &clock, 100);
+    assert_eq!(v.outcome, Outcome::NoChange, "{}", v.explanation);
+    assert!(v.environment_change.is_some());
+    assert!(store.open_regressions().unwrap().is_empty());
+    // The next run's baseline holds runs from both sides of the upgrade.
+    let mut upgraded = context(&store, &clock, CancelToken::new());
+    upgraded.environment = software("6.1.0-28-amd64");
+    let outcome = runner::run_suite(
+        &upgraded,
+        vec![plan("steady", &clock, wobbly(100))],
+        &mut Silent,
+    )
+    .unwrap();
+    let next = perfwarden::detect::evaluate_run(&store, &outcome.run, &ages())
+        .unwrap()
+        .remove(0);
+    assert_eq!(next.outcome, Outcome::NoChange);
+    assert_eq!(
+        next.evidence.unwrap().baseline_runs,
+        vec![1, 2, 3, 4, 5, 6, 7]
+    );
+    assert!(
+        next.environment_change.is_none(),
+        "nothing changed since run 7"
+    );
 }
 
 /// Runs one suite of a single fake benchmark at `per_op_us` µs per operation (±1%), then
@@ -303,7 +445,7 @@ fn run_and_judge(
         &mut Silent,
     )
     .unwrap();
-    let mut verdicts = perfwarden::detect::evaluate_run(store, &outcome.run).unwrap();
+    let mut verdicts = perfwarden::detect::evaluate_run(store, &outcome.run, &ages()).unwrap();
     verdicts.remove(0)
 }
 
@@ -355,7 +497,15 @@ fn a_regression_is_suspected_then_confirmed_then_resolved() {
     assert!(text.contains("perfwarden baseline accept steady"), "{text}");
     common::assert_valid_output(&report::json::render("report", &health));
 
-    // Back to normal: resolved.
+    // Back to normal: one run is not evidence enough; the second resolves it.
+    let v = run_and_judge(&store, &clock, 100);
+    assert_eq!(v.transition, None, "{}", v.explanation);
+    assert!(
+        v.explanation.contains("1 of 2 consecutive runs back"),
+        "{}",
+        v.explanation
+    );
+    assert_eq!(store.open_regressions().unwrap()[0].recovering_runs, 1);
     let v = run_and_judge(&store, &clock, 100);
     assert_eq!(
         v.transition,
@@ -370,7 +520,7 @@ fn a_regression_is_suspected_then_confirmed_then_resolved() {
         log[0].ended,
         Some(perfwarden::model::verdict::Ending::Resolved)
     );
-    assert_eq!(log[0].ended_run, Some(9));
+    assert_eq!(log[0].ended_run, Some(10));
 
     let report = perfwarden::detect::health::HealthReport::build(&store, None).unwrap();
     assert_eq!(report.host_score, Some(100.0), "resolved: nothing open");
@@ -400,7 +550,7 @@ fn the_same_results_under_another_fingerprint_are_a_new_epoch_not_a_regression()
         &mut Silent,
     )
     .unwrap();
-    let verdicts = perfwarden::detect::evaluate_run(&store, &outcome.run).unwrap();
+    let verdicts = perfwarden::detect::evaluate_run(&store, &outcome.run, &ages()).unwrap();
     assert_eq!(
         verdicts[0].outcome,
         Outcome::NewEpoch,
@@ -414,25 +564,43 @@ fn the_same_results_under_another_fingerprint_are_a_new_epoch_not_a_regression()
 }
 
 #[test]
-fn a_failed_benchmark_is_a_critical_regression() {
+fn a_benchmark_failing_from_its_first_run_is_failing_and_a_later_failure_is_critical() {
     use perfwarden::model::verdict::{Outcome, Severity};
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let clock = FakeClock::new();
-    let outcome = runner::run_suite(
-        &context(&store, &clock, CancelToken::new()),
-        vec![plan(
-            "broken",
-            &clock,
-            vec![FakeStep::Fail("no such device".into())],
-        )],
-        &mut Silent,
-    )
-    .unwrap();
-    let verdicts = perfwarden::detect::evaluate_run(&store, &outcome.run).unwrap();
-    assert_eq!(verdicts[0].outcome, Outcome::Regression);
-    assert_eq!(verdicts[0].severity, Some(Severity::Critical));
-    assert!(verdicts[0].explanation.contains("no such device"));
+    let fail = |store: &Store| {
+        let outcome = runner::run_suite(
+            &context(store, &clock, CancelToken::new()),
+            vec![plan(
+                "steady",
+                &clock,
+                vec![FakeStep::Fail("no such device".into())],
+            )],
+            &mut Silent,
+        )
+        .unwrap();
+        perfwarden::detect::evaluate_run(store, &outcome.run, &ages())
+            .unwrap()
+            .remove(0)
+    };
+    let v = fail(&store);
+    assert_eq!(v.outcome, Outcome::Failing, "{}", v.explanation);
+    assert_eq!(v.severity, None);
+    assert!(
+        v.explanation.contains("never succeeded"),
+        "{}",
+        v.explanation
+    );
+    assert!(v.explanation.contains("no such device"));
+    assert!(store.open_regressions().unwrap().is_empty());
+
+    // Once it has worked, a failure is a critical regression.
+    run_and_judge(&store, &clock, 100);
+    let v = fail(&store);
+    assert_eq!(v.outcome, Outcome::Regression);
+    assert_eq!(v.severity, Some(Severity::Critical));
+    assert!(v.explanation.contains("no such device"));
 }
 
 #[test]

@@ -20,6 +20,7 @@ fn run_record(suite: &str, started_days_ago: i64) -> RunRecord {
         host: "h".into(),
         agent_version: "test".into(),
         fingerprint: "abc".into(),
+        environment: None,
         benchmarks: vec!["a".into(), "b".into()],
         note: None,
         trigger: None,
@@ -56,6 +57,8 @@ fn result(run: &RunRecord, bench: &str, samples: &[f64]) -> BenchmarkResult {
         summary: Some(stats::summarize(samples)),
         latency: None,
         details: None,
+        quick: false,
+        busy_host: false,
     }
 }
 
@@ -304,4 +307,70 @@ fn run_counters_count_each_ended_run_once_and_survive_retention() {
             (("weekly".into(), "success".into()), 3)
         ]
     );
+}
+
+/// A database written by the release before the fingerprint split (schema 4: four runs of
+/// two probes, the last one `--quick`; `tests/fixtures/schema-v4/`, made with that
+/// release's `perfwarden run` on `config.toml`) opens with every result and sample intact,
+/// its combined fingerprint mapped onto a hardware lineage and its kernel, OS and agent
+/// version kept as each run's software environment.
+#[test]
+fn a_schema_4_database_keeps_every_result_through_the_fingerprint_split() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v4");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture.join("perfwarden.redb"),
+        dir.path().join("perfwarden.redb"),
+    )
+    .unwrap();
+    let expected: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("expected.json")).unwrap())
+            .unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let runs = store.runs(None, None).unwrap();
+    assert_eq!(runs.len(), 4);
+    let lineage = &runs[0].fingerprint;
+    assert_ne!(lineage, "629ebadb51fd", "the combined hash is replaced");
+    let hardware = store
+        .fingerprint(lineage)
+        .unwrap()
+        .expect("hardware record");
+    assert_eq!(hardware.cpu_model, "AMD EPYC");
+    assert_eq!(hardware.short_hash(), *lineage);
+    assert!(store.fingerprint("629ebadb51fd").unwrap().is_none());
+    for run in &runs {
+        assert_eq!(&run.fingerprint, lineage, "one lineage");
+        let environment = store
+            .environment(run.environment.as_deref().expect("environment hash"))
+            .unwrap()
+            .expect("environment record");
+        assert_eq!(environment.kernel.as_deref(), Some("6.18.44-fc-v1045"));
+        assert_eq!(environment.os_version.as_deref(), Some("12"));
+        assert_eq!(environment.agent_version.as_deref(), Some("0.1.0"));
+        assert_eq!(environment.microcode, None, "not recorded then: unknown");
+    }
+    for row in &expected {
+        let run_id = row["run_id"].as_u64().unwrap();
+        let benchmark = row["benchmark"].as_str().unwrap();
+        let result = store
+            .results(run_id)
+            .unwrap()
+            .into_iter()
+            .find(|r| r.benchmark == benchmark)
+            .expect("result kept");
+        let summary = result.summary.as_ref().unwrap();
+        assert_eq!(summary.median, row["median"].as_f64().unwrap());
+        assert_eq!(summary.count as u64, row["count"].as_u64().unwrap());
+        assert_eq!(result.config_hash, row["config_hash"].as_str().unwrap());
+        assert_eq!(result.quick, row["quick"].as_bool().unwrap());
+        assert_eq!(&result.fingerprint, lineage);
+        assert_eq!(
+            store.samples(run_id, benchmark).unwrap().len() as u64,
+            row["count"].as_u64().unwrap()
+        );
+    }
+    drop(store);
+    // Opening again changes nothing.
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(&store.runs(None, None).unwrap()[0].fingerprint, lineage);
 }

@@ -8,7 +8,9 @@
 //!   and the baseline restarts at its first run.
 
 use super::{CommandError, Globals, Outcome, nothing_stored};
-use crate::detect::verdict::{self, MIN_BASELINE_RUNS};
+use crate::config::Config;
+use crate::detect::baseline::{self, AgeLimits, MIN_BASELINE_RUNS};
+use crate::detect::verdict::{self, BenchmarkPast};
 use crate::model::verdict::{Ending, RegressionState};
 use crate::report::{self, BaselineReport, BaselineView};
 use crate::store::Store;
@@ -62,22 +64,33 @@ fn known_benchmark(store: &Store, benchmark: &str) -> Result<(), CommandError> {
     }
 }
 
-fn view(store: &Store, benchmark: &str) -> Result<Option<BaselineView>, CommandError> {
-    let Some(latest) = store.history(benchmark, None)?.into_iter().next_back() else {
+fn view(
+    store: &Store,
+    config: &Config,
+    ages: &AgeLimits,
+    benchmark: &str,
+) -> Result<Option<BaselineView>, CommandError> {
+    let past = BenchmarkPast::read(store, benchmark)?;
+    let Some(latest) = past.history.last() else {
         return Ok(None);
     };
-    let open = store
-        .open_regressions()?
-        .into_iter()
-        .find(|r| r.benchmark == benchmark);
-    let excluded = open.as_ref().map(|r| r.runs.clone()).unwrap_or_default();
     // The baseline the *next* run would use: as if a run came after the latest one.
+    let now = chrono::Utc::now();
     let mut next = latest.clone();
     next.run_id = store.next_run_id()?;
-    next.started_at = chrono::Utc::now();
-    let runs = verdict::select_baseline(store, &next, &excluded)?;
+    next.started_at = now;
+    let max_age = ages.of(benchmark);
+    let runs = verdict::select_baseline(store, &past, &next, max_age)?;
+    let times: Vec<_> = past
+        .baseline_results(&next, max_age)
+        .iter()
+        .map(|r| r.started_at)
+        .collect();
+    let upcoming = baseline::upcoming_runs(config, benchmark, now, 12);
     let medians: Vec<f64> = runs.iter().map(|r| r.median).collect();
     let cv = verdict::run_to_run_cv(&runs);
+    let tolerance = latest.options.tolerance;
+    let mdc = verdict::minimum_detectable_change(&runs, latest.metric.direction, tolerance);
     Ok(Some(BaselineView {
         benchmark: benchmark.to_string(),
         unit: latest.metric.display_unit(),
@@ -90,7 +103,12 @@ fn view(store: &Store, benchmark: &str) -> Result<Option<BaselineView>, CommandE
         run_to_run_cv: cv,
         starts_at_run: store.baseline_start(benchmark)?,
         sufficient: runs.len() >= MIN_BASELINE_RUNS,
-        open_regression: open,
+        next_verdict: baseline::next_verdict(&times, max_age, &upcoming, now),
+        age_limit_days: max_age.num_seconds() as f64 / 86_400.0,
+        tolerance,
+        minimum_detectable_change: mdc,
+        too_noisy: mdc.is_some_and(|m| m > tolerance + 1e-12),
+        open_regression: past.open,
     }))
 }
 
@@ -105,9 +123,11 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
                 }
                 None => store.benchmark_names()?,
             };
+            let config = globals.load_config()?;
+            let ages = AgeLimits::from_config(&config);
             let mut baselines = Vec::new();
             for name in names {
-                if let Some(v) = view(&store, &name)? {
+                if let Some(v) = view(&store, &config, &ages, &name)? {
                     baselines.push(v);
                 }
             }

@@ -4,6 +4,7 @@
 
 mod analyze;
 mod baseline;
+mod changes;
 mod check;
 mod compare;
 mod config_cmd;
@@ -67,11 +68,13 @@ pub enum Command {
     Runs(runs::Args),
     /// Show one stored run
     Show(show::Args),
+    /// What changed on the host (software, hardware) from run to run
+    Changes(changes::Args),
     /// One benchmark's results over time
     History(history::Args),
     /// Compare two runs benchmark by benchmark
     Compare(compare::Args),
-    /// Print this host's environment fingerprint
+    /// Print this host's hardware identity and software environment
     Fingerprint(fingerprint::Args),
     /// Change points and drift of any series from a file (does not touch the database)
     Analyze(analyze::Args),
@@ -93,6 +96,7 @@ impl Command {
         matches!(
             self,
             Command::Runs(_)
+                | Command::Changes(_)
                 | Command::Show(_)
                 | Command::History(_)
                 | Command::Compare(_)
@@ -138,6 +142,7 @@ fn dispatch(globals: &Globals, command: Command) -> Result<Outcome, CommandError
         Command::Config(args) => config_cmd::run(globals, args),
         Command::Runs(args) => runs::run(globals, args),
         Command::Show(args) => show::run(globals, args),
+        Command::Changes(args) => changes::run(globals, args),
         Command::History(args) => history::run(globals, args),
         Command::Compare(args) => compare::run(globals, args),
         Command::Fingerprint(args) => fingerprint::run(globals, args),

@@ -71,6 +71,7 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
     let otlp = crate::export::otlp_settings(&config);
     let run = SuiteRun {
         store: &store,
+        config: &config,
         suite: args.suite.clone(),
         quick: args.quick,
         trigger: Trigger::Manual,

@@ -77,6 +77,8 @@ pub struct SuiteConfig {
 pub struct AgentConfig {
     pub state_dir: Option<PathBuf>,
     pub retention: Duration,
+    /// Packages whose installed version is recorded with every run's software environment.
+    pub packages: Vec<String>,
 }
 
 /// Where the config came from.
@@ -115,6 +117,7 @@ pub struct Config {
 struct RawAgent {
     state_dir: Option<PathBuf>,
     retention: Option<ConfigDuration>,
+    packages: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -682,6 +685,22 @@ impl Config {
             );
         }
 
+        let packages = agent.packages.unwrap_or_default();
+        for (i, name) in packages.iter().enumerate() {
+            let valid = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-._:".contains(c));
+            if !valid {
+                problems.add_keyed(
+                    &["agent", "packages"],
+                    format!("agent.packages[{i}]"),
+                    format!("`{name}` is not a package name"),
+                    Some("use the name dpkg or rpm knows, e.g. \"openssl\" or \"libc6\"".into()),
+                );
+            }
+        }
+
         let daemon = daemon::validate(daemon_table, quiet_table, &mut problems);
         let export = export::validate(prometheus_table, otlp_table, &mut problems);
         let load = load::validate(load_table, &mut problems);
@@ -903,6 +922,7 @@ impl Config {
             agent: AgentConfig {
                 state_dir: agent.state_dir,
                 retention,
+                packages,
             },
             daemon,
             export,

@@ -206,15 +206,6 @@ impl Daemon {
     }
 }
 
-/// Time zone and splay for `config` on this host.
-fn timing(config: &Config, host_id: &str) -> (Tz, Duration) {
-    let timezone = config
-        .daemon
-        .timezone
-        .unwrap_or_else(scheduler::host_timezone);
-    (timezone, splay::splay_for(host_id, config.daemon.splay))
-}
-
 /// Runs the daemon until SIGTERM or SIGINT. Returns the process exit code.
 pub(crate) fn run(options: DaemonOptions) -> Result<i32, CommandError> {
     let config = Config::load(options.config.as_deref())
@@ -237,7 +228,7 @@ pub(crate) fn run(options: DaemonOptions) -> Result<i32, CommandError> {
     }
     let socket = control::socket_path(Some(&config), &state_dir);
     let host_id = splay::host_id();
-    let (timezone, splay) = timing(&config, &host_id);
+    let (timezone, splay) = scheduler::timing(&config, &host_id);
     let now = Utc::now();
     let (mut agenda, notices) = Agenda::new(
         scheduler::schedules(&config, timezone, splay),
@@ -621,9 +612,11 @@ async fn execute_job(daemon: Arc<Daemon>, job: Job) -> JobEnd {
     daemon.lock().phase = Phase::Running;
 
     let runner = daemon.clone();
+    let config = config.clone();
     let outcome = tokio::task::spawn_blocking(move || -> Result<SuiteOutcome, String> {
         let run = SuiteRun {
             store: &runner.store,
+            config: &config,
             suite: job.suite.clone(),
             quick: job.quick,
             trigger: job.trigger,
@@ -793,7 +786,7 @@ fn reload(daemon: &Daemon) {
     let now = Utc::now();
     match Config::load(daemon.options.config.as_deref()) {
         Ok(config) => {
-            let (timezone, splay) = timing(&config, &daemon.host_id);
+            let (timezone, splay) = scheduler::timing(&config, &daemon.host_id);
             let mut shared = daemon.lock();
             if config.daemon.socket != shared.config.daemon.socket
                 || config.daemon.socket_group != shared.config.daemon.socket_group

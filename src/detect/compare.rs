@@ -172,16 +172,28 @@ pub fn compare_runs(
     Ok(rows)
 }
 
-/// A change of the environment fingerprint since the suite's previous run.
+/// What changed on the host since the suite's previous run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentChange {
     pub previous_run: u64,
     pub previous_fingerprint: String,
     pub fingerprint: String,
+    /// Hardware fields that differ: a new baseline lineage (empty when only the software
+    /// changed).
     pub changed_fields: Vec<String>,
+    /// The software that changed: measured against the old baselines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software: Option<crate::model::records::EnvironmentDiff>,
 }
 
-/// Whether `run`'s fingerprint differs from the previous run of the same suite.
+impl EnvironmentChange {
+    /// The hardware changed (a new lineage), not only the software.
+    pub fn hardware_changed(&self) -> bool {
+        self.previous_fingerprint != self.fingerprint
+    }
+}
+
+/// Whether `run`'s hardware or software differs from the previous run of the same suite.
 pub fn environment_change(
     store: &Store,
     run: &RunRecord,
@@ -193,14 +205,25 @@ pub fn environment_change(
     let Some(previous) = previous else {
         return Ok(None);
     };
-    if previous.fingerprint == run.fingerprint {
+    let software = match (&previous.environment, &run.environment) {
+        (Some(old), Some(new)) if old != new => {
+            match (store.environment(old)?, store.environment(new)?) {
+                (Some(old), Some(new)) => crate::runner::environment::diff(previous.id, &old, &new),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let hardware = previous.fingerprint != run.fingerprint;
+    if !hardware && software.is_none() {
         return Ok(None);
     }
     let fields = match (
+        hardware,
         store.fingerprint(&previous.fingerprint)?,
         store.fingerprint(&run.fingerprint)?,
     ) {
-        (Some(old), Some(new)) => changed_fields(&old, &new),
+        (true, Some(old), Some(new)) => changed_fields(&old, &new),
         _ => Vec::new(),
     };
     Ok(Some(EnvironmentChange {
@@ -208,7 +231,76 @@ pub fn environment_change(
         previous_fingerprint: previous.fingerprint,
         fingerprint: run.fingerprint.clone(),
         changed_fields: fields,
+        software,
     }))
+}
+
+/// One run at which something changed on the host since the run before it (any suite).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostChange {
+    pub run_id: u64,
+    pub suite: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// The software that changed (field, before, after).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub software: Option<crate::model::records::EnvironmentDiff>,
+    /// Hardware fields that changed (a new baseline lineage); empty when none did.
+    pub hardware: Vec<String>,
+}
+
+/// Every change on the host from run to run, oldest first; only runs started at or after
+/// `since` are listed (the run before the first listed one is still compared with).
+pub fn host_changes(
+    store: &Store,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Vec<HostChange>, StoreError> {
+    let mut runs = store.runs(None, None)?;
+    runs.sort_by_key(|r| r.id);
+    let mut environments = std::collections::HashMap::new();
+    let mut environment =
+        |hash: &str| -> Result<Option<crate::model::records::SoftwareEnvironment>, StoreError> {
+            if let Some(known) = environments.get(hash) {
+                return Ok(Clone::clone(known));
+            }
+            let read = store.environment(hash)?;
+            environments.insert(hash.to_string(), read.clone());
+            Ok(read)
+        };
+    let mut out = Vec::new();
+    for pair in runs.windows(2) {
+        let (before, run) = (&pair[0], &pair[1]);
+        if since.is_some_and(|s| run.started_at < s) {
+            continue;
+        }
+        let software = match (&before.environment, &run.environment) {
+            (Some(old), Some(new)) if old != new => match (environment(old)?, environment(new)?) {
+                (Some(old), Some(new)) => crate::runner::environment::diff(before.id, &old, &new),
+                _ => None,
+            },
+            _ => None,
+        };
+        let hardware = if before.fingerprint != run.fingerprint {
+            match (
+                store.fingerprint(&before.fingerprint)?,
+                store.fingerprint(&run.fingerprint)?,
+            ) {
+                (Some(old), Some(new)) => changed_fields(&old, &new),
+                _ => vec!["fingerprint".to_string()],
+            }
+        } else {
+            Vec::new()
+        };
+        if software.is_some() || !hardware.is_empty() {
+            out.push(HostChange {
+                run_id: run.id,
+                suite: run.suite.clone(),
+                started_at: run.started_at,
+                software,
+                hardware,
+            });
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

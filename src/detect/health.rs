@@ -10,9 +10,10 @@
 //! | open minor regression | 8 (4 while suspected) |
 //! | SLO not met in the latest run | 10 each |
 //! | worsening drift over 30 days (Mann-Kendall p < 0.01, ≥ tolerance) | 5 |
+//! | benchmark failing in the latest run that never succeeded | 10 |
 //!
-//! A failed or timed-out benchmark is already an open critical regression, so it is not
-//! counted twice. The score is never below 0. Grades: A ≥ 90, B ≥ 75, C ≥ 60, D ≥ 40, else
+//! A failed or timed-out benchmark that had worked is already an open critical regression,
+//! so it is not counted twice. The score is never below 0. Grades: A ≥ 90, B ≥ 75, C ≥ 60, D ≥ 40, else
 //! F. The host's score is its worst suite's: a host is as healthy as the weakest thing it
 //! runs.
 
@@ -65,14 +66,28 @@ pub(crate) fn regression_points(r: &Regression) -> f64 {
 
 pub(crate) const SLO_POINTS: f64 = 10.0;
 pub(crate) const DRIFT_POINTS: f64 = 5.0;
+pub(crate) const FAILING_POINTS: f64 = 10.0;
 
-/// Scores a suite from its open regressions, its unmet SLOs (benchmark, expression) and
-/// its worsening drifts (benchmark, relative change over the window).
-pub fn score(
-    regressions: &[Regression],
-    unmet_slos: &[(String, String)],
-    drifts: &[(String, f64)],
-) -> Health {
+/// The findings a suite's score is made of.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Findings<'a> {
+    pub regressions: &'a [Regression],
+    /// (benchmark, SLO expression) not met in the latest run.
+    pub unmet_slos: &'a [(String, String)],
+    /// (benchmark, relative change over the window) drifting worse.
+    pub drifts: &'a [(String, f64)],
+    /// Benchmarks failing in the latest run that never succeeded.
+    pub failing: &'a [String],
+}
+
+/// Scores a suite from its findings.
+pub fn score(findings: Findings) -> Health {
+    let Findings {
+        regressions,
+        unmet_slos,
+        drifts,
+        failing,
+    } = findings;
     let mut deductions = Vec::new();
     for r in regressions {
         deductions.push(Deduction {
@@ -103,6 +118,13 @@ pub fn score(
             benchmark: benchmark.clone(),
             points: DRIFT_POINTS,
             reason: format!("drifting worse, {:+.1}% over 30 days", change * 100.0),
+        });
+    }
+    for benchmark in failing {
+        deductions.push(Deduction {
+            benchmark: benchmark.clone(),
+            points: FAILING_POINTS,
+            reason: "failing, and has never succeeded in this configuration".into(),
         });
     }
     let lost: f64 = deductions.iter().map(|d| d.points).sum();
@@ -196,8 +218,12 @@ impl HealthReport {
             let mut slo_violations = Vec::new();
             let mut drifts = Vec::new();
             let mut shifts = Vec::new();
+            let mut failing = Vec::new();
             for result in &results {
                 if let Some(verdict) = store.verdict(run.id, &result.benchmark)? {
+                    if verdict.outcome == Outcome::Failing {
+                        failing.push(result.benchmark.clone());
+                    }
                     for outcome in verdict.slo.iter().filter(|o| o.met == Some(false)) {
                         slo_violations.push(SloViolation {
                             benchmark: result.benchmark.clone(),
@@ -239,7 +265,12 @@ impl HealthReport {
                     )
                 })
                 .collect();
-            let health = score(&open, &unmet, &worsening);
+            let health = score(Findings {
+                regressions: &open,
+                unmet_slos: &unmet,
+                drifts: &worsening,
+                failing: &failing,
+            });
             let environment_change = detect::environment_change(store, &run)?;
             let recommendations = recommend(
                 &open,
@@ -359,17 +390,28 @@ fn recommend(
         });
     }
     if let Some(env) = environment {
-        out.push(Recommendation {
-            benchmark: String::new(),
-            finding: format!(
-                "environment changed at run {} ({})",
-                run.id,
-                env.changed_fields.join(", ")
-            ),
-            next_step:
-                "baselines restart under the new fingerprint; confirm the change was intended"
-                    .into(),
-        });
+        if let Some(software) = &env.software {
+            out.push(Recommendation {
+                benchmark: String::new(),
+                finding: format!(
+                    "software changed at run {}: {}",
+                    run.id,
+                    software.summary()
+                ),
+                next_step: "judged against the baselines from before the change: a regression opened at this run names it as its likely cause; `perfwarden changes` lists every change".into(),
+            });
+        }
+        if env.hardware_changed() {
+            out.push(Recommendation {
+                benchmark: String::new(),
+                finding: format!(
+                    "hardware changed at run {} ({})",
+                    run.id,
+                    env.changed_fields.join(", ")
+                ),
+                next_step: "a new baseline lineage starts on the new hardware; confirm the change was intended".into(),
+            });
+        }
     }
     out
 }
@@ -417,28 +459,39 @@ mod tests {
             explanation: String::new(),
             ended: None,
             ended_run: None,
+            recovering_runs: 0,
+            cause: None,
+            changes: Vec::new(),
         }
     }
 
     #[test]
     fn the_formula_line_by_line() {
-        let h = score(
-            &[
+        let h = score(Findings {
+            regressions: &[
                 regression(Severity::Major, RegressionState::Confirmed),
                 regression(Severity::Critical, RegressionState::Suspected),
             ],
-            &[("b".into(), "median > 5/s".into())],
-            &[("c".into(), -0.07)],
-        );
-        // 100 − 20 − 20 − 10 − 5 = 45 (by hand).
-        assert_eq!(h.score, 45.0);
-        assert_eq!(h.grade, 'D');
-        assert_eq!(h.deductions.len(), 4);
-        assert_eq!(score(&[], &[], &[]).grade, 'A');
+            unmet_slos: &[("b".into(), "median > 5/s".into())],
+            drifts: &[("c".into(), -0.07)],
+            failing: &["d".into()],
+        });
+        // 100 − 20 − 20 − 10 − 5 − 10 = 35 (by hand).
+        assert_eq!(h.score, 35.0);
+        assert_eq!(h.grade, 'F');
+        assert_eq!(h.deductions.len(), 5);
+        assert_eq!(score(Findings::default()).grade, 'A');
         let many: Vec<Regression> = (0..5)
             .map(|_| regression(Severity::Critical, RegressionState::Confirmed))
             .collect();
-        assert_eq!(score(&many, &[], &[]).score, 0.0);
+        assert_eq!(
+            score(Findings {
+                regressions: &many,
+                ..Findings::default()
+            })
+            .score,
+            0.0
+        );
     }
 
     #[test]

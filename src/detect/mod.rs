@@ -2,7 +2,8 @@
 //!
 //! - [`compare`]: the plain change of a result against the previous comparable runs, and
 //!   whether the environment fingerprint changed since the suite's previous run;
-//! - [`verdict`]: baselines, the gated regression verdict, severities and the
+//! - [`baseline`]: which earlier runs a result is judged against, and for how long;
+//! - [`verdict`]: the gated regression verdict, severities and the
 //!   suspected → confirmed → resolved state machine, persisted per run;
 //! - [`history`]: change points and drift of a series (stored history, or `analyze`);
 //! - [`slo`]: absolute thresholds per benchmark;
@@ -12,13 +13,16 @@
 //! Everything here is computed from data read from the store; the judging functions are
 //! pure, so tests and the evaluation run them without a database.
 
+pub mod baseline;
 pub(crate) mod compare;
 pub mod evaluation;
 pub mod health;
 pub(crate) mod history;
 pub(crate) mod verdict;
 
+pub use baseline::AgeLimits;
 pub use compare::{
-    Assessment, Change, EnvironmentChange, change_against_history, compare_runs, environment_change,
+    Assessment, Change, EnvironmentChange, HostChange, change_against_history, compare_runs,
+    environment_change, host_changes,
 };
 pub use verdict::evaluate_run;

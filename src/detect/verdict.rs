@@ -1,12 +1,10 @@
 //! Regression verdicts: is this result worse than the benchmark's baseline, how much, and
 //! is it confirmed?
 //!
-//! **Baseline** ([`select_baseline`]): the last 10 comparable runs (same benchmark, same
-//! probe parameters, same environment fingerprint, status ok, at most 30 days older, not
-//! before the benchmark's baseline start, and not part of its open regression). Fewer than
-//! 5 → `insufficient_baseline`, and only a critical change can alert. No comparable run but
-//! history under another fingerprint → `new_epoch`: an environment notice, never a
-//! regression.
+//! **Baseline**: see [`super::baseline`] — the last 10 clean, comparable runs within an age
+//! limit that follows the schedule. Fewer than 5 → `insufficient_baseline`, and only a
+//! critical change can alert (on a busy host, only against at least 3 runs). No comparable run but history on
+//! other hardware → `new_epoch`: an environment notice, never a regression.
 //!
 //! **Gates**, all in the metric's worse direction ([`judge`]):
 //! 1. sample level — one-sided Mann-Whitney U (normal approximation, ≥ 10 samples per
@@ -14,48 +12,66 @@
 //!    with Benjamini-Hochberg across the benchmarks of the run; adjusted p < 0.05;
 //! 2. run level — the current median lies beyond the one-sided 99% prediction bound of
 //!    the baseline runs' medians (absorbs run-to-run noise that samples cannot show);
-//! 3. practical — the change is at least the tolerance: max(configured tolerance, twice
-//!    the run-to-run coefficient of variation of the baseline medians);
-//! 4. effect — the change's seeded bootstrap 95% interval; its lower bound, widened in
+//! 3. practical — the change is at least the tolerance: max(configured tolerance, three
+//!    times the run-to-run coefficient of variation of the baseline medians);
+//! 4. effect — the change's seeded bootstrap 95% interval, its lower bound widened in
 //!    quadrature by the baseline's between-run spread (the part of the run-to-run variance
-//!    that the samples do not explain), gives the **severity**: minor from the tolerance, major from 15%, critical from 30% (per
-//!    benchmark `major`, `critical`). A lower bound under the tolerance is no regression.
+//!    that the samples do not explain). A lower bound above zero makes a change that passed
+//!    gates 1-3 a **minor** regression; a lower bound from 15% makes it **major**, from 30%
+//!    **critical** (per benchmark `major`, `critical`).
 //!
-//! A failed or timed-out benchmark is a critical regression. **States**: the first run
-//! that regresses opens a `suspected` regression; the next run that agrees (gates 1-3:
-//! worse by the tolerance, beyond the prediction bound) `confirms` it (a critical whose lower bound is at least twice the critical threshold is
-//! confirmed at once); a worse severity later `escalates` it; a run back within tolerance
-//! `resolves` it. Improvements are reported, never alerted.
+//! So a sustained change of the tolerance is reported once the benchmark's noise lets a run
+//! tell it apart: the **minimum detectable change** ([`minimum_detectable_change`]) is the
+//! larger of the tolerance and the distance gates 2-3 put between the baseline and a
+//! flagged run; a benchmark whose minimum is above its configured tolerance is too noisy
+//! for it, and reports say so.
+//!
+//! A failed or timed-out benchmark that has succeeded before is a critical regression; one
+//! that never succeeded is `failing`. **States**: the first run that regresses opens a
+//! `suspected` regression; a later run that agrees — gates 1-2, and the mean change of the
+//! suspicion's runs with this one is at least the tolerance — `confirms` it (a critical
+//! whose lower bound is at least twice the critical threshold is confirmed at once); a worse
+//! severity later `escalates` it. A suspicion clears with one run back within tolerance; a
+//! confirmed regression `resolves` only after [`RESOLVING_RUNS`] consecutive runs back
+//! (closer to the baseline than to the regressed level, and within the tolerance). A run on
+//! a busy host judged against a baseline of mostly quiet runs can raise a suspicion but
+//! neither confirm nor resolve one (its slowness may be the load); on a host that is busy
+//! at every run, busy runs are its normal and are judged as usual. `--quick` runs are
+//! judged for information only. Improvements are reported, never alerted.
 //!
 //! The change is `worse_change`: the relative change of the median turned so that
 //! positive is worse (a throughput drop of 12% and a latency rise of 12% are both +0.12).
 
 use chrono::Duration as ChronoDuration;
 
+use super::baseline::{self, AgeLimits, Candidate, Exclusions, MIN_BASELINE_RUNS};
 use super::compare::Change;
 use crate::model::event::Event;
 use crate::model::history::Trend;
 use crate::model::metric::Direction;
 use crate::model::records::{BenchStatus, BenchmarkResult, RunRecord};
 use crate::model::verdict::{
-    Ending, Evidence, HistoryShift, NoiseProfile, Outcome, Regression, RegressionState, Severity,
-    Transition, Verdict,
+    Ending, Evidence, HistoryShift, NoiseProfile, Outcome, RESOLVING_RUNS, Regression,
+    RegressionState, Severity, Transition, Verdict,
 };
 use crate::stats;
 use crate::store::{Store, StoreError};
 
-/// Baseline runs used at most.
-pub(crate) const BASELINE_RUNS: usize = 10;
-/// Fewer baseline runs than this give `insufficient_baseline`.
-pub(crate) const MIN_BASELINE_RUNS: usize = 5;
-/// Baseline runs are at most this old.
-pub(crate) const BASELINE_WINDOW_DAYS: i64 = 30;
+/// A run on a busy host alerts from a short baseline (under [`MIN_BASELINE_RUNS`]) only
+/// with at least this many runs: fewer give no run-to-run spread to weigh the load against.
+pub(crate) const MIN_RUNS_FOR_SHORT_BASELINE_ALERT: usize = 3;
+/// The drift of a benchmark is measured over this many days of run medians.
+pub(crate) const DRIFT_WINDOW_DAYS: i64 = 30;
 /// Samples per side for the Mann-Whitney gate.
 pub(crate) const MIN_SAMPLES_FOR_U_TEST: usize = 10;
 /// Significance of the (BH-adjusted) Mann-Whitney gate.
 pub(crate) const U_TEST_ALPHA: f64 = 0.05;
 /// Confidence of the one-sided prediction bound of the run-level gate.
 pub(crate) const PREDICTION_LEVEL: f64 = 0.99;
+/// The effective tolerance is at least this many run-to-run CVs of the baseline medians: a
+/// change inside three standard deviations of a benchmark's run-to-run noise is not told
+/// apart from it reliably enough for a 50-benchmark suite.
+pub(crate) const NOISE_TOLERANCE_FACTOR: f64 = 3.0;
 
 /// Change points and 30-day drift over the comparable history of `result`, up to it.
 fn history_findings(
@@ -65,11 +81,7 @@ fn history_findings(
     let comparable: Vec<&BenchmarkResult> = history
         .iter()
         .filter(|r| {
-            r.run_id <= result.run_id
-                && r.config_hash == result.config_hash
-                && r.fingerprint == result.fingerprint
-                && r.status == BenchStatus::Ok
-                && r.summary.is_some()
+            r.run_id <= result.run_id && baseline::comparable(r, result) && baseline::clean(r)
         })
         .collect();
     let medians: Vec<f64> = comparable.iter().filter_map(|r| r.primary()).collect();
@@ -88,7 +100,7 @@ fn history_findings(
             point,
         })
         .collect();
-    let since = result.started_at - ChronoDuration::days(BASELINE_WINDOW_DAYS);
+    let since = result.started_at - ChronoDuration::days(DRIFT_WINDOW_DAYS);
     let recent: Vec<f64> = comparable
         .iter()
         .filter(|r| r.started_at >= since)
@@ -184,9 +196,41 @@ pub(crate) struct JudgeInput<'a> {
     /// Mann-Whitney p-value, raw and after Benjamini-Hochberg.
     pub raw_p: Option<f64>,
     pub adjusted_p: Option<f64>,
-    /// The benchmark has an open regression: this run only has to agree with it.
-    pub agreeing: bool,
+    /// The changes of the open regression's runs so far (empty: none open): this run only
+    /// has to agree with it.
+    pub agreeing: &'a [f64],
+    /// The host was busy before the run.
+    pub busy_host: bool,
     pub seed: u64,
+}
+
+/// The smallest sustained change one run can flag at the baseline's noise, a fraction: the
+/// configured tolerance, or the distance from the baseline to the prediction bound (gate 2)
+/// or three run-to-run CVs (gate 3) when the noise puts them further out. `None` under
+/// 2 baseline runs (no spread to judge by).
+pub(crate) fn minimum_detectable_change(
+    baseline: &[BaselineRun],
+    direction: Direction,
+    configured_tolerance: f64,
+) -> Option<f64> {
+    let medians: Vec<f64> = baseline.iter().map(|b| b.median).collect();
+    let cv = run_to_run_cv(baseline)?;
+    let centre = stats::median(&medians);
+    let bound = stats::prediction_bound(
+        &medians,
+        PREDICTION_LEVEL,
+        direction == Direction::LowerIsBetter,
+    )?;
+    let bound_distance = if centre == 0.0 {
+        0.0
+    } else {
+        ((bound - centre) / centre).abs()
+    };
+    Some(
+        configured_tolerance
+            .max(NOISE_TOLERANCE_FACTOR * cv)
+            .max(bound_distance),
+    )
 }
 
 /// Applies the gates to one successful result.
@@ -199,6 +243,7 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
         raw_p,
         adjusted_p,
         agreeing,
+        busy_host,
         seed,
     } = input;
     let pooled: Vec<f64> = baseline
@@ -258,7 +303,9 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
         let sampling = (worse_change - low).max(0.0);
         worse_change - (sampling * sampling + run_noise_margin * run_noise_margin).sqrt()
     });
-    let tolerance = thresholds.tolerance.max(2.0 * run_to_run_cv.unwrap_or(0.0));
+    let tolerance = thresholds
+        .tolerance
+        .max(NOISE_TOLERANCE_FACTOR * run_to_run_cv.unwrap_or(0.0));
     let prediction_bound = stats::prediction_bound(
         &medians,
         PREDICTION_LEVEL,
@@ -270,7 +317,7 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
             Some(Severity::Critical)
         } else if low >= thresholds.major {
             Some(Severity::Major)
-        } else if low >= tolerance {
+        } else if low > 0.0 && worse_change >= tolerance {
             Some(Severity::Minor)
         } else {
             None
@@ -286,6 +333,11 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
         run_noise_margin,
         run_to_run_cv,
         tolerance,
+        minimum_detectable_change: minimum_detectable_change(
+            baseline,
+            direction,
+            thresholds.tolerance,
+        ),
         mann_whitney_p: raw_p,
         mann_whitney_p_adjusted: adjusted_p,
         prediction_bound,
@@ -295,11 +347,14 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
         (Some(l), Some(h)) => format!(" [{}, {}]", pct(l), pct(h)),
         _ => String::new(),
     };
-    let confirm_at_once = severity == Some(Severity::Critical)
+    let confirm_at_once = !busy_host
+        && severity == Some(Severity::Critical)
         && worse_low.is_some_and(|low| low >= 2.0 * thresholds.critical);
 
     if baseline.len() < MIN_BASELINE_RUNS {
-        if severity == Some(Severity::Critical) {
+        if severity == Some(Severity::Critical)
+            && (!busy_host || baseline.len() >= MIN_RUNS_FOR_SHORT_BASELINE_ALERT)
+        {
             return Judgement {
                 outcome: Outcome::Regression,
                 severity,
@@ -335,18 +390,36 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
             severity: Some(severity),
             confirm_at_once,
             explanation: format!(
-                "{} worse{interval} than the median of {} baseline runs; lower bound {} ≥ the {} threshold",
+                "{} worse{interval} than the median of {} baseline runs: {} (lower bound {})",
                 pct(worse_change),
                 baseline.len(),
+                match severity {
+                    Severity::Minor => format!("at least the tolerance of {}", pct(tolerance)),
+                    other => format!(
+                        "the lower bound reaches the {} threshold of {}",
+                        other.as_str(),
+                        pct(match other {
+                            Severity::Critical => thresholds.critical,
+                            _ => thresholds.major,
+                        })
+                    ),
+                },
                 pct(worse_low.unwrap_or(f64::NAN)),
-                severity.as_str()
             ),
             evidence: Some(evidence),
         };
     }
-    if agreeing && u_gate && run_gate && practical {
-        // An open regression only needs the next run to agree: worse by at least the
-        // tolerance and beyond the baseline's run-to-run spread. Its severity stays.
+    let mean_with_open =
+        (agreeing.iter().sum::<f64>() + worse_change) / (agreeing.len() + 1) as f64;
+    if !agreeing.is_empty()
+        && u_gate
+        && run_gate
+        && worse_change > 0.0
+        && mean_with_open >= tolerance
+    {
+        // An open regression only needs a later run to agree: beyond the baseline's
+        // run-to-run spread, with the mean change of the regression's runs at least the
+        // tolerance. Its severity stays.
         return Judgement {
             outcome: Outcome::Regression,
             severity: None,
@@ -379,7 +452,7 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
     } else if !u_gate {
         "samples not significantly worse".to_string()
     } else {
-        format!("interval{interval} reaches below the tolerance")
+        format!("interval{interval} reaches zero")
     };
     Judgement {
         outcome: Outcome::NoChange,
@@ -390,41 +463,102 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
     }
 }
 
-/// Comparable earlier runs for `result`, oldest first (at most [`BASELINE_RUNS`]).
-pub(crate) fn select_baseline(
-    store: &Store,
-    result: &BenchmarkResult,
-    excluded_runs: &[u64],
-) -> Result<Vec<BaselineRun>, StoreError> {
-    let history = store.history(&result.benchmark, None)?;
-    baseline_from_history(store, &history, result, excluded_runs)
+/// What baseline selection needs to know about one benchmark besides its results.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BenchmarkPast {
+    /// The benchmark's stored results, oldest first.
+    pub history: Vec<BenchmarkResult>,
+    pub exclusions: Exclusions,
+    pub open: Option<Regression>,
 }
 
-/// [`select_baseline`] over an already read history of the benchmark.
-fn baseline_from_history(
-    store: &Store,
-    history: &[BenchmarkResult],
-    result: &BenchmarkResult,
-    excluded_runs: &[u64],
-) -> Result<Vec<BaselineRun>, StoreError> {
-    let since = result.started_at - ChronoDuration::days(BASELINE_WINDOW_DAYS);
-    let start = store.baseline_start(&result.benchmark)?.unwrap_or(0);
-    let mut picked: Vec<&BenchmarkResult> = history
-        .iter()
-        .filter(|r| {
-            r.started_at >= since
-                && r.run_id < result.run_id
-                && r.run_id >= start
-                && r.config_hash == result.config_hash
-                && r.fingerprint == result.fingerprint
-                && r.status == BenchStatus::Ok
-                && r.summary.is_some()
-                && !excluded_runs.contains(&r.run_id)
+impl BenchmarkPast {
+    /// Reads the past of `benchmark`.
+    pub(crate) fn read(store: &Store, benchmark: &str) -> Result<BenchmarkPast, StoreError> {
+        let open = store
+            .open_regressions()?
+            .into_iter()
+            .find(|r| r.benchmark == benchmark);
+        let log: Vec<Regression> = store
+            .regression_log()?
+            .into_iter()
+            .filter(|r| r.benchmark == benchmark)
+            .collect();
+        Ok(BenchmarkPast {
+            history: store.history(benchmark, None)?,
+            exclusions: Exclusions::of(store.baseline_start(benchmark)?, open.as_ref(), &log),
+            open,
         })
-        .collect();
-    let drop = picked.len().saturating_sub(BASELINE_RUNS);
-    picked.drain(..drop);
-    picked
+    }
+
+    /// The stored results that form `result`'s baseline, oldest first.
+    pub(crate) fn baseline_results(
+        &self,
+        result: &BenchmarkResult,
+        max_age: chrono::Duration,
+    ) -> Vec<&BenchmarkResult> {
+        let candidates: Vec<Candidate> = self
+            .history
+            .iter()
+            .map(|r| Candidate::of(r, result))
+            .collect();
+        baseline::pick(
+            &candidates,
+            result.run_id,
+            result.started_at,
+            max_age,
+            &self.exclusions,
+        )
+        .into_iter()
+        .map(|i| &self.history[i])
+        .collect()
+    }
+
+    /// The benchmark's latest result before `result` on the same hardware (any status).
+    fn previous(&self, result: &BenchmarkResult) -> Option<&BenchmarkResult> {
+        self.history
+            .iter()
+            .rev()
+            .find(|r| r.run_id < result.run_id && r.fingerprint == result.fingerprint)
+    }
+
+    /// The benchmark succeeded before `result` in its configuration and lineage.
+    fn has_succeeded_before(&self, result: &BenchmarkResult) -> bool {
+        self.history.iter().any(|r| {
+            r.run_id < result.run_id
+                && baseline::comparable(r, result)
+                && r.status == BenchStatus::Ok
+        })
+    }
+
+    /// No comparable run before `result`, but earlier successful results on other hardware.
+    fn on_new_hardware(&self, result: &BenchmarkResult) -> bool {
+        let earlier = |r: &&BenchmarkResult| {
+            r.run_id < result.run_id
+                && r.config_hash == result.config_hash
+                && r.status == BenchStatus::Ok
+        };
+        !self
+            .history
+            .iter()
+            .filter(earlier)
+            .any(|r| r.fingerprint == result.fingerprint)
+            && self
+                .history
+                .iter()
+                .filter(earlier)
+                .any(|r| r.fingerprint != result.fingerprint)
+    }
+}
+
+/// The baseline runs of `result` (with their samples), oldest first.
+pub(crate) fn select_baseline(
+    store: &Store,
+    past: &BenchmarkPast,
+    result: &BenchmarkResult,
+    max_age: chrono::Duration,
+) -> Result<Vec<BaselineRun>, StoreError> {
+    past.baseline_results(result, max_age)
         .into_iter()
         .map(|r| {
             Ok(BaselineRun {
@@ -450,6 +584,20 @@ pub(crate) struct Subject<'a> {
     pub run_id: u64,
     /// The benchmark produced a result (not failed, timed out or interrupted).
     pub ok: bool,
+    /// The host was busy before the run: it may open a suspicion, not confirm or resolve.
+    pub busy_host: bool,
+    /// What changed in the software environment since the previous run, when something did.
+    pub cause: Option<&'a str>,
+}
+
+/// The run is back near the baseline: closer to it than to the regressed level and within
+/// the tolerance.
+fn back_within_tolerance(regression: &Regression, evidence: &Evidence) -> bool {
+    let limit = match regression.worse_change {
+        Some(level) if level > 0.0 => evidence.tolerance.min(level / 2.0),
+        _ => evidence.tolerance,
+    };
+    evidence.worse_change < limit
 }
 
 /// Applies a judgement to the benchmark's open regression (the state machine). Returns
@@ -464,7 +612,7 @@ pub(crate) fn advance(
     match (open, judgement.outcome) {
         (None, Outcome::Regression) => {
             let severity = judgement.severity.unwrap_or(Severity::Critical);
-            let state = if judgement.confirm_at_once {
+            let state = if judgement.confirm_at_once && !subject.busy_host {
                 RegressionState::Confirmed
             } else {
                 RegressionState::Suspected
@@ -486,6 +634,9 @@ pub(crate) fn advance(
                 explanation: judgement.explanation.clone(),
                 ended: None,
                 ended_run: None,
+                recovering_runs: 0,
+                cause: subject.cause.map(str::to_string),
+                changes: evidence.map(|e| e.worse_change).into_iter().collect(),
             };
             let transition = if state == RegressionState::Confirmed {
                 Transition::Confirmed
@@ -495,6 +646,18 @@ pub(crate) fn advance(
             (Some(regression.clone()), Some(transition), Some(regression))
         }
         (Some(mut r), Outcome::Regression) => {
+            r.last_run = run_id;
+            r.runs.push(run_id);
+            r.changes.extend(evidence.map(|e| e.worse_change));
+            r.recovering_runs = 0;
+            r.worse_change = evidence.map(|e| e.worse_change);
+            r.worse_change_low = evidence.and_then(|e| e.worse_change_low);
+            r.current_median = evidence.map(|e| e.current_median);
+            r.explanation = judgement.explanation.clone();
+            if subject.busy_host {
+                // A busy host's run is kept with the regression but changes nothing.
+                return (Some(r.clone()), Some(Transition::Continuing), Some(r));
+            }
             let severity = judgement.severity.unwrap_or(r.severity);
             let transition = if r.state == RegressionState::Suspected {
                 r.state = RegressionState::Confirmed;
@@ -505,12 +668,6 @@ pub(crate) fn advance(
                 Transition::Continuing
             };
             r.severity = r.severity.max(severity);
-            r.last_run = run_id;
-            r.runs.push(run_id);
-            r.worse_change = evidence.map(|e| e.worse_change);
-            r.worse_change_low = evidence.and_then(|e| e.worse_change_low);
-            r.current_median = evidence.map(|e| e.current_median);
-            r.explanation = judgement.explanation.clone();
             (Some(r.clone()), Some(transition), Some(r))
         }
         (Some(mut r), Outcome::NewEpoch) => {
@@ -519,8 +676,14 @@ pub(crate) fn advance(
             (None, Some(Transition::EnvironmentChanged), Some(r))
         }
         (Some(mut r), _) => {
-            let back = evidence.is_some_and(|e| e.worse_change < e.tolerance) && subject.ok;
-            if back {
+            if subject.busy_host || !subject.ok {
+                return (Some(r), None, None);
+            }
+            let back = evidence.is_some_and(|e| back_within_tolerance(&r, e));
+            r.recovering_runs = if back { r.recovering_runs + 1 } else { 0 };
+            let resolved = back
+                && (r.state == RegressionState::Suspected || r.recovering_runs >= RESOLVING_RUNS);
+            if resolved {
                 r.ended = Some(Ending::Resolved);
                 r.ended_run = Some(run_id);
                 (None, Some(Transition::Resolved), Some(r))
@@ -532,47 +695,45 @@ pub(crate) fn advance(
     }
 }
 
-/// Judges every result of `run`, advances the regressions and stores the verdicts.
-pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, StoreError> {
+/// Judges every result of `run`, advances the regressions and stores the verdicts. Baseline
+/// runs are at most `ages.of(benchmark)` old.
+pub fn evaluate_run(
+    store: &Store,
+    run: &RunRecord,
+    ages: &AgeLimits,
+) -> Result<Vec<Verdict>, StoreError> {
     let results = store.results(run.id)?;
-    let open: Vec<Regression> = store.open_regressions()?;
+    let open_before: Vec<Regression> = store.open_regressions()?;
 
     struct Pending {
         result: BenchmarkResult,
+        past: BenchmarkPast,
+        /// A busy run against a baseline of mostly quiet runs.
+        busy_mismatch: bool,
         baseline: Vec<BaselineRun>,
         current: Vec<f64>,
         raw_p: Option<f64>,
-        other_epoch: bool,
-        /// The benchmark's stored history, read once for all the steps below.
-        history: Vec<BenchmarkResult>,
     }
     let mut pending = Vec::new();
     for result in results {
-        let excluded: Vec<u64> = open
-            .iter()
-            .find(|r| r.benchmark == result.benchmark)
-            .map(|r| r.runs.clone())
-            .unwrap_or_default();
-        let history = store.history(&result.benchmark, None)?;
-        let baseline = baseline_from_history(store, &history, &result, &excluded)?;
+        let past = BenchmarkPast::read(store, &result.benchmark)?;
+        let max_age = ages.of(&result.benchmark);
+        let busy_mismatch = result.busy_host && {
+            let base = past.baseline_results(&result, max_age);
+            base.iter().filter(|b| b.busy_host).count() * 2 < base.len()
+        };
+        let baseline = select_baseline(store, &past, &result, max_age)?;
         let current = store.samples(run.id, &result.benchmark)?;
         let raw_p = (result.status == BenchStatus::Ok && !baseline.is_empty())
             .then(|| u_test_p(&baseline, &current, result.metric.direction))
             .flatten();
-        let other_epoch = baseline.is_empty()
-            && history.iter().any(|r| {
-                r.run_id < run.id
-                    && r.config_hash == result.config_hash
-                    && r.fingerprint != result.fingerprint
-                    && r.status == BenchStatus::Ok
-            });
         pending.push(Pending {
             result,
+            past,
+            busy_mismatch,
             baseline,
             current,
             raw_p,
-            other_epoch,
-            history,
         });
     }
     // Benjamini-Hochberg over the benchmarks that have a p-value.
@@ -583,12 +744,14 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
     let mut verdicts = Vec::new();
     let mut open_updates = Vec::new();
     let mut log = Vec::new();
+    let mut environments = EnvironmentCache::new(store, run)?;
     // The fingerprint this run's new epoch replaces (the first benchmark that shows it).
     let environment_change: Option<String> = pending
         .iter()
-        .filter(|p| p.other_epoch && p.result.status == BenchStatus::Ok)
+        .filter(|p| p.result.status == BenchStatus::Ok && p.past.on_new_hardware(&p.result))
         .find_map(|p| {
-            p.history
+            p.past
+                .history
                 .iter()
                 .rev()
                 .find(|h| {
@@ -606,22 +769,34 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
             major: r.options.major,
             critical: r.options.critical,
         };
-        let judgement = match r.status {
-            BenchStatus::Failed | BenchStatus::TimedOut => Judgement {
-                outcome: Outcome::Regression,
-                severity: Some(Severity::Critical),
-                confirm_at_once: false,
-                evidence: None,
-                explanation: format!(
-                    "the benchmark {}: {}",
-                    if r.status == BenchStatus::Failed {
-                        "failed"
-                    } else {
-                        "timed out"
-                    },
-                    r.error.clone().unwrap_or_default()
-                ),
-            },
+        let mut judgement = match r.status {
+            BenchStatus::Failed | BenchStatus::TimedOut => {
+                let what = if r.status == BenchStatus::Failed {
+                    "failed"
+                } else {
+                    "timed out"
+                };
+                let error = r.error.clone().unwrap_or_default();
+                if p.past.has_succeeded_before(r) {
+                    Judgement {
+                        outcome: Outcome::Regression,
+                        severity: Some(Severity::Critical),
+                        confirm_at_once: false,
+                        evidence: None,
+                        explanation: format!("the benchmark {what}: {error}"),
+                    }
+                } else {
+                    Judgement {
+                        outcome: Outcome::Failing,
+                        severity: None,
+                        confirm_at_once: false,
+                        evidence: None,
+                        explanation: format!(
+                            "the benchmark {what} and has never succeeded in this configuration: {error}"
+                        ),
+                    }
+                }
+            }
             BenchStatus::Interrupted => Judgement {
                 outcome: Outcome::NotEvaluated,
                 severity: None,
@@ -629,13 +804,13 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
                 evidence: None,
                 explanation: "interrupted: not judged".into(),
             },
-            BenchStatus::Ok if p.other_epoch => Judgement {
+            BenchStatus::Ok if p.past.on_new_hardware(r) => Judgement {
                 outcome: Outcome::NewEpoch,
                 severity: None,
                 confirm_at_once: false,
                 evidence: None,
                 explanation: format!(
-                    "first run under environment {}: a new baseline starts (no comparison across environments)",
+                    "first run on hardware {}: a new baseline lineage starts (levels on other hardware are shown, not judged)",
                     r.fingerprint
                 ),
             },
@@ -646,26 +821,63 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
                 thresholds,
                 raw_p: p.raw_p,
                 adjusted_p,
-                agreeing: open.iter().any(|o| o.benchmark == r.benchmark),
+                agreeing: p
+                    .past
+                    .open
+                    .as_ref()
+                    .map_or(&[][..], |o| o.changes.as_slice()),
+                busy_host: r.busy_host,
                 seed: seed_for(run.id, &r.benchmark),
             }),
         };
         let (change_points, drift) = if r.status == BenchStatus::Ok {
-            history_findings(&p.history, r)
+            history_findings(&p.past.history, r)
         } else {
             (Vec::new(), None)
         };
-        let previous = open.iter().find(|o| o.benchmark == r.benchmark).cloned();
-        let had_open = previous.is_some();
-        let subject = Subject {
-            benchmark: &r.benchmark,
-            suite: &run.suite,
-            config_hash: &r.config_hash,
-            fingerprint: &r.fingerprint,
-            run_id: run.id,
-            ok: r.status == BenchStatus::Ok,
+        let environment_change = match p.past.previous(r) {
+            Some(before) => environments.since(before.run_id)?,
+            None => None,
         };
-        let (now_open, transition, logged) = advance(previous, &judgement, subject);
+        let cause = environment_change.as_ref().map(|d| d.summary());
+        if let (Some(cause), Outcome::Regression) = (&cause, judgement.outcome) {
+            judgement.explanation.push_str(&format!(
+                "; the software changed since run {}: {cause}",
+                environment_change.as_ref().map_or(0, |d| d.since_run)
+            ));
+        }
+        let previous = p.past.open.clone();
+        let had_open = previous.is_some();
+        let (now_open, transition, logged) = if r.quick {
+            judgement
+                .explanation
+                .push_str(" (quick run: for information only; it neither opens, confirms nor resolves a regression)");
+            (previous, None, None)
+        } else {
+            if p.busy_mismatch {
+                judgement.explanation.push_str(
+                    " (the host was busy before the run and the baseline runs were mostly quiet: it can raise a suspicion, not confirm or resolve one)",
+                );
+            }
+            let subject = Subject {
+                benchmark: &r.benchmark,
+                suite: &run.suite,
+                config_hash: &r.config_hash,
+                fingerprint: &r.fingerprint,
+                run_id: run.id,
+                ok: r.status == BenchStatus::Ok,
+                busy_host: p.busy_mismatch,
+                cause: cause.as_deref(),
+            };
+            advance(previous, &judgement, subject)
+        };
+        if let Some(open) = now_open.as_ref().filter(|o| o.recovering_runs > 0) {
+            judgement.explanation.push_str(&format!(
+                "; {} of {RESOLVING_RUNS} consecutive runs back within tolerance that resolve the {} regression",
+                open.recovering_runs,
+                open.state.as_str()
+            ));
+        }
         if had_open || now_open.is_some() {
             open_updates.push((r.benchmark.clone(), now_open.clone()));
         }
@@ -679,36 +891,94 @@ pub fn evaluate_run(store: &Store, run: &RunRecord) -> Result<Vec<Verdict>, Stor
             severity: judgement.severity,
             state: now_open.as_ref().map(|o| o.state),
             transition,
-            evidence: judgement.evidence,
             explanation: judgement.explanation,
             slo: crate::model::slo::evaluate(r, crate::workload::records_of_kind(&r.kind)),
             noise: Some(NoiseProfile {
                 within_run_cv: r.summary.as_ref().map(|s| s.cv),
                 run_to_run_cv: run_to_run_cv(&p.baseline),
                 baseline_runs: p.baseline.len(),
+                minimum_detectable_change: minimum_detectable_change(
+                    &p.baseline,
+                    r.metric.direction,
+                    r.options.tolerance,
+                ),
+                tolerance: Some(r.options.tolerance),
             }),
+            evidence: judgement.evidence,
             change_points,
             drift,
+            environment_change,
         });
     }
-    let events = alert_events(store, run, &verdicts, &open, &environment_change)?;
+    let events = alert_events(store, run, &verdicts, &open_before, &environment_change)?;
     store.put_verdicts(&verdicts, &open_updates, &log, &events)?;
     Ok(verdicts)
 }
 
-/// The alert events of an evaluated run: regression transitions and a new environment.
+/// The software environments of runs, read once each, compared with the judged run's.
+struct EnvironmentCache<'a> {
+    store: &'a Store,
+    current: Option<crate::model::records::SoftwareEnvironment>,
+    runs: std::collections::HashMap<u64, Option<crate::model::records::EnvironmentDiff>>,
+}
+
+impl<'a> EnvironmentCache<'a> {
+    fn new(store: &'a Store, run: &RunRecord) -> Result<Self, StoreError> {
+        let current = match &run.environment {
+            Some(hash) => store.environment(hash)?,
+            None => None,
+        };
+        Ok(EnvironmentCache {
+            store,
+            current,
+            runs: std::collections::HashMap::new(),
+        })
+    }
+
+    /// What changed from run `before`'s environment to the judged run's; `None` when
+    /// nothing did or either is unknown.
+    fn since(
+        &mut self,
+        before: u64,
+    ) -> Result<Option<crate::model::records::EnvironmentDiff>, StoreError> {
+        if let Some(known) = self.runs.get(&before) {
+            return Ok(known.clone());
+        }
+        let old = match self.store.run(before)?.and_then(|r| r.environment) {
+            Some(hash) => self.store.environment(&hash)?,
+            None => None,
+        };
+        let diff = match (&old, &self.current) {
+            (Some(old), Some(new)) => crate::runner::environment::diff(before, old, new),
+            _ => None,
+        };
+        self.runs.insert(before, diff.clone());
+        Ok(diff)
+    }
+}
+
+/// The alert events of an evaluated run: regression transitions, a software change (a
+/// notice: measured against the old baselines) and new hardware (a new lineage).
 fn alert_events(
     store: &Store,
     run: &RunRecord,
     verdicts: &[Verdict],
     open_before: &[Regression],
-    environment_change: &Option<String>,
+    new_hardware: &Option<String>,
 ) -> Result<Vec<Event>, StoreError> {
     use crate::model::event;
     let host_id = crate::scheduler::splay::host_id();
     let now = chrono::Utc::now();
     let mut out = event::regression_events(&host_id, run, verdicts, open_before, now);
-    if let Some(old) = environment_change {
+    if let Some(diff) = verdicts.iter().find_map(|v| v.environment_change.as_ref()) {
+        let stepped: Vec<&str> = verdicts
+            .iter()
+            .filter(|v| v.environment_change.is_some() && v.outcome == Outcome::Regression)
+            .map(|v| v.benchmark.as_str())
+            .collect();
+        out.push(event::software_changed(&host_id, run, diff, &stepped, now));
+    }
+    if let Some(old) = new_hardware {
         let fields = match (
             store.fingerprint(old)?,
             store.fingerprint(&run.fingerprint)?,
@@ -770,7 +1040,8 @@ mod tests {
             thresholds: DEFAULTS,
             raw_p: p,
             adjusted_p: p,
-            agreeing: false,
+            agreeing: &[],
+            busy_host: false,
             seed: 42,
         })
     }
@@ -864,7 +1135,7 @@ mod tests {
         );
         let e = j.evidence.unwrap();
         assert!(
-            (e.tolerance - 2.0 * cv).abs() < 1e-12 && e.tolerance > 0.1,
+            (e.tolerance - NOISE_TOLERANCE_FACTOR * cv).abs() < 1e-12 && e.tolerance > 0.1,
             "{e:?}"
         );
         assert_ne!(j.outcome, Outcome::Regression);

@@ -92,6 +92,13 @@ pub(crate) const BENCHMARK_NOISE: MetricSpec = MetricSpec {
     description: "Run-to-run coefficient of variation of the baseline runs' medians",
     attributes: &["benchmark", "suite"],
 };
+pub(crate) const BENCHMARK_DETECTABLE_CHANGE: MetricSpec = MetricSpec {
+    name: "perfwarden.benchmark.detectable_change",
+    instrument: Instrument::Gauge,
+    unit: "1",
+    description: "Smallest sustained change one run can flag at the baseline's noise; above the configured tolerance the benchmark is too noisy for it",
+    attributes: &["benchmark", "suite"],
+};
 pub(crate) const BENCHMARK_ERROR_RATIO: MetricSpec = MetricSpec {
     name: "perfwarden.benchmark.error_ratio",
     instrument: Instrument::Gauge,
@@ -160,6 +167,7 @@ pub const METRICS: &[MetricSpec] = &[
     BENCHMARK_RATIO,
     BENCHMARK_CHANGE,
     BENCHMARK_NOISE,
+    BENCHMARK_DETECTABLE_CHANGE,
     BENCHMARK_ERROR_RATIO,
     BENCHMARK_LATENCY,
     REGRESSION_ACTIVE,
@@ -178,7 +186,7 @@ pub const EVENTS: &[(&str, &str)] = &[
     ),
     (
         "perfwarden.environment.changed",
-        "the fingerprint changed and a new baseline epoch began",
+        "the software changed (kind=software: measured against the old baselines) or the hardware did (kind=hardware: a new baseline lineage)",
     ),
     ("perfwarden.suite.finished", "a suite run ends"),
 ];
@@ -284,6 +292,10 @@ mod tests {
             (
                 "perfwarden.benchmark.noise",
                 "perfwarden_benchmark_noise_ratio",
+            ),
+            (
+                "perfwarden.benchmark.detectable_change",
+                "perfwarden_benchmark_detectable_change_ratio",
             ),
             (
                 "perfwarden.benchmark.error_ratio",

@@ -138,12 +138,12 @@ pub(crate) fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
                     points.extend(point(&catalog::BENCHMARK_LATENCY, labels(statistic), value));
                 }
             }
-            if let Some(cv) = verdict
-                .as_ref()
-                .and_then(|v| v.noise.as_ref())
-                .and_then(|n| n.run_to_run_cv)
-            {
+            let noise = verdict.as_ref().and_then(|v| v.noise.as_ref());
+            if let Some(cv) = noise.and_then(|n| n.run_to_run_cv) {
                 points.extend(point(&catalog::BENCHMARK_NOISE, pair(), cv));
+            }
+            if let Some(mdc) = noise.and_then(|n| n.minimum_detectable_change) {
+                points.extend(point(&catalog::BENCHMARK_DETECTABLE_CHANGE, pair(), mdc));
             }
         }
     }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::records::RunRecord;
+use crate::model::records::{EnvironmentDiff, RunRecord};
 use crate::model::verdict::{Regression, RegressionState, Severity, Transition, Verdict};
 
 pub(crate) const REGRESSION: &str = "perfwarden.regression";
@@ -147,17 +147,12 @@ pub(crate) fn regression_events(
             continue;
         };
         let before = previous.iter().find(|r| r.benchmark == verdict.benchmark);
+        // A run that only agrees with a suspicion has no severity of its own: the
+        // regression keeps the one it opened with.
+        let severity = verdict.severity.or(before.map(|r| r.severity));
         let (action, state, severity) = match transition {
-            Transition::Confirmed => (
-                "confirmed",
-                RegressionState::Confirmed.as_str(),
-                verdict.severity,
-            ),
-            Transition::Escalated => (
-                "escalated",
-                RegressionState::Confirmed.as_str(),
-                verdict.severity,
-            ),
+            Transition::Confirmed => ("confirmed", RegressionState::Confirmed.as_str(), severity),
+            Transition::Escalated => ("escalated", RegressionState::Confirmed.as_str(), severity),
             Transition::Resolved | Transition::EnvironmentChanged
                 if before.is_some_and(|r| r.state == RegressionState::Confirmed) =>
             {
@@ -202,6 +197,14 @@ pub(crate) fn regression_events(
         .with("run_id", verdict.run_id)
         .with("first_run_id", first_run)
         .with("fingerprint", run.fingerprint.as_str());
+        let cause = verdict
+            .environment_change
+            .as_ref()
+            .map(|d| d.summary())
+            .or_else(|| before.and_then(|r| r.cause.clone()));
+        if let Some(cause) = cause {
+            event = event.with("cause", cause);
+        }
         event.severity = if action == "confirmed" || action == "escalated" {
             EventSeverity::of(severity)
         } else {
@@ -237,7 +240,54 @@ pub(crate) fn regression_events(
     events
 }
 
-/// The fingerprint changed and a new baseline epoch began for the run's benchmarks.
+/// The software environment changed since the previous run: a notice, since the run was
+/// judged against the baselines from before the change; `stepped` names the benchmarks
+/// that regressed at it.
+pub(crate) fn software_changed(
+    host_id: &str,
+    run: &RunRecord,
+    diff: &EnvironmentDiff,
+    stepped: &[&str],
+    now: DateTime<Utc>,
+) -> Event {
+    let fields: Vec<&str> = diff.changes.iter().map(|c| c.field.as_str()).collect();
+    let mut event = Event::new(
+        host_id,
+        ENVIRONMENT_CHANGED,
+        &format!(
+            "{}/software/{}",
+            run.id,
+            run.environment.as_deref().unwrap_or("")
+        ),
+        now,
+    )
+    .with("suite", run.suite.as_str())
+    .with("run_id", run.id)
+    .with("kind", "software")
+    .with("since_run_id", diff.since_run)
+    .with("changed_fields", fields.join(","))
+    .with("changes", diff.summary())
+    .with("regressed_benchmarks", stepped.join(","));
+    event.severity = if stepped.is_empty() {
+        EventSeverity::Info
+    } else {
+        EventSeverity::Warn
+    };
+    event.body = format!(
+        "software changed since run {} ({}): run {} was judged against the baselines from before; {}",
+        diff.since_run,
+        diff.summary(),
+        run.id,
+        if stepped.is_empty() {
+            "no benchmark stepped".to_string()
+        } else {
+            format!("regressed at it: {}", stepped.join(", "))
+        }
+    );
+    event
+}
+
+/// The hardware identity changed and a new baseline lineage began for the run's benchmarks.
 pub(crate) fn environment_changed(
     host_id: &str,
     run: &RunRecord,
@@ -253,11 +303,12 @@ pub(crate) fn environment_changed(
     )
     .with("suite", run.suite.as_str())
     .with("run_id", run.id)
+    .with("kind", "hardware")
     .with("old_fingerprint", old_fingerprint)
     .with("new_fingerprint", run.fingerprint.as_str())
     .with("changed_fields", changed_fields.join(","));
     event.body = format!(
-        "environment changed ({}): new baseline epoch from run {}",
+        "hardware changed ({}): a new baseline lineage starts at run {}",
         if changed_fields.is_empty() {
             "fingerprint".to_string()
         } else {

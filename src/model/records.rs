@@ -49,8 +49,12 @@ pub struct RunRecord {
     pub finished_at: Option<DateTime<Utc>>,
     pub host: String,
     pub agent_version: String,
-    /// Short hash of the environment fingerprint.
+    /// Short hash of the hardware identity ([`Fingerprint`]): the baseline lineage.
     pub fingerprint: String,
+    /// Short hash of the software environment ([`SoftwareEnvironment`]); absent in runs
+    /// stored before it was recorded (the schema upgrade fills it where it can).
+    #[serde(default)]
+    pub environment: Option<String>,
     /// Benchmarks planned, in order.
     pub benchmarks: Vec<String>,
     /// Why the run ended early, when it did.
@@ -74,6 +78,7 @@ impl RunRecord {
         started_at: DateTime<Utc>,
         host: &str,
         fingerprint: String,
+        environment: Option<String>,
         benchmarks: Vec<String>,
         trigger: Trigger,
         gate: Option<QuietGateRecord>,
@@ -88,6 +93,7 @@ impl RunRecord {
             host: host.to_string(),
             agent_version: env!("CARGO_PKG_VERSION").to_string(),
             fingerprint,
+            environment,
             benchmarks,
             note: None,
             trigger: Some(trigger),
@@ -148,6 +154,15 @@ pub struct BenchmarkResult {
     /// Outcomes (error ratios) and secondary measurements, for workloads that have them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<ResultDetails>,
+    /// Measured with the reduced sampling of `--quick`: judged for information, never part
+    /// of a baseline.
+    #[serde(default)]
+    pub quick: bool,
+    /// The quiet-host reading before the run found the host busy. Judged against a baseline
+    /// of mostly quiet runs, this result can raise a suspicion but neither confirm nor
+    /// resolve one.
+    #[serde(default)]
+    pub busy_host: bool,
 }
 
 impl BenchmarkResult {
@@ -157,8 +172,11 @@ impl BenchmarkResult {
     }
 }
 
-/// What the environment is: only stable fields, so that a change means the hardware or
-/// software changed, not that the host was busy.
+/// The hardware identity: what keys a benchmark's baseline lineage. Only stable fields, so
+/// that a change means the machine changed (another CPU, more cores, a memory size class,
+/// another instance type), not that the host was busy or its software was upgraded.
+/// Records written before the split also carried the OS, kernel and agent version; they are
+/// ignored when read (the schema upgrade moved them to [`SoftwareEnvironment`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
     pub cpu_model: String,
@@ -168,12 +186,110 @@ pub struct Fingerprint {
     /// boots and kernel versions).
     pub memory_total_mib: u64,
     pub arch: String,
-    pub os: String,
-    pub os_version: String,
-    pub kernel: String,
     /// `none`, `kvm`, `vmware`, `container:docker`, … (best effort).
     pub virtualization: String,
-    pub agent_version: String,
+}
+
+impl Fingerprint {
+    /// The short hash that names the lineage (first 12 hex digits of SHA-256 over the
+    /// canonical JSON).
+    pub fn short_hash(&self) -> String {
+        short_hash(self)
+    }
+}
+
+impl SoftwareEnvironment {
+    /// The short hash stored with each run.
+    pub fn short_hash(&self) -> String {
+        short_hash(self)
+    }
+}
+
+/// First 12 hex digits of SHA-256 over the canonical JSON of `record`.
+fn short_hash(record: &impl Serialize) -> String {
+    use sha2::Digest;
+    let canonical = serde_json::to_string(record).expect("records serialize");
+    hex::encode(&sha2::Sha256::digest(canonical.as_bytes())[..6])
+}
+
+/// A package the config asks to watch, as the package database knows it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "version")]
+pub enum PackageState {
+    Installed(String),
+    /// The database was read and has no such installed package.
+    Absent,
+    /// No package database could be read.
+    Unknown,
+}
+
+/// The software a run was measured under: recorded with every run, never splitting
+/// baselines — a change is measured against the baseline from before it. `None` is a field
+/// that could not be read on this host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SoftwareEnvironment {
+    pub kernel: Option<String>,
+    #[serde(default)]
+    pub kernel_cmdline: Option<String>,
+    pub os: Option<String>,
+    pub os_version: Option<String>,
+    /// CPU microcode revision (`/proc/cpuinfo`).
+    #[serde(default)]
+    pub microcode: Option<String>,
+    /// `/sys/devices/system/cpu/vulnerabilities/*`: name → the kernel's mitigation line.
+    #[serde(default)]
+    pub mitigations: Option<std::collections::BTreeMap<String, String>>,
+    /// `/sys/devices/system/cpu/smt/control`: `on`, `off`, `forceoff`, `notsupported`, ….
+    #[serde(default)]
+    pub smt: Option<String>,
+    /// Frequency governor of cpu0.
+    #[serde(default)]
+    pub governor: Option<String>,
+    /// Transparent huge pages mode (`always`, `madvise`, `never`).
+    #[serde(default)]
+    pub transparent_hugepages: Option<String>,
+    /// A few scheduler and VM sysctls that move benchmark results: name → value (absent
+    /// when unreadable).
+    #[serde(default)]
+    pub sysctls: std::collections::BTreeMap<String, String>,
+    /// The C library's version (glibc), where it can be asked.
+    #[serde(default)]
+    pub libc: Option<String>,
+    pub agent_version: Option<String>,
+    /// The packages `[agent] packages` lists, by name.
+    #[serde(default)]
+    pub packages: std::collections::BTreeMap<String, PackageState>,
+}
+
+/// One field of the software environment that differs between two runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// `kernel`, `microcode`, `mitigations.spectre_v2`, `sysctl.vm.swappiness`,
+    /// `package.openssl`, ….
+    pub field: String,
+    /// The value before and after (`unknown` when unreadable, `absent` for a package that
+    /// is not installed).
+    pub before: String,
+    pub after: String,
+}
+
+/// What changed in the software environment between two runs of a lineage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentDiff {
+    /// The run measured under the previous environment.
+    pub since_run: u64,
+    pub changes: Vec<FieldChange>,
+}
+
+impl EnvironmentDiff {
+    /// One line: "kernel 6.1.0-26 → 6.1.0-28; microcode 0xa0011d1 → 0xa0011d5".
+    pub fn summary(&self) -> String {
+        self.changes
+            .iter()
+            .map(|c| format!("{} {} → {}", c.field, c.before, c.after))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 /// Load and resource use around a run.

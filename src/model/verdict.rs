@@ -53,6 +53,9 @@ pub enum Outcome {
     NewEpoch,
     /// Interrupted, or nothing to judge.
     NotEvaluated,
+    /// Failed or timed out, and never succeeded in this configuration on this hardware:
+    /// something to fix, not a regression (there is no level it fell from).
+    Failing,
 }
 
 /// What happened to the benchmark's regression with this run.
@@ -89,6 +92,11 @@ pub struct Evidence {
     pub run_to_run_cv: Option<f64>,
     /// Effective tolerance: max(configured, 2 × run_to_run_cv).
     pub tolerance: f64,
+    /// The smallest sustained change one run can flag at the baseline's noise (see
+    /// `detect::verdict::minimum_detectable_change`); above the configured tolerance, the
+    /// benchmark is too noisy for it.
+    #[serde(default)]
+    pub minimum_detectable_change: Option<f64>,
     pub mann_whitney_p: Option<f64>,
     /// After Benjamini-Hochberg across the run's benchmarks.
     pub mann_whitney_p_adjusted: Option<f64>,
@@ -123,6 +131,10 @@ pub struct Verdict {
     /// Drift over the last 30 days of run medians (`null` under 5 runs).
     #[serde(default)]
     pub drift: Option<super::history::Trend>,
+    /// What changed in the software environment since the benchmark's previous run: this
+    /// run was judged against the baseline from before the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_change: Option<super::records::EnvironmentDiff>,
 }
 
 /// A benchmark's noise: what tolerance and verdicts have to live with.
@@ -133,6 +145,22 @@ pub struct NoiseProfile {
     /// Coefficient of variation of the baseline runs' medians.
     pub run_to_run_cv: Option<f64>,
     pub baseline_runs: usize,
+    /// The smallest sustained change one run can flag (see `Evidence`).
+    #[serde(default)]
+    pub minimum_detectable_change: Option<f64>,
+    /// The configured tolerance, to tell whether the noise allows it.
+    #[serde(default)]
+    pub tolerance: Option<f64>,
+}
+
+impl NoiseProfile {
+    /// The benchmark's noise does not let a run detect a change of its configured tolerance.
+    pub fn too_noisy(&self) -> bool {
+        matches!(
+            (self.minimum_detectable_change, self.tolerance),
+            (Some(mdc), Some(tolerance)) if mdc > tolerance + 1e-12
+        )
+    }
 }
 
 /// A change point in a benchmark's stored history.
@@ -177,4 +205,19 @@ pub struct Regression {
     pub explanation: String,
     pub ended: Option<Ending>,
     pub ended_run: Option<u64>,
+    /// Consecutive runs back within tolerance so far (a confirmed regression resolves at
+    /// [`RESOLVING_RUNS`]).
+    #[serde(default)]
+    pub recovering_runs: u32,
+    /// What changed in the software environment at the run that opened it (its likely
+    /// cause), e.g. "kernel 6.1.0-26 → 6.1.0-28".
+    #[serde(default)]
+    pub cause: Option<String>,
+    /// `worse_change` of each regressing run, in order (a later run confirms when the mean
+    /// with it reaches the tolerance).
+    #[serde(default)]
+    pub changes: Vec<f64>,
 }
+
+/// Consecutive runs back within tolerance that resolve a confirmed regression.
+pub const RESOLVING_RUNS: u32 = 2;

@@ -58,10 +58,14 @@ pub(crate) fn purge(store: &Store, config: &Config) {
 /// One suite run, as its caller sets it up.
 pub(crate) struct SuiteRun<'a> {
     pub store: &'a Store,
+    /// The config the suite was planned from: its schedules set the baselines' age limits,
+    /// its quiet-host settings the one reading taken before a run nobody gated.
+    pub config: &'a Config,
     pub suite: String,
     pub quick: bool,
     pub trigger: Trigger,
-    /// The quiet-host gate's record (scheduled daemon runs); `None` for manual runs.
+    /// The quiet-host gate's record (scheduled daemon runs); `None` for runs that did not
+    /// wait: one reading is then taken here (when the gate is enabled).
     pub gate: Option<QuietGateRecord>,
     pub host: String,
     /// The stable host id that alert events are keyed on.
@@ -93,26 +97,34 @@ pub(crate) fn execute(
     let store = run.store;
     store.set_outbox_enabled(run.outbox);
     let fingerprint = runner::fingerprint::collect();
-    let record = match run
-        .gate
-        .as_ref()
-        .filter(|g| g.outcome == GateOutcome::Skipped)
-    {
-        Some(gate) => record_skipped(&run, fingerprint, &plans, gate.clone())?,
+    let environment = runner::environment::collect(&run.config.agent.packages);
+    let quiet = &run.config.daemon.quiet;
+    let gate = match run.gate.clone() {
+        Some(gate) => Some(gate),
+        None if quiet.enabled => Some(crate::scheduler::quiet::one_reading(quiet)),
+        None => None,
+    };
+    if let Some(gate) = gate.as_ref().filter(|g| g.outcome == GateOutcome::Noisy) {
+        tracing::warn!(suite = %run.suite, reasons = %gate.reasons.join(", "), "the host is busy: this run's results are flagged noisy");
+    }
+    let record = match gate.as_ref().filter(|g| g.outcome == GateOutcome::Skipped) {
+        Some(gate) => record_skipped(&run, fingerprint, &environment, &plans, gate.clone())?,
         None => {
             let ctx = RunContext {
                 store,
                 suite: run.suite.clone(),
                 quick: run.quick,
                 fingerprint,
+                environment,
                 host: run.host.clone(),
                 clock: run.clock.clone(),
                 cancel: run.cancel.clone(),
                 trigger: run.trigger,
-                gate: run.gate.clone(),
+                gate: gate.clone(),
             };
             let measured = runner::run_suite(&ctx, plans, observer)?;
-            crate::detect::evaluate_run(store, &measured.run)?;
+            let ages = crate::detect::AgeLimits::from_config(run.config);
+            crate::detect::evaluate_run(store, &measured.run, &ages)?;
             measured.run
         }
     };
@@ -136,11 +148,14 @@ pub(crate) fn execute(
 fn record_skipped(
     run: &SuiteRun,
     fingerprint: crate::model::records::Fingerprint,
+    environment: &crate::model::records::SoftwareEnvironment,
     plans: &[BenchmarkPlan],
     gate: QuietGateRecord,
 ) -> Result<RunRecord, StoreError> {
     let hash = runner::fingerprint::hash(&fingerprint);
     run.store.put_fingerprint(&hash, &fingerprint)?;
+    let environment_hash = runner::environment::hash(environment);
+    run.store.put_environment(&environment_hash, environment)?;
     let now = Utc::now();
     let mut record = run.store.begin_run(RunRecord::started(
         &run.suite,
@@ -148,6 +163,7 @@ fn record_skipped(
         now,
         &run.host,
         hash,
+        Some(environment_hash),
         plans.iter().map(|p| p.name.clone()).collect(),
         run.trigger,
         None,

@@ -142,12 +142,29 @@ pub(crate) struct BaselineView {
     /// Baseline starts at this run (set by pin, reset or accept).
     pub starts_at_run: Option<u64>,
     pub sufficient: bool,
+    /// When the next verdict is judged (verdicts need 5 baseline runs).
+    pub next_verdict: crate::detect::baseline::NextVerdict,
+    /// Baseline runs are at most this many days old (the age limit follows the schedule).
+    pub age_limit_days: f64,
+    /// The configured tolerance and the smallest sustained change one run can flag at the
+    /// baseline's noise (fractions).
+    pub tolerance: f64,
+    pub minimum_detectable_change: Option<f64>,
+    /// The minimum detectable change is above the configured tolerance.
+    pub too_noisy: bool,
     pub open_regression: Option<Regression>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct BaselineReport {
     pub baselines: Vec<BaselineView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ChangesReport {
+    /// The `--since` period, as given.
+    pub since: Option<String>,
+    pub changes: Vec<crate::detect::HostChange>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -267,8 +284,12 @@ impl CompareReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct FingerprintReport {
+    /// The hardware identity and its hash (the baseline lineage).
     pub hash: String,
     pub fingerprint: Fingerprint,
+    /// The software environment and its hash (recorded per run, never splitting baselines).
+    pub environment_hash: String,
+    pub environment: crate::model::records::SoftwareEnvironment,
 }
 
 /// One change point of an analysed series, with its timestamp when the input had them.
@@ -333,6 +354,7 @@ macro_rules! json_kinds {
 json_kinds! {
     RunReport => "run";
     RunsReport => "runs";
+    ChangesReport => "changes";
     HistoryReport => "history";
     CompareReport => "compare";
     FingerprintReport => "fingerprint";

@@ -7,9 +7,10 @@ use super::Style;
 use super::format::{percent, sparkline, value};
 
 use super::{
-    AnalysisReport, BaselineReport, CheckReport, CompareReport, FingerprintReport, HistoryReport,
-    RegressionsReport, RunReport, RunsReport,
+    AnalysisReport, BaselineReport, ChangesReport, CheckReport, CompareReport, FingerprintReport,
+    HistoryReport, RegressionsReport, RunReport, RunsReport,
 };
+use crate::detect::baseline::NextVerdict;
 use crate::detect::health::HealthReport;
 use crate::detect::{Assessment, Change};
 use crate::model::history::Movement;
@@ -40,6 +41,7 @@ macro_rules! text_renderings {
 text_renderings! {
     RunReport => run_report;
     RunsReport => runs;
+    ChangesReport => changes;
     HistoryReport => history;
     CompareReport => compare;
     FingerprintReport => fingerprint;
@@ -127,10 +129,11 @@ fn verdict_text(verdict: &Verdict) -> String {
                 .as_ref()
                 .map(|e| e.baseline_runs.len())
                 .unwrap_or(0),
-            crate::detect::verdict::MIN_BASELINE_RUNS
+            crate::detect::baseline::MIN_BASELINE_RUNS
         ),
-        Outcome::NewEpoch => "new environment".into(),
+        Outcome::NewEpoch => "new hardware".into(),
         Outcome::NotEvaluated => "-".into(),
+        Outcome::Failing => "failing (never succeeded)".into(),
     }
 }
 
@@ -224,17 +227,26 @@ pub(crate) fn run_report(report: &RunReport, style: Style) -> String {
         ));
     }
     if let Some(env) = &report.environment_change {
-        out.push_str(&format!(
-            "NOTE: environment changed since run {} (fingerprint {} → {}; changed: {}). Results are not compared across fingerprints.\n",
-            env.previous_run,
-            env.previous_fingerprint,
-            env.fingerprint,
-            if env.changed_fields.is_empty() {
-                "unknown".to_string()
-            } else {
-                env.changed_fields.join(", ")
-            }
-        ));
+        if let Some(software) = &env.software {
+            out.push_str(&format!(
+                "NOTE: software changed since run {}: {}. Judged against the baselines from before the change.\n",
+                env.previous_run,
+                software.summary()
+            ));
+        }
+        if env.hardware_changed() {
+            out.push_str(&format!(
+                "NOTE: hardware changed since run {} ({} → {}; changed: {}). A new baseline lineage starts; levels on the old hardware are shown, not judged.\n",
+                env.previous_run,
+                env.previous_fingerprint,
+                env.fingerprint,
+                if env.changed_fields.is_empty() {
+                    "unknown".to_string()
+                } else {
+                    env.changed_fields.join(", ")
+                }
+            ));
+        }
     }
     if let Some(line) = gate_line(run) {
         out.push_str(&line);
@@ -344,7 +356,7 @@ pub(crate) fn run_report(report: &RunReport, style: Style) -> String {
             let verdict = v.verdict.as_ref()?;
             matches!(
                 verdict.outcome,
-                Outcome::Regression | Outcome::Improvement | Outcome::NewEpoch
+                Outcome::Regression | Outcome::Improvement | Outcome::NewEpoch | Outcome::Failing
             )
             .then(|| format!("  {}: {}", v.result.benchmark, verdict.explanation))
         })
@@ -610,22 +622,100 @@ pub(crate) fn compare(report: &CompareReport, style: Style) -> String {
 }
 
 /// Plain text: no colour or sparklines, so `_style` does not apply.
+pub(crate) fn changes(report: &ChangesReport, _style: Style) -> String {
+    let period = report
+        .since
+        .as_deref()
+        .map(|s| format!(" in the last {s}"))
+        .unwrap_or_default();
+    if report.changes.is_empty() {
+        return format!("no change of the host's hardware or software between runs{period}\n");
+    }
+    let mut out = format!(
+        "{} change(s) of the host between runs{period}, oldest first:\n",
+        report.changes.len()
+    );
+    for change in &report.changes {
+        let mut what = Vec::new();
+        if let Some(software) = &change.software {
+            what.push(software.summary());
+        }
+        if !change.hardware.is_empty() {
+            what.push(format!(
+                "hardware: {} changed (a new baseline lineage)",
+                change.hardware.join(", ")
+            ));
+        }
+        out.push_str(&format!(
+            "  {}  run {} ({}, since run {})  {}\n",
+            change.started_at.format("%Y-%m-%d %H:%M UTC"),
+            change.run_id,
+            change.suite,
+            change
+                .software
+                .as_ref()
+                .map_or(change.run_id.saturating_sub(1), |s| s.since_run),
+            what.join("; ")
+        ));
+    }
+    out
+}
+
+/// Plain text: no colour or sparklines, so `_style` does not apply.
 pub(crate) fn fingerprint(report: &FingerprintReport, _style: Style) -> String {
     let f = &report.fingerprint;
-    format!(
-        "fingerprint {}\n  cpu_model         {}\n  physical_cores    {}\n  logical_cores     {}\n  memory_total_mib  {}\n  arch              {}\n  os                {} {}\n  kernel            {}\n  virtualization    {}\n  agent_version     {}\n",
+    let e = &report.environment;
+    let known = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+    let mut out = format!(
+        "hardware {} (the baseline lineage)\n  cpu_model              {}\n  physical_cores         {}\n  logical_cores          {}\n  memory_total_mib       {}\n  arch                   {}\n  virtualization         {}\n",
         report.hash,
         f.cpu_model,
         f.physical_cores,
         f.logical_cores,
         f.memory_total_mib,
         f.arch,
-        f.os,
-        f.os_version,
-        f.kernel,
         f.virtualization,
-        f.agent_version
-    )
+    );
+    out.push_str(&format!(
+        "software {} (recorded with each run; a change is measured, not a new baseline)\n",
+        report.environment_hash
+    ));
+    let mut line = |name: &str, value: String| {
+        out.push_str(&format!("  {name:<22} {value}\n"));
+    };
+    line("kernel", known(&e.kernel));
+    line("kernel_cmdline", known(&e.kernel_cmdline));
+    line("os", format!("{} {}", known(&e.os), known(&e.os_version)));
+    line("microcode", known(&e.microcode));
+    match &e.mitigations {
+        Some(m) => {
+            for (name, value) in m {
+                line(&format!("mitigations.{name}"), value.clone());
+            }
+        }
+        None => line("mitigations", "unknown".into()),
+    }
+    line("smt", known(&e.smt));
+    line("governor", known(&e.governor));
+    line("transparent_hugepages", known(&e.transparent_hugepages));
+    for (name, value) in &e.sysctls {
+        line(&format!("sysctl.{name}"), value.clone());
+    }
+    line("libc", known(&e.libc));
+    line("agent_version", known(&e.agent_version));
+    for (name, state) in &e.packages {
+        line(
+            &format!("package.{name}"),
+            match state {
+                crate::model::records::PackageState::Installed(v) => v.clone(),
+                crate::model::records::PackageState::Absent => "absent (not installed)".into(),
+                crate::model::records::PackageState::Unknown => {
+                    "unknown (no package database)".into()
+                }
+            },
+        );
+    }
+    out
 }
 
 /// Plain text: no colour or sparklines, so `_style` does not apply.
@@ -806,6 +896,7 @@ pub(crate) fn baselines(report: &BaselineReport, _style: Style) -> String {
             "runs",
             "median",
             "run-to-run CV",
+            "detects",
             "starts at",
             "status",
         ],
@@ -833,23 +924,103 @@ pub(crate) fn baselines(report: &BaselineReport, _style: Style) -> String {
                     .map(|c| format!("{:.1}%", c * 100.0))
                     .unwrap_or_else(|| "-".into()),
             ),
+            Cell::new(match b.minimum_detectable_change {
+                Some(mdc) if b.too_noisy => format!(
+                    "≥{:.1}% (noisier than its {:.0}% tolerance)",
+                    mdc * 100.0,
+                    b.tolerance * 100.0
+                ),
+                Some(mdc) => format!("≥{:.1}%", mdc * 100.0),
+                None => "-".into(),
+            }),
             Cell::new(
                 b.starts_at_run
                     .map(|r| format!("run {r}"))
                     .unwrap_or_else(|| "-".into()),
             ),
-            Cell::new(match (&b.open_regression, b.sufficient) {
+            Cell::new(match (&b.open_regression, &b.next_verdict) {
                 (Some(r), _) => format!("{} regression open", r.severity.as_str()),
-                (None, true) => "ready".into(),
-                (None, false) => format!(
-                    "building ({}/{})",
+                (None, NextVerdict::Ready) => "ready".into(),
+                (None, next) => format!(
+                    "building ({}/{}): {}",
                     b.runs.len(),
-                    crate::detect::verdict::MIN_BASELINE_RUNS
+                    crate::detect::baseline::MIN_BASELINE_RUNS,
+                    next_verdict_text(next)
                 ),
             }),
         ]);
     }
-    format!("{t}\n")
+    let notes: Vec<String> = report
+        .baselines
+        .iter()
+        .filter(|b| b.too_noisy)
+        .map(|b| {
+            format!(
+                "  {}: too noisy for its {:.0}% tolerance; a run only flags changes from {:.1}% (raise `samples`/`min_time`, or the tolerance)",
+                b.benchmark,
+                b.tolerance * 100.0,
+                b.minimum_detectable_change.unwrap_or(0.0) * 100.0
+            )
+        })
+        .collect();
+    let age =
+        report
+            .baselines
+            .iter()
+            .map(|b| b.age_limit_days)
+            .fold(None::<(f64, f64)>, |acc, d| match acc {
+                None => Some((d, d)),
+                Some((lo, hi)) => Some((lo.min(d), hi.max(d))),
+            });
+    let mut out = format!("{t}\n");
+    if let Some((lo, hi)) = age {
+        out.push_str(&if (hi - lo).abs() < 0.5 {
+            format!("baseline runs: the last 10 clean runs no older than {lo:.0} days\n")
+        } else {
+            format!(
+                "baseline runs: the last 10 clean runs no older than {lo:.0}–{hi:.0} days (12 schedule periods)\n"
+            )
+        });
+    }
+    if !notes.is_empty() {
+        out.push_str("\nnoise:\n");
+        out.push_str(&notes.join("\n"));
+        out.push('\n');
+    }
+    out
+}
+
+/// When the next verdict comes, for a benchmark whose baseline is still building.
+fn next_verdict_text(next: &NextVerdict) -> String {
+    match next {
+        NextVerdict::Ready => "the next run is judged".into(),
+        NextVerdict::After { runs, at: Some(at) } => format!(
+            "judged from the run due {} ({} from now)",
+            at.format("%Y-%m-%d %H:%M UTC"),
+            if *runs == 1 {
+                "the next run".to_string()
+            } else {
+                format!("run {runs}")
+            }
+        ),
+        NextVerdict::After { runs, at: None } => {
+            format!("judged from the {} run from now", ordinal(*runs))
+        }
+        NextVerdict::Beyond { scheduled_runs } => {
+            format!("not within the next {scheduled_runs} scheduled runs: old runs age out first")
+        }
+    }
+}
+
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// Plain text: no colour or sparklines, so `_style` does not apply.

@@ -1,12 +1,12 @@
-//! The environment fingerprint: what must stay the same for two results to be comparable.
+//! The hardware identity: what must stay the same for two results to be comparable at all.
 //!
-//! Only stable fields are used — CPU model, physical and logical cores, total memory
-//! (rounded), architecture, OS and kernel version, virtualisation, agent version. Jittery
-//! fields (current MHz, bogomips, free memory, uptime) are left out so the hash changes
-//! only when the hardware or software does. The short hash is the first 12 hex digits of
-//! SHA-256 over the canonical JSON of the fields.
+//! Only stable fields of the machine are used — CPU model, physical and logical cores,
+//! total memory (rounded), architecture, virtualisation. Jittery fields (current MHz,
+//! bogomips, free memory, uptime) are left out, and so is the software: a kernel, OS or
+//! agent upgrade is a change to *measure* against the old baseline (`super::environment`),
+//! not a reason to start a new one. The short hash is the first 12 hex digits of SHA-256
+//! over the canonical JSON of the fields.
 
-use sha2::{Digest, Sha256};
 use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
 
 use crate::model::records::Fingerprint;
@@ -30,18 +30,13 @@ pub fn collect() -> Fingerprint {
         logical_cores: system.cpus().len(),
         memory_total_mib: (system.total_memory() / (1024 * 1024)) / 256 * 256,
         arch: System::cpu_arch(),
-        os: System::name().unwrap_or_else(|| "unknown".into()),
-        os_version: System::os_version().unwrap_or_else(|| "unknown".into()),
-        kernel: System::kernel_version().unwrap_or_else(|| "unknown".into()),
         virtualization: detect_virtualization(),
-        agent_version: env!("CARGO_PKG_VERSION").to_string(),
     }
 }
 
 /// Short stable hash of a fingerprint.
 pub(crate) fn hash(fingerprint: &Fingerprint) -> String {
-    let canonical = serde_json::to_string(fingerprint).expect("fingerprint serializes");
-    hex::encode(&Sha256::digest(canonical.as_bytes())[..6])
+    fingerprint.short_hash()
 }
 
 /// Names of the fields that differ between two fingerprints.
@@ -122,11 +117,11 @@ mod tests {
     fn changed_fields_names_the_difference() {
         let a = collect();
         let mut b = a.clone();
-        b.kernel = "9.9.9".into();
+        b.cpu_model = "Another CPU".into();
         b.logical_cores += 1;
         let mut changed = changed_fields(&a, &b);
         changed.sort();
-        assert_eq!(changed, vec!["kernel", "logical_cores"]);
+        assert_eq!(changed, vec!["cpu_model", "logical_cores"]);
         assert_ne!(hash(&a), hash(&b));
     }
 }

@@ -22,6 +22,7 @@
 //!
 //! A failing workload is data, not a crash: its error is stored as the result.
 
+pub mod environment;
 pub mod fingerprint;
 pub(crate) mod progress;
 pub(crate) mod snapshot;
@@ -39,7 +40,8 @@ use crate::config::Config;
 use crate::model::metric::ResultDetails;
 use crate::model::options::BenchOptions;
 use crate::model::records::{
-    BenchStatus, BenchmarkResult, Fingerprint, QuietGateRecord, RunRecord, RunStatus, Trigger,
+    BenchStatus, BenchmarkResult, Fingerprint, QuietGateRecord, RunRecord, RunStatus,
+    SoftwareEnvironment, Trigger,
 };
 use crate::model::units::ConfigDuration;
 use crate::stats;
@@ -287,6 +289,8 @@ pub struct RunContext<'a> {
     pub suite: String,
     pub quick: bool,
     pub fingerprint: Fingerprint,
+    /// The software environment the run is measured under (recorded, never compared).
+    pub environment: SoftwareEnvironment,
     pub host: String,
     pub clock: Arc<dyn Clock>,
     pub cancel: CancelToken,
@@ -327,6 +331,9 @@ pub fn run_suite(
     let fingerprint_hash = fingerprint::hash(&ctx.fingerprint);
     ctx.store
         .put_fingerprint(&fingerprint_hash, &ctx.fingerprint)?;
+    let environment_hash = environment::hash(&ctx.environment);
+    ctx.store
+        .put_environment(&environment_hash, &ctx.environment)?;
     let scratch_root = ctx.store.state_dir().join("scratch");
     // Only one process can hold the database, so any scratch left here is from a crash.
     remove_dir_if_present(&scratch_root);
@@ -338,6 +345,7 @@ pub fn run_suite(
         Utc::now(),
         &ctx.host,
         fingerprint_hash.clone(),
+        Some(environment_hash),
         plans.iter().map(|p| p.name.clone()).collect(),
         ctx.trigger,
         ctx.gate.clone(),
@@ -569,6 +577,11 @@ fn measure(
         summary,
         latency,
         details: sampling.details,
+        quick: ctx.quick,
+        busy_host: run
+            .gate
+            .as_ref()
+            .is_some_and(|g| g.outcome == crate::model::records::GateOutcome::Noisy),
     };
     Ok((result, samples))
 }

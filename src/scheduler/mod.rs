@@ -91,6 +91,12 @@ pub(crate) fn schedules(config: &Config, timezone: Tz, splay: Duration) -> Vec<S
         .collect()
 }
 
+/// Time zone and splay of `config`'s schedules on the host `host_id`.
+pub(crate) fn timing(config: &Config, host_id: &str) -> (Tz, Duration) {
+    let timezone = config.daemon.timezone.unwrap_or_else(host_timezone);
+    (timezone, splay::splay_for(host_id, config.daemon.splay))
+}
+
 /// The host's time zone: `$TZ`, else `/etc/localtime`, else UTC. The name it came from is
 /// returned for `status`.
 pub(crate) fn host_timezone() -> Tz {

@@ -2,7 +2,10 @@
 //! host, and would open false regressions. Before a scheduled suite the daemon reads the
 //! load average per CPU, the CPU busy share over a short window, the available memory and
 //! the frequency governor; a busy host postpones the suite with exponential backoff up to
-//! `max_delay`, after which the suite runs flagged noisy or is skipped (config).
+//! `max_delay`, after which the suite runs flagged noisy or is skipped (config). A run that
+//! nobody scheduled (`perfwarden run`, a manual run through the daemon) does not wait: one
+//! reading ([`one_reading`]) is recorded with it, and a busy host flags it noisy, so its
+//! verdicts know the noise they were measured in.
 //!
 //! Readings come from `/proc/loadavg`, `/proc/stat`, `/proc/meminfo` and
 //! `/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor` (the unit must not use
@@ -12,7 +15,7 @@
 use std::time::Duration;
 
 use crate::config::QuietConfig;
-use crate::model::records::HostReadings;
+use crate::model::records::{GateOutcome, HostReadings, QuietGateRecord};
 
 /// Cumulative CPU times from the `cpu` line of `/proc/stat`: (busy, total) in ticks.
 pub(crate) fn parse_stat_totals(stat: &str) -> Option<(u64, u64)> {
@@ -98,6 +101,38 @@ pub(crate) fn read_host(cpu_sample: Duration) -> Result<HostReadings, HostReadEr
         available_memory: available,
         governor,
     })
+}
+
+/// The longest CPU sample of a one-shot reading: a manual run should not wait for it.
+pub(crate) const ONE_SHOT_CPU_SAMPLE: Duration = Duration::from_secs(1);
+
+/// One reading of the host before a run that does not wait for a quiet host: `quiet` when
+/// it is, `noisy` (with the reasons) when it is busy, `quiet` with the error as reason
+/// when the host cannot be read.
+pub(crate) fn one_reading(config: &QuietConfig) -> QuietGateRecord {
+    match read_host(config.cpu_sample.min(ONE_SHOT_CPU_SAMPLE)) {
+        Ok(readings) => {
+            let reasons = busy_reasons(&readings, config);
+            QuietGateRecord {
+                outcome: if reasons.is_empty() {
+                    GateOutcome::Quiet
+                } else {
+                    GateOutcome::Noisy
+                },
+                postponed_secs: 0.0,
+                checks: 1,
+                reasons,
+                readings: Some(readings),
+            }
+        }
+        Err(error) => QuietGateRecord {
+            outcome: GateOutcome::Quiet,
+            postponed_secs: 0.0,
+            checks: 1,
+            reasons: vec![error.to_string()],
+            readings: None,
+        },
+    }
 }
 
 /// Why the host counts as busy; empty when it is quiet.

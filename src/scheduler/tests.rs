@@ -24,6 +24,7 @@ fn record(job: &Job, started: DateTime<Utc>, finished: DateTime<Utc>) -> RunReco
         host: "h".into(),
         agent_version: "test".into(),
         fingerprint: "f".into(),
+        environment: None,
         benchmarks: Vec::new(),
         note: None,
         trigger: Some(job.trigger),

@@ -8,6 +8,7 @@
 //! half-written. A run still marked `running` when the database is next opened died with
 //! its process and is marked `interrupted`.
 
+mod migrate;
 pub mod schema;
 
 use std::fs;
@@ -19,13 +20,15 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::model::event::Event;
 use crate::model::records::{
-    BenchmarkResult, Fingerprint, RunRecord, RunSnapshot, RunStatus, SuiteSchedule,
+    BenchmarkResult, Fingerprint, RunRecord, RunSnapshot, RunStatus, SoftwareEnvironment,
+    SuiteSchedule,
 };
 use crate::model::verdict::Regression;
 use crate::model::verdict::Verdict;
 use schema::{
-    BASELINE_START, BENCH_INDEX, FINGERPRINTS, META, OPEN_REGRESSIONS, OUTBOX, REGRESSION_LOG,
-    RESULTS, RUN_COUNTS, RUNS, SAMPLES, SCHEDULE, SCHEMA_VERSION, SNAPSHOTS, VERDICTS,
+    BASELINE_START, BENCH_INDEX, ENVIRONMENTS, FINGERPRINTS, META, OPEN_REGRESSIONS, OUTBOX,
+    REGRESSION_LOG, RESULTS, RUN_COUNTS, RUNS, SAMPLES, SCHEDULE, SCHEMA_VERSION, SNAPSHOTS,
+    VERDICTS,
 };
 
 /// How long a CLI command waits for another short-lived process (a reader) to release the
@@ -349,7 +352,8 @@ impl Store {
                         .into());
                     }
                     Some(version) if version < SCHEMA_VERSION => {
-                        // 1 → 2 → 3 → 4 only added tables, created below.
+                        // 1 → 2 → 3 → 4 only added tables, created below; 4 → 5 rewrites
+                        // the fingerprints (`migrate`).
                         tracing::info!(
                             from = version,
                             to = SCHEMA_VERSION,
@@ -365,6 +369,7 @@ impl Store {
                 txn.open_table(SAMPLES)?;
                 txn.open_table(BENCH_INDEX)?;
                 txn.open_table(FINGERPRINTS)?;
+                txn.open_table(ENVIRONMENTS)?;
                 txn.open_table(SNAPSHOTS)?;
                 txn.open_table(VERDICTS)?;
                 txn.open_table(OPEN_REGRESSIONS)?;
@@ -372,6 +377,13 @@ impl Store {
                 txn.open_table(BASELINE_START)?;
                 txn.open_table(SCHEDULE)?;
                 txn.open_table(OUTBOX)?;
+                if found.is_some_and(|v| v < 5) {
+                    let results = migrate::split_fingerprints(txn)?;
+                    tracing::info!(
+                        results,
+                        "fingerprints split into hardware lineages and software environments"
+                    );
+                }
                 let mut counts = txn.open_table(RUN_COUNTS)?;
                 if found.is_some_and(|v| v < 3) {
                     // Upgrade: start the counters from the runs still stored.
@@ -487,6 +499,28 @@ impl Store {
             let mut table = txn.open_table(FINGERPRINTS)?;
             table.insert(hash, to_json(fingerprint).as_slice())?;
             Ok(())
+        })
+    }
+
+    pub(crate) fn put_environment(
+        &self,
+        hash: &str,
+        environment: &SoftwareEnvironment,
+    ) -> Result<(), StoreError> {
+        self.write(|txn| {
+            let mut table = txn.open_table(ENVIRONMENTS)?;
+            table.insert(hash, to_json(environment).as_slice())?;
+            Ok(())
+        })
+    }
+
+    pub fn environment(&self, hash: &str) -> Result<Option<SoftwareEnvironment>, StoreError> {
+        self.read(|txn| {
+            let table = txn.open_table(ENVIRONMENTS)?;
+            match table.get(hash)? {
+                Some(bytes) => Ok(Some(from_json(bytes.value())?)),
+                None => Ok(None),
+            }
         })
     }
 

@@ -15,8 +15,12 @@ use redb::TableDefinition;
 /// regressions, the regression log and baseline starts (new tables only, so a version 1
 /// file is upgraded by creating them); 3 — adds the daemon's schedule state (new table
 /// only; run records gained optional fields, and the run counters are filled from the
-/// runs present); 4 — adds the alert-event outbox (new table only).
-pub const SCHEMA_VERSION: u64 = 4;
+/// runs present); 4 — adds the alert-event outbox (new table only); 5 — the fingerprint is
+/// split into the hardware identity (`FINGERPRINTS`, the baseline lineage) and the software
+/// environment (`ENVIRONMENTS`, recorded per run): runs, results and regressions are
+/// rewritten from the old combined hash to the hardware one, runs get the environment's
+/// hash, and results get the `quick` flag of their run (`super::migrate`).
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// `name → value`: `schema_version`, `next_run_id`.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -35,8 +39,11 @@ pub const SAMPLES: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("s
 pub(crate) const BENCH_INDEX: TableDefinition<(&str, i64, u64), ()> =
     TableDefinition::new("bench_index");
 
-/// `fingerprint hash → Fingerprint (JSON)`.
+/// `hardware hash → Fingerprint (JSON)`: the hardware identity of a lineage.
 pub(crate) const FINGERPRINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("fingerprints");
+
+/// `environment hash → SoftwareEnvironment (JSON)`: the software a run was measured under.
+pub(crate) const ENVIRONMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("environments");
 
 /// `run id → RunSnapshot (JSON)`: load, CPU and memory around the run.
 pub(crate) const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshots");

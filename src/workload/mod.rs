@@ -296,6 +296,11 @@ pub(crate) struct KindTraits {
     pub targeted: bool,
     /// Puts load on a service; the `[load]` guard rails apply.
     pub load_test: bool,
+    /// Version of what the probe measures (what a sample times, its unit and direction).
+    /// Bump it in the kind's row when a change of the probe makes old samples incomparable:
+    /// its benchmarks then start new baselines. An agent upgrade that leaves it alone keeps
+    /// every baseline.
+    pub definition: u32,
 }
 
 impl KindTraits {
@@ -305,6 +310,7 @@ impl KindTraits {
         outcomes: false,
         targeted: false,
         load_test: false,
+        definition: 1,
     };
 
     /// A probe aimed at something of the user's (a command, a process) that puts no load
@@ -452,9 +458,9 @@ probe_kinds! {
         KindTraits { latency: true, ..KindTraits::HOST };
     // Boxed: its URL, headers and body make it ten times the size of the others.
     LoadHttp "load.http": Box<load_http::LoadHttpConfig> => load_http::LoadHttp::new,
-        KindTraits { latency: true, outcomes: true, targeted: true, load_test: true };
+        KindTraits { latency: true, outcomes: true, targeted: true, load_test: true, definition: 1 };
     CacheRedis "cache.redis": Box<cache_redis::CacheRedisConfig> => cache_redis::CacheRedis::new,
-        KindTraits { latency: true, outcomes: true, targeted: true, load_test: true };
+        KindTraits { latency: true, outcomes: true, targeted: true, load_test: true, definition: 1 };
     Command "command": command::CommandConfig => command::TimedCommand::new,
         KindTraits { outcomes: true, ..KindTraits::TARGETED };
     ProcessMemory "process.memory": process_memory::ProcessMemoryConfig
@@ -523,10 +529,16 @@ impl WorkloadConfig {
         self.build().metric()
     }
 
-    /// Short hash of the kind and its parameters. Results are only compared with results of
-    /// the same hash: changing a parameter starts a new series instead of a false change.
+    /// Short hash of the kind, its parameters and its definition version. Results are only
+    /// compared with results of the same hash: changing a parameter, or a probe whose
+    /// measurement changed, starts a new series instead of a false change. Definition 1 adds
+    /// nothing to the hash, so the hashes of every stored result stay valid.
     pub fn config_hash(&self) -> String {
-        let canonical = serde_json::to_string(self).expect("workload config serializes");
+        let mut canonical = serde_json::to_string(self).expect("workload config serializes");
+        let definition = self.traits().definition;
+        if definition > 1 {
+            canonical.push_str(&format!("#definition={definition}"));
+        }
         let digest = Sha256::digest(canonical.as_bytes());
         hex::encode(&digest[..6])
     }
@@ -580,6 +592,15 @@ mod tests {
         let b: WorkloadConfig = toml::from_str("kind = \"cpu.primes\"\nthreads = 2").unwrap();
         assert_ne!(a.config_hash(), b.config_hash());
         assert_eq!(a.config_hash(), a.clone().config_hash());
+    }
+
+    /// Stored results carry these hashes: a release that changed them would restart every
+    /// baseline. (A probe's definition version is the deliberate way to restart its own.)
+    #[test]
+    fn config_hashes_of_definition_one_are_those_stored_by_earlier_releases() {
+        let a: WorkloadConfig = toml::from_str("kind = \"cpu.primes\"\nthreads = 1").unwrap();
+        assert_eq!(a.traits().definition, 1);
+        assert_eq!(a.config_hash(), "b4f57a62fa30");
     }
 
     /// The hints name exactly the fields serde's own "unknown field" message expects, for
