@@ -613,3 +613,180 @@ fn https_endpoints_use_tls_verified_against_the_system_roots() {
     assert_eq!(records.len(), 2, "{records:?}");
     assert!(receiver.latest_metrics().is_some());
 }
+
+/// The daemon on a fast schedule with a `command` benchmark whose duration is read from a
+/// file: a step is suspected at a scheduled run and confirmed by the confirmation run queued
+/// `confirm_delay` later (before the next scheduled run); the confirmation reaches the
+/// receiver once; going back, one run is not enough to resolve it, the second is.
+#[test]
+fn a_suspicion_is_confirmed_by_the_daemons_rerun_and_resolved_only_on_evidence() {
+    let receiver = Receiver::start(Protocol::Http);
+    let dir = tempfile::tempdir().unwrap();
+    let seconds = dir.path().join("seconds");
+    std::fs::write(&seconds, "0.040").unwrap();
+    let config = dir.path().join("perfwarden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[daemon]
+splay = "0s"
+timezone = "UTC"
+confirm_delay = "2s"
+confirm_attempts = 2
+[daemon.quiet]
+enabled = false
+
+[export.otlp]
+endpoint = "{endpoint}"
+protocol = "http/protobuf"
+interval = "1s"
+
+[defaults]
+samples = 8
+warmup = "0s"
+min_time = "50ms"
+time_budget = "10s"
+timeout = "60s"
+
+[suites.s]
+schedule = "*/6 * * * * *"
+benchmarks = ["sleepy"]
+
+[benchmarks.sleepy]
+kind = "command"
+command = ["sh", "-c", "sleep $(cat {seconds})"]
+tolerance = "5%"
+"#,
+            endpoint = receiver.endpoint(),
+            seconds = seconds.display(),
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let cli = || {
+        let mut command = perfwarden(&state);
+        command.arg("--config").arg(&config);
+        command
+    };
+    let log = dir.path().join("daemon.log");
+    let mut child = cli()
+        .args(["daemon"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _daemon = Kill(&mut child);
+    let runs = || -> Vec<serde_json::Value> {
+        let (code, stdout, _) = run(cli().args(["--format", "json", "runs"]));
+        if code != 0 {
+            return Vec::new();
+        }
+        let mut runs = assert_valid_output(&stdout)["runs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        runs.reverse();
+        runs
+    };
+    let finished =
+        |runs: &[serde_json::Value]| runs.iter().filter(|r| r["status"] != "running").count();
+    let daemon_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let wait_runs = |n: usize, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let now = runs();
+            if finished(&now) >= n {
+                return now;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {now:?}\n{}",
+                daemon_log()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    // Six scheduled runs at the old level: the baseline.
+    wait_runs(6, "six baseline runs");
+    // About 45% slower (the command's own start-up adds ~9 ms to the sleep): a critical
+    // suspicion, not confirmed at once, and far outside the run-to-run noise of a loaded
+    // test machine.
+    std::fs::write(&seconds, "0.062").unwrap();
+    let before = finished(&runs());
+    let after = wait_runs(before + 2, "the suspecting run and its confirmation");
+    let suspecting = &after[before];
+    let confirmation = after
+        .iter()
+        .find(|r| r["trigger"] == "confirmation")
+        .unwrap_or_else(|| {
+            let (_, shown, _) = run(cli().args(["show", &suspecting["id"].to_string()]));
+            panic!(
+                "no confirmation run in {after:?}\n{shown}\n{}",
+                daemon_log()
+            )
+        });
+    assert_eq!(suspecting["trigger"], "scheduled", "{after:?}");
+    assert_eq!(confirmation["confirms"], suspecting["id"], "{confirmation}");
+    let started = |r: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(r["started_at"].as_str().unwrap()).unwrap()
+    };
+    let waited = started(confirmation) - started(suspecting);
+    assert!(
+        waited < chrono::Duration::seconds(6),
+        "confirmed within the delay, before the next scheduled run: {waited}"
+    );
+    let (_, regressions, _) = run(cli().args(["--format", "json", "regressions"]));
+    let regressions = assert_valid_output(&regressions);
+    let open = &regressions["regressions"][0];
+    assert_eq!(open["state"], "confirmed", "{regressions}");
+    assert_eq!(open["first_run"], suspecting["id"]);
+    // The confirmation reaches the receiver, once.
+    receiver.wait_for("the confirmed event", Duration::from_secs(30), |r| {
+        log_records(r).iter().any(|l| {
+            l.event_name == "perfwarden.regression" && attributes_of(l)["transition"] == "confirmed"
+        })
+    });
+
+    // Back to normal: the first run back does not resolve it; the second does.
+    std::fs::write(&seconds, "0.040").unwrap();
+    let before = finished(&runs());
+    wait_runs(before + 1, "the first run back");
+    let (_, regressions, _) = run(cli().args(["--format", "json", "regressions"]));
+    let regressions = assert_valid_output(&regressions);
+    assert_eq!(
+        regressions["regressions"][0]["state"], "confirmed",
+        "one run back is not evidence: {regressions}"
+    );
+    wait_runs(before + 2, "the second run back");
+    let (_, regressions, _) = run(cli().args(["--format", "json", "regressions"]));
+    let regressions = assert_valid_output(&regressions);
+    assert_eq!(
+        regressions["regressions"].as_array().map(Vec::len),
+        Some(0),
+        "resolved: {regressions}"
+    );
+    receiver.wait_for("the resolved event", Duration::from_secs(30), |r| {
+        log_records(r).iter().any(|l| {
+            l.event_name == "perfwarden.regression" && attributes_of(l)["transition"] == "resolved"
+        })
+    });
+    let regression_events: Vec<String> = receiver
+        .log_records()
+        .iter()
+        .filter(|l| l.event_name == "perfwarden.regression")
+        .map(|l| attributes_of(l)["transition"].clone())
+        .collect();
+    assert_eq!(
+        regression_events,
+        vec!["confirmed".to_string(), "resolved".to_string()],
+        "each transition once"
+    );
+}

@@ -56,6 +56,7 @@ fn context<'a>(store: &'a Store, clock: &FakeClock, cancel: CancelToken) -> RunC
         cancel,
         trigger: Trigger::Manual,
         gate: None,
+        confirms: None,
     }
 }
 
@@ -236,6 +237,7 @@ fn the_hard_timeout_fails_a_hung_benchmark_and_keeps_its_samples() {
         cancel: CancelToken::new(),
         trigger: Trigger::Manual,
         gate: None,
+        confirms: None,
     };
     let started = std::time::Instant::now();
     let outcome = runner::run_suite(

@@ -25,6 +25,7 @@ fn run_record(suite: &str, started_days_ago: i64) -> RunRecord {
         note: None,
         trigger: None,
         gate: None,
+        confirms: None,
     }
 }
 

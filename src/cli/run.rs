@@ -1,6 +1,8 @@
-//! `perfwarden run [SUITE] [--bench NAME]... [--quick]`: run a suite now. While the
-//! daemon runs, it owns the database: the run is queued there (behind a running suite, if
-//! any), followed until it ends, and printed as `show` prints it.
+//! `perfwarden run [SUITE] [--bench NAME]... [--quick] [--confirm]`: run a suite now. While
+//! the daemon runs, it owns the database: the run is queued there (behind a running suite,
+//! if any), followed until it ends, and printed as `show` prints it. With `--confirm`, the
+//! benchmarks the run suspects of a regression are re-run at once (up to
+//! `[daemon] confirm_attempts` times) to confirm or clear the suspicion.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -29,6 +31,10 @@ pub struct Args {
     /// Short sampling (≤0.2 s warm-up, ≤0.5 s per benchmark): a smoke test of every probe
     #[arg(long)]
     pub quick: bool,
+    /// Re-run the benchmarks this run suspects of a regression at once, to confirm or
+    /// clear the suspicion (the daemon does it after `confirm_delay` on its own)
+    #[arg(long, conflicts_with = "quick")]
+    pub confirm: bool,
 }
 
 /// Installs the Ctrl-C/SIGTERM handler once per process: the first signal cancels the run
@@ -75,6 +81,7 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
         suite: args.suite.clone(),
         quick: args.quick,
         trigger: Trigger::Manual,
+        confirms: None,
         gate: None,
         host: sysinfo::System::host_name().unwrap_or_else(|| "unknown".into()),
         host_id: crate::scheduler::splay::host_id(),
@@ -88,8 +95,56 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
     drop(progress);
 
     let code = exit::of_run(&outcome.run);
+    let mut confirmations = Vec::new();
+    if args.confirm {
+        let mut last = outcome.run.clone();
+        let mut attempt = 0;
+        while let Some((benches, origin, next)) = pipeline::next_confirmation(
+            &store,
+            &last,
+            attempt,
+            config.daemon.confirm_attempts.max(1),
+        )? {
+            eprintln!(
+                "confirming the suspicion of run {origin} (attempt {next}): re-running {}",
+                benches.join(", ")
+            );
+            let plans = pipeline::plan(&config, &args.suite, &benches, false)
+                .map_err(|e| CommandError::usage(e.to_string()))?;
+            let rerun = SuiteRun {
+                store: &store,
+                config: &config,
+                suite: args.suite.clone(),
+                quick: false,
+                trigger: Trigger::Confirmation,
+                confirms: Some(origin),
+                gate: None,
+                host: sysinfo::System::host_name().unwrap_or_else(|| "unknown".into()),
+                host_id: crate::scheduler::splay::host_id(),
+                clock: Arc::new(MonotonicClock::default()),
+                cancel: CancelToken::new(),
+                outbox: crate::export::keeps_outbox(&crate::export::otlp_settings(&config)),
+            };
+            let mut progress = TerminalProgress::new();
+            let confirmed = pipeline::execute(
+                rerun,
+                plans,
+                &mut progress,
+                &PushOnce(crate::export::otlp_settings(&config)),
+            )
+            .map_err(|e| CommandError::state(e.to_string()))?;
+            drop(progress);
+            attempt = next;
+            last = confirmed.run.clone();
+            confirmations.push(confirmed.run);
+        }
+    }
     let report = RunReport::build(&store, outcome.run)?;
-    let stdout = report::render(&report, globals.format, globals.style());
+    let mut stdout = report::render(&report, globals.format, globals.style());
+    for run in confirmations {
+        let report = RunReport::build(&store, run)?;
+        stdout.push_str(&report::render(&report, globals.format, globals.style()));
+    }
     Ok(Outcome { stdout, code })
 }
 
@@ -104,6 +159,7 @@ fn run_through_daemon(
         suite: args.suite.clone(),
         benches: args.benches.clone(),
         quick: args.quick,
+        confirm: args.confirm,
         state_dir: globals.state_dir.clone(),
     };
     let (ticket, ahead, running) = match client.request(&request).map_err(client_error)? {

@@ -41,6 +41,12 @@ pub struct DaemonConfig {
     pub socket: Option<PathBuf>,
     /// Group that may use the socket (mode 0660); `None` keeps it 0600.
     pub socket_group: Option<String>,
+    /// A run that opens a suspected regression re-runs the suspected benchmarks this long
+    /// after it ends, up to `confirm_attempts` times, to confirm or clear the suspicion
+    /// within minutes instead of a schedule period.
+    pub confirm_delay: Duration,
+    /// Confirmation re-runs per suspicion at most; 0 disables them.
+    pub confirm_attempts: u32,
     pub quiet: QuietConfig,
 }
 
@@ -73,6 +79,8 @@ impl Default for DaemonConfig {
             catch_up: CatchUp::Once,
             socket: None,
             socket_group: None,
+            confirm_delay: Duration::from_secs(10 * 60),
+            confirm_attempts: 2,
             quiet: QuietConfig::default(),
         }
     }
@@ -103,6 +111,8 @@ pub(super) struct RawDaemon {
     catch_up: Option<String>,
     socket: Option<PathBuf>,
     socket_group: Option<String>,
+    confirm_delay: Option<ConfigDuration>,
+    confirm_attempts: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -166,6 +176,28 @@ pub(super) fn validate(
                     .into(),
             ),
         ),
+    }
+    if let Some(delay) = raw.confirm_delay {
+        if delay.0 > Duration::from_secs(24 * 3600) {
+            problems.add(
+                &["daemon", "confirm_delay"],
+                "must be at most 24h",
+                Some("a few minutes lets a passing disturbance end; the default is \"10m\"".into()),
+            );
+        } else {
+            config.confirm_delay = delay.0;
+        }
+    }
+    if let Some(attempts) = raw.confirm_attempts {
+        if attempts > 10 {
+            problems.add(
+                &["daemon", "confirm_attempts"],
+                "must be at most 10",
+                Some("2 is the default; 0 waits for the next scheduled run instead".into()),
+            );
+        } else {
+            config.confirm_attempts = attempts;
+        }
     }
     config.socket = raw.socket;
     if let Some(group) = raw.socket_group {

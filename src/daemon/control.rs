@@ -39,6 +39,9 @@ pub(crate) enum Request {
         suite: String,
         benches: Vec<String>,
         quick: bool,
+        /// Confirm the run's suspicions at once (`run --confirm`).
+        #[serde(default)]
+        confirm: bool,
         state_dir: Option<PathBuf>,
     },
     /// Where a queued run is.

@@ -518,6 +518,44 @@ fn job_finished(daemon: &Daemon, job: &Job, end: JobEnd) {
     }
     let mut shared = daemon.lock();
     shared.agenda.finish(job.ticket, end.run.as_ref());
+    if let Some(run) = &end.run {
+        let settings = &shared.config.daemon;
+        match pipeline::next_confirmation(
+            &daemon.store,
+            run,
+            job.attempt,
+            settings.confirm_attempts,
+        ) {
+            Ok(Some((benches, origin, attempt))) => {
+                let now = Utc::now();
+                let delay = if job.confirm_now {
+                    chrono::Duration::zero()
+                } else {
+                    chrono::Duration::from_std(settings.confirm_delay).unwrap_or_default()
+                };
+                let due = now + delay;
+                let ticket = shared.agenda.schedule_confirmation(
+                    &job.suite,
+                    benches.clone(),
+                    origin,
+                    attempt,
+                    due,
+                    now,
+                );
+                tracing::info!(
+                    suite = %job.suite,
+                    run = origin,
+                    attempt,
+                    ticket,
+                    due = %due,
+                    benchmarks = %benches.join(","),
+                    "suspected regression: a confirmation run of the suspected benchmarks is queued"
+                );
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the suspicions to confirm"),
+        }
+    }
     shared.phase = Phase::Idle;
     shared.current = None;
     shared.waiting = None;
@@ -620,6 +658,7 @@ async fn execute_job(daemon: Arc<Daemon>, job: Job) -> JobEnd {
             suite: job.suite.clone(),
             quick: job.quick,
             trigger: job.trigger,
+            confirms: job.confirms,
             gate,
             host: runner.host.clone(),
             host_id: runner.host_id.clone(),
@@ -887,11 +926,21 @@ fn status_report(daemon: &Daemon) -> StatusReport {
             queue: shared
                 .agenda
                 .queued()
-                .map(|j| QueuedRun {
+                .map(|j| (None, j))
+                .chain(
+                    shared
+                        .agenda
+                        .pending_confirmations()
+                        .map(|(due, j)| (Some(*due), j)),
+                )
+                .map(|(due_at, j)| QueuedRun {
                     ticket: j.ticket,
                     suite: j.suite.clone(),
                     trigger: j.trigger,
                     queued_at: j.queued_at,
+                    due_at,
+                    confirms: j.confirms,
+                    benches: j.benches.clone(),
                 })
                 .collect(),
             last_reload: shared.last_reload.clone(),

@@ -231,6 +231,7 @@ async fn respond(daemon: &Arc<Daemon>, request: Request) -> Response {
             suite,
             benches,
             quick,
+            confirm,
             state_dir,
         } => {
             if !same_state_dir(daemon, state_dir.as_deref()) {
@@ -253,7 +254,7 @@ async fn respond(daemon: &Arc<Daemon>, request: Request) -> Response {
             let (ticket, ahead) =
                 shared
                     .agenda
-                    .enqueue_manual(&suite, benches, quick, chrono::Utc::now());
+                    .enqueue_manual(&suite, benches, quick, confirm, chrono::Utc::now());
             drop(shared);
             tracing::info!(suite = %suite, ticket, ahead, "run requested over the control socket");
             daemon.wake.notify_one();

@@ -380,6 +380,7 @@ impl<'a> Simulation<'a> {
                     .as_ref()
                     .map_or(&[][..], |o| o.changes.as_slice()),
                 busy_host: false,
+                rerun,
                 seed: rng.random(),
             });
             let name = format!("b{index}");

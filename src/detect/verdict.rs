@@ -28,8 +28,9 @@
 //!
 //! A failed or timed-out benchmark that has succeeded before is a critical regression; one
 //! that never succeeded is `failing`. **States**: the first run that regresses opens a
-//! `suspected` regression; a later run that agrees — gates 1-2, and the mean change of the
-//! suspicion's runs with this one is at least the tolerance — `confirms` it (a critical
+//! `suspected` regression; a later run that agrees (gates 1-3; a confirmation run minutes
+//! later must lie beyond the 99.9% prediction bound, since its level shares the suspecting
+//! run's disturbance) `confirms` it (a critical
 //! whose lower bound is at least twice the critical threshold is confirmed at once); a worse
 //! severity later `escalates` it. A suspicion clears with one run back within tolerance; a
 //! confirmed regression `resolves` only after [`RESOLVING_RUNS`] consecutive runs back
@@ -68,6 +69,9 @@ pub(crate) const MIN_SAMPLES_FOR_U_TEST: usize = 10;
 pub(crate) const U_TEST_ALPHA: f64 = 0.05;
 /// Confidence of the one-sided prediction bound of the run-level gate.
 pub(crate) const PREDICTION_LEVEL: f64 = 0.99;
+/// ... for a confirmation run: minutes after the suspecting run, its level shares much of
+/// that run's disturbance, so it must stand further out to count as a second witness.
+pub(crate) const RERUN_PREDICTION_LEVEL: f64 = 0.999;
 /// The effective tolerance is at least this many run-to-run CVs of the baseline medians: a
 /// change inside three standard deviations of a benchmark's run-to-run noise is not told
 /// apart from it reliably enough for a 50-benchmark suite.
@@ -201,6 +205,8 @@ pub(crate) struct JudgeInput<'a> {
     pub agreeing: &'a [f64],
     /// The host was busy before the run.
     pub busy_host: bool,
+    /// A confirmation run (the run-level gate uses [`RERUN_PREDICTION_LEVEL`]).
+    pub rerun: bool,
     pub seed: u64,
 }
 
@@ -244,6 +250,7 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
         adjusted_p,
         agreeing,
         busy_host,
+        rerun,
         seed,
     } = input;
     let pooled: Vec<f64> = baseline
@@ -308,7 +315,11 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
         .max(NOISE_TOLERANCE_FACTOR * run_to_run_cv.unwrap_or(0.0));
     let prediction_bound = stats::prediction_bound(
         &medians,
-        PREDICTION_LEVEL,
+        if rerun {
+            RERUN_PREDICTION_LEVEL
+        } else {
+            PREDICTION_LEVEL
+        },
         direction == Direction::LowerIsBetter,
     );
     let beyond = prediction_bound.map(|bound| direction.is_worse(bound, change.current_median));
@@ -409,17 +420,9 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
             evidence: Some(evidence),
         };
     }
-    let mean_with_open =
-        (agreeing.iter().sum::<f64>() + worse_change) / (agreeing.len() + 1) as f64;
-    if !agreeing.is_empty()
-        && u_gate
-        && run_gate
-        && worse_change > 0.0
-        && mean_with_open >= tolerance
-    {
-        // An open regression only needs a later run to agree: beyond the baseline's
-        // run-to-run spread, with the mean change of the regression's runs at least the
-        // tolerance. Its severity stays.
+    if !agreeing.is_empty() && u_gate && run_gate && practical {
+        // An open regression only needs a later run to agree: worse by at least the
+        // tolerance and beyond the baseline's run-to-run spread. Its severity stays.
         return Judgement {
             outcome: Outcome::Regression,
             severity: None,
@@ -827,6 +830,7 @@ pub fn evaluate_run(
                     .as_ref()
                     .map_or(&[][..], |o| o.changes.as_slice()),
                 busy_host: r.busy_host,
+                rerun: run.trigger == Some(crate::model::records::Trigger::Confirmation),
                 seed: seed_for(run.id, &r.benchmark),
             }),
         };
@@ -1042,6 +1046,7 @@ mod tests {
             adjusted_p: p,
             agreeing: &[],
             busy_host: false,
+            rerun: false,
             seed: 42,
         })
     }

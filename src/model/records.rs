@@ -66,6 +66,9 @@ pub struct RunRecord {
     /// The quiet-host gate's verdict before a scheduled run.
     #[serde(default)]
     pub gate: Option<QuietGateRecord>,
+    /// For a confirmation run: the run whose suspicion it re-measures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirms: Option<u64>,
 }
 
 impl RunRecord {
@@ -98,6 +101,7 @@ impl RunRecord {
             note: None,
             trigger: Some(trigger),
             gate,
+            confirms: None,
         }
     }
 
@@ -323,6 +327,8 @@ pub enum Trigger {
     Scheduled,
     /// The daemon, once after start, for a scheduled time missed while it was down.
     CatchUp,
+    /// A re-run of the benchmarks a run suspected of a regression (`confirms` names it).
+    Confirmation,
 }
 
 impl Trigger {
@@ -331,6 +337,7 @@ impl Trigger {
             Trigger::Manual => "manual",
             Trigger::Scheduled => "scheduled",
             Trigger::CatchUp => "catch_up",
+            Trigger::Confirmation => "confirmation",
         }
     }
 }

@@ -75,6 +75,14 @@ pub(crate) struct QueuedRun {
     pub suite: String,
     pub trigger: Trigger,
     pub queued_at: DateTime<Utc>,
+    /// A confirmation run not yet due: when it starts, and the run it confirms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirms: Option<u64>,
+    /// The benchmarks it runs, when not the whole suite.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub benches: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -64,6 +64,8 @@ pub(crate) struct SuiteRun<'a> {
     pub suite: String,
     pub quick: bool,
     pub trigger: Trigger,
+    /// For a confirmation run: the run whose suspicion it re-measures.
+    pub confirms: Option<u64>,
     /// The quiet-host gate's record (scheduled daemon runs); `None` for runs that did not
     /// wait: one reading is then taken here (when the gate is enabled).
     pub gate: Option<QuietGateRecord>,
@@ -120,6 +122,7 @@ pub(crate) fn execute(
                 clock: run.clock.clone(),
                 cancel: run.cancel.clone(),
                 trigger: run.trigger,
+                confirms: run.confirms,
                 gate: gate.clone(),
             };
             let measured = runner::run_suite(&ctx, plans, observer)?;
@@ -141,6 +144,51 @@ pub(crate) fn execute(
         run: record,
         health,
     })
+}
+
+/// The benchmarks of `run` whose suspected regression a confirmation run should re-measure:
+/// open, still suspected, and raised by `run` or by the run `run` itself confirmed.
+pub(crate) fn suspicions_to_confirm(
+    store: &Store,
+    run: &RunRecord,
+) -> Result<Vec<String>, StoreError> {
+    if run.quick {
+        return Ok(Vec::new());
+    }
+    let origin = run.confirms.unwrap_or(run.id);
+    let mut benches: Vec<String> = store
+        .open_regressions()?
+        .into_iter()
+        .filter(|r| {
+            r.state == crate::model::verdict::RegressionState::Suspected
+                && r.first_run == origin
+                && r.suite == run.suite
+        })
+        .map(|r| r.benchmark)
+        .collect();
+    benches.sort();
+    Ok(benches)
+}
+
+/// The confirmation run that should follow `run` when it left suspicions open: (benches,
+/// the run it confirms, attempt). `None` when nothing is suspected or `max_attempts` are
+/// used up. Attempts count from the run that raised the suspicion.
+pub(crate) fn next_confirmation(
+    store: &Store,
+    run: &RunRecord,
+    attempt_of_run: u32,
+    max_attempts: u32,
+) -> Result<Option<(Vec<String>, u64, u32)>, StoreError> {
+    let attempt = if run.trigger == Some(Trigger::Confirmation) {
+        attempt_of_run + 1
+    } else {
+        1
+    };
+    if attempt > max_attempts {
+        return Ok(None);
+    }
+    let benches = suspicions_to_confirm(store, run)?;
+    Ok((!benches.is_empty()).then(|| (benches, run.confirms.unwrap_or(run.id), attempt)))
 }
 
 /// Stores a run that the quiet-host gate skipped, so the skip and its reason show in
@@ -168,6 +216,7 @@ fn record_skipped(
         run.trigger,
         None,
     ))?;
+    record.confirms = run.confirms;
     record.status = RunStatus::Skipped;
     record.finished_at = Some(now);
     record.note = Some(format!(

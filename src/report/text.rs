@@ -196,11 +196,14 @@ pub(crate) fn run_report(report: &RunReport, style: Style) -> String {
     let run = &report.run;
     let mut out = String::new();
     out.push_str(&format!(
-        "run {} · suite {} · {}{} · host {} · fingerprint {}\n",
+        "run {} · suite {} · {}{}{} · host {} · fingerprint {}\n",
         run.id,
         run.suite,
         run.status.as_str(),
         if run.quick { " (quick)" } else { "" },
+        run.confirms
+            .map(|c| format!(" · confirmation run for run {c}"))
+            .unwrap_or_default(),
         run.host,
         run.fingerprint
     ));
@@ -471,13 +474,16 @@ pub(crate) fn runs(report: &RunsReport, style: Style) -> String {
         t.add_row(vec![
             Cell::new(run.id),
             Cell::new(format!(
-                "{}{}{}",
+                "{}{}{}{}",
                 run.suite,
                 if run.quick { " (quick)" } else { "" },
                 match run.gate.as_ref().map(|g| g.outcome) {
                     Some(GateOutcome::Noisy) => " (noisy host)",
                     _ => "",
-                }
+                },
+                run.confirms
+                    .map(|c| format!(" (confirms {c})"))
+                    .unwrap_or_default()
             )),
             Cell::new(run.started_at.format("%Y-%m-%d %H:%M:%S")),
             Cell::new(
@@ -1151,11 +1157,21 @@ pub(crate) fn status(report: &StatusReport, _style: Style) -> String {
             };
             out.push_str(&format!("state      {state}\n"));
             for q in &d.queue {
+                let what = match (q.confirms, q.due_at) {
+                    (Some(run), Some(due)) => format!(
+                        "confirms run {run}: {}, at {}",
+                        q.benches.join(", "),
+                        local(due)
+                    ),
+                    (Some(run), None) => {
+                        format!("confirms run {run}: {}", q.benches.join(", "))
+                    }
+                    _ => format!("since {}", local(q.queued_at)),
+                };
                 out.push_str(&format!(
-                    "queued     {} ({}, since {}, ticket {})\n",
+                    "queued     {} ({}, {what}, ticket {})\n",
                     q.suite,
                     q.trigger.as_str().replace('_', "-"),
-                    local(q.queued_at),
                     q.ticket
                 ));
             }

@@ -297,6 +297,8 @@ pub struct RunContext<'a> {
     /// What started the run, and the quiet-host gate's decision (daemon runs only).
     pub trigger: Trigger,
     pub gate: Option<QuietGateRecord>,
+    /// For a confirmation run: the run whose suspicion it re-measures.
+    pub confirms: Option<u64>,
 }
 
 /// Everything a finished (or interrupted) run produced.
@@ -339,7 +341,7 @@ pub fn run_suite(
     remove_dir_if_present(&scratch_root);
 
     let snapshot = snapshot::SnapshotProbe::start();
-    let mut run = ctx.store.begin_run(RunRecord::started(
+    let mut started = RunRecord::started(
         &ctx.suite,
         ctx.quick,
         Utc::now(),
@@ -349,7 +351,9 @@ pub fn run_suite(
         plans.iter().map(|p| p.name.clone()).collect(),
         ctx.trigger,
         ctx.gate.clone(),
-    ))?;
+    );
+    started.confirms = ctx.confirms;
+    let mut run = ctx.store.begin_run(started)?;
     observer.run_started(&run);
     ctx.store.put_snapshot(run.id, &snapshot.partial())?;
     tracing::info!(run = run.id, suite = %run.suite, benchmarks = plans.len(), "run started");

@@ -124,6 +124,15 @@ pub(crate) struct Job {
     pub benches: Vec<String>,
     pub quick: bool,
     pub queued_at: DateTime<Utc>,
+    /// A confirmation run: the run whose suspicion it re-measures, and which attempt it is
+    /// (1-based).
+    #[serde(default)]
+    pub confirms: Option<u64>,
+    #[serde(default)]
+    pub attempt: u32,
+    /// `run --confirm`: confirm this run's suspicions at once rather than after the delay.
+    #[serde(default)]
+    pub confirm_now: bool,
 }
 
 /// Something the agenda decided that the daemon should log.
@@ -162,6 +171,8 @@ pub(crate) struct Agenda {
     entries: BTreeMap<String, Entry>,
     queue: VecDeque<Job>,
     running: Option<Job>,
+    /// Confirmation runs waiting for their time, soonest first.
+    confirmations: Vec<(DateTime<Utc>, Job)>,
     next_ticket: u64,
     /// Suites whose persisted state changed since the last `take_dirty`.
     dirty: Vec<String>,
@@ -180,6 +191,7 @@ impl Agenda {
             entries: BTreeMap::new(),
             queue: VecDeque::new(),
             running: None,
+            confirmations: Vec::new(),
             next_ticket: 1,
             dirty: Vec::new(),
         };
@@ -253,7 +265,38 @@ impl Agenda {
             benches: Vec::new(),
             quick: false,
             queued_at: now,
+            confirms: None,
+            attempt: 0,
+            confirm_now: false,
         }
+    }
+
+    /// Queues, at `due`, a confirmation run of `benches` of `suite` for the suspicion that
+    /// run `confirms` raised; returns its ticket. It waits in the queue like any run, so it
+    /// never overlaps a suite.
+    pub(crate) fn schedule_confirmation(
+        &mut self,
+        suite: &str,
+        benches: Vec<String>,
+        confirms: u64,
+        attempt: u32,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> u64 {
+        let mut job = self.job(suite, Trigger::Confirmation, None, now);
+        job.benches = benches;
+        job.confirms = Some(confirms);
+        job.attempt = attempt;
+        let ticket = job.ticket;
+        self.confirmations.push((due, job));
+        self.confirmations
+            .sort_by_key(|(due, job)| (*due, job.ticket));
+        ticket
+    }
+
+    /// Confirmation runs not yet due: (due time, job).
+    pub(crate) fn pending_confirmations(&self) -> impl Iterator<Item = &(DateTime<Utc>, Job)> {
+        self.confirmations.iter()
     }
 
     /// Queues every suite that has come due by `now` and, when nothing is running, starts
@@ -303,6 +346,14 @@ impl Agenda {
             let job = self.job(&suite, Trigger::Scheduled, Some(slot), now);
             self.queue.push_back(job);
         }
+        while self
+            .confirmations
+            .first()
+            .is_some_and(|(due, _)| *due <= now)
+        {
+            let (_, job) = self.confirmations.remove(0);
+            self.queue.push_back(job);
+        }
         if self.running.is_some() {
             return (None, notices);
         }
@@ -326,11 +377,13 @@ impl Agenda {
         suite: &str,
         benches: Vec<String>,
         quick: bool,
+        confirm_now: bool,
         now: DateTime<Utc>,
     ) -> (u64, usize) {
         let mut job = self.job(suite, Trigger::Manual, None, now);
         job.benches = benches;
         job.quick = quick;
+        job.confirm_now = confirm_now;
         let ticket = job.ticket;
         self.queue.push_back(job);
         let ahead = self.queue.len() - 1 + usize::from(self.running.is_some());
@@ -360,7 +413,11 @@ impl Agenda {
 
     /// The earliest time at which [`poll`](Agenda::poll) can queue something new.
     pub(crate) fn next_wakeup(&self) -> Option<DateTime<Utc>> {
-        self.entries.values().filter_map(Entry::next_due).min()
+        self.entries
+            .values()
+            .filter_map(Entry::next_due)
+            .chain(self.confirmations.first().map(|(due, _)| *due))
+            .min()
     }
 
     pub(crate) fn queued(&self) -> impl Iterator<Item = &Job> {

@@ -29,6 +29,7 @@ fn record(job: &Job, started: DateTime<Utc>, finished: DateTime<Utc>) -> RunReco
         note: None,
         trigger: Some(job.trigger),
         gate: None,
+        confirms: None,
     }
 }
 
@@ -325,11 +326,11 @@ fn splay_delays_every_slot_by_the_hosts_offset() {
 fn manual_runs_queue_behind_the_running_one() {
     let from = utc(2026, 11, 26, 0, 0);
     let mut agenda = first_start(vec![schedule("daily", "0 3 * * *", 0)], from);
-    let (first, ahead) = agenda.enqueue_manual("daily", vec![], true, from);
+    let (first, ahead) = agenda.enqueue_manual("daily", vec![], true, false, from);
     assert_eq!(ahead, 0);
     let (job, _) = agenda.poll(from);
     assert_eq!(job.as_ref().map(|j| j.ticket), Some(first));
-    let (second, ahead) = agenda.enqueue_manual("daily", vec!["x".into()], false, from);
+    let (second, ahead) = agenda.enqueue_manual("daily", vec!["x".into()], false, false, from);
     assert_eq!(ahead, 1);
     assert_eq!(agenda.position(second), Some(1));
     assert_eq!(agenda.poll(from).0, None, "one at a time");
@@ -356,4 +357,36 @@ fn reload_keeps_state_and_pending_slots() {
     agenda.reschedule(vec![schedule("daily", "0 6 * * *", 0)], from);
     let next = agenda.next_wakeup().unwrap().with_timezone(&Berlin);
     assert_eq!(next.hour(), 6);
+}
+
+#[test]
+fn a_confirmation_run_waits_for_its_time_then_queues_like_any_run() {
+    // 03:00 in Berlin is 02:00 UTC in November.
+    let from = utc(2026, 11, 26, 1, 50);
+    let mut agenda = first_start(vec![schedule("daily", "0 3 * * *", 0)], from);
+    let due = from + chrono::Duration::minutes(10);
+    let ticket = agenda.schedule_confirmation("daily", vec!["cpu".into()], 41, 1, due, from);
+    assert_eq!(
+        agenda.next_wakeup(),
+        Some(due),
+        "wakes for the confirmation"
+    );
+    assert_eq!(agenda.pending_confirmations().count(), 1);
+    assert_eq!(agenda.poll(from).0, None, "not due yet");
+    // At 03:00 the daily suite comes due first and runs; the confirmation, due at 03:00
+    // too, queues behind it.
+    let (job, _) = agenda.poll(due);
+    let job = job.unwrap();
+    assert_eq!(job.trigger, Trigger::Scheduled);
+    assert_eq!(agenda.position(ticket), Some(1));
+    assert_eq!(agenda.poll(due).0, None, "never overlapping");
+    agenda.finish(job.ticket, None);
+    let (job, _) = agenda.poll(due);
+    let job = job.unwrap();
+    assert_eq!(job.ticket, ticket);
+    assert_eq!(job.trigger, Trigger::Confirmation);
+    assert_eq!(job.confirms, Some(41));
+    assert_eq!(job.attempt, 1);
+    assert_eq!(job.benches, vec!["cpu".to_string()]);
+    assert_eq!(agenda.pending_confirmations().count(), 0);
 }
