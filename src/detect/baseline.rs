@@ -323,6 +323,19 @@ mod tests {
         (0..n).map(|i| from + Duration::weeks(i as i64)).collect()
     }
 
+    /// Runs 1, 2, … at `times`, all eligible.
+    fn eligible_runs(times: &[DateTime<Utc>]) -> Vec<Candidate> {
+        times
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Candidate {
+                run_id: i as u64 + 1,
+                started_at: *t,
+                eligible: true,
+            })
+            .collect()
+    }
+
     #[test]
     fn the_shipped_schedules_get_limits_that_hold_ten_runs() {
         let limits = AgeLimits::from_config(&Config::embedded());
@@ -348,15 +361,7 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let times = weekly_times(8, start);
-        let candidates: Vec<Candidate> = times
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Candidate {
-                run_id: i as u64 + 1,
-                started_at: *t,
-                eligible: true,
-            })
-            .collect();
+        let candidates = eligible_runs(&times);
         let none = Exclusions::default();
         for (i, t) in times.iter().enumerate() {
             let picked = pick(&candidates, i as u64 + 1, *t, Duration::weeks(12), &none);
@@ -408,15 +413,7 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let times = weekly_times(40, start);
-        let candidates: Vec<Candidate> = times
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Candidate {
-                run_id: i as u64 + 1,
-                started_at: *t,
-                eligible: true,
-            })
-            .collect();
+        let candidates = eligible_runs(&times);
         // Open since run 11; run 40 comes 29 weeks later, far past the 12-week limit.
         let open = Exclusions {
             open_since: Some(11),

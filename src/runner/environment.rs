@@ -234,15 +234,16 @@ fn package_text(state: Option<&PackageState>) -> String {
     }
 }
 
-/// What changed from `old` to `new`, field by field, in a fixed order (kernel first).
-/// Fields unknown on both sides are not a change; one that became unknown is.
+/// What changed from `old` to `new`, field by field, in a fixed order (kernel first). A
+/// field unknown before is not a change (it was not recorded, e.g. in runs stored before
+/// the field existed, or it became readable); one that became unknown is.
 pub(crate) fn differences(
     old: &SoftwareEnvironment,
     new: &SoftwareEnvironment,
 ) -> Vec<FieldChange> {
     let mut out = Vec::new();
     let mut field = |name: &str, before: String, after: String| {
-        if before != after {
+        if before != after && before != "unknown" {
             out.push(FieldChange {
                 field: name.to_string(),
                 before,
@@ -270,11 +271,8 @@ pub(crate) fn differences(
                 );
             }
         }
-        (a, b) => field(
-            "mitigations",
-            if a.is_some() { "read" } else { "unknown" }.into(),
-            if b.is_some() { "read" } else { "unknown" }.into(),
-        ),
+        (Some(_), None) => field("mitigations", "read".into(), "unknown".into()),
+        _ => {}
     }
     field("smt", text(&old.smt), text(&new.smt));
     field("governor", text(&old.governor), text(&new.governor));
@@ -438,6 +436,15 @@ mod tests {
             "kernel 6.1.0-26-amd64 → 6.1.0-28-amd64; microcode 0xa0011d1 → 0xa0011d5; package.openssl 3.0.14 → absent"
         );
         assert_eq!(super::diff(7, &old, &old), None);
+        // Fields not recorded before (a database from before they existed) are no change.
+        let mut more = new.clone();
+        more.smt = Some("on".into());
+        more.sysctls.insert("vm.swappiness".into(), "60".into());
+        assert_eq!(super::diff(8, &new, &more), None);
+        assert_eq!(
+            super::diff(9, &more, &new).unwrap().summary(),
+            "smt on → unknown; sysctl.vm.swappiness 60 → unknown"
+        );
     }
 
     #[test]
