@@ -1,5 +1,5 @@
 //! Prints the verdict evaluation table of `docs/verdicts.md` (see `src/detect/evaluation.rs`).
-//! Run: `scripts/evaluate.sh` (about two minutes on 2 cores).
+//! Run: `scripts/evaluate.sh` (about 25 minutes on 2 cores).
 
 use perfwarden::detect::evaluation::{Plan, evaluate_all, markdown};
 
