@@ -639,3 +639,23 @@ fn a_level_shift_in_the_history_is_stored_with_the_verdict_and_reported() {
     common::assert_valid_output(&report::json::render("report", &health));
     common::assert_valid_output(&report::json::render("run", &report));
 }
+
+#[test]
+fn a_benchmark_noisier_than_its_tolerance_is_reported_with_its_detectable_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = FakeClock::new();
+    // Run levels alternating by 15%: a run-to-run CV near 8%, far above a 5% tolerance.
+    for i in 0..7 {
+        run_and_judge(&store, &clock, if i % 2 == 0 { 100 } else { 115 });
+    }
+    let report = perfwarden::detect::health::HealthReport::build(&store, None).unwrap();
+    let noisy = &report.suites[0].too_noisy;
+    assert_eq!(noisy.len(), 1, "{noisy:?}");
+    assert_eq!(noisy[0].benchmark, "steady");
+    assert!(noisy[0].minimum_detectable_change > 0.15, "{noisy:?}");
+    assert_eq!(noisy[0].tolerance, 0.05);
+    let text = report::render(&report, report::Format::Text, Default::default());
+    assert!(text.contains("too noisy for their tolerance"), "{text}");
+    common::assert_valid_output(&report::json::render("report", &report));
+}

@@ -144,6 +144,15 @@ pub struct DriftFinding {
     pub trend: Trend,
 }
 
+/// A benchmark too noisy for its tolerance, as of the latest run.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoiseFinding {
+    pub benchmark: String,
+    /// The smallest sustained change one run can flag, and the configured tolerance.
+    pub minimum_detectable_change: f64,
+    pub tolerance: f64,
+}
+
 /// A level shift found over a benchmark's stored history.
 #[derive(Debug, Clone, Serialize)]
 pub struct ShiftFinding {
@@ -179,6 +188,8 @@ pub struct SuiteHealth {
     pub improvements: Vec<Verdict>,
     pub drifts: Vec<DriftFinding>,
     pub shifts: Vec<ShiftFinding>,
+    /// Benchmarks whose noise does not let a run detect a change of their tolerance.
+    pub too_noisy: Vec<NoiseFinding>,
     pub environment_change: Option<EnvironmentChange>,
     pub slo_violations: Vec<SloViolation>,
     pub recommendations: Vec<Recommendation>,
@@ -219,8 +230,18 @@ impl HealthReport {
             let mut drifts = Vec::new();
             let mut shifts = Vec::new();
             let mut failing = Vec::new();
+            let mut too_noisy = Vec::new();
             for result in &results {
                 if let Some(verdict) = store.verdict(run.id, &result.benchmark)? {
+                    if let Some(noise) = verdict.noise.as_ref().filter(|n| n.too_noisy()) {
+                        too_noisy.push(NoiseFinding {
+                            benchmark: result.benchmark.clone(),
+                            minimum_detectable_change: noise
+                                .minimum_detectable_change
+                                .unwrap_or_default(),
+                            tolerance: noise.tolerance.unwrap_or_default(),
+                        });
+                    }
                     if verdict.outcome == Outcome::Failing {
                         failing.push(result.benchmark.clone());
                     }
@@ -288,6 +309,7 @@ impl HealthReport {
                 improvements,
                 drifts,
                 shifts,
+                too_noisy,
                 environment_change,
                 slo_violations,
                 recommendations,

@@ -1077,6 +1077,19 @@ pub(crate) fn health(report: &HealthReport, _style: Style) -> String {
                 ));
             }
         }
+        if !suite.too_noisy.is_empty() {
+            out.push_str(
+                "  too noisy for their tolerance (raise samples/min_time, or the tolerance):\n",
+            );
+            for n in &suite.too_noisy {
+                out.push_str(&format!(
+                    "    {}: a run detects changes from {:.1}%, the tolerance is {:.1}%\n",
+                    n.benchmark,
+                    n.minimum_detectable_change * 100.0,
+                    n.tolerance * 100.0
+                ));
+            }
+        }
         if !suite.recommendations.is_empty() {
             out.push_str("  findings:\n");
             for r in &suite.recommendations {
