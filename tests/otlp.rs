@@ -790,3 +790,95 @@ tolerance = "5%"
         "each transition once"
     );
 }
+
+/// Transitions of a confirmed regression reach the collector with its severity, through
+/// one-shot runs: the confirmation by the run after the suspicion, an escalation, and an
+/// operator's `baseline accept` (delivered with the next run's push).
+#[test]
+fn confirmation_escalation_and_accept_each_send_their_event() {
+    let receiver = Receiver::start(Protocol::Http);
+    let dir = tempfile::tempdir().unwrap();
+    let seconds = dir.path().join("seconds");
+    let config = dir.path().join("perfwarden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[daemon.quiet]
+enabled = false
+[export.otlp]
+endpoint = "{endpoint}"
+protocol = "http/protobuf"
+[defaults]
+samples = 8
+warmup = "0s"
+min_time = "50ms"
+time_budget = "10s"
+timeout = "60s"
+[suites.s]
+schedule = "@yearly"
+benchmarks = ["sleepy"]
+[benchmarks.sleepy]
+kind = "command"
+command = ["sh", "-c", "sleep $(cat {seconds})"]
+tolerance = "5%"
+"#,
+            endpoint = receiver.endpoint(),
+            seconds = seconds.display(),
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let cli = || {
+        let mut command = perfwarden(&state);
+        command.arg("--config").arg(&config);
+        command
+    };
+    let run_at = |duration: &str| {
+        std::fs::write(&seconds, duration).unwrap();
+        let (code, stdout, stderr) = run(cli().args(["run", "s"]));
+        assert!(code == 0, "{stdout}{stderr}");
+        stdout
+    };
+    for _ in 0..6 {
+        run_at("0.040");
+    }
+    // About +15% (the command's start-up adds ~9 ms): a suspicion, then a run that agrees.
+    run_at("0.046");
+    run_at("0.046");
+    // About +45%: critical, an escalation.
+    run_at("0.062");
+    let (code, _, stderr) = run(cli().args(["baseline", "accept", "sleepy"]));
+    assert_eq!(code, 0, "{stderr}");
+    // Without a daemon the accept's event waits in the outbox for the next push.
+    run_at("0.062");
+    let transitions = || -> Vec<(String, String)> {
+        receiver
+            .log_records()
+            .iter()
+            .filter(|l| l.event_name == "perfwarden.regression")
+            .map(|l| {
+                let a = attributes_of(l);
+                (a["transition"].clone(), a["severity"].clone())
+            })
+            .collect()
+    };
+    receiver.wait_for("the accepted event", Duration::from_secs(30), |r| {
+        log_records(r).iter().any(|l| {
+            l.event_name == "perfwarden.regression" && attributes_of(l)["transition"] == "accepted"
+        })
+    });
+    let seen = transitions();
+    let actions: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        actions,
+        vec!["confirmed", "escalated", "accepted"],
+        "{seen:?}"
+    );
+    assert_ne!(
+        seen[0].1, "",
+        "the confirmation carries the regression's severity"
+    );
+    assert_eq!(seen[1].1, "critical", "{seen:?}");
+    assert_eq!(seen[2].1, "critical", "{seen:?}");
+}

@@ -383,3 +383,110 @@ pub(crate) fn regression_closed(
     );
     Some(event)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::records::{RunStatus, Trigger};
+    use crate::model::verdict::Outcome;
+
+    fn run() -> RunRecord {
+        let mut run = RunRecord::started(
+            "weekly",
+            false,
+            Utc::now(),
+            "h",
+            "f".into(),
+            None,
+            vec!["b".into()],
+            Trigger::Scheduled,
+            None,
+        );
+        run.id = 8;
+        run.status = RunStatus::Success;
+        run
+    }
+
+    fn regression(state: RegressionState) -> Regression {
+        Regression {
+            benchmark: "b".into(),
+            suite: "weekly".into(),
+            config_hash: "c".into(),
+            fingerprint: "f".into(),
+            state,
+            severity: Severity::Major,
+            first_run: 7,
+            last_run: 7,
+            runs: vec![7],
+            worse_change: Some(0.2),
+            worse_change_low: Some(0.16),
+            baseline_median: Some(1.0),
+            current_median: Some(1.2),
+            explanation: String::new(),
+            ended: None,
+            ended_run: None,
+            recovering_runs: 0,
+            cause: Some("kernel 6.1.0-26 → 6.1.0-28".into()),
+            changes: vec![0.2],
+        }
+    }
+
+    fn verdict(transition: Transition, severity: Option<Severity>) -> Verdict {
+        Verdict {
+            run_id: 8,
+            benchmark: "b".into(),
+            outcome: Outcome::Regression,
+            severity,
+            state: Some(RegressionState::Confirmed),
+            transition: Some(transition),
+            evidence: None,
+            explanation: String::new(),
+            slo: Vec::new(),
+            noise: None,
+            change_points: Vec::new(),
+            drift: None,
+            environment_change: None,
+        }
+    }
+
+    #[test]
+    fn a_run_that_only_agrees_confirms_with_the_regressions_severity_and_cause() {
+        let events = regression_events(
+            "host",
+            &run(),
+            &[verdict(Transition::Confirmed, None)],
+            &[regression(RegressionState::Suspected)],
+            Utc::now(),
+        );
+        assert_eq!(events.len(), 1, "{events:?}");
+        let attribute = |key: &str| {
+            events[0]
+                .attributes
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(attribute("severity"), Some(Value::from("major")));
+        assert_eq!(attribute("transition"), Some(Value::from("confirmed")));
+        assert_eq!(
+            attribute("cause"),
+            Some(Value::from("kernel 6.1.0-26 → 6.1.0-28"))
+        );
+        assert_eq!(events[0].severity, EventSeverity::Error);
+    }
+
+    #[test]
+    fn resolving_a_confirmed_regression_is_an_event_and_a_suspicion_is_not() {
+        let resolved = |state| {
+            regression_events(
+                "host",
+                &run(),
+                &[verdict(Transition::Resolved, None)],
+                &[regression(state)],
+                Utc::now(),
+            )
+        };
+        assert_eq!(resolved(RegressionState::Confirmed).len(), 1);
+        assert!(resolved(RegressionState::Suspected).is_empty());
+    }
+}
