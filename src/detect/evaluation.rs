@@ -375,10 +375,7 @@ impl<'a> Simulation<'a> {
                 thresholds: THRESHOLDS,
                 raw_p: raw[k],
                 adjusted_p,
-                agreeing: bench
-                    .open
-                    .as_ref()
-                    .map_or(&[][..], |o| o.changes.as_slice()),
+                agreeing: bench.open.is_some(),
                 busy_host: false,
                 rerun,
                 seed: rng.random(),

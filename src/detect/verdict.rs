@@ -200,9 +200,8 @@ pub(crate) struct JudgeInput<'a> {
     /// Mann-Whitney p-value, raw and after Benjamini-Hochberg.
     pub raw_p: Option<f64>,
     pub adjusted_p: Option<f64>,
-    /// The changes of the open regression's runs so far (empty: none open): this run only
-    /// has to agree with it.
-    pub agreeing: &'a [f64],
+    /// The benchmark has an open regression: this run only has to agree with it.
+    pub agreeing: bool,
     /// The host was busy before the run.
     pub busy_host: bool,
     /// A confirmation run (the run-level gate uses [`RERUN_PREDICTION_LEVEL`]).
@@ -420,7 +419,7 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
             evidence: Some(evidence),
         };
     }
-    if !agreeing.is_empty() && u_gate && run_gate && practical {
+    if agreeing && u_gate && run_gate && practical {
         // An open regression only needs a later run to agree: worse by at least the
         // tolerance and beyond the baseline's run-to-run spread. Its severity stays.
         return Judgement {
@@ -478,18 +477,37 @@ pub(crate) struct BenchmarkPast {
 impl BenchmarkPast {
     /// Reads the past of `benchmark`.
     pub(crate) fn read(store: &Store, benchmark: &str) -> Result<BenchmarkPast, StoreError> {
-        let open = store
-            .open_regressions()?
-            .into_iter()
-            .find(|r| r.benchmark == benchmark);
-        let log: Vec<Regression> = store
-            .regression_log()?
-            .into_iter()
+        Self::read_with(
+            store,
+            benchmark,
+            &store.open_regressions()?,
+            &store.regression_log()?,
+        )
+    }
+
+    /// [`read`](Self::read) with the open regressions and the regression log already read
+    /// (once for every benchmark of a run).
+    pub(crate) fn read_with(
+        store: &Store,
+        benchmark: &str,
+        open_regressions: &[Regression],
+        regression_log: &[Regression],
+    ) -> Result<BenchmarkPast, StoreError> {
+        let open = open_regressions
+            .iter()
+            .find(|r| r.benchmark == benchmark)
+            .cloned();
+        let log: Vec<&Regression> = regression_log
+            .iter()
             .filter(|r| r.benchmark == benchmark)
             .collect();
         Ok(BenchmarkPast {
             history: store.history(benchmark, None)?,
-            exclusions: Exclusions::of(store.baseline_start(benchmark)?, open.as_ref(), &log),
+            exclusions: Exclusions::of(
+                store.baseline_start(benchmark)?,
+                open.as_ref(),
+                log.iter().copied(),
+            ),
             open,
         })
     }
@@ -717,9 +735,11 @@ pub fn evaluate_run(
         current: Vec<f64>,
         raw_p: Option<f64>,
     }
+    let regression_log = store.regression_log()?;
     let mut pending = Vec::new();
     for result in results {
-        let past = BenchmarkPast::read(store, &result.benchmark)?;
+        let past =
+            BenchmarkPast::read_with(store, &result.benchmark, &open_before, &regression_log)?;
         let max_age = ages.of(&result.benchmark);
         let busy_mismatch = result.busy_host && {
             let base = past.baseline_results(&result, max_age);
@@ -824,11 +844,7 @@ pub fn evaluate_run(
                 thresholds,
                 raw_p: p.raw_p,
                 adjusted_p,
-                agreeing: p
-                    .past
-                    .open
-                    .as_ref()
-                    .map_or(&[][..], |o| o.changes.as_slice()),
+                agreeing: p.past.open.is_some(),
                 busy_host: r.busy_host,
                 rerun: run.trigger == Some(crate::model::records::Trigger::Confirmation),
                 seed: seed_for(run.id, &r.benchmark),
@@ -1044,7 +1060,7 @@ mod tests {
             thresholds: DEFAULTS,
             raw_p: p,
             adjusted_p: p,
-            agreeing: &[],
+            agreeing: false,
             busy_host: false,
             rerun: false,
             seed: 42,
