@@ -414,6 +414,83 @@ fn a_busy_host_postpones_then_skips_or_flags_the_run_with_the_reason() {
     assert!(listed.contains("smoke (noisy host)"), "{listed}");
 }
 
+/// A suite that waits for a quiet host (a gate that cannot pass, with a long back-off) does
+/// not hold up a manual run, keeps `status` current, and follows a reload of the gate.
+#[test]
+fn a_suite_waiting_for_a_quiet_host_lets_manual_runs_through_and_follows_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let waiting_gate = |text: String| {
+        let text = text.replace(
+            "[daemon.quiet]\nenabled = false\n",
+            "[daemon.quiet]\nmin_available_memory = \"100%\"\ncpu_sample = \"100ms\"\ninitial_backoff = \"60s\"\nmax_backoff = \"60s\"\nmax_delay = \"10m\"\nwhen_busy = \"skip\"\n",
+        );
+        assert!(text.contains("max_delay"));
+        text
+    };
+    let config = write_config(dir.path(), waiting_gate);
+    let daemon = Daemon::start(&state, &config);
+    let mut since = None;
+    daemon.wait_for("the suite to wait", Duration::from_secs(30), |d| {
+        since = d
+            .status()
+            .filter(|s| s["daemon"]["state"] == "waiting_for_quiet_host")
+            .map(|s| s["daemon"]["waiting"]["since"].clone());
+        since.is_some()
+    });
+    let parse = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+
+    // Smoke comes due every 4 s; while it waits, its next run time still moves on.
+    std::thread::sleep(Duration::from_secs(5));
+    let status = daemon.status().unwrap();
+    let smoke = status["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["suite"] == "smoke")
+        .unwrap()
+        .clone();
+    assert!(
+        parse(&smoke["next_run"]) > chrono::Utc::now() - chrono::Duration::seconds(1),
+        "the next run time is current while a suite waits: {smoke}"
+    );
+
+    // A manual run goes through at once (manual runs do not wait for the host) …
+    let asked = Instant::now();
+    let (code, stdout, stderr) = run(daemon.cli().args(["--format", "json", "run", "smoke"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(asked.elapsed() < Duration::from_secs(30), "{stderr}");
+    assert_eq!(assert_valid_output(&stdout)["run"]["trigger"], "manual");
+    // … and the suite goes back to its wait, counted from when it began.
+    daemon.wait_for("the wait to resume", Duration::from_secs(30), |d| {
+        d.status().is_some_and(|s| {
+            s["daemon"]["state"] == "waiting_for_quiet_host"
+                && Some(&s["daemon"]["waiting"]["since"]) == since.as_ref()
+        })
+    });
+    assert!(
+        daemon.log_text().contains("a manual run was requested"),
+        "{}",
+        daemon.log_text()
+    );
+
+    // A reload that turns the gate off reaches the waiting suite: it runs now, not after
+    // its 60 s back-off.
+    write_config(dir.path(), |text| text);
+    let reloaded = Instant::now();
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for(
+        "the scheduled run after the reload",
+        Duration::from_secs(30),
+        |d| {
+            d.runs()
+                .iter()
+                .any(|r| r["trigger"] == "scheduled" && r["status"] == "success")
+        },
+    );
+    assert!(reloaded.elapsed() < Duration::from_secs(30));
+}
+
 #[test]
 fn systemd_notifications_and_journald_logs() {
     use std::os::unix::net::UnixDatagram;

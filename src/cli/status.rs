@@ -40,11 +40,7 @@ fn offline(globals: &Globals) -> Result<StatusReport, CommandError> {
     let config = globals.load_config()?;
     let state_dir = globals.state_dir(Some(&config));
     let store = globals.open_store_for_reading()?;
-    let timezone = config
-        .daemon
-        .timezone
-        .unwrap_or_else(crate::scheduler::host_timezone);
-    let suites = status::suites_from_store(&config, store.as_deref(), timezone)?;
+    let suites = status::suites_from_store(&config, store.as_deref(), chrono::Utc::now())?;
     let health = match store.as_deref() {
         Some(store) => HostHealth::of(store)?,
         None => HostHealth::default(),

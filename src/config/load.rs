@@ -144,6 +144,32 @@ impl LoadPolicy {
     pub(crate) fn blackout_at<T: Datelike + Timelike>(&self, now: &T) -> Option<&Blackout> {
         self.blackout.iter().find(|b| b.contains(now))
     }
+
+    /// The first minute at or after `at` (local time of `timezone`) outside every blackout
+    /// window: when a held-back load test may start. Windows that cover the whole week leave
+    /// `at` unchanged (the load test is then held back when it is due).
+    pub(crate) fn clear_of_blackout(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+        timezone: chrono_tz::Tz,
+    ) -> chrono::DateTime<chrono::Utc> {
+        const WEEK_MINUTES: i64 = 7 * 24 * 60;
+        let inside = |t: chrono::DateTime<chrono::Utc>| {
+            self.blackout_at(&t.with_timezone(&timezone).naive_local())
+                .is_some()
+        };
+        if !inside(at) {
+            return at;
+        }
+        let minute = at
+            .with_second(0)
+            .and_then(|t| t.with_nanosecond(0))
+            .unwrap_or(at);
+        (1..=WEEK_MINUTES)
+            .map(|m| minute + chrono::Duration::minutes(m))
+            .find(|t| !inside(*t))
+            .unwrap_or(at)
+    }
 }
 
 /// `localhost`, `127.0.0.0/8` and `::1`.
@@ -259,6 +285,39 @@ mod tests {
         for bad in ["Mon 9-17", "Xyz 09:00-10:00", "09:00-09:00", "25:00-26:00"] {
             assert!(Blackout::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_held_back_load_test_may_start_when_the_window_ends() {
+        use chrono::TimeZone;
+        let policy = LoadPolicy {
+            blackout: vec![
+                Blackout::parse("Mon-Fri 09:00-17:00").unwrap(),
+                Blackout::parse("Fri 17:00-20:00").unwrap(),
+            ],
+            ..LoadPolicy::default()
+        };
+        let berlin = chrono_tz::Europe::Berlin;
+        let local = |d: u32, h: u32, m: u32| {
+            berlin
+                .with_ymd_and_hms(2026, 11, d, h, m, 0)
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        };
+        // Monday 10:17:30 Berlin → Monday 17:00; Friday 16:00 → Friday 20:00 (two windows).
+        let monday = local(23, 10, 17) + chrono::Duration::seconds(30);
+        assert_eq!(policy.clear_of_blackout(monday, berlin), local(23, 17, 0));
+        assert_eq!(
+            policy.clear_of_blackout(local(27, 16, 0), berlin),
+            local(27, 20, 0)
+        );
+        let saturday = local(28, 10, 0);
+        assert_eq!(policy.clear_of_blackout(saturday, berlin), saturday);
+        let always = LoadPolicy {
+            blackout: vec![Blackout::parse("00:00-24:00").unwrap()],
+            ..LoadPolicy::default()
+        };
+        assert_eq!(always.clear_of_blackout(saturday, berlin), saturday);
     }
 
     #[test]

@@ -122,6 +122,9 @@ struct Daemon {
     shared: Mutex<Shared>,
     /// Wakes the main loop: a run was queued or finished.
     wake: Notify,
+    /// Wakes a suite waiting for a quiet host: a manual run was queued or the config was
+    /// reloaded, so it looks again at once.
+    gate_wake: Notify,
     /// Cancels the running suite at its next sample boundary.
     cancel: CancelToken,
     stopping: watch::Sender<bool>,
@@ -257,6 +260,7 @@ pub(crate) fn run(options: DaemonOptions) -> Result<i32, CommandError> {
             last_reload: None,
         }),
         wake: Notify::new(),
+        gate_wake: Notify::new(),
         cancel: CancelToken::new(),
         stopping: watch::channel(false).0,
         started_at: now,
@@ -342,6 +346,43 @@ struct JobEnd {
     health: Option<HostHealth>,
     code: i32,
     message: Option<String>,
+    /// The job did not run yet and goes back to wait.
+    requeue: Option<Requeue>,
+}
+
+/// Why a job that has not run goes back to wait.
+enum Requeue {
+    /// It was waiting for a quiet host and a manual run was queued: the manual run goes
+    /// first, then the wait resumes where it was.
+    StepAside {
+        waiting_since: DateTime<Utc>,
+        checks: u32,
+    },
+    /// A confirmation run whose load tests may not start before this time (a blackout
+    /// window).
+    Until(DateTime<Utc>),
+}
+
+impl JobEnd {
+    fn failed(code: i32, message: String) -> JobEnd {
+        JobEnd {
+            run: None,
+            health: None,
+            code,
+            message: Some(message),
+            requeue: None,
+        }
+    }
+
+    fn requeued(requeue: Requeue) -> JobEnd {
+        JobEnd {
+            run: None,
+            health: None,
+            code: exit::OK,
+            message: None,
+            requeue: Some(requeue),
+        }
+    }
 }
 
 async fn wait_for(job: &mut Option<JobHandle>) -> Result<JobEnd, tokio::task::JoinError> {
@@ -399,18 +440,17 @@ async fn serve(
 
     let mut job: Option<JobHandle> = None;
     loop {
-        if job.is_none() {
-            let (next, notices) = daemon.lock().agenda.poll(Utc::now());
-            log_notices(&notices);
-            persist_schedule(&daemon);
-            if let Some(next) = next {
-                tracing::info!(suite = %next.suite, trigger = next.trigger.as_str(), ticket = next.ticket, "starting suite");
-                let handle = tokio::spawn(execute_job(daemon.clone(), next.clone()));
-                job = Some((next, handle));
-            }
+        // Polled while a suite runs too: suites that come due are queued and their next
+        // run time moves on (what `status` shows), and the loop sleeps until then.
+        let (next, notices) = daemon.lock().agenda.poll(Utc::now());
+        log_notices(&notices);
+        persist_schedule(&daemon);
+        if let Some(next) = next {
+            tracing::info!(suite = %next.suite, trigger = next.trigger.as_str(), ticket = next.ticket, "starting suite");
+            let handle = tokio::spawn(execute_job(daemon.clone(), next.clone()));
+            job = Some((next, handle));
         }
         notify::status(&status_line(&daemon));
-        // Nothing waits in the queue here: `poll` starts a waiting job whenever none runs.
         let sleep = daemon
             .lock()
             .agenda
@@ -426,11 +466,8 @@ async fn serve(
             _ = tokio::time::sleep(sleep) => {}
             ended = wait_for(&mut job) => {
                 let (finished_job, _) = job.take().expect("a job was running");
-                let end = ended.unwrap_or_else(|e| JobEnd {
-                    run: None,
-                    health: None,
-                    code: exit::STATE,
-                    message: Some(format!("the suite task failed: {e}")),
+                let end = ended.unwrap_or_else(|e| {
+                    JobEnd::failed(exit::STATE, format!("the suite task failed: {e}"))
                 });
                 job_finished(&daemon, &finished_job, end);
             }
@@ -503,6 +540,28 @@ async fn shutdown(daemon: &Arc<Daemon>, job: Option<JobHandle>) -> i32 {
 
 /// Records how a job ended and refreshes what `status` shows.
 fn job_finished(daemon: &Daemon, job: &Job, end: JobEnd) {
+    if let Some(requeue) = end.requeue {
+        let mut shared = daemon.lock();
+        match requeue {
+            Requeue::StepAside {
+                waiting_since,
+                checks,
+            } => {
+                tracing::info!(suite = %job.suite, ticket = job.ticket, "a manual run was requested: it runs first, then the suite waits for a quiet host again");
+                shared.agenda.step_aside(job.ticket, waiting_since, checks);
+            }
+            Requeue::Until(due) => {
+                tracing::info!(suite = %job.suite, ticket = job.ticket, due = %due, "the confirmation run re-measures a load test: it waits for the blackout window to end");
+                shared.agenda.defer(job.ticket, due);
+            }
+        }
+        shared.phase = Phase::Idle;
+        shared.current = None;
+        shared.waiting = None;
+        drop(shared);
+        persist_schedule(daemon);
+        return;
+    }
     match &end.run {
         Some(run) => tracing::info!(
             suite = %job.suite,
@@ -533,7 +592,7 @@ fn job_finished(daemon: &Daemon, job: &Job, end: JobEnd) {
                 } else {
                     chrono::Duration::from_std(settings.confirm_delay).unwrap_or_default()
                 };
-                let due = now + delay;
+                let due = pipeline::confirmation_start(&shared.config, &benches, now + delay);
                 let ticket = shared.agenda.schedule_confirmation(
                     &job.suite,
                     benches.clone(),
@@ -601,56 +660,72 @@ impl Publish for DaemonSinks<'_> {
     }
 }
 
-/// Runs one job: retention, the quiet-host gate (scheduled runs), then the suite on a
-/// blocking thread, then the verdicts.
+/// Runs one job: retention, the quiet-host gate (every run but a manual one), then the suite
+/// on a blocking thread, then the verdicts. The benchmarks are planned after the gate, from
+/// the config in force then (a reload while the suite waited applies to it).
 async fn execute_job(daemon: Arc<Daemon>, job: Job) -> JobEnd {
     let config = daemon.lock().config.clone();
-    let failed = |message: String| JobEnd {
-        run: None,
-        health: None,
-        code: exit::USAGE,
-        message: Some(message),
-    };
-    let plans = match pipeline::plan(&config, &job.suite, &job.benches, job.quick) {
-        Ok(plans) => plans,
-        Err(e) => return failed(e.to_string()),
-    };
-    pipeline::purge(&daemon.store, &config);
-    {
-        let mut shared = daemon.lock();
-        shared.current = Some(CurrentRun {
-            ticket: job.ticket,
-            suite: job.suite.clone(),
-            trigger: job.trigger,
-            run_id: None,
-            started_at: Utc::now(),
-            benchmark: None,
-            index: 0,
-            total: plans.len(),
-            samples: 0,
-            target_samples: 0,
-        });
+    if let Err(e) = pipeline::plan(&config, &job.suite, &job.benches, job.quick) {
+        return JobEnd::failed(exit::USAGE, e.to_string());
     }
+    if job.trigger == Trigger::Confirmation {
+        let start = pipeline::confirmation_start(&config, &job.benches, Utc::now());
+        if start > Utc::now() {
+            return JobEnd::requeued(Requeue::Until(start));
+        }
+    }
+    pipeline::purge(&daemon.store, &config);
+    daemon.lock().current = Some(CurrentRun {
+        ticket: job.ticket,
+        suite: job.suite.clone(),
+        trigger: job.trigger,
+        run_id: None,
+        started_at: Utc::now(),
+        benchmark: None,
+        index: 0,
+        total: 0,
+        samples: 0,
+        target_samples: 0,
+    });
 
-    let gate = if job.trigger != Trigger::Manual && config.daemon.quiet.enabled {
-        match quiet_gate(&daemon, &job, &config).await {
-            Some(record) => Some(record),
-            None => {
-                return JobEnd {
-                    run: None,
-                    health: None,
-                    code: exit::INTERRUPTED,
-                    message: Some("stopped while waiting for a quiet host".into()),
-                };
+    let gate = if job.trigger == Trigger::Manual {
+        None
+    } else {
+        match quiet_gate(&daemon, &job).await {
+            GateEnd::Passed(record) => Some(record),
+            GateEnd::Disabled => None,
+            GateEnd::StepAside {
+                waiting_since,
+                checks,
+            } => {
+                return JobEnd::requeued(Requeue::StepAside {
+                    waiting_since,
+                    checks,
+                });
+            }
+            GateEnd::Stopping => {
+                return JobEnd::failed(
+                    exit::INTERRUPTED,
+                    "stopped while waiting for a quiet host".into(),
+                );
             }
         }
-    } else {
-        None
     };
-    daemon.lock().phase = Phase::Running;
+    let config = daemon.lock().config.clone();
+    let plans = match pipeline::plan(&config, &job.suite, &job.benches, job.quick) {
+        Ok(plans) => plans,
+        Err(e) => return JobEnd::failed(exit::USAGE, e.to_string()),
+    };
+    {
+        let mut shared = daemon.lock();
+        shared.phase = Phase::Running;
+        shared.waiting = None;
+        if let Some(current) = shared.current.as_mut() {
+            current.total = plans.len();
+        }
+    }
 
     let runner = daemon.clone();
-    let config = config.clone();
     let outcome = tokio::task::spawn_blocking(move || -> Result<SuiteOutcome, String> {
         let run = SuiteRun {
             store: &runner.store,
@@ -679,33 +754,43 @@ async fn execute_job(daemon: Arc<Daemon>, job: Job) -> JobEnd {
             run: Some(outcome.run),
             health: outcome.health,
             message: None,
+            requeue: None,
         },
-        Ok(Err(message)) => JobEnd {
-            run: None,
-            health: None,
-            code: exit::STATE,
-            message: Some(message),
-        },
-        Err(e) => JobEnd {
-            run: None,
-            health: None,
-            code: exit::STATE,
-            message: Some(format!("the suite thread panicked: {e}")),
-        },
+        Ok(Err(message)) => JobEnd::failed(exit::STATE, message),
+        Err(e) => JobEnd::failed(exit::STATE, format!("the suite thread panicked: {e}")),
     }
 }
 
-/// Waits until the host is quiet, backing off up to `max_delay`. `None` when the daemon is
-/// stopping.
-async fn quiet_gate(daemon: &Arc<Daemon>, job: &Job, config: &Config) -> Option<QuietGateRecord> {
-    let settings = config.daemon.quiet.clone();
-    let since = Utc::now();
-    let started = Instant::now();
+/// How the wait for a quiet host ended.
+enum GateEnd {
+    Passed(QuietGateRecord),
+    /// The gate is off (`[daemon.quiet] enabled = false`, possibly since a reload).
+    Disabled,
+    /// A manual run was queued; the wait resumes after it.
+    StepAside {
+        waiting_since: DateTime<Utc>,
+        checks: u32,
+    },
+    /// The daemon is stopping.
+    Stopping,
+}
+
+/// Waits until the host is quiet, backing off up to `max_delay` (counted from when this job
+/// first waited, across a step aside). The settings are read afresh at every look, so a
+/// reload applies to a suite already waiting; a reload or a manual run ends the current
+/// back-off at once.
+async fn quiet_gate(daemon: &Arc<Daemon>, job: &Job) -> GateEnd {
+    let since = job.waiting_since.unwrap_or_else(Utc::now);
+    let waited = || (Utc::now() - since).to_std().unwrap_or_default();
     let mut stopping = daemon.stopping.subscribe();
-    let mut checks = 0u32;
-    let mut attempt = 0u32;
+    let mut checks = job.gate_checks;
+    let mut attempt = job.gate_checks;
     let mut last_reasons = Vec::new();
     loop {
+        let settings = daemon.lock().config.daemon.quiet.clone();
+        if !settings.enabled {
+            return GateEnd::Disabled;
+        }
         let sample = settings.cpu_sample;
         let readings = tokio::task::spawn_blocking(move || quiet::read_host(sample))
             .await
@@ -716,9 +801,9 @@ async fn quiet_gate(daemon: &Arc<Daemon>, job: &Job, config: &Config) -> Option<
             Ok(r) => r,
             Err(message) => {
                 tracing::warn!(error = %message, "cannot read the host's load; running without the quiet-host gate");
-                return Some(QuietGateRecord {
+                return GateEnd::Passed(QuietGateRecord {
                     outcome: GateOutcome::Quiet,
-                    postponed_secs: started.elapsed().as_secs_f64(),
+                    postponed_secs: waited().as_secs_f64(),
                     checks,
                     reasons: vec![message],
                     readings: None,
@@ -726,20 +811,19 @@ async fn quiet_gate(daemon: &Arc<Daemon>, job: &Job, config: &Config) -> Option<
             }
         };
         let reasons = quiet::busy_reasons(&readings, &settings);
-        let waited = started.elapsed();
         if reasons.is_empty() {
             if checks > 1 {
-                tracing::info!(suite = %job.suite, postponed_secs = waited.as_secs(), "the host is quiet now");
+                tracing::info!(suite = %job.suite, postponed_secs = waited().as_secs(), "the host is quiet now");
             }
-            return Some(QuietGateRecord {
+            return GateEnd::Passed(QuietGateRecord {
                 outcome: GateOutcome::Quiet,
-                postponed_secs: waited.as_secs_f64(),
+                postponed_secs: waited().as_secs_f64(),
                 checks,
                 reasons: last_reasons,
                 readings: Some(readings),
             });
         }
-        if waited >= settings.max_delay {
+        if waited() >= settings.max_delay {
             let outcome = match settings.when_busy {
                 WhenBusy::Run => GateOutcome::Noisy,
                 WhenBusy::Skip => GateOutcome::Skipped,
@@ -750,15 +834,21 @@ async fn quiet_gate(daemon: &Arc<Daemon>, job: &Job, config: &Config) -> Option<
                 reasons = %reasons.join(", "),
                 "the host stayed busy for the whole max_delay"
             );
-            return Some(QuietGateRecord {
+            return GateEnd::Passed(QuietGateRecord {
                 outcome,
-                postponed_secs: waited.as_secs_f64(),
+                postponed_secs: waited().as_secs_f64(),
                 checks,
                 reasons,
                 readings: Some(readings),
             });
         }
-        let wait = quiet::backoff(attempt, &settings).min(settings.max_delay - waited);
+        if daemon.lock().agenda.manual_waiting() {
+            return GateEnd::StepAside {
+                waiting_since: since,
+                checks,
+            };
+        }
+        let wait = quiet::backoff(attempt, &settings).min(settings.max_delay - waited());
         attempt += 1;
         tracing::info!(
             suite = %job.suite,
@@ -780,7 +870,8 @@ async fn quiet_gate(daemon: &Arc<Daemon>, job: &Job, config: &Config) -> Option<
         last_reasons = reasons;
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = stopping.wait_for(|s| *s) => return None,
+            _ = daemon.gate_wake.notified() => {}
+            _ = stopping.wait_for(|s| *s) => return GateEnd::Stopping,
         }
     }
 }
@@ -870,6 +961,7 @@ fn reload(daemon: &Daemon) {
     persist_schedule(daemon);
     refresh_exposition(daemon);
     daemon.wake.notify_one();
+    daemon.gate_wake.notify_one();
     notify::ready(&status_line(daemon));
 }
 

@@ -258,6 +258,7 @@ async fn respond(daemon: &Arc<Daemon>, request: Request) -> Response {
             drop(shared);
             tracing::info!(suite = %suite, ticket, ahead, "run requested over the control socket");
             daemon.wake.notify_one();
+            daemon.gate_wake.notify_one();
             Response::Queued {
                 ticket,
                 ahead,

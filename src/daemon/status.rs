@@ -3,8 +3,9 @@
 
 use crate::config::Config;
 use crate::model::status::SuiteStatus;
-use crate::scheduler::Agenda;
+use crate::scheduler::{self, Agenda, Schedule};
 use crate::store::{Store, StoreError};
+use chrono::{DateTime, Utc};
 
 /// Suites from the live agenda (daemon) — enabled suites only, as scheduled.
 pub(crate) fn suites_from_agenda(agenda: &Agenda) -> Vec<SuiteStatus> {
@@ -23,21 +24,32 @@ pub(crate) fn suites_from_agenda(agenda: &Agenda) -> Vec<SuiteStatus> {
 }
 
 /// Suites from the config and the persisted schedule state (no daemon running). The next
-/// run is the one the daemon last computed; it is stale if the daemon has been down.
+/// run is the one the daemon last computed while it is still ahead; once it has passed (the
+/// daemon is down) it is the schedule's next time from `now`, with this host's splay.
 pub(crate) fn suites_from_store(
     config: &Config,
     store: Option<&Store>,
-    timezone: chrono_tz::Tz,
+    now: DateTime<Utc>,
 ) -> Result<Vec<SuiteStatus>, StoreError> {
     let states = match store {
         Some(store) => store.schedule_states()?,
         None => Default::default(),
     };
+    let (timezone, splay) = scheduler::timing(config, &scheduler::splay::host_id());
     Ok(config
         .suites
         .values()
         .map(|suite| {
-            let state = states.get(&suite.name).cloned().unwrap_or_default();
+            let mut state = states.get(&suite.name).cloned().unwrap_or_default();
+            if suite.enabled && state.next_due.is_none_or(|due| due < now) {
+                state.next_due = Schedule::new(&suite.name, &suite.schedule, timezone, splay)
+                    .ok()
+                    .and_then(|s| {
+                        // The next slot whose due time (slot + splay) is still ahead.
+                        let splay = chrono::Duration::from_std(s.splay).unwrap_or_default();
+                        s.next_slot_after(now - splay).map(|slot| s.due(slot))
+                    });
+            }
             SuiteStatus::new(
                 &suite.name,
                 &suite.schedule,

@@ -191,6 +191,30 @@ pub(crate) fn next_confirmation(
     Ok((!benches.is_empty()).then(|| (benches, run.confirms.unwrap_or(run.id), attempt)))
 }
 
+/// The earliest time at or after `at` at which a confirmation run of `benches` may start:
+/// `at`, or the end of the blackout window it falls in when one of them is a load test (a
+/// confirmation waits for the window to end rather than re-measuring without its load test).
+pub(crate) fn confirmation_start(
+    config: &Config,
+    benches: &[String],
+    at: chrono::DateTime<Utc>,
+) -> chrono::DateTime<Utc> {
+    let loads = benches.iter().any(|name| {
+        config
+            .benchmarks
+            .get(name)
+            .is_some_and(|b| b.workload.is_load_test())
+    });
+    if !loads {
+        return at;
+    }
+    let timezone = config
+        .daemon
+        .timezone
+        .unwrap_or_else(crate::scheduler::host_timezone);
+    config.load.clear_of_blackout(at, timezone)
+}
+
 /// Stores a run that the quiet-host gate skipped, so the skip and its reason show in
 /// `runs`, reports and `status`.
 fn record_skipped(

@@ -133,6 +133,12 @@ pub(crate) struct Job {
     /// `run --confirm`: confirm this run's suspicions at once rather than after the delay.
     #[serde(default)]
     pub confirm_now: bool,
+    /// When this job first started waiting for a quiet host, and how many readings it took,
+    /// if it stepped aside for a manual run meanwhile: its wait goes on from there.
+    #[serde(default)]
+    pub waiting_since: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub gate_checks: u32,
 }
 
 /// Something the agenda decided that the daemon should log.
@@ -268,6 +274,8 @@ impl Agenda {
             confirms: None,
             attempt: 0,
             confirm_now: false,
+            waiting_since: None,
+            gate_checks: 0,
         }
     }
 
@@ -409,6 +417,40 @@ impl Agenda {
             state.last_success = run.finished_at;
         }
         self.dirty.push(job.suite);
+    }
+
+    /// Whether a manual run waits in the queue (a suite waiting for a quiet host steps aside
+    /// for it: manual runs do not wait for the host).
+    pub(crate) fn manual_waiting(&self) -> bool {
+        self.queue.iter().any(|j| j.trigger == Trigger::Manual)
+    }
+
+    /// The running job, which is waiting for a quiet host, steps aside: the manual runs in
+    /// the queue go first, then it resumes its wait (from `waiting_since`, after `checks`
+    /// readings), ahead of the other queued jobs.
+    pub(crate) fn step_aside(&mut self, ticket: u64, waiting_since: DateTime<Utc>, checks: u32) {
+        let Some(mut job) = self.running.take_if(|j| j.ticket == ticket) else {
+            return;
+        };
+        job.waiting_since = Some(waiting_since);
+        job.gate_checks = checks;
+        let (manual, others): (VecDeque<Job>, VecDeque<Job>) = std::mem::take(&mut self.queue)
+            .into_iter()
+            .partition(|j| j.trigger == Trigger::Manual);
+        self.queue = manual;
+        self.queue.push_back(job);
+        self.queue.extend(others);
+    }
+
+    /// The running confirmation run is put back to wait until `due` (its load tests may not
+    /// start inside a blackout window now).
+    pub(crate) fn defer(&mut self, ticket: u64, due: DateTime<Utc>) {
+        let Some(job) = self.running.take_if(|j| j.ticket == ticket) else {
+            return;
+        };
+        self.confirmations.push((due, job));
+        self.confirmations
+            .sort_by_key(|(due, job)| (*due, job.ticket));
     }
 
     /// The earliest time at which [`poll`](Agenda::poll) can queue something new.

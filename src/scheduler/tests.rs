@@ -390,3 +390,85 @@ fn a_confirmation_run_waits_for_its_time_then_queues_like_any_run() {
     assert_eq!(job.benches, vec!["cpu".to_string()]);
     assert_eq!(agenda.pending_confirmations().count(), 0);
 }
+
+#[test]
+fn a_suite_waiting_for_a_quiet_host_steps_aside_for_manual_runs_then_resumes() {
+    let from = utc(2026, 11, 26, 1, 0);
+    let mut agenda = first_start(
+        vec![
+            schedule("daily", "0 3 * * *", 0),
+            schedule("other", "0 3 * * *", 0),
+        ],
+        from,
+    );
+    let at = utc(2026, 11, 26, 2, 0);
+    let (waiting, _) = agenda.poll(at);
+    let waiting = waiting.unwrap();
+    assert_eq!(waiting.suite, "daily");
+    assert!(!agenda.manual_waiting());
+    let (manual, ahead) = agenda.enqueue_manual("daily", vec![], false, false, at);
+    assert_eq!(ahead, 2, "the waiting suite and the other scheduled one");
+    assert!(agenda.manual_waiting());
+
+    let since = at + chrono::Duration::seconds(5);
+    agenda.step_aside(waiting.ticket, since, 3);
+    let (job, _) = agenda.poll(at);
+    let job = job.unwrap();
+    assert_eq!(job.ticket, manual, "the manual run goes first");
+    assert_eq!(agenda.position(waiting.ticket), Some(1));
+    agenda.finish(manual, None);
+    let (job, _) = agenda.poll(at);
+    let job = job.unwrap();
+    assert_eq!(
+        job.ticket, waiting.ticket,
+        "then the suite resumes its wait"
+    );
+    assert_eq!(job.waiting_since, Some(since));
+    assert_eq!(job.gate_checks, 3);
+    agenda.finish(job.ticket, None);
+    assert_eq!(agenda.poll(at).0.unwrap().suite, "other");
+}
+
+#[test]
+fn suites_due_while_one_runs_are_queued_and_their_next_time_moves_on() {
+    let from = utc(2026, 11, 26, 0, 0);
+    let mut agenda = first_start(
+        vec![
+            schedule("long", "0 3 * * *", 0),
+            schedule("hourly", "0 * * * *", 0),
+        ],
+        from,
+    );
+    let (job, _) = agenda.poll(utc(2026, 11, 26, 1, 0));
+    assert_eq!(job.unwrap().suite, "hourly");
+    // Polled while it runs, at 02:30: hourly is queued once and its next time is 03:00 local
+    // (02:00 UTC) — never a time in the past.
+    let now = utc(2026, 11, 26, 2, 30);
+    assert_eq!(agenda.poll(now).0, None, "one at a time");
+    for (_, state) in agenda.suites() {
+        assert!(state.next_due.unwrap() > now, "{state:?}");
+    }
+    assert!(agenda.next_wakeup().unwrap() > now);
+    assert_eq!(agenda.queued().count(), 2);
+}
+
+#[test]
+fn a_deferred_confirmation_waits_again_until_its_new_time() {
+    let from = utc(2026, 11, 26, 1, 0);
+    let mut agenda = first_start(vec![schedule("daily", "0 3 * * *", 0)], from);
+    let ticket = agenda.schedule_confirmation("daily", vec!["http".into()], 7, 1, from, from);
+    let job = agenda.poll(from).0.unwrap();
+    assert_eq!(job.ticket, ticket);
+    let later = from + chrono::Duration::minutes(30);
+    agenda.defer(ticket, later);
+    assert_eq!(agenda.poll(from).0, None);
+    assert_eq!(
+        agenda.pending_confirmations().next().map(|(due, _)| *due),
+        Some(later)
+    );
+    let job = agenda.poll(later).0.unwrap();
+    assert_eq!(
+        (job.ticket, job.attempt, job.confirms),
+        (ticket, 1, Some(7))
+    );
+}
