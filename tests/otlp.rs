@@ -798,10 +798,11 @@ tolerance = "5%"
 }
 
 /// Transitions of a confirmed regression reach the collector with its severity, through
-/// one-shot runs: the confirmation by the run after the suspicion, an escalation, and an
-/// operator's `baseline accept` (delivered with the next run's push).
+/// one-shot runs: the confirmation by the run after the suspicion, an escalation, an
+/// operator's `baseline accept` (delivered with the next run's push), then on the accepted
+/// level a new step, its confirmation and an operator's `baseline reset`.
 #[test]
-fn confirmation_escalation_and_accept_each_send_their_event() {
+fn confirmation_escalation_accept_and_reset_each_send_their_event() {
     let receiver = Receiver::start(Protocol::Http);
     let dir = tempfile::tempdir().unwrap();
     let seconds = dir.path().join("seconds");
@@ -856,8 +857,17 @@ tolerance = "5%"
     run_at("0.062");
     let (code, _, stderr) = run(cli().args(["baseline", "accept", "sleepy"]));
     assert_eq!(code, 0, "{stderr}");
-    // Without a daemon the accept's event waits in the outbox for the next push.
-    run_at("0.062");
+    // Without a daemon the accept's event waits in the outbox for the next push. The
+    // accepted level fills the baseline again (the last 10 runs).
+    for _ in 0..10 {
+        run_at("0.062");
+    }
+    // About +40% over the accepted level: suspected, confirmed, then reset by hand.
+    run_at("0.090");
+    run_at("0.090");
+    let (code, _, stderr) = run(cli().args(["baseline", "reset", "sleepy"]));
+    assert_eq!(code, 0, "{stderr}");
+    run_at("0.090");
     let transitions = || -> Vec<(String, String)> {
         receiver
             .log_records()
@@ -869,16 +879,16 @@ tolerance = "5%"
             })
             .collect()
     };
-    receiver.wait_for("the accepted event", Duration::from_secs(30), |r| {
+    receiver.wait_for("the reset event", Duration::from_secs(30), |r| {
         log_records(r).iter().any(|l| {
-            l.event_name == "perfwarden.regression" && attributes_of(l)["transition"] == "accepted"
+            l.event_name == "perfwarden.regression" && attributes_of(l)["transition"] == "reset"
         })
     });
     let seen = transitions();
     let actions: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(
         actions,
-        vec!["confirmed", "escalated", "accepted"],
+        vec!["confirmed", "escalated", "accepted", "confirmed", "reset"],
         "{seen:?}"
     );
     assert_ne!(
@@ -887,4 +897,9 @@ tolerance = "5%"
     );
     assert_eq!(seen[1].1, "critical", "{seen:?}");
     assert_eq!(seen[2].1, "critical", "{seen:?}");
+    assert_ne!(seen[3].1, "", "{seen:?}");
+    assert_eq!(
+        seen[4].1, seen[3].1,
+        "the reset carries the regression's severity"
+    );
 }
