@@ -659,3 +659,65 @@ fn a_benchmark_noisier_than_its_tolerance_is_reported_with_its_detectable_change
     assert!(text.contains("too noisy for their tolerance"), "{text}");
     common::assert_valid_output(&report::json::render("report", &report));
 }
+
+#[test]
+fn a_run_worse_than_the_baseline_by_less_than_the_tolerance_is_held_out_of_the_next_baselines() {
+    use perfwarden::model::verdict::Outcome;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = FakeClock::new();
+    for _ in 0..6 {
+        run_and_judge(&store, &clock, 100);
+    }
+    // 4% slower: beyond the baseline's spread, below the 5% tolerance.
+    let outlying = run_and_judge(&store, &clock, 104);
+    assert_eq!(
+        outlying.outcome,
+        Outcome::NoChange,
+        "{}",
+        outlying.explanation
+    );
+    let baselines: Vec<Vec<u64>> = (0..4)
+        .map(|_| {
+            run_and_judge(&store, &clock, 104)
+                .evidence
+                .unwrap()
+                .baseline_runs
+        })
+        .collect();
+    // Runs 8–10 are judged against runs 1–6 (the streak of 7… is held out); at run 11 the
+    // streak is four runs long, a shift that stays: it enters.
+    assert_eq!(baselines[0], vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(baselines[2], vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(baselines[3], (1..=10).collect::<Vec<u64>>());
+}
+
+#[test]
+fn an_agent_upgrade_alone_keeps_every_baseline() {
+    use perfwarden::model::verdict::Outcome;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let clock = FakeClock::new();
+    for _ in 0..6 {
+        run_and_judge(&store, &clock, 100);
+    }
+    let mut upgraded = context(&store, &clock, CancelToken::new());
+    upgraded.environment.agent_version = Some("0.2.0".into());
+    let outcome = runner::run_suite(
+        &upgraded,
+        vec![plan("steady", &clock, wobbly(100))],
+        &mut Silent,
+    )
+    .unwrap();
+    let v = perfwarden::detect::evaluate_run(&store, &outcome.run, &ages())
+        .unwrap()
+        .remove(0);
+    assert_eq!(v.outcome, Outcome::NoChange, "{}", v.explanation);
+    assert_eq!(
+        v.evidence.unwrap().baseline_runs,
+        vec![1, 2, 3, 4, 5, 6],
+        "the baseline goes on across the agent upgrade"
+    );
+    let change = v.environment_change.expect("the upgrade is noticed");
+    assert_eq!(change.summary(), "agent_version 0.1.0 → 0.2.0");
+}

@@ -27,6 +27,15 @@
 //! run that opened it, so a regression open for months is still judged against the level
 //! it fell from. Runs before the benchmark's baseline start (`baseline pin`, `reset`,
 //! `accept`) are not used.
+//!
+//! And not *outlying* while they are the latest: a run whose verdict found it worse than the
+//! baseline (significant, and beyond the run-to-run prediction bound) but by less than the
+//! tolerance is held out while it and the runs after it form an unbroken streak of at most
+//! [`HELD_OUTLYING_RUNS`]. A real step just above the tolerance, measured just below it by
+//! one run's noise, would otherwise enter the baseline, widen its spread and lower its
+//! level, and the next runs would no longer see the step. A streak longer than that is a
+//! shift below the tolerance that stays: its runs then enter, so a baseline never freezes
+//! on a small, accepted change.
 
 use std::collections::{HashMap, HashSet};
 
@@ -41,6 +50,9 @@ use crate::scheduler::Schedule;
 pub(crate) const BASELINE_RUNS: usize = 10;
 /// Fewer baseline runs than this give `insufficient_baseline`.
 pub(crate) const MIN_BASELINE_RUNS: usize = 5;
+/// The latest runs are held out of the baseline while they are *outlying* (see the module
+/// doc), up to this many in a row; a longer streak is the benchmark's new normal.
+pub(crate) const HELD_OUTLYING_RUNS: usize = 3;
 /// A baseline run may be this many schedule periods old.
 pub(crate) const AGE_LIMIT_PERIODS: i32 = 12;
 /// The age limit is never shorter than this.
@@ -175,23 +187,31 @@ pub(crate) struct Candidate {
     pub started_at: DateTime<Utc>,
     /// Comparable and clean (see the module doc).
     pub eligible: bool,
+    /// Its verdict found it outlying (see the module doc).
+    pub outlying: bool,
 }
 
 impl Candidate {
     /// `earlier` as a candidate for the baseline of `result`.
-    pub(crate) fn of(earlier: &BenchmarkResult, result: &BenchmarkResult) -> Candidate {
+    pub(crate) fn of(
+        earlier: &BenchmarkResult,
+        result: &BenchmarkResult,
+        outlying: bool,
+    ) -> Candidate {
         Candidate {
             run_id: earlier.run_id,
             started_at: earlier.started_at,
             eligible: comparable(earlier, result) && clean(earlier),
+            outlying,
         }
     }
 }
 
 /// The baseline of a run `run_id` starting at `at`: indices into `candidates` (every
 /// stored result of the benchmark, oldest first) of at most [`BASELINE_RUNS`] eligible
-/// earlier runs no older than `max_age`, outside `exclusions`, the newest ones. With an open
-/// regression, ages count from the run that opened it.
+/// earlier runs no older than `max_age`, outside `exclusions`, the newest ones, less a
+/// trailing streak of at most [`HELD_OUTLYING_RUNS`] outlying runs. With an open regression,
+/// ages count from the run that opened it.
 pub(crate) fn pick(
     candidates: &[Candidate],
     run_id: u64,
@@ -212,6 +232,14 @@ pub(crate) fn pick(
         })
         .map(|(i, _)| i)
         .collect();
+    let streak = picked
+        .iter()
+        .rev()
+        .take_while(|&&i| candidates[i].outlying)
+        .count();
+    if streak <= HELD_OUTLYING_RUNS {
+        picked.truncate(picked.len() - streak);
+    }
     let drop = picked.len().saturating_sub(BASELINE_RUNS);
     picked.drain(..drop);
     picked
@@ -332,8 +360,45 @@ mod tests {
                 run_id: i as u64 + 1,
                 started_at: *t,
                 eligible: true,
+                outlying: false,
             })
             .collect()
+    }
+
+    #[test]
+    fn outlying_runs_are_held_out_while_they_are_the_latest_three_at_most() {
+        let start = DateTime::parse_from_rfc3339("2026-01-05T03:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let times = weekly_times(20, start);
+        let mut candidates = eligible_runs(&times);
+        // Runs 12–15 are outlying, the others normal.
+        for c in candidates
+            .iter_mut()
+            .filter(|c| (12..=15).contains(&c.run_id))
+        {
+            c.outlying = true;
+        }
+        let none = Exclusions::default();
+        let runs = |run: u64| -> Vec<u64> {
+            pick(
+                &candidates,
+                run,
+                times[run as usize - 1],
+                Duration::weeks(12),
+                &none,
+            )
+            .iter()
+            .map(|&i| candidates[i].run_id)
+            .collect()
+        };
+        // Run 13 and 15: the streak before them (1 and 3 runs) is held out.
+        assert_eq!(runs(13), (2..=11).collect::<Vec<u64>>());
+        assert_eq!(runs(15), (3..=11).collect::<Vec<u64>>(), "run 2 aged out");
+        // Run 16: four in a row are the new normal and enter.
+        assert_eq!(runs(16), (6..=15).collect::<Vec<u64>>());
+        // Run 17: a normal run 16 ends the streak; the outlying runs before it count.
+        assert_eq!(runs(17), (7..=16).collect::<Vec<u64>>());
     }
 
     #[test]

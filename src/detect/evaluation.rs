@@ -30,6 +30,12 @@
 //! - *re-regression*: a 10% step for 4 runs, a recovery (resolved), then a second 10% step
 //!   1–10 runs after the resolution: confirmed within 3 runs as often as the first?
 //! - *blip*: one run 25% down, then back: it must never confirm.
+//! - *software change*: after 10 runs the kernel changes (the run's environment differs
+//!   from the previous run's) with a real 10% throughput drop, or with none. With the drop:
+//!   does the change's interval at the first run after it cover the true 10%, and does that
+//!   run open a regression naming the change? Without: is any regression opened in the 3
+//!   runs after it? (Software changes never split a baseline; the runs after it are judged
+//!   against the runs before it, by the same selection.)
 //!
 //! The judging, Benjamini-Hochberg across the suite's benchmarks, the baseline selection,
 //! the exclusions and the state machine are the production functions of [`super::verdict`]
@@ -184,6 +190,13 @@ pub struct Row {
     pub re_regression_within_3: f64,
     /// Share of one-run 25% blips that were confirmed.
     pub blips_confirmed: f64,
+    /// A kernel change with a real 10% drop: share of first runs after it whose interval of
+    /// the change covers 10%, and share that opened a regression naming the change.
+    pub software_step_covered: f64,
+    pub software_step_named: f64,
+    /// The same change without a step: share of benchmarks with a regression opened
+    /// (suspected or confirmed) in the 3 runs after it.
+    pub software_no_step_opened: f64,
 }
 
 /// The noise models of the evaluation table in `docs/verdicts.md`.
@@ -250,6 +263,7 @@ fn run_samples(
 struct SimRun {
     run: BaselineRun,
     started_at: DateTime<Utc>,
+    outlying: bool,
 }
 
 #[derive(Default)]
@@ -271,7 +285,14 @@ struct Step {
     ended_at: DateTime<Utc>,
     transition: Option<Transition>,
     state: Option<RegressionState>,
+    /// The interval of the change (positive = worse), when judged.
+    interval: Option<(f64, f64)>,
+    /// The open regression names a software change as its cause.
+    named_cause: bool,
 }
+
+/// The software change of the software-change scenario, as `EnvironmentDiff::summary` puts it.
+const KERNEL_CHANGE: &str = "kernel 6.1.0-26-amd64 → 6.1.0-28-amd64";
 
 const THRESHOLDS: Thresholds = Thresholds {
     tolerance: 0.05,
@@ -287,6 +308,8 @@ struct Simulation<'a> {
     next_run_id: u64,
     age_limit: Duration,
     traces: Vec<Vec<Step>>,
+    /// The scheduled run at which the software environment changes, if any.
+    software_change_at: Option<usize>,
 }
 
 impl<'a> Simulation<'a> {
@@ -298,6 +321,7 @@ impl<'a> Simulation<'a> {
             next_run_id: 1,
             age_limit: plan.calendar.age_limit(),
             traces: vec![Vec::new(); plan.suite_size],
+            software_change_at: None,
         }
     }
 
@@ -345,6 +369,7 @@ impl<'a> Simulation<'a> {
                         run_id: h.run.run_id,
                         started_at: h.started_at,
                         eligible: true,
+                        outlying: h.outlying,
                     })
                     .collect();
                 let exclusions = Exclusions::of(None, bench.open.as_ref(), &bench.log);
@@ -363,6 +388,10 @@ impl<'a> Simulation<'a> {
                     .flatten()
             })
             .collect();
+        // The environment differs from the previous run's at the scheduled run of the
+        // change (its re-runs share its environment).
+        let cause =
+            (!rerun && self.software_change_at == Some(scheduled.0)).then_some(KERNEL_CHANGE);
         let present: Vec<f64> = raw.iter().filter_map(|p| *p).collect();
         let mut adjusted = stats::benjamini_hochberg(&present).into_iter();
         for (k, &index) in which.iter().enumerate() {
@@ -392,7 +421,7 @@ impl<'a> Simulation<'a> {
                     run_id,
                     ok: true,
                     busy_host: false,
-                    cause: None,
+                    cause,
                 },
             );
             if let Some(entry) = logged.filter(|r| r.ended.is_some()) {
@@ -407,6 +436,7 @@ impl<'a> Simulation<'a> {
                     samples,
                 },
                 started_at: at,
+                outlying: verdict::is_outlying(judgement.outcome, judgement.evidence.as_ref()),
             });
             self.traces[index].push(Step {
                 scheduled: scheduled.0,
@@ -414,6 +444,14 @@ impl<'a> Simulation<'a> {
                 ended_at,
                 transition,
                 state: bench.open.as_ref().map(|r| r.state),
+                interval: judgement
+                    .evidence
+                    .as_ref()
+                    .and_then(|e| e.worse_change_low.zip(e.worse_change_high)),
+                named_cause: bench
+                    .open
+                    .as_ref()
+                    .is_some_and(|r| r.cause.as_deref() == Some(KERNEL_CHANGE)),
             });
         }
     }
@@ -476,7 +514,20 @@ fn simulate(
     level: &Level,
     rng: &mut ChaCha8Rng,
 ) -> Vec<Vec<Step>> {
+    simulate_with_software_change(model, plan, runs, level, None, rng)
+}
+
+/// [`simulate`], with the software environment changing at scheduled run `change_at`.
+fn simulate_with_software_change(
+    model: &NoiseModel,
+    plan: &Plan,
+    runs: usize,
+    level: &Level,
+    change_at: Option<usize>,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Vec<Step>> {
     let mut sim = Simulation::new(model, plan);
+    sim.software_change_at = change_at;
     sim.schedule(runs, level, rng);
     sim.traces
 }
@@ -663,8 +714,65 @@ pub fn evaluate(model: NoiseModel, plan: &Plan, model_index: u64) -> Row {
         }
     }
 
+    // A kernel change at run `warmup`, with a real 10% drop and without.
+    let mut covered = 0usize;
+    let mut named = 0usize;
+    let mut opened_without_step = 0usize;
+    let mut software_trials = 0usize;
+    for suite in 0..plan.recall_suites {
+        for with_step in [true, false] {
+            let scenario = if with_step { 13 } else { 14 };
+            let mut rng = rng_for(plan, model_index, scenario, suite as u64);
+            let level = |_: usize, run: usize, _: bool| {
+                base_level(run) * if with_step && run >= warmup { 0.9 } else { 1.0 }
+            };
+            let traces = simulate_with_software_change(
+                &model,
+                plan,
+                warmup + 3,
+                &level,
+                Some(warmup),
+                &mut rng,
+            );
+            for trace in &traces {
+                if with_step {
+                    software_trials += 1;
+                    // The scheduled run at the change (its re-runs come after it).
+                    let Some(at_change) = trace.iter().find(|s| s.scheduled == warmup) else {
+                        continue;
+                    };
+                    // The true change, positive = worse: the new level against the
+                    // baseline's (the mean level of the runs before; a drift moves it).
+                    let before = (warmup.saturating_sub(baseline::BASELINE_RUNS)..warmup)
+                        .map(&base_level)
+                        .sum::<f64>()
+                        / baseline::BASELINE_RUNS.min(warmup).max(1) as f64;
+                    let truth = 1.0 - level(0, warmup, false) / before;
+                    if at_change
+                        .interval
+                        .is_some_and(|(low, high)| low <= truth && truth <= high)
+                    {
+                        covered += 1;
+                    }
+                    if at_change.state.is_some() && at_change.named_cause {
+                        named += 1;
+                    }
+                } else if trace
+                    .iter()
+                    .any(|s| s.scheduled >= warmup && s.state.is_some())
+                {
+                    opened_without_step += 1;
+                }
+            }
+        }
+    }
+    let trials = software_trials.max(1) as f64;
+
     Row {
         model,
+        software_step_covered: covered as f64 / trials,
+        software_step_named: named as f64 / trials,
+        software_no_step_opened: opened_without_step as f64 / trials,
         false_alarms_per_100_runs: per_bench,
         suite_false_alarms_per_100_runs: per_suite,
         recall,
@@ -696,6 +804,7 @@ pub fn first_judged_run(calendar: Calendar) -> usize {
             run_id: run as u64,
             started_at: at,
             eligible: true,
+            outlying: false,
         });
     }
     usize::MAX
@@ -801,6 +910,19 @@ pub fn markdown(rows: &[Row], plan: &Plan) -> String {
             share(row.blips_confirmed),
         ));
     }
+    out.push_str("\nA kernel change after 10 runs (the runs after it are judged against the runs before it):\n\n");
+    out.push_str("| noise | within-run σ | run-to-run σ | with a 10% drop: interval covers 10% | with a 10% drop: regression opened naming the change | without a step: regression opened (3 runs) |\n|---|---|---|---|---|---|\n");
+    for row in rows {
+        out.push_str(&format!(
+            "| {} | {:.0}% | {:.0}% | {} | {} | {} |\n",
+            shape_name(row.model.shape),
+            row.model.within_sigma * 100.0,
+            row.model.run_sigma * 100.0,
+            share(row.software_step_covered),
+            share(row.software_step_named),
+            share(row.software_no_step_opened),
+        ));
+    }
     out
 }
 
@@ -843,6 +965,9 @@ mod tests {
         assert!(calm.confirmed_within_1_hour >= 0.9, "{calm:?}");
         assert!(calm.persistence >= 0.9, "{calm:?}");
         assert_eq!(calm.blips_confirmed, 0.0, "{calm:?}");
+        assert!(calm.software_step_covered >= 0.9, "{calm:?}");
+        assert!(calm.software_step_named >= 0.9, "{calm:?}");
+        assert_eq!(calm.software_no_step_opened, 0.0, "{calm:?}");
         let noisy = evaluate(
             NoiseModel {
                 shape: Shape::Normal,

@@ -43,6 +43,8 @@
 //! The change is `worse_change`: the relative change of the median turned so that
 //! positive is worse (a throughput drop of 12% and a latency rise of 12% are both +0.12).
 
+use std::collections::HashSet;
+
 use chrono::Duration as ChronoDuration;
 
 use super::baseline::{self, AgeLimits, Candidate, Exclusions, MIN_BASELINE_RUNS};
@@ -276,7 +278,7 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
         Direction::LowerIsBetter => 1.0,
     };
     let worse_change = sign * change.relative;
-    let (bootstrap_low, worse_high) = match change.interval {
+    let (bootstrap_low, bootstrap_high) = match change.interval {
         Some(ci) if sign > 0.0 => (Some(ci.low), Some(ci.high)),
         Some(ci) => (Some(-ci.high), Some(-ci.low)),
         None => (None, None),
@@ -305,9 +307,15 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
         (cv * cv - median_se * median_se).max(0.0).sqrt()
     });
     let run_noise_margin = 1.96 * between_cv * (1.0 + 1.0 / medians.len().max(1) as f64).sqrt();
+    // Both bounds carry the run-to-run part: the interval is that of the step between the
+    // baseline's level and this run's, which one run measures only up to its own level noise.
     let worse_low = bootstrap_low.map(|low| {
         let sampling = (worse_change - low).max(0.0);
         worse_change - (sampling * sampling + run_noise_margin * run_noise_margin).sqrt()
+    });
+    let worse_high = bootstrap_high.map(|high| {
+        let sampling = (high - worse_change).max(0.0);
+        worse_change + (sampling * sampling + run_noise_margin * run_noise_margin).sqrt()
     });
     let tolerance = thresholds
         .tolerance
@@ -465,6 +473,20 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
     }
 }
 
+/// Whether a verdict found its run *outlying*: worse than the baseline, significantly and
+/// beyond the run-to-run prediction bound, yet not a regression (less than the tolerance).
+/// Such a run is held out of the next baselines for a while (`baseline::pick`).
+pub(crate) fn is_outlying(outcome: Outcome, evidence: Option<&Evidence>) -> bool {
+    outcome == Outcome::NoChange
+        && evidence.is_some_and(|e| {
+            e.worse_change > 0.0
+                && e.beyond_prediction_bound == Some(true)
+                && e.mann_whitney_p_adjusted
+                    .or(e.mann_whitney_p)
+                    .is_none_or(|p| p < U_TEST_ALPHA)
+        })
+}
+
 /// What baseline selection needs to know about one benchmark besides its results.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BenchmarkPast {
@@ -472,6 +494,8 @@ pub(crate) struct BenchmarkPast {
     pub history: Vec<BenchmarkResult>,
     pub exclusions: Exclusions,
     pub open: Option<Regression>,
+    /// Runs whose verdict of the benchmark was outlying ([`is_outlying`]), among the latest.
+    pub outlying: HashSet<u64>,
 }
 
 impl BenchmarkPast {
@@ -501,8 +525,25 @@ impl BenchmarkPast {
             .iter()
             .filter(|r| r.benchmark == benchmark)
             .collect();
+        let history = store.history(benchmark, None)?;
+        // Only a trailing streak matters: the latest few results are enough (twice the
+        // streak, for runs of other configurations in between).
+        let mut outlying = HashSet::new();
+        for result in history
+            .iter()
+            .rev()
+            .take(2 * (baseline::HELD_OUTLYING_RUNS + 1))
+        {
+            if store
+                .verdict(result.run_id, benchmark)?
+                .is_some_and(|v| is_outlying(v.outcome, v.evidence.as_ref()))
+            {
+                outlying.insert(result.run_id);
+            }
+        }
         Ok(BenchmarkPast {
-            history: store.history(benchmark, None)?,
+            outlying,
+            history,
             exclusions: Exclusions::of(
                 store.baseline_start(benchmark)?,
                 open.as_ref(),
@@ -521,7 +562,7 @@ impl BenchmarkPast {
         let candidates: Vec<Candidate> = self
             .history
             .iter()
-            .map(|r| Candidate::of(r, result))
+            .map(|r| Candidate::of(r, result, self.outlying.contains(&r.run_id)))
             .collect();
         baseline::pick(
             &candidates,

@@ -83,7 +83,8 @@ pub struct Evidence {
     /// Lower bound of `worse_change`: the bootstrap's 95% half-width and `run_noise_margin`
     /// combined in quadrature below the change. Severity is read from it.
     pub worse_change_low: Option<f64>,
-    /// Upper 95% bootstrap bound of `worse_change`.
+    /// Upper bound of `worse_change`, built like the lower one (bootstrap half-width and
+    /// `run_noise_margin` in quadrature).
     pub worse_change_high: Option<f64>,
     /// 95% prediction half-width of one run's level from the baseline's between-run spread
     /// (run-to-run variance beyond what the samples explain).
