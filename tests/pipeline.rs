@@ -306,8 +306,25 @@ fn other_hardware_is_not_compared_and_is_reported() {
         .expect("hardware change noticed");
     assert_eq!(env.changed_fields, vec!["logical_cores"]);
     assert!(env.software.is_none());
+    // The levels on both sides are shown as information: 150 µs/op against 100.
+    let levels = report.results[0]
+        .previous_hardware
+        .as_ref()
+        .expect("levels before and after");
+    assert_eq!(levels.previous_runs, vec![1]);
+    assert!((levels.relative - 0.5).abs() < 0.02, "{levels:?}");
     let text = report::render(&report, report::Format::Text, Default::default());
     assert!(text.contains("hardware changed since run 1"), "{text}");
+    assert!(
+        text.contains("Levels on the previous hardware")
+            && text.contains("(+50.0%: worse; median of runs 1)"),
+        "{text}"
+    );
+    common::assert_valid_output(&report::render(
+        &report,
+        report::Format::Json,
+        Default::default(),
+    ));
 }
 
 #[test]

@@ -1,13 +1,13 @@
 //! Relative change of a result against earlier comparable results.
 //!
 //! *Comparable* means: same benchmark, same workload config hash (kind and parameters),
-//! same environment fingerprint, status `ok`, within the last 30 days, earlier run. The
+//! same hardware fingerprint, status `ok`, earlier run (whatever its age: this is the change
+//! since the previous runs, shown next to the verdict, which has its own baseline). The
 //! baseline is the pooled samples of the last [`BASELINE_RUNS`] such runs; the change is
 //! `median(current) / median(baseline) − 1` with a seeded two-sample percentile bootstrap
 //! 95% interval (see `stats::bootstrap`). The assessment says whether the move is in the
 //! metric's worse or better direction, or whether the interval contains zero.
 
-use chrono::Duration as ChronoDuration;
 use serde::{Deserialize, Serialize};
 
 use crate::model::metric::Direction;
@@ -18,8 +18,6 @@ use crate::store::{Store, StoreError};
 
 /// Previous comparable runs pooled into the baseline.
 pub(crate) const BASELINE_RUNS: usize = 5;
-/// Only runs this recent are compared with.
-pub(crate) const BASELINE_WINDOW_DAYS: i64 = 30;
 const RESAMPLES: usize = 2000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,8 +109,7 @@ pub fn change_against_history(
     if result.summary.is_none() {
         return Ok(None);
     }
-    let since = result.started_at - ChronoDuration::days(BASELINE_WINDOW_DAYS);
-    let history = store.history(&result.benchmark, Some(since))?;
+    let history = store.history(&result.benchmark, None)?;
     let mut comparable: Vec<&BenchmarkResult> = history
         .iter()
         .filter(|r| {
@@ -191,6 +188,59 @@ impl EnvironmentChange {
     pub fn hardware_changed(&self) -> bool {
         self.previous_fingerprint != self.fingerprint
     }
+}
+
+/// A benchmark's level on the hardware before a change and on the new one: information
+/// shown next to the first runs of a new lineage, never judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HardwareLevels {
+    pub previous_fingerprint: String,
+    /// Runs on the previous hardware whose medians give its level, oldest first.
+    pub previous_runs: Vec<u64>,
+    /// Median of those runs' medians.
+    pub before_median: f64,
+    /// This run's median.
+    pub after_median: f64,
+    /// `after / before − 1`, signed (the metric's direction says which way is worse).
+    pub relative: f64,
+}
+
+/// `result`'s level against the last [`BASELINE_RUNS`] successful runs of the same
+/// configuration on the hardware `previous_fingerprint`.
+pub fn level_on_previous_hardware(
+    store: &Store,
+    result: &BenchmarkResult,
+    previous_fingerprint: &str,
+) -> Result<Option<HardwareLevels>, StoreError> {
+    let Some(after) = result.summary.as_ref().map(|s| s.median) else {
+        return Ok(None);
+    };
+    let history = store.history(&result.benchmark, None)?;
+    let before: Vec<&BenchmarkResult> = history
+        .iter()
+        .filter(|r| {
+            r.run_id < result.run_id
+                && r.config_hash == result.config_hash
+                && r.fingerprint == previous_fingerprint
+                && usable(r)
+        })
+        .collect();
+    let before = &before[before.len().saturating_sub(BASELINE_RUNS)..];
+    let medians: Vec<f64> = before
+        .iter()
+        .filter_map(|r| r.summary.as_ref().map(|s| s.median))
+        .collect();
+    if medians.is_empty() {
+        return Ok(None);
+    }
+    let before_median = stats::median(&medians);
+    Ok(Some(HardwareLevels {
+        previous_fingerprint: previous_fingerprint.to_string(),
+        previous_runs: before.iter().map(|r| r.run_id).collect(),
+        before_median,
+        after_median: after,
+        relative: after / before_median - 1.0,
+    }))
 }
 
 /// Whether `run`'s hardware or software differs from the previous run of the same suite.

@@ -22,7 +22,7 @@ pub(crate) mod verdict;
 
 pub use baseline::AgeLimits;
 pub use compare::{
-    Assessment, Change, EnvironmentChange, HostChange, change_against_history, compare_runs,
-    environment_change, host_changes,
+    Assessment, Change, EnvironmentChange, HardwareLevels, HostChange, change_against_history,
+    compare_runs, environment_change, host_changes, level_on_previous_hardware,
 };
 pub use verdict::evaluate_run;

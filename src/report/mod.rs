@@ -79,6 +79,9 @@ pub struct ResultView {
     pub change: Option<Change>,
     /// Regression verdict (`null` for runs stored before verdicts existed).
     pub verdict: Option<Verdict>,
+    /// At the first run on new hardware: the level on the hardware before, for information.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_hardware: Option<detect::HardwareLevels>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,20 +95,32 @@ pub struct RunReport {
 
 impl RunReport {
     pub fn build(store: &Store, run: RunRecord) -> Result<RunReport, StoreError> {
+        let environment_change = detect::environment_change(store, &run)?;
+        let previous_hardware = environment_change
+            .as_ref()
+            .filter(|e| e.hardware_changed())
+            .map(|e| e.previous_fingerprint.clone());
         let mut results = Vec::new();
         for result in store.results(run.id)? {
             let change = detect::change_against_history(store, &result)?;
             let verdict = store.verdict(result.run_id, &result.benchmark)?;
+            let previous_hardware = match &previous_hardware {
+                Some(fingerprint) => {
+                    detect::level_on_previous_hardware(store, &result, fingerprint)?
+                }
+                None => None,
+            };
             results.push(ResultView {
                 result,
                 change,
                 verdict,
+                previous_hardware,
             });
         }
         Ok(RunReport {
             snapshot: store.snapshot(run.id)?,
             fingerprint: store.fingerprint(&run.fingerprint)?,
-            environment_change: detect::environment_change(store, &run)?,
+            environment_change,
             run,
             results,
         })

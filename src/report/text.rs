@@ -332,6 +332,43 @@ pub(crate) fn run_report(report: &RunReport, style: Style) -> String {
     out.push_str(&t.to_string());
     out.push('\n');
 
+    let levels: Vec<String> = report
+        .results
+        .iter()
+        .filter_map(|v| {
+            let l = v.previous_hardware.as_ref()?;
+            Some(format!(
+                "  {}: {} → {} ({:+.1}%: {}; median of runs {})\n",
+                v.result.benchmark,
+                value(l.before_median, &v.result.metric),
+                value(l.after_median, &v.result.metric),
+                l.relative * 100.0,
+                match (v.result.metric.direction, l.relative > 0.0) {
+                    (_, _) if l.relative == 0.0 => "the same",
+                    (Direction::HigherIsBetter, true) | (Direction::LowerIsBetter, false) => {
+                        "better"
+                    }
+                    _ => "worse",
+                },
+                l.previous_runs
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+        .collect();
+    if let (false, Some(env)) = (levels.is_empty(), &report.environment_change) {
+        out.push_str(&format!(
+            "Levels on the previous hardware ({}) and on this one, for information (not a verdict):\n",
+            env.previous_fingerprint
+        ));
+        for line in levels {
+            out.push_str(&line);
+        }
+        out.push('\n');
+    }
+
     let problems: Vec<String> = report
         .results
         .iter()
