@@ -34,8 +34,9 @@ pub(crate) const SYSCTLS: &[&str] = &[
 pub(crate) struct Sources<'a> {
     /// Prefix of `/proc`, `/sys` and `/var/lib/dpkg` (`/` on a real host).
     pub root: &'a Path,
-    /// Whether `rpm -q` may be asked when there is no dpkg database.
-    pub rpm: bool,
+    /// The `rpm` program to ask when there is no dpkg database but an rpm one
+    /// (`var/lib/rpm` under `root`); `None`: never ask.
+    pub rpm: Option<&'a Path>,
 }
 
 impl Sources<'static> {
@@ -43,7 +44,7 @@ impl Sources<'static> {
     pub(crate) fn host() -> Sources<'static> {
         Sources {
             root: Path::new("/"),
-            rpm: true,
+            rpm: Some(Path::new("rpm")),
         }
     }
 }
@@ -164,10 +165,11 @@ fn package_states(sources: &Sources, names: &[String]) -> BTreeMap<String, Packa
     names
         .iter()
         .map(|name| {
-            let state = if sources.rpm {
-                rpm_state(name)
-            } else {
-                PackageState::Unknown
+            let state = match sources.rpm {
+                Some(program) if sources.root.join("var/lib/rpm").is_dir() => {
+                    rpm_state(program, name)
+                }
+                _ => PackageState::Unknown,
             };
             (name.clone(), state)
         })
@@ -198,18 +200,27 @@ pub(crate) fn dpkg_installed(status: &str) -> BTreeMap<&str, String> {
     out
 }
 
-fn rpm_state(name: &str) -> PackageState {
-    if !Path::new("/var/lib/rpm").exists() {
-        return PackageState::Unknown;
-    }
-    let output = std::process::Command::new("rpm")
-        .args(["-q", "--qf", "%{VERSION}-%{RELEASE}", name])
+/// `rpm -q NAME`: its version-release (several installed versions, as kernels are, joined
+/// with ", "), absent when rpm says it is not installed, unknown when rpm cannot answer.
+fn rpm_state(program: &Path, name: &str) -> PackageState {
+    let output = std::process::Command::new(program)
+        .args(["-q", "--qf", "%{VERSION}-%{RELEASE}\\n", name])
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output();
     match output {
         Ok(out) if out.status.success() => {
-            PackageState::Installed(String::from_utf8_lossy(&out.stdout).trim().to_string())
+            let text = String::from_utf8_lossy(&out.stdout);
+            let versions: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            if versions.is_empty() {
+                PackageState::Unknown
+            } else {
+                PackageState::Installed(versions.join(", "))
+            }
         }
         // rpm answers 1 for "package … is not installed".
         Ok(out) if out.status.code() == Some(1) => PackageState::Absent,
@@ -371,7 +382,7 @@ mod tests {
             "var/lib/dpkg/status",
             "Package: openssl\nStatus: install ok installed\nVersion: 3.0.15-1~deb12u1\n\nPackage: nginx\nStatus: deinstall ok config-files\nVersion: 1.22.1-9\n",
         );
-        let sources = Sources { root, rpm: false };
+        let sources = Sources { root, rpm: None };
         let env = collect_from(
             &sources,
             &["openssl".into(), "nginx".into(), "redis".into()],
@@ -405,7 +416,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sources = Sources {
             root: dir.path(),
-            rpm: false,
+            rpm: None,
         };
         let env = collect_from(&sources, &["openssl".into()]);
         assert_eq!(env.kernel, None);
@@ -414,6 +425,58 @@ mod tests {
         assert!(env.sysctls.is_empty());
         assert_eq!(env.packages["openssl"], PackageState::Unknown);
         assert!(env.agent_version.is_some());
+    }
+
+    #[test]
+    fn an_rpm_host_is_asked_through_rpm_q() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("var/lib/rpm")).unwrap();
+        // A stand-in for rpm(8): two kernels, openssl, "not installed" (exit 1) for the
+        // rest, and a broken database (exit 2) for one name.
+        let rpm = root.join("rpm");
+        std::fs::write(
+            &rpm,
+            "#!/bin/sh\n[ \"$1 $2\" = \"-q --qf\" ] || exit 3\ncase \"$4\" in\n  kernel) printf '5.14.0-427.el9\\n5.14.0-503.el9\\n' ;;\n  openssl) printf '3.0.7-27.el9\\n' ;;\n  broken) echo 'error: rpmdb open failed' >&2; exit 2 ;;\n  *) echo \"package $4 is not installed\"; exit 1 ;;\nesac\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&rpm, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let sources = Sources {
+            root,
+            rpm: Some(&rpm),
+        };
+        let names = ["kernel", "openssl", "nginx", "broken"].map(String::from);
+        let env = collect_from(&sources, &names);
+        assert_eq!(
+            env.packages["kernel"],
+            PackageState::Installed("5.14.0-427.el9, 5.14.0-503.el9".into())
+        );
+        assert_eq!(
+            env.packages["openssl"],
+            PackageState::Installed("3.0.7-27.el9".into())
+        );
+        assert_eq!(env.packages["nginx"], PackageState::Absent);
+        assert_eq!(env.packages["broken"], PackageState::Unknown);
+        // No rpm database: rpm is not asked.
+        let bare = tempfile::tempdir().unwrap();
+        let sources = Sources {
+            root: bare.path(),
+            rpm: Some(&rpm),
+        };
+        assert_eq!(
+            collect_from(&sources, &names).packages["openssl"],
+            PackageState::Unknown
+        );
+        // A missing rpm program: unknown, never a failed run.
+        let sources = Sources {
+            root,
+            rpm: Some(Path::new("/nonexistent/rpm")),
+        };
+        assert_eq!(
+            collect_from(&sources, &names).packages["openssl"],
+            PackageState::Unknown
+        );
     }
 
     #[test]
