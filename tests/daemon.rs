@@ -147,6 +147,17 @@ fn unscheduled_config(dir: &Path) -> PathBuf {
     write_config(dir, |text| text.replace("*/4 * * * * *", "@yearly"))
 }
 
+/// One suite's entry in `status --format json`.
+fn suite_status(status: &Value, suite: &str) -> Value {
+    status["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["suite"] == suite)
+        .unwrap_or_else(|| panic!("no suite {suite} in {status}"))
+        .clone()
+}
+
 fn current_run(status: &Value) -> Option<(String, u64, u64)> {
     let current = &status["daemon"]["current"];
     Some((
@@ -259,14 +270,14 @@ fn daemon_schedules_serves_reloads_and_stops_cleanly_mid_run() {
     assert_eq!(code, 4);
     let offline = assert_valid_output(&stdout);
     assert!(offline["daemon"].is_null());
-    let smoke = offline["suites"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["suite"] == "smoke")
-        .unwrap()
-        .clone();
+    let smoke = suite_status(&offline, "smoke");
     assert_eq!(smoke["last_status"], "success");
+    // Without the daemon the next run is still ahead: the schedule's next time from now.
+    let next = chrono::DateTime::parse_from_rfc3339(smoke["next_run"].as_str().unwrap()).unwrap();
+    assert!(
+        next > chrono::Utc::now() - chrono::Duration::seconds(1),
+        "{smoke}"
+    );
 }
 
 #[test]
@@ -443,13 +454,7 @@ fn a_suite_waiting_for_a_quiet_host_lets_manual_runs_through_and_follows_a_reloa
     // Smoke comes due every 4 s; while it waits, its next run time still moves on.
     std::thread::sleep(Duration::from_secs(5));
     let status = daemon.status().unwrap();
-    let smoke = status["suites"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["suite"] == "smoke")
-        .unwrap()
-        .clone();
+    let smoke = suite_status(&status, "smoke");
     assert!(
         parse(&smoke["next_run"]) > chrono::Utc::now() - chrono::Duration::seconds(1),
         "the next run time is current while a suite waits: {smoke}"

@@ -255,27 +255,11 @@ pub fn environment_change(
     let Some(previous) = previous else {
         return Ok(None);
     };
-    let software = match (&previous.environment, &run.environment) {
-        (Some(old), Some(new)) if old != new => {
-            match (store.environment(old)?, store.environment(new)?) {
-                (Some(old), Some(new)) => crate::runner::environment::diff(previous.id, &old, &new),
-                _ => None,
-            }
-        }
-        _ => None,
-    };
-    let hardware = previous.fingerprint != run.fingerprint;
-    if !hardware && software.is_none() {
+    let (software, fields) =
+        differences(store, &previous, run, &mut |hash| store.environment(hash))?;
+    if previous.fingerprint == run.fingerprint && software.is_none() {
         return Ok(None);
     }
-    let fields = match (
-        hardware,
-        store.fingerprint(&previous.fingerprint)?,
-        store.fingerprint(&run.fingerprint)?,
-    ) {
-        (true, Some(old), Some(new)) => changed_fields(&old, &new),
-        _ => Vec::new(),
-    };
     Ok(Some(EnvironmentChange {
         previous_run: previous.id,
         previous_fingerprint: previous.fingerprint,
@@ -283,6 +267,42 @@ pub fn environment_change(
         changed_fields: fields,
         software,
     }))
+}
+
+/// What changed between run `before` and `run`: the software (`None` when nothing did, or
+/// an environment is not recorded) and the hardware fields (empty when the hardware is the
+/// same; `["fingerprint"]` when a fingerprint record is missing). `environment` reads a
+/// stored software environment by hash.
+fn differences(
+    store: &Store,
+    before: &RunRecord,
+    run: &RunRecord,
+    environment: &mut dyn FnMut(
+        &str,
+    ) -> Result<
+        Option<crate::model::records::SoftwareEnvironment>,
+        StoreError,
+    >,
+) -> Result<(Option<crate::model::records::EnvironmentDiff>, Vec<String>), StoreError> {
+    let software = match (&before.environment, &run.environment) {
+        (Some(old), Some(new)) if old != new => match (environment(old)?, environment(new)?) {
+            (Some(old), Some(new)) => crate::runner::environment::diff(before.id, &old, &new),
+            _ => None,
+        },
+        _ => None,
+    };
+    let hardware = if before.fingerprint == run.fingerprint {
+        Vec::new()
+    } else {
+        match (
+            store.fingerprint(&before.fingerprint)?,
+            store.fingerprint(&run.fingerprint)?,
+        ) {
+            (Some(old), Some(new)) => changed_fields(&old, &new),
+            _ => vec!["fingerprint".to_string()],
+        }
+    };
+    Ok((software, hardware))
 }
 
 /// One run at which something changed on the host since the run before it (any suite).
@@ -322,24 +342,7 @@ pub fn host_changes(
         if since.is_some_and(|s| run.started_at < s) {
             continue;
         }
-        let software = match (&before.environment, &run.environment) {
-            (Some(old), Some(new)) if old != new => match (environment(old)?, environment(new)?) {
-                (Some(old), Some(new)) => crate::runner::environment::diff(before.id, &old, &new),
-                _ => None,
-            },
-            _ => None,
-        };
-        let hardware = if before.fingerprint != run.fingerprint {
-            match (
-                store.fingerprint(&before.fingerprint)?,
-                store.fingerprint(&run.fingerprint)?,
-            ) {
-                (Some(old), Some(new)) => changed_fields(&old, &new),
-                _ => vec!["fingerprint".to_string()],
-            }
-        } else {
-            Vec::new()
-        };
+        let (software, hardware) = differences(store, before, run, &mut environment)?;
         if software.is_some() || !hardware.is_empty() {
             out.push(HostChange {
                 run_id: run.id,

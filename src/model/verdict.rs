@@ -214,8 +214,8 @@ pub struct Regression {
     /// cause), e.g. "kernel 6.1.0-26 → 6.1.0-28".
     #[serde(default)]
     pub cause: Option<String>,
-    /// `worse_change` of each regressing run, in order (a later run confirms when the mean
-    /// with it reaches the tolerance).
+    /// `worse_change` of each run that regressed with it, in order: how its size moved
+    /// from the run that opened it on.
     #[serde(default)]
     pub changes: Vec<f64>,
 }
