@@ -800,9 +800,10 @@ tolerance = "5%"
 /// Transitions of a confirmed regression reach the collector with its severity, through
 /// one-shot runs: the confirmation by the run after the suspicion, an escalation, an
 /// operator's `baseline accept` (delivered with the next run's push), then on the accepted
-/// level a new step, its confirmation and an operator's `baseline reset`.
+/// level a new step, its confirmation and an operator's `baseline reset`, and after the
+/// baseline rebuilt a critical step confirmed at once by the run that sees it.
 #[test]
-fn confirmation_escalation_accept_and_reset_each_send_their_event() {
+fn every_transition_of_a_regression_sends_its_event() {
     let receiver = Receiver::start(Protocol::Http);
     let dir = tempfile::tempdir().unwrap();
     let seconds = dir.path().join("seconds");
@@ -867,7 +868,12 @@ tolerance = "5%"
     run_at("0.090");
     let (code, _, stderr) = run(cli().args(["baseline", "reset", "sleepy"]));
     assert_eq!(code, 0, "{stderr}");
-    run_at("0.090");
+    // The baseline rebuilds from the next run (5 runs); then a step of about +100%, whose
+    // lower bound is past twice the critical threshold, is confirmed at once.
+    for _ in 0..5 {
+        run_at("0.090");
+    }
+    run_at("0.190");
     let transitions = || -> Vec<(String, String)> {
         receiver
             .log_records()
@@ -879,18 +885,28 @@ tolerance = "5%"
             })
             .collect()
     };
-    receiver.wait_for("the reset event", Duration::from_secs(30), |r| {
-        log_records(r).iter().any(|l| {
-            l.event_name == "perfwarden.regression" && attributes_of(l)["transition"] == "reset"
-        })
+    receiver.wait_for("the last event", Duration::from_secs(30), |r| {
+        log_records(r)
+            .iter()
+            .filter(|l| l.event_name == "perfwarden.regression")
+            .count()
+            >= 6
     });
     let seen = transitions();
     let actions: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(
         actions,
-        vec!["confirmed", "escalated", "accepted", "confirmed", "reset"],
+        vec![
+            "confirmed",
+            "escalated",
+            "accepted",
+            "confirmed",
+            "reset",
+            "confirmed"
+        ],
         "{seen:?}"
     );
+    assert_eq!(seen[5].1, "critical", "confirmed at once: {seen:?}");
     assert_ne!(
         seen[0].1, "",
         "the confirmation carries the regression's severity"
