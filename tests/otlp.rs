@@ -714,13 +714,20 @@ tolerance = "5%"
             std::thread::sleep(Duration::from_millis(300));
         }
     };
+    // The duration changes right after a run ended (runs take about a second, every 10 s),
+    // so no run mixes the two levels. Returns the finished runs then.
+    let set_between_runs = |duration: &str| {
+        let now = finished(&runs());
+        wait_runs(now + 1, "a run to end");
+        std::fs::write(&seconds, duration).unwrap();
+        now + 1
+    };
     // Six scheduled runs at the old level: the baseline.
     wait_runs(6, "six baseline runs");
     // About 45% slower (the command's own start-up adds ~9 ms to the sleep): a critical
     // suspicion, not confirmed at once, and far outside the run-to-run noise of a loaded
     // test machine.
-    std::fs::write(&seconds, "0.062").unwrap();
-    let before = finished(&runs());
+    let before = set_between_runs("0.062");
     let after = wait_runs(before + 2, "the suspecting run and its confirmation");
     let suspecting = &after[before];
     let confirmation = after
@@ -762,8 +769,7 @@ tolerance = "5%"
     });
 
     // Back to normal: the first run back does not resolve it; the second does.
-    std::fs::write(&seconds, "0.040").unwrap();
-    let before = finished(&runs());
+    let before = set_between_runs("0.040");
     wait_runs(before + 1, "the first run back");
     let (_, regressions, _) = run(cli().args(["--format", "json", "regressions"]));
     let regressions = assert_valid_output(&regressions);
