@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Evaluates the regression verdicts on seeded synthetic histories (noise models × steps)
-# on the shipped weekly calendar with confirmation runs, and prints the tables of docs/verdicts.md:
-# false alarms, recall within 1-3 runs, latency, persistence, re-regression and blips.
+# on a shipped calendar (weekly by default, or `monthly`) with confirmation runs, and prints
+# the tables of docs/verdicts.md: false alarms, recall within 1-3 runs, latency,
+# persistence, re-regression, blips and a software change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo run --quiet --release --example evaluate
+cargo run --quiet --release --example evaluate -- "$@"
