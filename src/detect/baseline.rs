@@ -25,8 +25,10 @@
 //! regression is open, its baseline is frozen: every run since it opened stays out (those
 //! that did not agree with it as much as those that did), and the age limit counts from the
 //! run that opened it, so a regression open for months is still judged against the level
-//! it fell from. Runs before the benchmark's baseline start (`baseline pin`, `reset`,
-//! `accept`) are not used.
+//! it fell from. The runs of an ended regression do not use up the age limit either: for
+//! each one inside it, one more run from just beyond it may enter, so a step that came and
+//! went leaves the next verdicts as many runs as a first step had. Runs before the
+//! benchmark's baseline start (`baseline pin`, `reset`, `accept`) are not used.
 //!
 //! And not *outlying* while they are the latest: a run whose verdict found it worse than the
 //! baseline (significant, and beyond the run-to-run prediction bound) but by less than the
@@ -224,11 +226,30 @@ pub(crate) fn pick(
         .and_then(|first| candidates.iter().find(|c| c.run_id == first))
         .map_or(at, |c| c.started_at.min(at));
     let since = reference - max_age;
+    let earlier = |c: &&Candidate| c.eligible && c.run_id < run_id;
+    // Runs of an ended regression do not use up the age limit: for each one inside it, one
+    // more allowed run from just beyond it may enter, so a step that came and went leaves
+    // the next verdicts as many runs as a first step had.
+    let excluded_inside = candidates
+        .iter()
+        .filter(earlier)
+        .filter(|c| c.started_at >= since && exclusions.runs.contains(&c.run_id))
+        .count();
+    let beyond: HashSet<u64> = candidates
+        .iter()
+        .rev()
+        .filter(earlier)
+        .filter(|c| c.started_at < since && exclusions.allows(c.run_id))
+        .take(excluded_inside)
+        .map(|c| c.run_id)
+        .collect();
     let mut picked: Vec<usize> = candidates
         .iter()
         .enumerate()
         .filter(|(_, c)| {
-            c.eligible && c.run_id < run_id && c.started_at >= since && exclusions.allows(c.run_id)
+            earlier(c)
+                && (c.started_at >= since || beyond.contains(&c.run_id))
+                && exclusions.allows(c.run_id)
         })
         .map(|(i, _)| i)
         .collect();
@@ -470,6 +491,27 @@ mod tests {
         let e = Exclusions::of(Some(2), Some(&open), &log);
         let allowed: Vec<u64> = (1..=12).filter(|r| e.allows(*r)).collect();
         assert_eq!(allowed, vec![2, 5, 6, 7, 8]);
+    }
+
+    #[test]
+    fn runs_of_an_ended_regression_do_not_use_up_the_age_limit() {
+        let start = DateTime::parse_from_rfc3339("2026-01-05T03:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let times = weekly_times(20, start);
+        let candidates = eligible_runs(&times);
+        // Runs 11–16 were a regression that resolved; run 20 is 19 weeks after run 1.
+        let e = Exclusions {
+            runs: (11..=16).collect(),
+            ..Exclusions::default()
+        };
+        let runs: Vec<u64> = pick(&candidates, 20, times[19], Duration::weeks(12), &e)
+            .iter()
+            .map(|&i| candidates[i].run_id)
+            .collect();
+        // The 12-week window holds runs 8–19, six of them excluded: runs 2–7 from beyond
+        // it take their places; the newest 10 are kept.
+        assert_eq!(runs, vec![4, 5, 6, 7, 8, 9, 10, 17, 18, 19]);
     }
 
     #[test]
