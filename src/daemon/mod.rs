@@ -665,14 +665,15 @@ impl Publish for DaemonSinks<'_> {
 /// the config in force then (a reload while the suite waited applies to it).
 async fn execute_job(daemon: Arc<Daemon>, job: Job) -> JobEnd {
     let config = daemon.lock().config.clone();
-    if let Err(e) = pipeline::plan(&config, &job.suite, &job.benches, job.quick) {
-        return JobEnd::failed(exit::USAGE, e.to_string());
-    }
+    // Before planning: inside a blackout window, planning holds the load tests back.
     if job.trigger == Trigger::Confirmation {
         let start = pipeline::confirmation_start(&config, &job.benches, Utc::now());
         if start > Utc::now() {
             return JobEnd::requeued(Requeue::Until(start));
         }
+    }
+    if let Err(e) = pipeline::plan(&config, &job.suite, &job.benches, job.quick) {
+        return JobEnd::failed(exit::USAGE, e.to_string());
     }
     pipeline::purge(&daemon.store, &config);
     daemon.lock().current = Some(CurrentRun {

@@ -253,3 +253,49 @@ fn record_skipped(
     tracing::warn!(suite = %run.suite, run = record.id, note = record.note.as_deref().unwrap_or(""), "suite skipped");
     Ok(record)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Timelike;
+
+    #[test]
+    fn a_confirmation_of_a_load_test_waits_for_the_blackout_window_to_end() {
+        let now = Utc::now();
+        let hhmm = |t: chrono::DateTime<Utc>| format!("{:02}:{:02}", t.hour(), t.minute());
+        let until = now + chrono::Duration::hours(2);
+        let config = Config::from_toml(
+            "test.toml",
+            &format!(
+                r#"
+[daemon]
+timezone = "UTC"
+[load]
+blackout = ["{}-{}"]
+[suites.s]
+schedule = "@yearly"
+benchmarks = ["web", "primes"]
+[benchmarks.web]
+kind = "load.http"
+url = "http://127.0.0.1:9/"
+users = 2
+duration = "1s"
+[benchmarks.primes]
+kind = "cpu.primes"
+"#,
+                hhmm(now - chrono::Duration::minutes(30)),
+                hhmm(until)
+            ),
+        )
+        .unwrap();
+        let start = confirmation_start(&config, &["web".into()], now);
+        assert_eq!(
+            hhmm(start),
+            hhmm(until),
+            "the first minute after the window"
+        );
+        assert!(start > now + chrono::Duration::minutes(118));
+        // A probe that is not a load test confirms at once.
+        assert_eq!(confirmation_start(&config, &["primes".into()], now), now);
+    }
+}
