@@ -306,7 +306,10 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
         };
         (cv * cv - median_se * median_se).max(0.0).sqrt()
     });
-    let run_noise_margin = 1.96 * between_cv * (1.0 + 1.0 / medians.len().max(1) as f64).sqrt();
+    // Student t: the between-run spread is estimated from the baseline's few runs.
+    let runs = medians.len().max(1) as f64;
+    let run_noise_margin =
+        stats::t_quantile(0.975, runs - 1.0) * between_cv * (1.0 + 1.0 / runs).sqrt();
     // Both bounds carry the run-to-run part: the interval is that of the step between the
     // baseline's level and this run's, which one run measures only up to its own level noise.
     let worse_low = bootstrap_low.map(|low| {

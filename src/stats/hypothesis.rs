@@ -113,6 +113,17 @@ pub fn welch_t_test(a: &[f64], b: &[f64]) -> Option<(f64, f64)> {
     Some((t, (2.0 * dist.sf(t.abs())).min(1.0)))
 }
 
+/// The `p` quantile of Student's t with `df` degrees of freedom (the normal one when `df`
+/// is not positive and finite).
+pub fn t_quantile(p: f64, df: f64) -> f64 {
+    match StudentsT::new(0.0, 1.0, df) {
+        Ok(dist) if df.is_finite() && df > 0.0 => dist.inverse_cdf(p),
+        _ => Normal::new(0.0, 1.0)
+            .expect("standard normal")
+            .inverse_cdf(p),
+    }
+}
+
 /// One-sided prediction bound for a new observation: the lower bound (`upper = false`) or
 /// upper bound of `values`' normal model at confidence `level`. `None` with fewer than 2
 /// values.
