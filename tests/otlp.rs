@@ -618,6 +618,29 @@ fn https_endpoints_use_tls_verified_against_the_system_roots() {
 /// read from a file: a step is suspected at a scheduled run and confirmed by the
 /// confirmation run queued `confirm_delay` (2 s) later, before the next scheduled run; the confirmation reaches the
 /// receiver once; going back, one run is not enough to resolve it, the second is.
+/// Suite `s` on `schedule` with one `command` benchmark, `sleepy`, that sleeps for the
+/// seconds written in the file `seconds` (a step is a new number in the file).
+fn sleepy_suite(seconds: &std::path::Path, schedule: &str) -> String {
+    format!(
+        r#"
+[defaults]
+samples = 8
+warmup = "0s"
+min_time = "50ms"
+time_budget = "10s"
+timeout = "60s"
+[suites.s]
+schedule = "{schedule}"
+benchmarks = ["sleepy"]
+[benchmarks.sleepy]
+kind = "command"
+command = ["sh", "-c", "sleep $(cat {seconds})"]
+tolerance = "5%"
+"#,
+        seconds = seconds.display(),
+    )
+}
+
 #[test]
 fn a_suspicion_is_confirmed_by_the_daemons_rerun_and_resolved_only_on_evidence() {
     let receiver = Receiver::start(Protocol::Http);
@@ -641,26 +664,9 @@ enabled = false
 endpoint = "{endpoint}"
 protocol = "http/protobuf"
 interval = "1s"
-
-[defaults]
-samples = 8
-warmup = "0s"
-min_time = "50ms"
-time_budget = "10s"
-timeout = "60s"
-
-[suites.s]
-schedule = "*/10 * * * * *"
-benchmarks = ["sleepy"]
-
-[benchmarks.sleepy]
-kind = "command"
-command = ["sh", "-c", "sleep $(cat {seconds})"]
-tolerance = "5%"
 "#,
             endpoint = receiver.endpoint(),
-            seconds = seconds.display(),
-        ),
+        ) + &sleepy_suite(&seconds, "*/10 * * * * *"),
     )
     .unwrap();
     let state = dir.path().join("state");
@@ -823,23 +829,9 @@ enabled = false
 [export.otlp]
 endpoint = "{endpoint}"
 protocol = "http/protobuf"
-[defaults]
-samples = 8
-warmup = "0s"
-min_time = "50ms"
-time_budget = "10s"
-timeout = "60s"
-[suites.s]
-schedule = "@yearly"
-benchmarks = ["sleepy"]
-[benchmarks.sleepy]
-kind = "command"
-command = ["sh", "-c", "sleep $(cat {seconds})"]
-tolerance = "5%"
 "#,
             endpoint = receiver.endpoint(),
-            seconds = seconds.display(),
-        ),
+        ) + &sleepy_suite(&seconds, "@yearly"),
     )
     .unwrap();
     let state = dir.path().join("state");
