@@ -149,7 +149,7 @@ impl Default for Plan {
             suite_size: 50,
             warmup_runs: 10,
             false_alarm_runs: 100,
-            recall_suites: 2,
+            recall_suites: 4,
             samples_per_run: 40,
             seed: 2026,
             calendar: Calendar::Weekly,
@@ -160,8 +160,8 @@ impl Default for Plan {
 
 pub(crate) const STEPS: [f64; 5] = [0.02, 0.05, 0.06, 0.10, 0.25];
 /// The software-change scenario runs this many times the trials of the others: its
-/// interval coverage is a rate near 95%, which 100 trials measure only to ±4 points.
-const SOFTWARE_TRIALS_FACTOR: usize = 4;
+/// interval coverage is a rate near 95%, which 200 trials measure only to ±3 points.
+const SOFTWARE_TRIALS_FACTOR: usize = 2;
 /// Scheduled runs a sustained, confirmed step must stay open for.
 const PERSISTENCE_RUNS: usize = 20;
 

@@ -29,8 +29,8 @@
 //! A failed or timed-out benchmark that has succeeded before is a critical regression; one
 //! that never succeeded is `failing`. **States**: the first run that regresses opens a
 //! `suspected` regression; a later run that agrees (gates 1-3; a confirmation run minutes
-//! later must lie beyond the 99.9% prediction bound, since its level shares the suspecting
-//! run's disturbance) `confirms` it (a critical
+//! later must clear the between-run part of the spread at 99.9%, since its level shares
+//! the suspecting run's disturbance, though not its samples) `confirms` it (a critical
 //! whose lower bound is at least twice the critical threshold is confirmed at once); a worse
 //! severity later `escalates` it. A suspicion clears with one run back within tolerance; a
 //! confirmed regression `resolves` only after [`RESOLVING_RUNS`] consecutive runs back
@@ -71,8 +71,10 @@ pub(crate) const MIN_SAMPLES_FOR_U_TEST: usize = 10;
 pub(crate) const U_TEST_ALPHA: f64 = 0.05;
 /// Confidence of the one-sided prediction bound of the run-level gate.
 pub(crate) const PREDICTION_LEVEL: f64 = 0.99;
-/// ... for a confirmation run: minutes after the suspecting run, its level shares much of
-/// that run's disturbance, so it must stand further out to count as a second witness.
+/// ... for a confirmation run, on the between-run part of the spread: minutes after the
+/// suspecting run, its level shares much of that run's disturbance, so it must stand
+/// further out to count as a second witness; its samples are drawn afresh, so the sampling
+/// part keeps [`PREDICTION_LEVEL`].
 pub(crate) const RERUN_PREDICTION_LEVEL: f64 = 0.999;
 /// The effective tolerance is at least this many run-to-run CVs of the baseline medians: a
 /// change inside three standard deviations of a benchmark's run-to-run noise is not told
@@ -170,6 +172,25 @@ pub(crate) fn run_to_run_cv(baseline: &[BaselineRun]) -> Option<f64> {
     })
 }
 
+/// The sampling spread of one run's median, as a fraction of the level: the root mean
+/// square over the baseline runs of each median's distribution-free standard error
+/// ([`stats::median_standard_error`]) relative to that median; 0 when no run has enough
+/// samples.
+fn median_sampling_cv(baseline: &[BaselineRun]) -> f64 {
+    let relative: Vec<f64> = baseline
+        .iter()
+        .filter(|b| b.median != 0.0)
+        .filter_map(|b| stats::median_standard_error(&b.samples).map(|se| se / b.median.abs()))
+        .filter(|r| r.is_finite())
+        .map(|r| r * r)
+        .collect();
+    if relative.is_empty() {
+        0.0
+    } else {
+        stats::mean(&relative).sqrt()
+    }
+}
+
 /// Mann-Whitney p-value of "current is worse than baseline", when both sides have enough
 /// samples.
 pub(crate) fn u_test_p(
@@ -206,7 +227,8 @@ pub(crate) struct JudgeInput<'a> {
     pub agreeing: bool,
     /// The host was busy before the run.
     pub busy_host: bool,
-    /// A confirmation run (the run-level gate uses [`RERUN_PREDICTION_LEVEL`]).
+    /// A confirmation run (the run-level gate holds the between-run spread to
+    /// [`RERUN_PREDICTION_LEVEL`]).
     pub rerun: bool,
     pub seed: u64,
 }
@@ -287,24 +309,13 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
     let run_to_run_cv = run_to_run_cv(baseline);
     // The bootstrap sees only the samples; a run's level also moves from run to run by
     // more than its samples show. That extra, between-run part is the run medians'
-    // variance minus the sampling variance of a median (≈ (1.2533 · within-run CV)² / n for
-    // near-normal samples). Its 95% prediction half-width for one new run is added in
-    // quadrature to the bootstrap's half-width to give the lower bound of the change.
+    // variance minus the sampling variance of a median (each baseline run's
+    // distribution-free standard error of its median). Its 95% prediction half-width for
+    // one new run is added in quadrature to the bootstrap's half-width to give the bounds
+    // of the change.
+    let sampling_cv = median_sampling_cv(baseline);
     let between_cv = run_to_run_cv.map_or(0.0, |cv| {
-        let within: Vec<f64> = baseline
-            .iter()
-            .filter(|b| b.samples.len() >= 2)
-            .map(|b| stats::std_dev(&b.samples) / stats::mean(&b.samples).abs())
-            .filter(|c| c.is_finite())
-            .collect();
-        let per_run = baseline.iter().map(|b| b.samples.len()).sum::<usize>() as f64
-            / baseline.len().max(1) as f64;
-        let median_se = if within.is_empty() || per_run < 1.0 {
-            0.0
-        } else {
-            1.2533 * stats::mean(&within) / per_run.sqrt()
-        };
-        (cv * cv - median_se * median_se).max(0.0).sqrt()
+        (cv * cv - sampling_cv * sampling_cv).max(0.0).sqrt()
     });
     // Student t: the between-run spread is estimated from the baseline's few runs.
     let runs = medians.len().max(1) as f64;
@@ -323,15 +334,21 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
     let tolerance = thresholds
         .tolerance
         .max(NOISE_TOLERANCE_FACTOR * run_to_run_cv.unwrap_or(0.0));
-    let prediction_bound = stats::prediction_bound(
-        &medians,
-        if rerun {
-            RERUN_PREDICTION_LEVEL
-        } else {
-            PREDICTION_LEVEL
-        },
-        direction == Direction::LowerIsBetter,
-    );
+    let upper = direction == Direction::LowerIsBetter;
+    let prediction_bound = if rerun {
+        // A re-run shares the host's state with the run it checks, not its samples: only
+        // the between-run part of the spread must be cleared at the stricter level.
+        let level = stats::mean(&medians).abs();
+        stats::split_prediction_bound(
+            &medians,
+            sampling_cv * level,
+            PREDICTION_LEVEL,
+            RERUN_PREDICTION_LEVEL,
+            upper,
+        )
+    } else {
+        stats::prediction_bound(&medians, PREDICTION_LEVEL, upper)
+    };
     let beyond = prediction_bound.map(|bound| direction.is_worse(bound, change.current_median));
     let severity = worse_low.and_then(|low| {
         if low >= thresholds.critical {
