@@ -29,8 +29,8 @@
 //! A failed or timed-out benchmark that has succeeded before is a critical regression; one
 //! that never succeeded is `failing`. **States**: the first run that regresses opens a
 //! `suspected` regression; a later run that agrees (gates 1-3; a confirmation run minutes
-//! later must clear the between-run part of the spread at 99.9%, since its level shares
-//! the suspecting run's disturbance, though not its samples) `confirms` it (a critical
+//! later must lie beyond the 99.9% prediction bound, since its level shares the suspecting
+//! run's disturbance) `confirms` it (a critical
 //! whose lower bound is at least twice the critical threshold is confirmed at once); a worse
 //! severity later `escalates` it. A suspicion clears with one run back within tolerance; a
 //! confirmed regression `resolves` only after [`RESOLVING_RUNS`] consecutive runs back
@@ -71,10 +71,8 @@ pub(crate) const MIN_SAMPLES_FOR_U_TEST: usize = 10;
 pub(crate) const U_TEST_ALPHA: f64 = 0.05;
 /// Confidence of the one-sided prediction bound of the run-level gate.
 pub(crate) const PREDICTION_LEVEL: f64 = 0.99;
-/// ... for a confirmation run, on the between-run part of the spread: minutes after the
-/// suspecting run, its level shares much of that run's disturbance, so it must stand
-/// further out to count as a second witness; its samples are drawn afresh, so the sampling
-/// part keeps [`PREDICTION_LEVEL`].
+/// ... for a confirmation run: minutes after the suspecting run, its level shares much of
+/// that run's disturbance, so it must stand further out to count as a second witness.
 pub(crate) const RERUN_PREDICTION_LEVEL: f64 = 0.999;
 /// The effective tolerance is at least this many run-to-run CVs of the baseline medians: a
 /// change inside three standard deviations of a benchmark's run-to-run noise is not told
@@ -227,8 +225,7 @@ pub(crate) struct JudgeInput<'a> {
     pub agreeing: bool,
     /// The host was busy before the run.
     pub busy_host: bool,
-    /// A confirmation run (the run-level gate holds the between-run spread to
-    /// [`RERUN_PREDICTION_LEVEL`]).
+    /// A confirmation run (the run-level gate uses [`RERUN_PREDICTION_LEVEL`]).
     pub rerun: bool,
     pub seed: u64,
 }
@@ -334,21 +331,15 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
     let tolerance = thresholds
         .tolerance
         .max(NOISE_TOLERANCE_FACTOR * run_to_run_cv.unwrap_or(0.0));
-    let upper = direction == Direction::LowerIsBetter;
-    let prediction_bound = if rerun {
-        // A re-run shares the host's state with the run it checks, not its samples: only
-        // the between-run part of the spread must be cleared at the stricter level.
-        let level = stats::mean(&medians).abs();
-        stats::split_prediction_bound(
-            &medians,
-            sampling_cv * level,
-            PREDICTION_LEVEL,
-            RERUN_PREDICTION_LEVEL,
-            upper,
-        )
-    } else {
-        stats::prediction_bound(&medians, PREDICTION_LEVEL, upper)
-    };
+    let prediction_bound = stats::prediction_bound(
+        &medians,
+        if rerun {
+            RERUN_PREDICTION_LEVEL
+        } else {
+            PREDICTION_LEVEL
+        },
+        direction == Direction::LowerIsBetter,
+    );
     let beyond = prediction_bound.map(|bound| direction.is_worse(bound, change.current_median));
     let severity = worse_low.and_then(|low| {
         if low >= thresholds.critical {

@@ -9,9 +9,7 @@
 //! - [`welch_t_test`]: two-sided Welch t-test (unequal variances, Welch–Satterthwaite
 //!   degrees of freedom), as `scipy.stats.ttest_ind(equal_var=False)`.
 //! - [`prediction_bound`]: one-sided bound for one new observation from a normal sample,
-//!   mean ± t(1−α, n−1) · s · √(1 + 1/n) (e.g. Hahn & Meeker, "Statistical Intervals");
-//!   [`split_prediction_bound`] holds one independent part of the variance to a stricter
-//!   level than the rest, the half-widths adding in quadrature.
+//!   mean ± t(1−α, n−1) · s · √(1 + 1/n) (e.g. Hahn & Meeker, "Statistical Intervals").
 
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
@@ -142,36 +140,6 @@ pub fn prediction_bound(values: &[f64], level: f64, upper: bool) -> Option<f64> 
     Some(if upper { m + half } else { m - half })
 }
 
-/// [`prediction_bound`] for a new observation whose deviation has two independent parts:
-/// `fresh_sd`, drawn anew for it and bounded at `level`, and the rest of the values' spread
-/// (√(sd² − fresh_sd²)), which it may share with a recent observation and is bounded at the
-/// stricter `shared_level`. The half-widths add in quadrature:
-/// √((t_level · fresh)² + (t_shared · shared)²) · √(1 + 1/n), Student t with n − 1 degrees
-/// of freedom. With `fresh_sd` 0 this is the bound at `shared_level`; with `fresh_sd` at
-/// least the sd, the bound at `level`.
-pub fn split_prediction_bound(
-    values: &[f64],
-    fresh_sd: f64,
-    level: f64,
-    shared_level: f64,
-    upper: bool,
-) -> Option<f64> {
-    let n = values.len();
-    if n < 2 {
-        return None;
-    }
-    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64).ok()?;
-    let sd = std_dev(values);
-    let fresh = fresh_sd.clamp(0.0, sd);
-    let shared = (sd * sd - fresh * fresh).max(0.0).sqrt();
-    let half = ((t.inverse_cdf(level) * fresh).powi(2)
-        + (t.inverse_cdf(shared_level) * shared).powi(2))
-    .sqrt()
-        * (1.0 + 1.0 / n as f64).sqrt();
-    let m = mean(values);
-    Some(if upper { m + half } else { m - half })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,30 +220,5 @@ mod tests {
         let expected = 5.5 - 1.8331129326536335 * 3.0276503540974917 * 1.1f64.sqrt();
         assert!((low - expected).abs() < 1e-9, "{low} vs {expected}");
         assert!(prediction_bound(&[1.0], 0.95, true).is_none());
-    }
-
-    #[test]
-    fn split_prediction_bound_holds_the_shared_part_to_its_level() {
-        let values: Vec<f64> = (1..=10).map(f64::from).collect();
-        let s = 3.0276503540974917;
-        let at = |level| prediction_bound(&values, level, true).unwrap();
-        let split = |fresh| split_prediction_bound(&values, fresh, 0.95, 0.999, true).unwrap();
-        // Nothing fresh: the whole spread at the stricter level; all of it fresh: the usual.
-        assert!((split(0.0) - at(0.999)).abs() < 1e-9);
-        assert!((split(s) - at(0.95)).abs() < 1e-9);
-        assert!((split(10.0 * s) - at(0.95)).abs() < 1e-9);
-        // fresh 2, shared √(s² − 4); t(0.95, 9) = 1.8331129326536335 (scipy.stats.t.ppf),
-        // t(0.999, 9) = 4.297 (printed tables): by hand to the table's precision.
-        let shared = (s * s - 4.0f64).sqrt();
-        let expected = 5.5
-            + ((1.8331129326536335 * 2.0f64).powi(2) + (4.297 * shared).powi(2)).sqrt()
-                * 1.1f64.sqrt();
-        assert!(
-            (split(2.0) - expected).abs() < 2e-3,
-            "{} vs {expected}",
-            split(2.0)
-        );
-        assert!(split(2.0) < at(0.999) && split(2.0) > at(0.95));
-        assert!(split_prediction_bound(&[1.0], 0.0, 0.95, 0.999, true).is_none());
     }
 }

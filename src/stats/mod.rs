@@ -18,8 +18,7 @@ pub(crate) mod trend;
 pub use bootstrap::{bootstrap_median_ci, bootstrap_relative_change_ci};
 pub use changepoint::{ChangePoint, change_points};
 pub use hypothesis::{
-    benjamini_hochberg, mann_whitney_greater, prediction_bound, split_prediction_bound, t_quantile,
-    welch_t_test,
+    benjamini_hochberg, mann_whitney_greater, prediction_bound, t_quantile, welch_t_test,
 };
 pub use outliers::{OutlierReport, modified_z_outliers};
 pub use summary::{
