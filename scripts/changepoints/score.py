@@ -44,8 +44,9 @@ def true_positives(truth, predicted, margin=MARGIN):
 def f1(truth, predicted, margin=MARGIN):
     truth = set(truth) | {0}
     predicted = set(predicted) | {0}
-    precision = len(true_positives(truth, predicted, margin)) / len(predicted)
-    recall = len(true_positives(truth, predicted, margin)) / len(truth)
+    matched = len(true_positives(truth, predicted, margin))
+    precision = matched / len(predicted)
+    recall = matched / len(truth)
     if precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)
