@@ -259,6 +259,30 @@ pub(crate) fn minimum_detectable_change(
     )
 }
 
+/// Bounds of the ratio `current / baseline` from the bootstrap interval of the relative
+/// change (`low`, `high` around `relative`) widened by the run-to-run `margin`.
+///
+/// Run-level noise is proportional to the level (a CV), so the two parts are added in
+/// quadrature on the log scale: near 1 this is the same as adding relative changes, and a
+/// tenfold change stays tenfold whatever the baseline's CV (on the linear scale a 15%
+/// run-to-run margin with few runs would reach past a 90% drop). Falls back to the linear
+/// scale when a bound is not a positive ratio (a level at or below zero).
+fn ratio_bounds(relative: f64, low: f64, high: f64, margin: f64) -> (f64, f64) {
+    let (ratio, ratio_low, ratio_high) = (1.0 + relative, 1.0 + low, 1.0 + high);
+    if ratio > 0.0 && ratio_low > 0.0 && ratio_high > 0.0 {
+        let below = (ratio / ratio_low).ln().max(0.0);
+        let above = (ratio_high / ratio).ln().max(0.0);
+        (
+            ratio * (-below.hypot(margin)).exp(),
+            ratio * above.hypot(margin).exp(),
+        )
+    } else {
+        let below = (relative - low).max(0.0);
+        let above = (high - relative).max(0.0);
+        (ratio - below.hypot(margin), ratio + above.hypot(margin))
+    }
+}
+
 /// Applies the gates to one successful result.
 pub(crate) fn judge(input: JudgeInput) -> Judgement {
     let JudgeInput {
@@ -297,11 +321,6 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
         Direction::LowerIsBetter => 1.0,
     };
     let worse_change = sign * change.relative;
-    let (bootstrap_low, bootstrap_high) = match change.interval {
-        Some(ci) if sign > 0.0 => (Some(ci.low), Some(ci.high)),
-        Some(ci) => (Some(-ci.high), Some(-ci.low)),
-        None => (None, None),
-    };
     let medians: Vec<f64> = baseline.iter().map(|b| b.median).collect();
     let run_to_run_cv = run_to_run_cv(baseline);
     // The bootstrap sees only the samples; a run's level also moves from run to run by
@@ -320,14 +339,14 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
         stats::t_quantile(0.975, runs - 1.0) * between_cv * (1.0 + 1.0 / runs).sqrt();
     // Both bounds carry the run-to-run part: the interval is that of the step between the
     // baseline's level and this run's, which one run measures only up to its own level noise.
-    let worse_low = bootstrap_low.map(|low| {
-        let sampling = (worse_change - low).max(0.0);
-        worse_change - (sampling * sampling + run_noise_margin * run_noise_margin).sqrt()
-    });
-    let worse_high = bootstrap_high.map(|high| {
-        let sampling = (high - worse_change).max(0.0);
-        worse_change + (sampling * sampling + run_noise_margin * run_noise_margin).sqrt()
-    });
+    let ratio_interval = change
+        .interval
+        .map(|ci| ratio_bounds(change.relative, ci.low, ci.high, run_noise_margin));
+    let (worse_low, worse_high) = match ratio_interval {
+        Some((low, high)) if sign > 0.0 => (Some(low - 1.0), Some(high - 1.0)),
+        Some((low, high)) => (Some(1.0 - high), Some(1.0 - low)),
+        None => (None, None),
+    };
     let tolerance = thresholds
         .tolerance
         .max(NOISE_TOLERANCE_FACTOR * run_to_run_cv.unwrap_or(0.0));
@@ -1172,6 +1191,28 @@ mod tests {
         );
         assert_eq!(j.outcome, Outcome::Regression);
         assert_eq!(j.severity, Some(Severity::Critical));
+    }
+
+    #[test]
+    fn a_tenfold_slowdown_is_critical_even_over_a_noisy_short_baseline() {
+        // Three baseline runs 15% apart: the run-to-run part of the interval is wide, but
+        // it scales with the level, so a throughput at a tenth of the baseline stays a
+        // critical regression (and a latency ten times the baseline, its mirror).
+        let base = baseline(1000.0, 3, 0.15, 0.01);
+        let j = run_judge(
+            &base,
+            &samples_at(91.0, 20, 0.01, 9),
+            Direction::HigherIsBetter,
+        );
+        assert_eq!(j.outcome, Outcome::Regression, "{}", j.explanation);
+        assert_eq!(j.severity, Some(Severity::Critical), "{:?}", j.evidence);
+        let base = baseline(0.1, 3, 0.15, 0.01);
+        let j = run_judge(
+            &base,
+            &samples_at(1.0, 20, 0.01, 9),
+            Direction::LowerIsBetter,
+        );
+        assert_eq!(j.severity, Some(Severity::Critical), "{:?}", j.evidence);
     }
 
     #[test]

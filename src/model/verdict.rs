@@ -81,17 +81,18 @@ pub struct Evidence {
     /// Relative change of the median, positive = worse.
     pub worse_change: f64,
     /// Lower bound of `worse_change`: the bootstrap's 95% half-width and `run_noise_margin`
-    /// combined in quadrature below the change. Severity is read from it.
+    /// combined in quadrature below the change, on the log scale of the ratio of levels.
+    /// Severity is read from it.
     pub worse_change_low: Option<f64>,
     /// Upper bound of `worse_change`, built like the lower one (bootstrap half-width and
     /// `run_noise_margin` in quadrature).
     pub worse_change_high: Option<f64>,
     /// 95% prediction half-width of one run's level from the baseline's between-run spread
-    /// (run-to-run variance beyond what the samples explain).
+    /// (run-to-run variance beyond what the samples explain), relative to the level.
     pub run_noise_margin: f64,
     /// Coefficient of variation of the baseline runs' medians.
     pub run_to_run_cv: Option<f64>,
-    /// Effective tolerance: max(configured, 2 × run_to_run_cv).
+    /// Effective tolerance: max(configured, 3 × run_to_run_cv).
     pub tolerance: f64,
     /// The smallest sustained change one run can flag at the baseline's noise (see
     /// `detect::verdict::minimum_detectable_change`); above the configured tolerance, the
