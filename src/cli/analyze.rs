@@ -254,6 +254,9 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
             })
             .collect(),
         trend: analysis.trend,
+        noise_scale: analysis.noise_scale,
+        autocorrelation: analysis.autocorrelation,
+        outliers: analysis.outliers,
     };
     Ok(Outcome::ok(report::render(
         &report,

@@ -1,12 +1,18 @@
 //! History analysis of one series (run medians over time, or any series a user feeds to
-//! `perfwarden analyze`): change points and drift.
+//! `perfwarden analyze`): level shifts and drift, told apart.
 //!
-//! - change points: E-divisive means with a Welch t-test (p < 0.001), cross-checked with
-//!   binary segmentation (see `stats::changepoint`);
-//! - drift: Mann-Kendall at p < 0.01 plus the Theil–Sen slope; a drift counts when the
+//! - level shifts: the trend-plus-steps segmentation of `stats::changepoint` (one robust
+//!   noise scale, lone outliers set aside, AR(1) noise, PELT with a BIC penalty, a common
+//!   slope when it explains the data better than more steps);
+//! - drift: Mann-Kendall at p < 0.01 (its variance corrected for the noise's
+//!   autocorrelation) with the Theil–Sen slope, over the series with the level shifts taken
+//!   out, so a step is reported as a step and not also as a drift; a drift counts when the
 //!   slope's change over the series reaches the tolerance (default 5%) of the median level.
+//!   A shift that accounts for all of the series' apparent drift says so
+//!   (`explains_drift`).
 //!
-//! Every finding is labelled `worse` or `better` in the series' declared direction.
+//! Every finding is labelled `worse` or `better` in the series' declared direction. The
+//! daemon's verdicts, `report` and `analyze` all call [`analyze`].
 
 use crate::model::history::{LabelledChangePoint, Movement, SeriesAnalysis, Trend};
 use crate::model::metric::Direction;
@@ -26,6 +32,34 @@ fn movement(direction: Direction, relative: f64) -> Movement {
     }
 }
 
+/// Mann-Kendall and Theil–Sen over `values` at `positions`.
+fn trend(
+    values: &[f64],
+    positions: &[f64],
+    rho: f64,
+    direction: Direction,
+    tolerance: f64,
+) -> Option<Trend> {
+    let mk = stats::mann_kendall(values, rho)?;
+    let slope = stats::theil_sen(positions, values)?;
+    let span = positions.last()? - positions.first()?;
+    let level = stats::median(values);
+    let relative = if level != 0.0 {
+        slope * span / level.abs()
+    } else {
+        0.0
+    };
+    Some(Trend {
+        mann_kendall_s: mk.s,
+        mann_kendall_z: mk.z,
+        p_value: mk.p,
+        slope,
+        relative_change_over_window: relative,
+        drift: mk.p < DRIFT_MAX_P && relative.abs() >= tolerance,
+        movement: movement(direction, relative),
+    })
+}
+
 /// Analyses `values`, optionally at `times` (same length, increasing).
 pub(crate) fn analyze(
     values: &[f64],
@@ -33,41 +67,53 @@ pub(crate) fn analyze(
     direction: Direction,
     tolerance: f64,
 ) -> SeriesAnalysis {
-    let change_points = stats::change_points(values, stats::changepoint::DEFAULT_MAX_P)
-        .into_iter()
-        .map(|point| LabelledChangePoint {
-            movement: movement(direction, point.relative_change),
-            point,
-        })
-        .collect();
+    let fit = stats::changepoint::segment(values);
     let positions: Vec<f64> = match times {
         Some(t) => t.to_vec(),
         None => (0..values.len()).map(|i| i as f64).collect(),
     };
-    let trend = stats::mann_kendall(values).and_then(|mk| {
-        let slope = stats::theil_sen(&positions, values)?;
-        let span = positions.last()? - positions.first()?;
-        let level = stats::median(values);
-        let relative = if level != 0.0 {
-            slope * span / level.abs()
-        } else {
-            0.0
-        };
-        Some(Trend {
-            mann_kendall_s: mk.s,
-            mann_kendall_z: mk.z,
-            p_value: mk.p,
-            slope,
-            relative_change_over_window: relative,
-            drift: mk.p < DRIFT_MAX_P && relative.abs() >= tolerance,
-            movement: movement(direction, relative),
+    // The series without its outliers and with each level shift taken out (the points
+    // after a shift moved back by its jump).
+    let mut adjusted = Vec::with_capacity(values.len());
+    let mut adjusted_positions = Vec::with_capacity(values.len());
+    let mut raw = Vec::with_capacity(values.len());
+    let mut offset = 0.0;
+    let mut next_shift = fit.change_points.iter().zip(&fit.jumps).peekable();
+    let mut outliers = fit.outliers.iter().peekable();
+    for (i, (&v, &p)) in values.iter().zip(&positions).enumerate() {
+        while let Some((_, jump)) = next_shift.next_if(|(c, _)| c.index <= i) {
+            offset += jump;
+        }
+        if outliers.next_if_eq(&&i).is_some() {
+            continue;
+        }
+        adjusted.push(v - offset);
+        adjusted_positions.push(p);
+        raw.push(v);
+    }
+    let rho = fit.autocorrelation;
+    let drift = trend(&adjusted, &adjusted_positions, rho, direction, tolerance);
+    let apparent = trend(&raw, &adjusted_positions, rho, direction, tolerance);
+    let explained = !fit.change_points.is_empty()
+        && apparent.as_ref().is_some_and(|t| t.drift)
+        && drift.as_ref().is_none_or(|t| !t.drift);
+    let change_points = fit
+        .change_points
+        .into_iter()
+        .map(|point| LabelledChangePoint {
+            movement: movement(direction, point.relative_change),
+            explains_drift: explained,
+            point,
         })
-    });
+        .collect();
     SeriesAnalysis {
         points: values.len(),
         direction,
         change_points,
-        trend,
+        trend: drift,
+        noise_scale: fit.noise_scale,
+        autocorrelation: rho,
+        outliers: fit.outliers,
     }
 }
 
@@ -81,6 +127,11 @@ mod tests {
             .map(|i| if i < 10 { 100.0 } else { 130.0 } + (i % 3) as f64)
             .collect();
         let latency = analyze(&series, None, Direction::LowerIsBetter, DEFAULT_TOLERANCE);
+        assert!(
+            latency.trend.as_ref().is_some_and(|t| !t.drift),
+            "{latency:?}"
+        );
+        assert!(latency.change_points[0].explains_drift, "{latency:?}");
         assert_eq!(latency.change_points.len(), 1);
         assert_eq!(latency.change_points[0].point.index, 10);
         assert_eq!(latency.change_points[0].movement, Movement::Worse);
@@ -90,8 +141,9 @@ mod tests {
 
     #[test]
     fn a_slow_drift_is_a_drift_and_noise_is_not() {
+        let noise = crate::stats::gaussian(30, 5);
         let drifting: Vec<f64> = (0..30)
-            .map(|i| 100.0 * (1.0 - 0.004 * i as f64) + (i % 4) as f64 * 0.2)
+            .map(|i| 100.0 * (1.0 - 0.004 * i as f64) + 0.5 * noise[i])
             .collect();
         let trend = analyze(
             &drifting,
@@ -108,9 +160,7 @@ mod tests {
             "{trend:?}"
         );
 
-        let flat: Vec<f64> = (0..30)
-            .map(|i| 100.0 + ((i * 7) % 5) as f64 * 0.3)
-            .collect();
+        let flat: Vec<f64> = noise.iter().map(|v| 100.0 + 0.5 * v).collect();
         let trend = analyze(&flat, None, Direction::HigherIsBetter, DEFAULT_TOLERANCE)
             .trend
             .unwrap();

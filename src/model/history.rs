@@ -1,4 +1,4 @@
-//! What the history analysis of a series finds: change points and drift, each labelled
+//! What the history analysis of a series finds: change points, drift and outliers, each labelled
 //! `worse` or `better` in the series' declared direction. `detect::history` computes them;
 //! verdicts store them; `analyze` and reports print them.
 
@@ -28,6 +28,9 @@ pub struct LabelledChangePoint {
     #[serde(flatten)]
     pub point: ChangePoint,
     pub movement: Movement,
+    /// The series drifts only because of its level shifts: with them taken out, no drift.
+    #[serde(default)]
+    pub explains_drift: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +53,12 @@ pub(crate) struct SeriesAnalysis {
     pub points: usize,
     pub direction: Direction,
     pub change_points: Vec<LabelledChangePoint>,
-    /// `null` with fewer than 3 points.
+    /// Over the series with its level shifts taken out; `null` with fewer than 3 points.
     pub trend: Option<Trend>,
+    /// Robust sd of one point's noise the shifts were judged against (0 when not searched).
+    pub noise_scale: f64,
+    /// Lag-1 autocorrelation of the noise allowed for (0: independent).
+    pub autocorrelation: f64,
+    /// Lone outliers set aside, by index.
+    pub outliers: Vec<usize>,
 }

@@ -325,7 +325,14 @@ pub(crate) struct AnalysisReport {
     /// What the trend slope is per: `point` (no timestamps) or `second`.
     pub slope_per: String,
     pub change_points: Vec<AnalyzedPoint>,
+    /// Over the series with its level shifts taken out.
     pub trend: Option<Trend>,
+    /// Robust sd of one point's noise the shifts were judged against.
+    pub noise_scale: f64,
+    /// Lag-1 autocorrelation of the noise allowed for (0: independent).
+    pub autocorrelation: f64,
+    /// Lone outliers set aside (never change points), by index.
+    pub outliers: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -16,7 +16,7 @@ pub(crate) mod summary;
 pub(crate) mod trend;
 
 pub use bootstrap::{bootstrap_median_ci, bootstrap_relative_change_ci};
-pub use changepoint::{ChangePoint, change_points};
+pub use changepoint::{ChangePoint, Segmentation, segment};
 pub use hypothesis::{
     benjamini_hochberg, mann_whitney_greater, prediction_bound, t_quantile, welch_t_test,
 };
@@ -25,3 +25,17 @@ pub use summary::{
     Interval, Summary, mad, mean, median, median_standard_error, percentile, std_dev, summarize,
 };
 pub use trend::{mann_kendall, theil_sen};
+
+/// `n` standard normal values (Box–Muller), seeded: test noise.
+#[cfg(test)]
+pub(crate) fn gaussian(n: usize, seed: u64) -> Vec<f64> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let u: f64 = 1.0 - rng.random::<f64>();
+            let v: f64 = rng.random();
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        })
+        .collect()
+}
