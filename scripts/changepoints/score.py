@@ -13,7 +13,8 @@ Metrics, per detector:
 - false change points per 100 points on the no-change and on the trend-only series;
 - recall of steps of at least 3σ with at least 5 points after them (within the margin);
 - lone outliers reported as a change point (a point at the outlier or right after it);
-- wall time over the whole corpus (perfwarden: one process per series, start included).
+- wall time over the whole corpus (perfwarden: one process per series, start included),
+  and on one series of 10,000 points.
 
 Usage: score.py CORPUS.json --perfwarden BIN [--markdown OUT.md]
 """
@@ -135,6 +136,25 @@ def score(corpus, name, detect):
     }
 
 
+def speed(binary, n=10_000, seed=7):
+    """Wall time of one series of n points (steps every ~1,000 points, unit noise):
+    `perfwarden analyze` as a process (start included) and Otava in this process."""
+    import random
+    rng = random.Random(seed)
+    level, values = 100.0, []
+    for i in range(n):
+        if i and i % 1000 == 0:
+            level += rng.choice([-1, 1]) * rng.uniform(1, 4)
+        values.append(level + rng.gauss(0, 1))
+    out = {"points": n}
+    for name, detect in [("perfwarden", lambda v: detect_perfwarden(binary, v)),
+                         ("Otava (defaults)", detect_otava)]:
+        started = time.perf_counter()
+        found = detect(values)
+        out[name] = {"seconds": time.perf_counter() - started, "change_points": len(found)}
+    return out
+
+
 def markdown(results, corpus_meta):
     families = list(results[0]["f1_by_family"])
     lines = [
@@ -154,6 +174,16 @@ def markdown(results, corpus_meta):
             f" | {r['recall_3sigma_5_after']:.3f} | {r['lone_outliers_reported']:.3f}"
             f" | {r['wall_seconds']:.2f} |"
         )
+    timing = corpus_meta.get("speed")
+    if timing:
+        p, o = timing["perfwarden"], timing["Otava (defaults)"]
+        lines += [
+            "",
+            f"One series of {timing['points']:,} points (a step every 1,000): perfwarden "
+            f"{p['seconds']:.2f} s as a process ({p['change_points']} change points), Otava "
+            f"{o['seconds']:.2f} s in process ({o['change_points']}): perfwarden / Otava = "
+            f"{p['seconds'] / o['seconds']:.2f}.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -174,7 +204,7 @@ def main():
     ]
     results = [score(corpus, name, detect) for name, detect in detectors]
     meta = {"count": len(corpus), "points": sum(len(s["values"]) for s in corpus),
-            "seed": data["seed"]}
+            "seed": data["seed"], "speed": speed(args.perfwarden)}
     table = markdown(results, meta)
     print(table)
     print(json.dumps(results, indent=1))

@@ -846,11 +846,50 @@ pub(crate) fn analysis(report: &AnalysisReport, _style: Style) -> String {
         }
         right_align(&mut t, &[0, 2, 3, 5]);
         out.push_str(&format!("{t}\n"));
+        if report.change_points.iter().any(|c| c.point.explains_drift) {
+            out.push_str(
+                "the series' apparent drift is these level shifts: without them it does not drift\n",
+            );
+        }
+    }
+    if report.points >= crate::stats::changepoint::MIN_POINTS {
+        out.push_str(&format!(
+            "noise: sd {}{}; outliers set aside: {}\n",
+            super::format::sig4(report.noise_scale),
+            if report.autocorrelation > 0.0 {
+                format!(
+                    ", lag-1 autocorrelation {:.2} allowed for",
+                    report.autocorrelation
+                )
+            } else {
+                String::new()
+            },
+            match report.outliers.len() {
+                0 => "none".to_string(),
+                count => {
+                    let shown: Vec<String> = report
+                        .outliers
+                        .iter()
+                        .take(10)
+                        .map(|i| i.to_string())
+                        .collect();
+                    format!(
+                        "{count} (index {}{})",
+                        shown.join(", "),
+                        if count > 10 {
+                            format!(" and {} more", count - 10)
+                        } else {
+                            String::new()
+                        }
+                    )
+                }
+            }
+        ));
     }
     match &report.trend {
         None => out.push_str("trend: not computed (fewer than 3 points)\n"),
         Some(trend) => out.push_str(&format!(
-            "trend: Mann-Kendall S = {}, z = {:.2}, p = {:.2e}; Theil–Sen slope {:.4e} per {} = {} over the series ({}){}\n",
+            "trend (level shifts taken out): Mann-Kendall S = {}, z = {:.2}, p = {:.2e}; Theil–Sen slope {:.4e} per {} = {} over the series ({}){}\n",
             trend.mann_kendall_s,
             trend.mann_kendall_z,
             trend.p_value,
