@@ -599,8 +599,7 @@ fn binary_segmentation(values: &[f64], penalty: f64) -> Vec<usize> {
                 best = Some((tau, gain));
             }
         }
-        if let Some((tau, gain)) = best.filter(|&(_, gain)| gain > penalty) {
-            let _ = gain;
+        if let Some((tau, _)) = best.filter(|&(_, gain)| gain > penalty) {
             out.push(start + tau);
             pending.push((start, start + tau));
             pending.push((start + tau, end));
