@@ -666,9 +666,9 @@ pub fn segment(values: &[f64]) -> Segmentation {
     let long_run_sd = noise_scale * ((1.0 + rho) / (1.0 - rho)).sqrt();
     let (points, slope, _) = fit(&prepared, long_run_sd);
     let penalty = penalty(m, long_run_sd);
-    let binseg = binary_segmentation(&prepared.detrended(slope), penalty);
-
     let detrended = prepared.detrended(slope);
+    let binseg = binary_segmentation(&detrended, penalty);
+
     let segments: Vec<(usize, usize)> = bounds(&points, m).collect();
     let level = |k: usize| {
         let (a, b) = segments[k];
@@ -683,7 +683,11 @@ pub fn segment(values: &[f64]) -> Segmentation {
     // the slope refitted when there is one), in units of the long-run variance — the
     // likelihood-ratio z² of the jump, which allows for a jump traded against the slope.
     let moments = prepared.segment_moments(&points);
-    let (_, error) = slope_and_error(&moments);
+    let error = if slope == 0.0 {
+        moments.iter().map(|m| m.centred().2).sum::<f64>()
+    } else {
+        slope_and_error(&moments).1
+    };
     let mut change_points = Vec::with_capacity(points.len());
     let mut jumps = Vec::with_capacity(points.len());
     for (k, &p) in points.iter().enumerate() {
@@ -697,12 +701,7 @@ pub fn segment(values: &[f64]) -> Segmentation {
         } else {
             slope_and_error(&merged).1
         };
-        let flat_error = if slope == 0.0 {
-            moments.iter().map(|m| m.centred().2).sum::<f64>()
-        } else {
-            error
-        };
-        let z = ((without - flat_error).max(0.0) / (long_run_sd * long_run_sd)).sqrt();
+        let z = ((without - error).max(0.0) / (long_run_sd * long_run_sd)).sqrt();
         change_points.push(ChangePoint {
             index: prepared.index[p],
             mean_before: raw_mean(k),
