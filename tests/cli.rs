@@ -249,7 +249,7 @@ fn config_default_prints_the_embedded_config_which_checks_clean() {
         .arg(&file));
     assert_eq!(code, 0, "{stdout}");
     assert!(
-        stdout.contains(": ok (2 suites: monthly, weekly;"),
+        stdout.contains(": ok (3 suites: daily, monthly, weekly;"),
         "{stdout}"
     );
 }

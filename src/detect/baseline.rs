@@ -425,8 +425,13 @@ mod tests {
     #[test]
     fn the_shipped_schedules_get_limits_that_hold_ten_runs() {
         let limits = AgeLimits::from_config(&Config::embedded());
-        // In the weekly suite (and the monthly one): the weekly cadence decides.
-        assert_eq!(limits.of("cpu-primes-1t"), Duration::weeks(12));
+        // In the daily suite (and the others): 12 days, raised to the 30-day floor.
+        assert_eq!(
+            limits.of("cpu-primes-1t"),
+            Duration::days(MIN_AGE_LIMIT_DAYS)
+        );
+        // In the weekly suite and the monthly one: the weekly cadence decides.
+        assert_eq!(limits.of("cpu-simd"), Duration::weeks(12));
         // Only in the monthly suite: 12 months of 31 days at most.
         let monthly_only = Config::embedded().suites["monthly"]
             .benchmarks

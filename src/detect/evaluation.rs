@@ -9,9 +9,9 @@
 //! - `heavy_tails`: Student-t noise with 3 degrees of freedom (scaled to the same sigma);
 //! - `slow_drift`: normal noise plus a real 0.1% decline per run.
 //!
-//! **The calendar is the shipped one.** Runs start at the times of the `weekly` suite's
-//! schedule (`0 3 * * MON` in Europe/Berlin, so daylight-saving changes are crossed) plus a
-//! constant splay of 17 minutes, and baselines are chosen by the production selection
+//! **The calendar is a shipped one.** Runs start at the times of the `weekly` suite's
+//! schedule (`0 3 * * MON` in Europe/Berlin, so daylight-saving changes are crossed; or the
+//! `daily` or `monthly` suite's) plus a constant splay of 17 minutes, and baselines are chosen by the production selection
 //! (`super::baseline::pick`) under the age limit the schedule implies. When a run opens a
 //! suspected regression, the benchmarks it suspects are re-run [`RERUN_DELAY_MINUTES`]
 //! later, up to [`RERUN_ATTEMPTS`] times, as the daemon does; a re-run's level noise is
@@ -85,6 +85,8 @@ pub struct NoiseModel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Calendar {
+    /// The `daily` suite: `30 2 * * *`.
+    Daily,
     /// The `weekly` suite: `0 3 * * MON`.
     Weekly,
     /// The `monthly` suite: `0 4 1 * *`.
@@ -94,6 +96,7 @@ pub enum Calendar {
 impl Calendar {
     pub fn expression(self) -> &'static str {
         match self {
+            Calendar::Daily => "30 2 * * *",
             Calendar::Weekly => "0 3 * * MON",
             Calendar::Monthly => "0 4 1 * *",
         }
@@ -224,7 +227,7 @@ pub(crate) fn models() -> Vec<NoiseModel> {
     models
 }
 
-fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
+pub(crate) fn gaussian(rng: &mut ChaCha8Rng) -> f64 {
     // Box-Muller.
     let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
     let u2: f64 = rng.random();
@@ -243,7 +246,7 @@ fn noise(model: &NoiseModel, rng: &mut ChaCha8Rng) -> f64 {
 }
 
 /// Samples of one run whose standardised level noise is `run_noise`.
-fn run_samples(
+pub(crate) fn run_samples(
     model: &NoiseModel,
     level: f64,
     run_noise: f64,
@@ -853,10 +856,11 @@ fn share(x: f64) -> String {
 /// The evaluation tables of `docs/verdicts.md`.
 pub fn markdown(rows: &[Row], plan: &Plan) -> String {
     let mut out = format!(
-        "Calendar: `{}` (Europe/Berlin, splay {SPLAY_MINUTES} min), age limit {} days; confirmation re-runs: {} after {RERUN_DELAY_MINUTES} min (level noise correlated {RERUN_CORRELATION} with the suspecting run). First verdict: run {} on the weekly calendar, run {} on the monthly one. {} benchmarks per suite, {} samples per run, {} runs for false alarms, {} trials per scenario; alarms = confirmed regressions, re-runs included.\n\n",
+        "Calendar: `{}` (Europe/Berlin, splay {SPLAY_MINUTES} min), age limit {} days; confirmation re-runs: {} after {RERUN_DELAY_MINUTES} min (level noise correlated {RERUN_CORRELATION} with the suspecting run). First verdict: run {} on the daily calendar, run {} on the weekly one, run {} on the monthly one. {} benchmarks per suite, {} samples per run, {} runs for false alarms, {} trials per scenario; alarms = confirmed regressions, re-runs included.\n\n",
         plan.calendar.expression(),
         plan.calendar.age_limit().num_days(),
         plan.rerun_attempts,
+        first_judged_run(Calendar::Daily),
         first_judged_run(Calendar::Weekly),
         first_judged_run(Calendar::Monthly),
         plan.suite_size,
@@ -935,6 +939,7 @@ mod tests {
 
     #[test]
     fn the_shipped_calendars_are_judged_from_their_sixth_run() {
+        assert_eq!(first_judged_run(Calendar::Daily), 6);
         assert_eq!(first_judged_run(Calendar::Weekly), 6);
         assert_eq!(first_judged_run(Calendar::Monthly), 6);
     }

@@ -9,7 +9,7 @@
 //! | open major regression | 20 (10 while suspected) |
 //! | open minor regression | 8 (4 while suspected) |
 //! | SLO not met in the latest run | 10 each |
-//! | worsening drift over 30 days (Mann-Kendall p < 0.01, ≥ tolerance) | 5 |
+//! | worsening drift over the trend window (the last 30 days, or 12 runs when those days hold fewer; Mann-Kendall p < 0.01, ≥ tolerance) | 5 |
 //! | benchmark failing in the latest run that never succeeded | 10 |
 //!
 //! A failed or timed-out benchmark that had worked is already an open critical regression,
@@ -23,7 +23,7 @@ use crate::detect::{self, EnvironmentChange};
 use crate::model::history::{LabelledChangePoint, Trend};
 use crate::model::records::RunRecord;
 use crate::model::slo::SloOutcome;
-use crate::model::verdict::{Outcome, Regression, RegressionState, Severity, Verdict};
+use crate::model::verdict::{Outcome, Regression, RegressionState, Severity, TrendWindow, Verdict};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,8 +74,8 @@ pub struct Findings<'a> {
     pub regressions: &'a [Regression],
     /// (benchmark, SLO expression) not met in the latest run.
     pub unmet_slos: &'a [(String, String)],
-    /// (benchmark, relative change over the window) drifting worse.
-    pub drifts: &'a [(String, f64)],
+    /// (benchmark, relative change over the window, the window) drifting worse.
+    pub drifts: &'a [(String, f64, Option<TrendWindow>)],
     /// Benchmarks failing in the latest run that never succeeded.
     pub failing: &'a [String],
 }
@@ -113,11 +113,15 @@ pub fn score(findings: Findings) -> Health {
             reason: format!("SLO `{expression}` not met"),
         });
     }
-    for (benchmark, change) in drifts {
+    for (benchmark, change, window) in drifts {
         deductions.push(Deduction {
             benchmark: benchmark.clone(),
             points: DRIFT_POINTS,
-            reason: format!("drifting worse, {:+.1}% over 30 days", change * 100.0),
+            reason: format!(
+                "drifting worse, {:+.1}% {}",
+                change * 100.0,
+                window.map_or_else(|| "over the trend window".into(), |w| w.describe())
+            ),
         });
     }
     for benchmark in failing {
@@ -136,11 +140,14 @@ pub fn score(findings: Findings) -> Health {
     }
 }
 
-/// A drift found over a benchmark's last 30 days of run medians.
+/// A drift found over a benchmark's run medians in its trend window.
 #[derive(Debug, Clone, Serialize)]
 pub struct DriftFinding {
     pub benchmark: String,
+    /// Runs in the window.
     pub runs: usize,
+    /// Days the window spans.
+    pub days: f64,
     pub trend: Trend,
 }
 
@@ -263,7 +270,8 @@ impl HealthReport {
                     if let Some(trend) = verdict.drift.clone().filter(|t| t.drift) {
                         drifts.push(DriftFinding {
                             benchmark: result.benchmark.clone(),
-                            runs: verdict.noise.as_ref().map_or(0, |n| n.baseline_runs + 1),
+                            runs: verdict.drift_window.map_or(0, |w| w.runs),
+                            days: verdict.drift_window.map_or(0.0, |w| w.days),
                             trend,
                         });
                     }
@@ -276,13 +284,17 @@ impl HealthReport {
                 .iter()
                 .map(|v| (v.benchmark.clone(), v.outcome.slo.expression.clone()))
                 .collect();
-            let worsening: Vec<(String, f64)> = drifts
+            let worsening: Vec<(String, f64, Option<TrendWindow>)> = drifts
                 .iter()
                 .filter(|d| d.trend.movement == Movement::Worse)
                 .map(|d| {
                     (
                         d.benchmark.clone(),
                         d.trend.relative_change_over_window.abs(),
+                        Some(TrendWindow {
+                            runs: d.runs,
+                            days: d.days,
+                        }),
                     )
                 })
                 .collect();
@@ -392,15 +404,20 @@ fn recommend(
         out.push(Recommendation {
             benchmark: d.benchmark.clone(),
             finding: format!(
-                "drifting {} by {:+.1}% over {} runs (Mann-Kendall p = {:.2e})",
+                "drifting {} by {:+.1}% {} (Mann-Kendall p = {:.2e})",
                 d.trend.movement.as_str(),
                 d.trend.relative_change_over_window * 100.0,
-                d.runs,
+                TrendWindow {
+                    runs: d.runs,
+                    days: d.days,
+                }
+                .describe(),
                 d.trend.p_value
             ),
             next_step: format!(
-                "slow drifts escape run-to-run verdicts: look at `perfwarden history {} --since 30d` (fragmentation, growing data, thermal or firmware changes)",
-                d.benchmark
+                "slow drifts escape run-to-run verdicts: look at `perfwarden history {} --since {}d` (fragmentation, growing data, thermal or firmware changes)",
+                d.benchmark,
+                d.days.ceil().max(1.0)
             ),
         });
     }
@@ -495,7 +512,14 @@ mod tests {
                 regression(Severity::Critical, RegressionState::Suspected),
             ],
             unmet_slos: &[("b".into(), "median > 5/s".into())],
-            drifts: &[("c".into(), -0.07)],
+            drifts: &[(
+                "c".into(),
+                -0.07,
+                Some(TrendWindow {
+                    runs: 31,
+                    days: 30.0,
+                }),
+            )],
             failing: &["d".into()],
         });
         // 100 − 20 − 20 − 10 − 5 − 10 = 35 (by hand).

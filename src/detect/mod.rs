@@ -8,7 +8,9 @@
 //! - [`history`]: change points and drift of a series (stored history, or `analyze`);
 //! - [`slo`]: absolute thresholds per benchmark;
 //! - [`health`]: the 0-100 score and grade, line by line;
-//! - [`evaluation`]: false-alarm and recall rates of the verdicts on synthetic histories.
+//! - [`evaluation`]: false-alarm and recall rates of the verdicts on synthetic histories;
+//! - [`trend_evaluation`]: what the history analysis finds within 30 days on the shipped
+//!   schedules (smallest drift and step, and what follows the first finding).
 //!
 //! Everything here is computed from data read from the store; the judging functions are
 //! pure, so tests and the evaluation run them without a database.
@@ -18,6 +20,7 @@ pub(crate) mod compare;
 pub mod evaluation;
 pub mod health;
 pub(crate) mod history;
+pub mod trend_evaluation;
 pub(crate) mod verdict;
 
 pub use baseline::AgeLimits;

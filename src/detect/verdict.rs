@@ -45,7 +45,7 @@
 
 use std::collections::HashSet;
 
-use chrono::Duration as ChronoDuration;
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
 
 use super::baseline::{self, AgeLimits, Candidate, Exclusions, MIN_BASELINE_RUNS};
 use super::compare::Change;
@@ -55,7 +55,7 @@ use crate::model::metric::Direction;
 use crate::model::records::{BenchStatus, BenchmarkResult, RunRecord};
 use crate::model::verdict::{
     Ending, Evidence, HistoryShift, NoiseProfile, Outcome, RESOLVING_RUNS, Regression,
-    RegressionState, Severity, Transition, Verdict,
+    RegressionState, Severity, Transition, TrendWindow, Verdict,
 };
 use crate::stats;
 use crate::store::{Store, StoreError};
@@ -63,8 +63,12 @@ use crate::store::{Store, StoreError};
 /// A run on a busy host alerts from a short baseline (under [`MIN_BASELINE_RUNS`]) only
 /// with at least this many runs: fewer give no run-to-run spread to weigh the load against.
 pub(crate) const MIN_RUNS_FOR_SHORT_BASELINE_ALERT: usize = 3;
-/// The drift of a benchmark is measured over this many days of run medians.
-pub(crate) const DRIFT_WINDOW_DAYS: i64 = 30;
+/// The trend window ([`trend_window`]) spans this many days of runs...
+pub(crate) const TREND_WINDOW_DAYS: i64 = 30;
+/// ... or this many runs, when those days hold fewer.
+pub(crate) const MIN_TREND_RUNS: usize = 12;
+/// No drift is measured over fewer runs than this.
+pub(crate) const MIN_DRIFT_RUNS: usize = 5;
 /// Samples per side for the Mann-Whitney gate.
 pub(crate) const MIN_SAMPLES_FOR_U_TEST: usize = 10;
 /// Significance of the (BH-adjusted) Mann-Whitney gate.
@@ -79,51 +83,107 @@ pub(crate) const RERUN_PREDICTION_LEVEL: f64 = 0.999;
 /// apart from it reliably enough for a 50-benchmark suite.
 pub(crate) const NOISE_TOLERANCE_FACTOR: f64 = 3.0;
 
-/// Change points and 30-day drift over the comparable history of `result`, up to it.
+/// Change points over the comparable history of `result` up to it, and its drift over the
+/// trend window ([`trend_window`]; runs older than `max_age` never enter it).
 fn history_findings(
     history: &[BenchmarkResult],
     result: &BenchmarkResult,
-) -> (Vec<HistoryShift>, Option<Trend>) {
+    max_age: ChronoDuration,
+) -> HistoryFindings {
     let comparable: Vec<&BenchmarkResult> = history
         .iter()
         .filter(|r| {
             r.run_id <= result.run_id && baseline::comparable(r, result) && baseline::clean(r)
         })
+        .filter(|r| r.primary().is_some())
         .collect();
     let medians: Vec<f64> = comparable.iter().filter_map(|r| r.primary()).collect();
-    let analysis = crate::detect::history::analyze(
+    let times: Vec<DateTime<Utc>> = comparable.iter().map(|r| r.started_at).collect();
+    let mut findings = series_findings(
         &medians,
-        None,
+        &times,
+        max_age,
         result.metric.direction,
         result.options.tolerance,
     );
+    for shift in &mut findings.shifts {
+        shift.run_id = comparable[shift.point.point.index].run_id;
+    }
+    findings
+}
+
+/// The history analysis of one benchmark's run medians (at `times`, oldest first, the
+/// judged run last): what [`history_findings`] stores with a verdict, and what the
+/// evaluation of the shipped schedules measures.
+pub(crate) fn series_findings(
+    medians: &[f64],
+    times: &[DateTime<Utc>],
+    max_age: ChronoDuration,
+    direction: Direction,
+    tolerance: f64,
+) -> HistoryFindings {
+    let start = trend_window(times, max_age);
+    let analysis = crate::detect::history::analyze(medians, None, direction, tolerance);
     let shifts = analysis
         .change_points
         .into_iter()
         .map(|point| HistoryShift {
-            run_id: comparable[point.point.index].run_id,
-            recent: point.point.index + 5 >= medians.len(),
+            recent: point.point.index >= start,
+            run_id: point.point.index as u64,
             point,
         })
         .collect();
-    let since = result.started_at - ChronoDuration::days(DRIFT_WINDOW_DAYS);
-    let recent: Vec<f64> = comparable
-        .iter()
-        .filter(|r| r.started_at >= since)
-        .filter_map(|r| r.primary())
-        .collect();
-    let drift = (recent.len() >= MIN_BASELINE_RUNS)
-        .then(|| {
-            crate::detect::history::analyze(
-                &recent,
-                None,
-                result.metric.direction,
-                result.options.tolerance,
-            )
-            .trend
-        })
-        .flatten();
-    (shifts, drift)
+    let window = &medians[start..];
+    let (drift, drift_window) = if window.len() >= MIN_DRIFT_RUNS {
+        let first = times[start];
+        let seconds: Vec<f64> = times[start..]
+            .iter()
+            .map(|t| (*t - first).num_milliseconds() as f64 / 1000.0)
+            .collect();
+        let trend =
+            crate::detect::history::analyze(window, Some(&seconds), direction, tolerance).trend;
+        let days = seconds.last().copied().unwrap_or(0.0) / 86_400.0;
+        (
+            trend,
+            Some(TrendWindow {
+                runs: window.len(),
+                days,
+            }),
+        )
+    } else {
+        (None, None)
+    };
+    HistoryFindings {
+        shifts,
+        drift,
+        drift_window,
+    }
+}
+
+/// What the history analysis stores with a verdict. From [`series_findings`], a shift's
+/// `run_id` is the index of its first run in the series; [`history_findings`] maps it to
+/// the run.
+pub(crate) struct HistoryFindings {
+    pub shifts: Vec<HistoryShift>,
+    pub drift: Option<Trend>,
+    pub drift_window: Option<TrendWindow>,
+}
+
+/// The index of the first run of the **trend window** in `times` (oldest first, the judged
+/// run last): the runs of the last [`TREND_WINDOW_DAYS`] days, reaching further back to the
+/// last [`MIN_TREND_RUNS`] runs when those days hold fewer, and never to a run older than
+/// `max_age` (the baseline's age limit). So a benchmark of a daily suite is trended over 30
+/// days, one that only the weekly suite runs over its last 12 weeks and a monthly one over
+/// its last 12 months: a weekly suite puts 4–5 runs in 30 days, too few for a drift to be
+/// told from noise.
+pub(crate) fn trend_window(times: &[DateTime<Utc>], max_age: ChronoDuration) -> usize {
+    let Some(&now) = times.last() else {
+        return 0;
+    };
+    let since = |age: ChronoDuration| times.partition_point(|t| *t < now - age);
+    let by_days = since(ChronoDuration::days(TREND_WINDOW_DAYS));
+    let by_runs = times.len().saturating_sub(MIN_TREND_RUNS);
+    by_days.min(by_runs).max(since(max_age))
 }
 
 /// One baseline run: id, median and samples.
@@ -921,11 +981,8 @@ pub fn evaluate_run(
                 seed: seed_for(run.id, &r.benchmark),
             }),
         };
-        let (change_points, drift) = if r.status == BenchStatus::Ok {
-            history_findings(&p.past.history, r)
-        } else {
-            (Vec::new(), None)
-        };
+        let history = (r.status == BenchStatus::Ok)
+            .then(|| history_findings(&p.past.history, r, ages.of(&r.benchmark)));
         let environment_change = match p.past.previous(r) {
             Some(before) => environments.since(before.run_id)?,
             None => None,
@@ -996,8 +1053,12 @@ pub fn evaluate_run(
                 tolerance: Some(r.options.tolerance),
             }),
             evidence: judgement.evidence,
-            change_points,
-            drift,
+            change_points: history
+                .as_ref()
+                .map(|h| h.shifts.clone())
+                .unwrap_or_default(),
+            drift: history.as_ref().and_then(|h| h.drift.clone()),
+            drift_window: history.as_ref().and_then(|h| h.drift_window),
             environment_change,
         });
     }
@@ -1085,6 +1146,29 @@ fn alert_events(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_trend_window_is_30_days_or_the_last_12_runs_within_the_age_limit() {
+        let start = DateTime::parse_from_rfc3339("2026-03-02T03:17:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let every = |step: ChronoDuration, n: i32| -> Vec<DateTime<Utc>> {
+            (0..n).map(|k| start + step * k).collect()
+        };
+        let year = ChronoDuration::days(365);
+        // Daily: the last 30 days, the judged run's day and 30 before it.
+        let daily = every(ChronoDuration::days(1), 60);
+        assert_eq!(trend_window(&daily, year), 29);
+        // Weekly: 30 days hold 5 runs, so the last 12.
+        let weekly = every(ChronoDuration::weeks(1), 20);
+        assert_eq!(trend_window(&weekly, year), 8);
+        // Never past the age limit: 100 days keep 4 runs 30 days apart.
+        let monthly = every(ChronoDuration::days(30), 20);
+        assert_eq!(trend_window(&monthly, ChronoDuration::days(100)), 16);
+        // Fewer runs than 12: all of them.
+        assert_eq!(trend_window(&weekly[..7], year), 0);
+        assert_eq!(trend_window(&[], year), 0);
+    }
 
     /// Baseline of `runs` runs around `level` with per-run jitter `run_sigma` and
     /// per-sample jitter `sample_sigma` (deterministic pseudo-noise).

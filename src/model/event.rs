@@ -445,6 +445,7 @@ mod tests {
             noise: None,
             change_points: Vec::new(),
             drift: None,
+            drift_window: None,
             environment_change: None,
         }
     }

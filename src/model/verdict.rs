@@ -130,13 +130,33 @@ pub struct Verdict {
     /// run, labelled with the run that starts each new level.
     #[serde(default)]
     pub change_points: Vec<HistoryShift>,
-    /// Drift over the last 30 days of run medians (`null` under 5 runs).
+    /// Drift of the run medians over the trend window (`null` under 5 runs in it).
     #[serde(default)]
     pub drift: Option<super::history::Trend>,
+    /// The runs the drift was measured over: the last 30 days, or the last 12 runs when
+    /// 30 days hold fewer (see `detect::verdict::trend_window`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_window: Option<TrendWindow>,
     /// What changed in the software environment since the benchmark's previous run: this
     /// run was judged against the baseline from before the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment_change: Option<super::records::EnvironmentDiff>,
+}
+
+/// The stretch of history a drift was measured over.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrendWindow {
+    /// Runs in the window, the judged run included.
+    pub runs: usize,
+    /// Days from the window's first run to the judged run.
+    pub days: f64,
+}
+
+impl TrendWindow {
+    /// "over 30 days (31 runs)", as reports put it.
+    pub fn describe(&self) -> String {
+        format!("over {:.0} days ({} runs)", self.days, self.runs)
+    }
 }
 
 /// A benchmark's noise: what tolerance and verdicts have to live with.
@@ -170,7 +190,8 @@ impl NoiseProfile {
 pub struct HistoryShift {
     /// First run at the new level.
     pub run_id: u64,
-    /// The new level started within the last 5 comparable runs.
+    /// The new level started inside the trend window (the last 30 days, or the last 12
+    /// comparable runs when 30 days hold fewer).
     pub recent: bool,
     #[serde(flatten)]
     pub point: super::history::LabelledChangePoint,

@@ -429,7 +429,7 @@ pub(crate) fn run_report(report: &RunReport, style: Style) -> String {
                 // A watched process whose memory keeps rising across runs is leaking.
                 let leak = v.result.kind == "process.memory" && t.movement == Movement::Worse;
                 format!(
-                    "  {}: {}drifting {} by {} over 30 days (Mann-Kendall p = {:.1e})",
+                    "  {}: {}drifting {} by {} {} (Mann-Kendall p = {:.1e})",
                     v.result.benchmark,
                     if leak {
                         "MEMORY LEAK: resident memory "
@@ -438,6 +438,9 @@ pub(crate) fn run_report(report: &RunReport, style: Style) -> String {
                     },
                     t.movement.as_str(),
                     percent(t.relative_change_over_window),
+                    verdict
+                        .drift_window
+                        .map_or_else(|| "over the trend window".into(), |w| w.describe()),
                     t.p_value
                 )
             });

@@ -13,7 +13,7 @@
 //! bytes/s) and the peak.
 //!
 //! **Leaks across runs:** each run's median reading is one point of the benchmark's
-//! history; the verdicts' 30-day drift analysis (Mann–Kendall with a Theil–Sen slope,
+//! history; the verdicts' drift analysis over the trend window (Mann–Kendall with a Theil–Sen slope,
 //! `detect::history`) calls a significant rise a drift, and reports name a drifting
 //! `process.memory` benchmark a memory leak. A level jump above the baseline is a
 //! regression like any other.
