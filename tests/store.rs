@@ -375,3 +375,121 @@ fn a_schema_4_database_keeps_every_result_through_the_fingerprint_split() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(&store.runs(None, None).unwrap()[0].fingerprint, lineage);
 }
+
+/// A small tmpfs mounted on a temporary directory, unmounted on drop (needs root, as the
+/// test command runs; without it the test fails saying so, it never skips).
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "mounting a {size} tmpfs failed: this test needs root (the test command runs as root)"
+        );
+        SmallDisk { dir }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Fills the disk with one file; returns its path.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let filler = self.path().join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let block = vec![0xA5u8; 64 * 1024];
+        loop {
+            if let Err(e) = file.write_all(&block).and_then(|_| file.sync_all()) {
+                assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+                break;
+            }
+        }
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_writes_while_it_lasts_and_the_same_store_works_once_space_is_back() {
+    let disk = SmallDisk::mount("4m");
+    let state = disk.path().join("state");
+    let store = Store::open(&state).unwrap();
+    let mut committed = store.begin_run(run_record("weekly", 0)).unwrap();
+    let samples: Vec<f64> = (0..1000).map(|i| i as f64).collect();
+    store
+        .put_result(&result(&committed, "a", &samples), &samples)
+        .unwrap();
+    committed.status = RunStatus::Success;
+    committed.finished_at = Some(Utc::now());
+    store.update_run(&committed).unwrap();
+
+    // A run under way when the disk fills.
+    let stopped = store.begin_run(run_record("weekly", 0)).unwrap();
+    let filler = disk.fill();
+    // Writes fail while the disk is full (the database file may hold some free pages, so
+    // keep writing until one fails).
+    let mut failure = None;
+    for k in 0..2000 {
+        let mut bench = result(&stopped, "a", &samples);
+        bench.benchmark = format!("b{k}");
+        if let Err(e) = store.put_result(&bench, &samples) {
+            failure = Some(e);
+            break;
+        }
+    }
+    let failure = failure.expect("a write fails on a full disk");
+    assert!(
+        failure.to_string().contains("No space left on device")
+            || failure.to_string().contains("I/O error"),
+        "{failure}"
+    );
+    // And keep failing, without a panic, while it lasts; the stopped run cannot be
+    // recorded as failed yet.
+    assert!(store.begin_run(run_record("weekly", 0)).is_err());
+    assert!(store.abandon_unfinished("the disk is full").is_empty());
+
+    std::fs::remove_file(&filler).unwrap();
+    // The same store (a daemon's, never restarted) writes again...
+    let mut after = store.begin_run(run_record("weekly", 0)).unwrap();
+    store
+        .put_result(&result(&after, "a", &samples), &samples)
+        .unwrap();
+    after.status = RunStatus::Success;
+    after.finished_at = Some(Utc::now());
+    store.update_run(&after).unwrap();
+    // ... the run the full disk stopped is recorded as failed, not left running...
+    let stopped = store.run(stopped.id).unwrap().unwrap();
+    assert_eq!(stopped.status, RunStatus::Failed, "{stopped:?}");
+    assert!(
+        stopped
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .contains("could not be written"),
+        "{stopped:?}"
+    );
+    // ... and nothing committed before the disk filled is lost.
+    assert_eq!(store.run(committed.id).unwrap().unwrap(), committed);
+    assert_eq!(store.samples(committed.id, "a").unwrap(), samples);
+    assert_eq!(store.run(after.id).unwrap().unwrap(), after);
+    drop(store);
+    let reopened = Store::open(&state).unwrap();
+    assert_eq!(reopened.run(committed.id).unwrap().unwrap(), committed);
+    assert_eq!(reopened.run(after.id).unwrap().unwrap(), after);
+}

@@ -348,6 +348,9 @@ struct JobEnd {
     message: Option<String>,
     /// The job did not run yet and goes back to wait.
     requeue: Option<Requeue>,
+    /// The suite started and failed without a stored record of it (the database could
+    /// not be written): its status says so all the same.
+    run_failed: bool,
 }
 
 /// Why a job that has not run goes back to wait.
@@ -371,6 +374,15 @@ impl JobEnd {
             code,
             message: Some(message),
             requeue: None,
+            run_failed: false,
+        }
+    }
+
+    /// The suite started and the store failed under it.
+    fn run_failed(message: String) -> JobEnd {
+        JobEnd {
+            run_failed: true,
+            ..JobEnd::failed(exit::STATE, message)
         }
     }
 
@@ -381,6 +393,7 @@ impl JobEnd {
             code: exit::OK,
             message: None,
             requeue: Some(requeue),
+            run_failed: false,
         }
     }
 }
@@ -576,7 +589,11 @@ fn job_finished(daemon: &Daemon, job: &Job, end: JobEnd) {
         ),
     }
     let mut shared = daemon.lock();
-    shared.agenda.finish(job.ticket, end.run.as_ref());
+    if end.run_failed {
+        shared.agenda.finish_failed(job.ticket, Utc::now());
+    } else {
+        shared.agenda.finish(job.ticket, end.run.as_ref());
+    }
     if let Some(run) = &end.run {
         let settings = &shared.config.daemon;
         match pipeline::next_confirmation(
@@ -756,9 +773,10 @@ async fn execute_job(daemon: Arc<Daemon>, job: Job) -> JobEnd {
             health: outcome.health,
             message: None,
             requeue: None,
+            run_failed: false,
         },
-        Ok(Err(message)) => JobEnd::failed(exit::STATE, message),
-        Err(e) => JobEnd::failed(exit::STATE, format!("the suite thread panicked: {e}")),
+        Ok(Err(message)) => JobEnd::run_failed(message),
+        Err(e) => JobEnd::run_failed(format!("the suite thread panicked: {e}")),
     }
 }
 

@@ -97,6 +97,22 @@ pub(crate) fn execute(
     publish: &dyn Publish,
 ) -> Result<SuiteOutcome, RunError> {
     let store = run.store;
+    let outcome = execute_run(run, plans, observer, publish);
+    if let Err(e) = &outcome {
+        // A run the error stopped (a full disk) is recorded as failed, now or, when the
+        // database cannot be written yet, at the start of the next run.
+        store.abandon_unfinished(&e.to_string());
+    }
+    outcome
+}
+
+fn execute_run(
+    run: SuiteRun,
+    plans: Vec<BenchmarkPlan>,
+    observer: &mut dyn RunObserver,
+    publish: &dyn Publish,
+) -> Result<SuiteOutcome, RunError> {
+    let store = run.store;
     store.set_outbox_enabled(run.outbox);
     let fingerprint = runner::fingerprint::collect();
     let environment = runner::environment::collect(&run.config.agent.packages);

@@ -419,6 +419,20 @@ impl Agenda {
         self.dirty.push(job.suite);
     }
 
+    /// Ends the running job `ticket` as failed at `at` when its run left no record (the
+    /// database could not be written): the suite's status shows the failure.
+    pub(crate) fn finish_failed(&mut self, ticket: u64, at: DateTime<Utc>) {
+        let Some(job) = self.running.take_if(|j| j.ticket == ticket) else {
+            return;
+        };
+        let Some(entry) = self.entries.get_mut(&job.suite) else {
+            return;
+        };
+        entry.state.last_finished = Some(at);
+        entry.state.last_status = Some(RunStatus::Failed);
+        self.dirty.push(job.suite);
+    }
+
     /// Whether a manual run waits in the queue (a suite waiting for a quiet host steps aside
     /// for it: manual runs do not wait for the host).
     pub(crate) fn manual_waiting(&self) -> bool {

@@ -76,6 +76,21 @@ pub enum StoreError {
     },
     #[error("a stored record could not be read: {0}")]
     Corrupt(String),
+    #[error("the database is closed after an I/O error and could not be reopened")]
+    Closed,
+}
+
+/// Opens (creating if needed) the redb file at `path`.
+fn open_database(path: &Path) -> Result<Database, StoreError> {
+    Database::create(path).map_err(|e| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+            path: path.to_path_buf(),
+        },
+        other => StoreError::Database {
+            path: path.to_path_buf(),
+            source: other.into(),
+        },
+    })
 }
 
 /// The state directory: `--state-dir`, else `$STATE_DIRECTORY` (systemd), else
@@ -150,11 +165,18 @@ redb_failures!(
 );
 
 pub struct Store {
-    db: Database,
+    /// The open database, or `None` once an I/O error (a full disk, a failing device) left
+    /// redb refusing every later transaction ("Previous I/O error occurred"): the next
+    /// transaction reopens the file ([`Store::database`]), so the process recovers as soon
+    /// as the cause is gone instead of failing until it is restarted.
+    db: std::sync::RwLock<Option<Database>>,
     path: PathBuf,
     state_dir: PathBuf,
     /// Runs found `running` at open and marked `interrupted`.
     recovered: Vec<u64>,
+    /// Runs this process began and has not yet recorded as ended (see
+    /// [`Store::abandon_unfinished`]).
+    unfinished: std::sync::Mutex<std::collections::BTreeSet<u64>>,
     /// Whether alert events are written to the outbox (only when OTLP export is configured,
     /// so an agent without a collector does not collect undeliverable events).
     outbox_enabled: std::sync::atomic::AtomicBool,
@@ -239,18 +261,13 @@ impl Store {
                 path: state_dir.to_path_buf(),
                 source,
             })?;
-        let db = Database::create(&path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked { path: path.clone() },
-            other => StoreError::Database {
-                path: path.clone(),
-                source: other.into(),
-            },
-        })?;
+        let db = open_database(&path)?;
         let mut store = Store {
-            db,
+            db: std::sync::RwLock::new(Some(db)),
             path,
             state_dir: state_dir.to_path_buf(),
             recovered: Vec::new(),
+            unfinished: Default::default(),
             outbox_enabled: std::sync::atomic::AtomicBool::new(false),
         };
         store.initialize()?;
@@ -303,16 +320,53 @@ impl Store {
         &self.recovered
     }
 
+    /// The open database, reopened first if an I/O error closed it. Reopening runs redb's
+    /// recovery of the last committed state, so nothing committed is lost; while the cause
+    /// lasts (the disk still full) it fails, and the next transaction tries again.
+    fn database(&self) -> Result<std::sync::RwLockReadGuard<'_, Option<Database>>, StoreError> {
+        loop {
+            {
+                let open = self.db.read().unwrap_or_else(|p| p.into_inner());
+                if open.is_some() {
+                    return Ok(open);
+                }
+            }
+            let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
+            if slot.is_none() {
+                *slot = Some(open_database(&self.path)?);
+                tracing::info!(database = %self.path.display(), "reopened the database after an I/O error");
+            }
+        }
+    }
+
+    /// Closes the database after `error` if it is one after which redb refuses every later
+    /// transaction (an I/O error), so that the next one reopens it.
+    fn close_after(&self, error: &TxnError) {
+        if let TxnError::Redb(redb::Error::Io(_) | redb::Error::PreviousIo) = error {
+            let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
+            if slot.take().is_some() {
+                tracing::warn!(database = %self.path.display(), "an I/O error closed the database; the next access reopens it");
+            }
+        }
+    }
+
     /// Runs `body` in a read transaction.
     fn read<T>(
         &self,
         body: impl FnOnce(&redb::ReadTransaction) -> Result<T, TxnError>,
     ) -> Result<T, StoreError> {
-        let attempt = || -> Result<T, TxnError> {
-            let txn = self.db.begin_read()?;
-            body(&txn)
+        let result = {
+            let open = self.database()?;
+            let db = open.as_ref().ok_or(StoreError::Closed)?;
+            (|| -> Result<T, TxnError> {
+                let txn = db.begin_read()?;
+                body(&txn)
+            })()
         };
-        attempt().map_err(|e| e.at(&self.path))
+        result.map_err(|e| {
+            self.close_after(&e);
+            e.at(&self.path)
+        })
     }
 
     /// Runs `body` in a write transaction and commits it (durably); a failure anywhere
@@ -321,13 +375,20 @@ impl Store {
         &self,
         body: impl FnOnce(&redb::WriteTransaction) -> Result<T, TxnError>,
     ) -> Result<T, StoreError> {
-        let attempt = || -> Result<T, TxnError> {
-            let txn = self.db.begin_write()?;
-            let out = body(&txn)?;
-            txn.commit()?;
-            Ok(out)
+        let result = {
+            let open = self.database()?;
+            let db = open.as_ref().ok_or(StoreError::Closed)?;
+            (|| -> Result<T, TxnError> {
+                let txn = db.begin_write()?;
+                let out = body(&txn)?;
+                txn.commit()?;
+                Ok(out)
+            })()
         };
-        attempt().map_err(|e| e.at(&self.path))
+        result.map_err(|e| {
+            self.close_after(&e);
+            e.at(&self.path)
+        })
     }
 
     fn initialize(&mut self) -> Result<(), StoreError> {
@@ -423,9 +484,12 @@ impl Store {
         Ok(())
     }
 
-    /// Records the start of a run and returns its id. `run.id` is ignored.
+    /// Records the start of a run and returns its id. `run.id` is ignored. A run this
+    /// process began earlier and could not record as ended (the database failed under it)
+    /// is recorded as failed first: one process runs one suite at a time.
     pub fn begin_run(&self, mut run: RunRecord) -> Result<RunRecord, StoreError> {
-        self.write(|txn| {
+        self.abandon_unfinished("the database could not be written when the run ended");
+        let run = self.write(|txn| {
             let mut meta = txn.open_table(META)?;
             let id = meta.get("next_run_id")?.map(|v| v.value()).unwrap_or(1);
             meta.insert("next_run_id", id + 1)?;
@@ -433,11 +497,68 @@ impl Store {
             let mut runs = txn.open_table(RUNS)?;
             runs.insert(id, to_json(&run).as_slice())?;
             Ok(run)
-        })
+        })?;
+        self.unfinished_runs().insert(run.id);
+        Ok(run)
+    }
+
+    fn unfinished_runs(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<u64>> {
+        self.unfinished.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records every run this process began and has not recorded as ended as `failed`,
+    /// with `reason` in its note: a run whose pipeline stopped at a store error (a full
+    /// disk, a failing device) is otherwise left `running`. The results it committed are
+    /// kept. Returns the runs so recorded; a run that cannot be written yet (the disk is
+    /// still full) stays pending, and the next call ([`Store::begin_run`] makes one)
+    /// records it.
+    pub fn abandon_unfinished(&self, reason: &str) -> Vec<RunRecord> {
+        let pending: Vec<u64> = self.unfinished_runs().iter().copied().collect();
+        let mut recorded = Vec::new();
+        for id in pending {
+            let mut run = match self.run(id) {
+                Ok(Some(run)) if run.status == RunStatus::Running => run,
+                Ok(_) => {
+                    self.unfinished_runs().remove(&id);
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(run = id, error = %e, "cannot read an unfinished run yet");
+                    continue;
+                }
+            };
+            run.status = RunStatus::Failed;
+            run.finished_at = Some(Utc::now());
+            run.note = Some(format!(
+                "failed: {reason}; the results committed before it are kept"
+            ));
+            match self.update_run(&run) {
+                Ok(()) => {
+                    tracing::warn!(
+                        run = id,
+                        note = run.note.as_deref().unwrap_or(""),
+                        "run recorded as failed"
+                    );
+                    recorded.push(run);
+                }
+                Err(e) => {
+                    tracing::warn!(run = id, error = %e, "cannot record the unfinished run as failed yet")
+                }
+            }
+        }
+        recorded
     }
 
     /// Replaces the run record (status, end time, note).
     pub fn update_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        self.replace_run(run)?;
+        if run.status != RunStatus::Running {
+            self.unfinished_runs().remove(&run.id);
+        }
+        Ok(())
+    }
+
+    fn replace_run(&self, run: &RunRecord) -> Result<(), StoreError> {
         self.write(|txn| {
             let mut runs = txn.open_table(RUNS)?;
             let previous = runs
@@ -595,7 +716,13 @@ impl Store {
             let table = txn.open_table(RESULTS)?;
             let mut results: Vec<BenchmarkResult> =
                 decoded(table.range((run_id, "")..(run_id + 1, ""))?).collect::<Result<_, _>>()?;
-            if let Some(run) = self.run(run_id)? {
+            // The run read in the same transaction (a nested one would take the database
+            // lock twice).
+            let run: Option<RunRecord> = match txn.open_table(RUNS)?.get(run_id)? {
+                Some(bytes) => Some(from_json(bytes.value())?),
+                None => None,
+            };
+            if let Some(run) = run {
                 results.sort_by_key(|r| {
                     run.benchmarks
                         .iter()
