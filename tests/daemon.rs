@@ -1,6 +1,6 @@
 //! The daemon as a process: scheduled suites every few seconds, `status` and read commands
 //! over the control socket, a queued `run`, SIGHUP with a broken config, SIGTERM in the
-//! middle of a run, and SIGKILL followed by a restart.
+//! middle of a run, SIGKILL followed by a restart, and a full disk under a running daemon.
 
 mod common;
 
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_valid_output, fixture, perfwarden, run};
+use common::{SmallDisk, assert_valid_output, fixture, perfwarden, run};
 use serde_json::Value;
 
 struct Daemon {
@@ -626,4 +626,52 @@ fn the_prometheus_endpoint_serves_only_catalog_names() {
     assert!(body.contains("# TYPE perfwarden_suite_runs_total counter"));
     assert!(body.contains("service_version=\""), "{body}");
     assert_eq!(http_get(&addr, "/nope").0, 404);
+}
+
+#[test]
+fn a_full_disk_fails_the_run_and_the_same_daemon_runs_again_once_space_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = SmallDisk::mount("8m");
+    let state = disk.path().join("state");
+    let config = unscheduled_config(dir.path());
+    let daemon = Daemon::start(&state, &config);
+    let (code, _, stderr) = run(daemon.cli().args(["run", "smoke"]));
+    assert_eq!(code, 0, "{stderr}");
+
+    let filler = disk.fill();
+    let (code, _, stderr) = run(daemon.cli().args(["run", "smoke"]));
+    assert_eq!(code, 3, "a run on a full disk fails: {stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    let status = daemon.status().expect("the daemon still answers");
+    assert_eq!(
+        suite_status(&status, "smoke")["last_status"],
+        "failed",
+        "{status}"
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    // No restart: the same daemon runs the next suite.
+    let (code, stdout, stderr) = run(daemon.cli().args(["--format", "json", "run", "smoke"]));
+    assert_eq!(
+        code, 0,
+        "once space is back the next run succeeds: {stderr}"
+    );
+    assert_eq!(assert_valid_output(&stdout)["run"]["status"], "success");
+    let status = daemon.status().unwrap();
+    assert_eq!(suite_status(&status, "smoke")["last_status"], "success");
+    // Nothing is left `running`: the run the full disk stopped, if it got a record, failed.
+    let runs = daemon.runs();
+    assert!(runs.iter().all(|r| r["status"] != "running"), "{runs:?}");
+    assert_eq!(
+        runs.iter().filter(|r| r["status"] == "success").count(),
+        2,
+        "{runs:?}"
+    );
+    assert!(
+        daemon
+            .log_text()
+            .contains("reopened the database after an I/O error"),
+        "{}",
+        daemon.log_text()
+    );
 }

@@ -9,6 +9,9 @@ use perfwarden::stats;
 use perfwarden::store::{Store, StoreError};
 use std::time::Duration;
 
+mod common;
+use common::SmallDisk;
+
 fn run_record(suite: &str, started_days_ago: i64) -> RunRecord {
     RunRecord {
         id: 0,
@@ -374,55 +377,6 @@ fn a_schema_4_database_keeps_every_result_through_the_fingerprint_split() {
     // Opening again changes nothing.
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(&store.runs(None, None).unwrap()[0].fingerprint, lineage);
-}
-
-/// A small tmpfs mounted on a temporary directory, unmounted on drop (needs root, as the
-/// test command runs; without it the test fails saying so, it never skips).
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(size: &str) -> SmallDisk {
-        let dir = tempfile::tempdir().unwrap();
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .expect("run mount");
-        assert!(
-            status.success(),
-            "mounting a {size} tmpfs failed: this test needs root (the test command runs as root)"
-        );
-        SmallDisk { dir }
-    }
-
-    fn path(&self) -> &std::path::Path {
-        self.dir.path()
-    }
-
-    /// Fills the disk with one file; returns its path.
-    fn fill(&self) -> std::path::PathBuf {
-        use std::io::Write;
-        let filler = self.path().join("filler");
-        let mut file = std::fs::File::create(&filler).unwrap();
-        let block = vec![0xA5u8; 64 * 1024];
-        loop {
-            if let Err(e) = file.write_all(&block).and_then(|_| file.sync_all()) {
-                assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
-                break;
-            }
-        }
-        filler
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.dir.path())
-            .status();
-    }
 }
 
 #[test]
