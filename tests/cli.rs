@@ -399,3 +399,71 @@ fn slos_are_evaluated_on_every_run_and_reported_apart() {
     assert_eq!(slo[1]["threshold"], 1000.0 * 1024.0 * 1024.0 * 1024.0);
     assert_eq!(slo[2]["met"], true);
 }
+
+#[test]
+fn a_shared_state_directory_is_refused_and_left_as_it_was() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let (code, _, stderr) = run(perfwarden(&shared)
+        .args(["run", "smoke", "--bench", "json", "--config"])
+        .arg(fixture("fast.toml")));
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("anybody may write to it (mode 1777)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: pass --state-dir"), "{stderr}");
+    let mode = std::fs::metadata(&shared).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o1777, "never chmod-ed");
+    assert!(!shared.join("perfwarden.redb").exists());
+    // A directory of its own under it works, created 0700.
+    let own = shared.join("perfwarden");
+    let (code, _, stderr) = run(perfwarden(&own)
+        .args(["run", "smoke", "--bench", "json", "--config"])
+        .arg(fixture("fast.toml")));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        std::fs::metadata(&own).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    // An existing directory of its owner keeps its mode.
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, _, stderr) = run(perfwarden(&open)
+        .args(["run", "smoke", "--bench", "json", "--config"])
+        .arg(fixture("fast.toml")));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        std::fs::metadata(&open).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+}
+
+#[test]
+fn a_socket_path_naming_a_file_fails_check_and_the_daemon_and_the_file_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "keep me").unwrap();
+    let (code, stdout, _) = run(perfwarden(&state)
+        .env("PERFWARDEN_SOCKET", &notes)
+        .args(["check", "--config"])
+        .arg(fixture("fast.toml")));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("daemon.socket"), "{stdout}");
+    assert!(stdout.contains("not a socket"), "{stdout}");
+    let (code, _, stderr) = run(perfwarden(&state)
+        .env("PERFWARDEN_SOCKET", &notes)
+        .args(["daemon", "--config"])
+        .arg(fixture("fast.toml")));
+    assert_ne!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("is taken by something that is not a socket"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "keep me");
+}

@@ -3,6 +3,7 @@
 
 use super::{CommandError, Globals, Outcome, exit};
 use crate::config::{Config, ConfigSource};
+use crate::daemon::control::socket_path;
 use crate::report::{self, CheckReport, ProblemView};
 
 #[derive(Debug, clap::Args)]
@@ -24,7 +25,7 @@ pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandErro
             // What only the running environment can tell: the OTEL_* variables and the
             // header values from variables, files and systemd credentials (under the
             // unit's ExecStartPre, the same environment the daemon gets).
-            let problems: Vec<ProblemView> = match crate::export::otlp_settings(config) {
+            let mut problems: Vec<ProblemView> = match crate::export::otlp_settings(config) {
                 Ok(_) => Vec::new(),
                 Err(e) => vec![ProblemView {
                     file: source.clone(),
@@ -36,6 +37,24 @@ pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandErro
                     ),
                 }],
             };
+            // The daemon binds its socket only where nothing else is: a file there stays.
+            let socket = socket_path(Some(config), &globals.state_dir(Some(config)));
+            if let Ok(meta) = std::fs::symlink_metadata(&socket) {
+                if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
+                    problems.push(ProblemView {
+                        file: source.clone(),
+                        key: "daemon.socket".into(),
+                        line: None,
+                        message: format!(
+                            "the control socket path {} is taken by something that is not a socket: the daemon would refuse to start (it removes nothing but a stale socket)",
+                            socket.display()
+                        ),
+                        hint: Some(
+                            "set [daemon] socket (or $PERFWARDEN_SOCKET) to a free path, or move that file away".into(),
+                        ),
+                    });
+                }
+            }
             CheckReport {
                 source,
                 valid: problems.is_empty(),

@@ -12,7 +12,8 @@ use super::control::{MAX_MESSAGE_BYTES, Request, Response};
 use super::{Daemon, status_report, ticket_state};
 use crate::exit;
 
-/// Binds the socket: refuses if another daemon answers there, replaces a stale file,
+/// Binds the socket: refuses if another daemon answers there, replaces a stale socket
+/// (only a socket: anything else at the path is refused, never removed),
 /// creates it 0600 (umask, so it is never briefly open) and, with a group, hands it to that
 /// group with mode 0660.
 pub(super) fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, BindError> {
@@ -23,8 +24,12 @@ pub(super) fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, Bin
     if std::os::unix::net::UnixStream::connect(path).is_ok() {
         return Err(BindError::InUse(path.to_path_buf()));
     }
-    match std::fs::remove_file(path) {
-        Ok(()) => tracing::info!(socket = %path.display(), "removed a stale socket"),
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) => {
+            std::fs::remove_file(path).map_err(at(BindStep::RemoveStale))?;
+            tracing::info!(socket = %path.display(), "removed a stale socket");
+        }
+        Ok(_) => return Err(BindError::NotASocket(path.to_path_buf())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(at(BindStep::RemoveStale)(e)),
     }
@@ -93,6 +98,11 @@ pub(super) enum BindError {
         "[daemon] socket_group: no group named \"{0}\" on this host; create it (groupadd {0}) or remove the key"
     )]
     NoGroup(String),
+    #[error(
+        "the control socket path {} is taken by something that is not a socket; it was left alone\n  hint: set [daemon] socket or $PERFWARDEN_SOCKET to a free path, or move that file away",
+        .0.display()
+    )]
+    NotASocket(PathBuf),
     #[error("socket path contains a NUL byte")]
     NulInPath,
     #[error(
@@ -272,6 +282,25 @@ async fn respond(daemon: &Arc<Daemon>, request: Request) -> Response {
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
+
+    #[tokio::test]
+    async fn a_regular_file_or_a_directory_at_the_socket_path_is_refused_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("notes.txt");
+        std::fs::write(&file, "keep me").unwrap();
+        let error = bind(&file, None).unwrap_err();
+        assert!(matches!(error, BindError::NotASocket(_)), "{error}");
+        assert!(error.to_string().contains("left alone"), "{error}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        assert!(matches!(bind(&sub, None), Err(BindError::NotASocket(_))));
+        assert!(sub.is_dir());
+        // A stale socket (nobody listening) is replaced.
+        let stale = dir.path().join("stale.sock");
+        drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+        let _listener = bind(&stale, None).unwrap();
+    }
 
     #[tokio::test]
     async fn the_socket_is_0600_or_0660_with_its_group() {

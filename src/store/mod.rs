@@ -12,7 +12,7 @@ mod migrate;
 pub mod schema;
 
 use std::fs;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -76,8 +76,42 @@ pub enum StoreError {
     },
     #[error("a stored record could not be read: {0}")]
     Corrupt(String),
+    #[error(
+        "refusing the state directory {path}: {reason}\n  hint: pass --state-dir with a directory of its own, e.g. {path}/perfwarden (perfwarden creates it with mode 0700); an existing directory is never chmod-ed"
+    )]
+    UnsafeStateDir { path: PathBuf, reason: String },
     #[error("the database is closed after an I/O error and could not be reopened")]
     Closed,
+}
+
+/// Refuses an existing state directory that is not one: not a directory, writable by
+/// anybody (another user could replace the database or plant a socket), or owned by
+/// another user while not running as root (root may open a service's own state
+/// directory, `sudo perfwarden` with no daemon answering).
+fn check_state_dir(path: &Path, meta: &fs::Metadata) -> Result<(), StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    let unsafe_dir = |reason: String| StoreError::UnsafeStateDir {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !meta.is_dir() {
+        return Err(unsafe_dir("it is not a directory".into()));
+    }
+    if meta.mode() & 0o002 != 0 {
+        return Err(unsafe_dir(format!(
+            "anybody may write to it (mode {:o})",
+            meta.mode() & 0o7777
+        )));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 && meta.uid() != euid {
+        return Err(unsafe_dir(format!(
+            "it is owned by uid {}, not by this user (uid {euid})",
+            meta.uid()
+        )));
+    }
+    Ok(())
 }
 
 /// Opens (creating if needed) the redb file at `path`.
@@ -237,17 +271,27 @@ fn samples_from_bytes(bytes: &[u8]) -> Vec<f64> {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database in `state_dir`: directory 0700, file 0600.
+    /// Opens (creating if needed) the database in `state_dir`: a directory it creates is
+    /// 0700, the file 0600. An existing directory is never chmod-ed (it may be shared):
+    /// one that anybody may write to, or, unless running as root, one owned by another
+    /// user, is refused ([`check_state_dir`]).
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
-        fs::create_dir_all(state_dir).map_err(|source| StoreError::StateDir {
-            path: state_dir.to_path_buf(),
-            source,
-        })?;
-        // Only tighten a directory we own; never loosen.
-        if let Ok(meta) = fs::metadata(state_dir) {
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                let _ = fs::set_permissions(state_dir, fs::Permissions::from_mode(0o700));
+        match fs::metadata(state_dir) {
+            Ok(meta) => check_state_dir(state_dir, &meta)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::os::unix::fs::DirBuilderExt::mode(&mut fs::DirBuilder::new(), 0o700)
+                    .recursive(true)
+                    .create(state_dir)
+                    .map_err(|source| StoreError::StateDir {
+                        path: state_dir.to_path_buf(),
+                        source,
+                    })?;
+            }
+            Err(source) => {
+                return Err(StoreError::StateDir {
+                    path: state_dir.to_path_buf(),
+                    source,
+                });
             }
         }
         let path = state_dir.join(DATABASE_FILE);
