@@ -675,3 +675,47 @@ fn a_full_disk_fails_the_run_and_the_same_daemon_runs_again_once_space_is_back()
         daemon.log_text()
     );
 }
+
+#[test]
+fn a_thousand_silent_connections_neither_hang_status_nor_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = unscheduled_config(dir.path());
+    let daemon = Daemon::start(&state, &config);
+    let socket = state.join("perfwarden.sock");
+    let silent: Vec<std::os::unix::net::UnixStream> = (0..1000)
+        .map(|_| std::os::unix::net::UnixStream::connect(&socket).expect("connect"))
+        .collect();
+    // While they are open `status` answers at once: with the status, or, while the
+    // connection limit is taken, with a clear error.
+    let started = Instant::now();
+    let (code, stdout, stderr) = run(daemon.cli().arg("status"));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "status took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        code == 0 || stderr.contains("connections at once"),
+        "exit {code}: {stdout}{stderr}"
+    );
+    // The silent ones are closed after the request timeout; then status answers.
+    daemon.wait_for("status to answer", Duration::from_secs(15), |d| {
+        d.status().is_some()
+    });
+    let mut closed = 0;
+    for mut stream in silent {
+        use std::io::Read;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buffer = Vec::new();
+        if stream.read_to_end(&mut buffer).is_ok() {
+            closed += 1;
+        }
+    }
+    assert_eq!(
+        closed, 1000,
+        "every silent connection was closed by the daemon"
+    );
+}

@@ -189,16 +189,18 @@ impl Client {
         let mut stream = self.stream()?;
         let mut line = serde_json::to_vec(request).expect("requests serialize");
         line.push(b'\n');
-        stream
-            .write_all(&line)
-            .map_err(|e| protocol(e.to_string()))?;
+        // A daemon at its connection limit answers without reading the request and closes:
+        // its answer is read even when sending the request failed.
+        let sent = stream.write_all(&line);
         let mut reader = BufReader::new(stream).take(MAX_MESSAGE_BYTES as u64);
         let mut answer = String::new();
-        reader
-            .read_line(&mut answer)
-            .map_err(|e| protocol(e.to_string()))?;
+        let read = reader.read_line(&mut answer);
         if answer.is_empty() {
-            return Err(protocol("the connection closed without an answer".into()));
+            let failure = match (sent, read) {
+                (Err(e), _) | (Ok(()), Err(e)) => e.to_string(),
+                (Ok(()), Ok(_)) => "the connection closed without an answer".into(),
+            };
+            return Err(protocol(failure));
         }
         serde_json::from_str(&answer).map_err(|e| protocol(e.to_string()))
     }

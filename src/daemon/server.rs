@@ -159,12 +159,35 @@ fn group_id(name: &str) -> Option<libc::gid_t> {
     (rc == 0 && !result.is_null()).then_some(group.gr_gid)
 }
 
+/// Connections served at once; beyond them a client is told so at once and disconnected,
+/// so a flood of idle connections cannot make `status` or `run` hang.
+pub(super) const MAX_CONNECTIONS: usize = 64;
+/// A client must send its request line within this long of connecting; a silent
+/// connection is closed.
+pub(super) const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Writing the response may take this long (a client that stopped reading is dropped).
+const RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub(super) async fn accept_loop(listener: UnixListener, daemon: Arc<Daemon>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(handle(stream, daemon.clone()));
-            }
+            Ok((stream, _)) => match slots.clone().try_acquire_owned() {
+                Ok(slot) => {
+                    let daemon = daemon.clone();
+                    tokio::spawn(async move {
+                        handle(stream, daemon).await;
+                        drop(slot);
+                    });
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        limit = MAX_CONNECTIONS,
+                        "control socket: too many connections at once; refusing one"
+                    );
+                    tokio::spawn(refuse(stream));
+                }
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "control socket accept failed");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -173,11 +196,35 @@ pub(super) async fn accept_loop(listener: UnixListener, daemon: Arc<Daemon>) {
     }
 }
 
+/// Tells a client over the connection limit so, without reading its request.
+async fn refuse(mut stream: UnixStream) {
+    let response = Response::Error {
+        message: format!(
+            "the daemon is serving {MAX_CONNECTIONS} connections at once; try again in a few seconds"
+        ),
+        code: exit::STATE,
+    };
+    let _ = tokio::time::timeout(RESPONSE_TIMEOUT, write_response(&mut stream, &response)).await;
+}
+
+async fn write_response(
+    write: &mut (impl AsyncWriteExt + Unpin),
+    response: &Response,
+) -> std::io::Result<()> {
+    let mut bytes = serde_json::to_vec(response).expect("responses serialize");
+    bytes.push(b'\n');
+    write.write_all(&bytes).await
+}
+
 async fn handle(stream: UnixStream, daemon: Arc<Daemon>) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read).take(MAX_MESSAGE_BYTES as u64);
     let mut line = String::new();
-    let response = match reader.read_line(&mut line).await {
+    let Ok(read) = tokio::time::timeout(REQUEST_TIMEOUT, reader.read_line(&mut line)).await else {
+        tracing::debug!("control client sent no request in time; closed");
+        return;
+    };
+    let response = match read {
         Ok(0) => return,
         Ok(_) => match serde_json::from_str::<Request>(&line) {
             Ok(request) => respond(&daemon, request).await,
@@ -191,10 +238,10 @@ async fn handle(stream: UnixStream, daemon: Arc<Daemon>) {
             code: exit::USAGE,
         },
     };
-    let mut bytes = serde_json::to_vec(&response).expect("responses serialize");
-    bytes.push(b'\n');
-    if let Err(e) = write.write_all(&bytes).await {
-        tracing::debug!(error = %e, "control client went away");
+    match tokio::time::timeout(RESPONSE_TIMEOUT, write_response(&mut write, &response)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "control client went away"),
+        Err(_) => tracing::debug!("control client stopped reading; closed"),
     }
 }
 
