@@ -467,3 +467,37 @@ fn a_socket_path_naming_a_file_fails_check_and_the_daemon_and_the_file_stays() {
     );
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "keep me");
 }
+
+#[test]
+fn a_user_who_may_not_read_the_state_directory_is_told_so_not_shown_an_empty_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (code, _, stderr) = run(perfwarden(&state)
+        .args(["run", "smoke", "--bench", "json", "--config"])
+        .arg(fixture("fast.toml")));
+    assert_eq!(code, 0, "{stderr}");
+    // The state directory is 0700 and root's; `nobody` may not enter it. The socket is
+    // pointed at a path with no daemon, so the command reaches the store.
+    // A copy of the binary `nobody` may run wherever the checkout lives.
+    let public = tempfile::tempdir().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(public.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let binary = public.path().join("perfwarden");
+    std::fs::copy(common::bin(), &binary).unwrap();
+    let mut command = std::process::Command::new("setpriv");
+    command
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(&binary)
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("runs")
+        .env("PERFWARDEN_SOCKET", "/nonexistent/perfwarden.sock")
+        .env("NO_COLOR", "1");
+    let (code, stdout, stderr) = run(&mut command);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(stderr.contains("permission denied reading"), "{stderr}");
+    assert!(stderr.contains("hint:"), "{stderr}");
+    assert!(!stdout.contains("no runs recorded"), "{stdout}");
+}

@@ -77,6 +77,14 @@ pub enum StoreError {
     #[error("a stored record could not be read: {0}")]
     Corrupt(String),
     #[error(
+        "permission denied reading {path}: {source}\n  hint: run as the user that owns the state directory (sudo perfwarden …), or, while the daemon runs, ask it through its socket (`[daemon] socket_group`)"
+    )]
+    Denied {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
         "refusing the state directory {path}: {reason}\n  hint: pass --state-dir with a directory of its own, e.g. {path}/perfwarden (perfwarden creates it with mode 0700); an existing directory is never chmod-ed"
     )]
     UnsafeStateDir { path: PathBuf, reason: String },
@@ -343,11 +351,16 @@ impl Store {
     }
 
     /// Opens the database only if it exists (read commands must not create state).
+    /// A database this user may not reach is an error that says so, never "nothing
+    /// stored".
     pub(crate) fn open_existing(state_dir: &Path) -> Result<Option<Store>, StoreError> {
-        if state_dir.join(DATABASE_FILE).exists() {
-            Store::open_patiently(state_dir, READER_PATIENCE, || {}).map(Some)
-        } else {
-            Ok(None)
+        let path = state_dir.join(DATABASE_FILE);
+        match fs::metadata(&path) {
+            Ok(_) => Store::open_patiently(state_dir, READER_PATIENCE, || {}).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                Err(StoreError::Denied { path, source: e })
+            }
+            Err(_) => Ok(None),
         }
     }
 
