@@ -404,43 +404,38 @@ fn slos_are_evaluated_on_every_run_and_reported_apart() {
 fn a_shared_state_directory_is_refused_and_left_as_it_was() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let shared = dir.path().join("shared");
-    std::fs::create_dir(&shared).unwrap();
-    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let (code, _, stderr) = run(perfwarden(&shared)
-        .args(["run", "smoke", "--bench", "json", "--config"])
-        .arg(fixture("fast.toml")));
+    let run_in = |state: &std::path::Path| {
+        run(perfwarden(state)
+            .args(["run", "smoke", "--bench", "json", "--config"])
+            .arg(fixture("fast.toml")))
+    };
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let existing = |name: &str, mode: u32| {
+        let path = dir.path().join(name);
+        std::fs::create_dir(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    };
+    let shared = existing("shared", 0o1777);
+    let (code, _, stderr) = run_in(&shared);
     assert_eq!(code, 3, "{stderr}");
     assert!(
         stderr.contains("anybody may write to it (mode 1777)"),
         "{stderr}"
     );
     assert!(stderr.contains("hint: pass --state-dir"), "{stderr}");
-    let mode = std::fs::metadata(&shared).unwrap().permissions().mode() & 0o7777;
-    assert_eq!(mode, 0o1777, "never chmod-ed");
+    assert_eq!(mode(&shared), 0o1777, "never chmod-ed");
     assert!(!shared.join("perfwarden.redb").exists());
     // A directory of its own under it works, created 0700.
     let own = shared.join("perfwarden");
-    let (code, _, stderr) = run(perfwarden(&own)
-        .args(["run", "smoke", "--bench", "json", "--config"])
-        .arg(fixture("fast.toml")));
+    let (code, _, stderr) = run_in(&own);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(
-        std::fs::metadata(&own).unwrap().permissions().mode() & 0o777,
-        0o700
-    );
+    assert_eq!(mode(&own), 0o700);
     // An existing directory of its owner keeps its mode.
-    let open = dir.path().join("open");
-    std::fs::create_dir(&open).unwrap();
-    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (code, _, stderr) = run(perfwarden(&open)
-        .args(["run", "smoke", "--bench", "json", "--config"])
-        .arg(fixture("fast.toml")));
+    let open = existing("open", 0o755);
+    let (code, _, stderr) = run_in(&open);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(
-        std::fs::metadata(&open).unwrap().permissions().mode() & 0o777,
-        0o755
-    );
+    assert_eq!(mode(&open), 0o755);
 }
 
 #[test]
