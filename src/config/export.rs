@@ -133,7 +133,14 @@ fn validate_otlp(table: toml::Table, problems: &mut Problems) -> OtlpConfig {
                     continue;
                 };
                 if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
-                    config.endpoint = Some(endpoint);
+                    match endpoint_problem(&endpoint) {
+                        None => config.endpoint = Some(endpoint),
+                        Some(problem) => problems.add(
+                            &path,
+                            problem,
+                            Some("e.g. \"http://127.0.0.1:4318\"".into()),
+                        ),
+                    }
                 } else {
                     problems.add(
                         &path,
@@ -305,4 +312,17 @@ fn validate_header(
             None
         }
     }
+}
+
+/// What is wrong with an http(s) endpoint URL beyond its scheme: no host, or a port
+/// outside 1–65535.
+fn endpoint_problem(endpoint: &str) -> Option<String> {
+    let uri: hyper::Uri = match endpoint.parse() {
+        Ok(uri) => uri,
+        Err(e) => return Some(format!("\"{endpoint}\" is not a URL: {e}")),
+    };
+    if uri.host().is_none_or(str::is_empty) {
+        return Some(format!("\"{endpoint}\" has no host"));
+    }
+    crate::workload::load_http::explicit_port(endpoint, &uri).err()
 }

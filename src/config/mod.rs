@@ -444,7 +444,7 @@ pub(crate) fn parse_schedule(expression: &str) -> Result<croner::Cron, ScheduleE
             fields,
         });
     }
-    croner::parser::CronParser::builder()
+    let cron = croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Optional)
         .year(croner::parser::Year::Disallowed)
         .build()
@@ -452,7 +452,16 @@ pub(crate) fn parse_schedule(expression: &str) -> Result<croner::Cron, ScheduleE
         .map_err(|source| ScheduleError::Invalid {
             expression: expression.to_string(),
             source,
-        })
+        })?;
+    // A valid expression may name no time at all (February 31st): the daemon would never
+    // run the suite.
+    if cron
+        .find_next_occurrence(&chrono::Utc::now(), false)
+        .is_err()
+    {
+        return Err(ScheduleError::NeverFires(expression.to_string()));
+    }
+    Ok(cron)
 }
 
 const SCHEDULE_NICKNAMES: &[&str] = &[
@@ -477,6 +486,10 @@ pub(crate) enum ScheduleError {
         "\"{expression}\" has {fields} fields; a schedule has 5 (minute hour day month weekday), 6 (with seconds first), or is @daily, @weekly, @monthly"
     )]
     FieldCount { expression: String, fields: usize },
+    #[error(
+        "\"{0}\" names no time that ever comes (such as February 31st): the suite would never run"
+    )]
+    NeverFires(String),
     #[error("\"{expression}\" is not a valid cron schedule: {source}")]
     Invalid {
         expression: String,
@@ -1160,6 +1173,15 @@ mod tests {
     }
 
     #[test]
+    fn an_endpoint_or_url_port_outside_the_range_is_a_problem_of_its_key() {
+        let text = "[export.otlp]\nendpoint = \"http://127.0.0.1:99999\"\n[suites.s]\nschedule = \"@daily\"\nbenchmarks = [\"w\"]\n[benchmarks.w]\nkind = \"load.http\"\nurl = \"http://127.0.0.1:65536/\"\nusers = 1\nduration = \"1s\"\n";
+        let errors = Config::from_toml("t.toml", text).unwrap_err().to_string();
+        assert!(errors.contains("export.otlp.endpoint"), "{errors}");
+        assert!(errors.contains("benchmarks.w.url"), "{errors}");
+        assert_eq!(errors.matches("outside 1–65535").count(), 2, "{errors}");
+    }
+
+    #[test]
     fn schedules_accept_five_six_fields_and_nicknames() {
         assert!(parse_schedule("0 3 * * MON").is_ok());
         assert!(parse_schedule("0 0 3 * * MON").is_ok());
@@ -1167,6 +1189,9 @@ mod tests {
         assert!(parse_schedule("@monthly").is_ok());
         assert!(parse_schedule("61 3 * * *").is_err());
         assert!(parse_schedule("0 3 * *").is_err());
+        let never = parse_schedule("0 0 31 2 *").unwrap_err().to_string();
+        assert!(never.contains("never run"), "{never}");
+        assert!(parse_schedule("0 0 29 2 *").is_ok(), "leap days come");
     }
 
     #[test]

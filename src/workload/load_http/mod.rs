@@ -154,6 +154,26 @@ pub(crate) struct ParsedUrl {
     pub port: u16,
 }
 
+/// The port written in `uri`'s authority, if any; an error names a port outside 1–65535
+/// (which `hyper::Uri` parses as no port at all, so the default would be used silently).
+pub(crate) fn explicit_port(url: &str, uri: &hyper::Uri) -> Result<Option<u16>, String> {
+    let Some(authority) = uri.authority().map(|a| a.as_str()) else {
+        return Ok(None);
+    };
+    // After an IPv6 literal's `]`, else after the user info.
+    let host_port = match authority.rfind(']') {
+        Some(end) => &authority[end + 1..],
+        None => authority.rsplit('@').next().unwrap_or(authority),
+    };
+    match host_port.rsplit_once(':') {
+        None => Ok(None),
+        Some((_, port)) => match port.parse::<u16>() {
+            Ok(p) if p != 0 => Ok(Some(p)),
+            _ => Err(format!("\"{url}\" has port {port:?}, outside 1–65535")),
+        },
+    }
+}
+
 pub(crate) fn parse_url(url: &str) -> Result<ParsedUrl, String> {
     let uri: hyper::Uri = url
         .parse()
@@ -169,7 +189,7 @@ pub(crate) fn parse_url(url: &str) -> Result<ParsedUrl, String> {
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let port = explicit_port(url, &uri)?.unwrap_or(if tls { 443 } else { 80 });
     Ok(ParsedUrl {
         uri,
         tls,
@@ -398,5 +418,29 @@ impl Workload for LoadHttp {
     fn teardown(&mut self) -> Result<(), WorkloadError> {
         self.sampling.stop();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_outside_the_range_is_an_error_not_the_default() {
+        let port = |url: &str| parse_url(url).map(|p| p.port);
+        assert_eq!(port("http://127.0.0.1/"), Ok(80));
+        assert_eq!(port("https://example.com/x"), Ok(443));
+        assert_eq!(port("http://127.0.0.1:8080/"), Ok(8080));
+        assert_eq!(port("http://[::1]:9000/"), Ok(9000));
+        assert_eq!(port("http://[::1]/"), Ok(80));
+        assert_eq!(port("http://user:pw@host:81/"), Ok(81));
+        for bad in [
+            "http://127.0.0.1:99999/",
+            "http://127.0.0.1:0/",
+            "http://[::1]:70000/",
+        ] {
+            let error = port(bad).unwrap_err();
+            assert!(error.contains("outside 1–65535"), "{bad}: {error}");
+        }
     }
 }
