@@ -145,9 +145,7 @@ fn read_commands_on_an_empty_state_directory() {
 #[test]
 fn unknown_run_id_and_benchmark_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, _) = run(perfwarden(dir.path())
-        .args(["run", "smoke", "--bench", "json", "--config"])
-        .arg(fixture("fast.toml")));
+    let (code, _, _) = run_smoke_json(dir.path());
     assert_eq!(code, 0);
     let (code, _, stderr) = run(perfwarden(dir.path()).args(["show", "42"]));
     assert_eq!(code, 1);
@@ -218,14 +216,19 @@ fn a_failing_benchmark_exits_two_and_the_suite_goes_on() {
     );
 }
 
+/// `run smoke --bench json` on the fast test config, in `state`.
+fn run_smoke_json(state: &std::path::Path) -> (i32, String, String) {
+    run(perfwarden(state)
+        .args(["run", "smoke", "--bench", "json", "--config"])
+        .arg(fixture("fast.toml")))
+}
+
 #[test]
 fn state_directory_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let (code, _, stderr) = run(perfwarden(&state)
-        .args(["run", "smoke", "--bench", "json", "--config"])
-        .arg(fixture("fast.toml")));
+    let (code, _, stderr) = run_smoke_json(&state);
     assert_eq!(code, 0, "{stderr}");
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&state), 0o700);
@@ -310,9 +313,7 @@ fn analyze_finds_a_step_in_a_csv_and_rejects_bad_input_with_the_line() {
 fn baseline_commands_pin_reset_and_refuse_to_accept_nothing() {
     let dir = tempfile::tempdir().unwrap();
     for _ in 0..2 {
-        let (code, _, stderr) = run(perfwarden(dir.path())
-            .args(["run", "smoke", "--bench", "json", "--config"])
-            .arg(fixture("fast.toml")));
+        let (code, _, stderr) = run_smoke_json(dir.path());
         assert_eq!(code, 0, "{stderr}");
     }
     // Real probes are noisy (tests run in parallel): run 2 may even open a critical
@@ -404,11 +405,6 @@ fn slos_are_evaluated_on_every_run_and_reported_apart() {
 fn a_shared_state_directory_is_refused_and_left_as_it_was() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let run_in = |state: &std::path::Path| {
-        run(perfwarden(state)
-            .args(["run", "smoke", "--bench", "json", "--config"])
-            .arg(fixture("fast.toml")))
-    };
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
     let existing = |name: &str, mode: u32| {
         let path = dir.path().join(name);
@@ -417,7 +413,7 @@ fn a_shared_state_directory_is_refused_and_left_as_it_was() {
         path
     };
     let shared = existing("shared", 0o1777);
-    let (code, _, stderr) = run_in(&shared);
+    let (code, _, stderr) = run_smoke_json(&shared);
     assert_eq!(code, 3, "{stderr}");
     assert!(
         stderr.contains("anybody may write to it (mode 1777)"),
@@ -428,12 +424,12 @@ fn a_shared_state_directory_is_refused_and_left_as_it_was() {
     assert!(!shared.join("perfwarden.redb").exists());
     // A directory of its own under it works, created 0700.
     let own = shared.join("perfwarden");
-    let (code, _, stderr) = run_in(&own);
+    let (code, _, stderr) = run_smoke_json(&own);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(mode(&own), 0o700);
     // An existing directory of its owner keeps its mode.
     let open = existing("open", 0o755);
-    let (code, _, stderr) = run_in(&open);
+    let (code, _, stderr) = run_smoke_json(&open);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(mode(&open), 0o755);
 }
@@ -467,9 +463,7 @@ fn a_socket_path_naming_a_file_fails_check_and_the_daemon_and_the_file_stays() {
 fn a_user_who_may_not_read_the_state_directory_is_told_so_not_shown_an_empty_history() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let (code, _, stderr) = run(perfwarden(&state)
-        .args(["run", "smoke", "--bench", "json", "--config"])
-        .arg(fixture("fast.toml")));
+    let (code, _, stderr) = run_smoke_json(&state);
     assert_eq!(code, 0, "{stderr}");
     // The state directory is 0700 and root's; `nobody` may not enter it. The socket is
     // pointed at a path with no daemon, so the command reaches the store.

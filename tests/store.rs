@@ -384,14 +384,19 @@ fn a_full_disk_fails_the_writes_while_it_lasts_and_the_same_store_works_once_spa
     let disk = SmallDisk::mount("4m");
     let state = disk.path().join("state");
     let store = Store::open(&state).unwrap();
-    let mut committed = store.begin_run(run_record("weekly", 0)).unwrap();
     let samples: Vec<f64> = (0..1000).map(|i| i as f64).collect();
-    store
-        .put_result(&result(&committed, "a", &samples), &samples)
-        .unwrap();
-    committed.status = RunStatus::Success;
-    committed.finished_at = Some(Utc::now());
-    store.update_run(&committed).unwrap();
+    // One successful run with one result, committed.
+    let finished_run = || {
+        let mut run = store.begin_run(run_record("weekly", 0)).unwrap();
+        store
+            .put_result(&result(&run, "a", &samples), &samples)
+            .unwrap();
+        run.status = RunStatus::Success;
+        run.finished_at = Some(Utc::now());
+        store.update_run(&run).unwrap();
+        run
+    };
+    let committed = finished_run();
 
     // A run under way when the disk fills.
     let stopped = store.begin_run(run_record("weekly", 0)).unwrap();
@@ -420,13 +425,7 @@ fn a_full_disk_fails_the_writes_while_it_lasts_and_the_same_store_works_once_spa
 
     std::fs::remove_file(&filler).unwrap();
     // The same store (a daemon's, never restarted) writes again...
-    let mut after = store.begin_run(run_record("weekly", 0)).unwrap();
-    store
-        .put_result(&result(&after, "a", &samples), &samples)
-        .unwrap();
-    after.status = RunStatus::Success;
-    after.finished_at = Some(Utc::now());
-    store.update_run(&after).unwrap();
+    let after = finished_run();
     // ... the run the full disk stopped is recorded as failed, not left running...
     let stopped = store.run(stopped.id).unwrap().unwrap();
     assert_eq!(stopped.status, RunStatus::Failed, "{stopped:?}");

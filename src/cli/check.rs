@@ -39,21 +39,21 @@ pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandErro
             };
             // The daemon binds its socket only where nothing else is: a file there stays.
             let socket = socket_path(Some(config), &globals.state_dir(Some(config)));
-            if let Ok(meta) = std::fs::symlink_metadata(&socket) {
-                if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
-                    problems.push(ProblemView {
-                        file: source.clone(),
-                        key: "daemon.socket".into(),
-                        line: None,
-                        message: format!(
-                            "the control socket path {} is taken by something that is not a socket: the daemon would refuse to start (it removes nothing but a stale socket)",
-                            socket.display()
-                        ),
-                        hint: Some(
-                            "set [daemon] socket (or $PERFWARDEN_SOCKET) to a free path, or move that file away".into(),
-                        ),
-                    });
-                }
+            if let Ok(meta) = std::fs::symlink_metadata(&socket)
+                && !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type())
+            {
+                problems.push(ProblemView {
+                    file: source.clone(),
+                    key: "daemon.socket".into(),
+                    line: None,
+                    message: format!(
+                        "the control socket path {} is taken by something that is not a socket: the daemon would refuse to start (it removes nothing but a stale socket)",
+                        socket.display()
+                    ),
+                    hint: Some(
+                        "set [daemon] socket (or $PERFWARDEN_SOCKET) to a free path, or move that file away".into(),
+                    ),
+                });
             }
             CheckReport {
                 source,

@@ -88,8 +88,6 @@ pub enum StoreError {
         "refusing the state directory {path}: {reason}\n  hint: pass --state-dir with a directory of its own, e.g. {path}/perfwarden (perfwarden creates it with mode 0700); an existing directory is never chmod-ed"
     )]
     UnsafeStateDir { path: PathBuf, reason: String },
-    #[error("the database is closed after an I/O error and could not be reopened")]
-    Closed,
 }
 
 /// Refuses an existing state directory that is not one: not a directory, writable by
@@ -209,7 +207,7 @@ redb_failures!(
 pub struct Store {
     /// The open database, or `None` once an I/O error (a full disk, a failing device) left
     /// redb refusing every later transaction ("Previous I/O error occurred"): the next
-    /// transaction reopens the file ([`Store::database`]), so the process recovers as soon
+    /// access reopens the file ([`Store::with_database`]), so the process recovers as soon
     /// as the cause is gone instead of failing until it is restarted.
     db: std::sync::RwLock<Option<Database>>,
     path: PathBuf,
@@ -377,15 +375,24 @@ impl Store {
         &self.recovered
     }
 
-    /// The open database, reopened first if an I/O error closed it. Reopening runs redb's
-    /// recovery of the last committed state, so nothing committed is lost; while the cause
-    /// lasts (the disk still full) it fails, and the next transaction tries again.
-    fn database(&self) -> Result<std::sync::RwLockReadGuard<'_, Option<Database>>, StoreError> {
+    /// Runs `body` on the open database, reopening it first if an I/O error closed it.
+    /// Reopening runs redb's recovery of the last committed state, so nothing committed
+    /// is lost; while the cause lasts (the disk still full) it fails, and the next access
+    /// tries again. An I/O error from `body` closes the database ([`Store::close_after`]).
+    fn with_database<T>(
+        &self,
+        body: impl FnOnce(&Database) -> Result<T, TxnError>,
+    ) -> Result<T, StoreError> {
         loop {
             {
                 let open = self.db.read().unwrap_or_else(|p| p.into_inner());
-                if open.is_some() {
-                    return Ok(open);
+                if let Some(db) = open.as_ref() {
+                    let result = body(db);
+                    drop(open);
+                    return result.map_err(|e| {
+                        self.close_after(&e);
+                        e.at(&self.path)
+                    });
                 }
             }
             let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
@@ -397,7 +404,7 @@ impl Store {
     }
 
     /// Closes the database after `error` if it is one after which redb refuses every later
-    /// transaction (an I/O error), so that the next one reopens it.
+    /// transaction (an I/O error), so that the next access reopens it.
     fn close_after(&self, error: &TxnError) {
         if let TxnError::Redb(redb::Error::Io(_) | redb::Error::PreviousIo) = error {
             let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
@@ -412,18 +419,7 @@ impl Store {
         &self,
         body: impl FnOnce(&redb::ReadTransaction) -> Result<T, TxnError>,
     ) -> Result<T, StoreError> {
-        let result = {
-            let open = self.database()?;
-            let db = open.as_ref().ok_or(StoreError::Closed)?;
-            (|| -> Result<T, TxnError> {
-                let txn = db.begin_read()?;
-                body(&txn)
-            })()
-        };
-        result.map_err(|e| {
-            self.close_after(&e);
-            e.at(&self.path)
-        })
+        self.with_database(|db| body(&db.begin_read()?))
     }
 
     /// Runs `body` in a write transaction and commits it (durably); a failure anywhere
@@ -432,19 +428,11 @@ impl Store {
         &self,
         body: impl FnOnce(&redb::WriteTransaction) -> Result<T, TxnError>,
     ) -> Result<T, StoreError> {
-        let result = {
-            let open = self.database()?;
-            let db = open.as_ref().ok_or(StoreError::Closed)?;
-            (|| -> Result<T, TxnError> {
-                let txn = db.begin_write()?;
-                let out = body(&txn)?;
-                txn.commit()?;
-                Ok(out)
-            })()
-        };
-        result.map_err(|e| {
-            self.close_after(&e);
-            e.at(&self.path)
+        self.with_database(|db| {
+            let txn = db.begin_write()?;
+            let out = body(&txn)?;
+            txn.commit()?;
+            Ok(out)
         })
     }
 
