@@ -33,10 +33,15 @@ pub enum BaselineCommand {
     Accept { benchmark: String },
 }
 
-fn open_store(globals: &Globals) -> Result<std::sync::Arc<Store>, CommandError> {
-    let store = globals
-        .open_store_for_reading()?
-        .ok_or_else(|| CommandError::usage(nothing_stored(&globals.state_dir(None))))?;
+/// The store, read-only for `show` and writable for the commands that change baselines.
+fn open_store(globals: &Globals, writes: bool) -> Result<std::sync::Arc<Store>, CommandError> {
+    let store = if writes {
+        globals.open_store_for_writing()?
+    } else {
+        globals.open_store_for_reading()?
+    };
+    let store =
+        store.ok_or_else(|| CommandError::usage(nothing_stored(&globals.state_dir(None))))?;
     // Closing a confirmed regression resolves its alert: the event goes to the outbox when
     // OTLP export is configured (the daemon's store already knows; it delivers it).
     if globals.served.is_none() {
@@ -113,7 +118,8 @@ fn view(
 }
 
 pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
-    let store = open_store(globals)?;
+    let writes = !matches!(args.command, BaselineCommand::Show { .. });
+    let store = open_store(globals, writes)?;
     match args.command {
         BaselineCommand::Show { benchmark } => {
             let names = match benchmark {

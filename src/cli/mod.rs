@@ -9,6 +9,7 @@ mod check;
 mod compare;
 mod config_cmd;
 mod daemon_cmd;
+mod db;
 mod fingerprint;
 mod history;
 mod regressions;
@@ -88,6 +89,8 @@ pub enum Command {
     Daemon(daemon_cmd::Args),
     /// The daemon's state, current run, queue, next run of each suite, health score
     Status(status::Args),
+    /// The database as a whole: check, export, import, backup
+    Db(db::Args),
 }
 
 impl Command {
@@ -103,7 +106,7 @@ impl Command {
                 | Command::Regressions(_)
                 | Command::Baseline(_)
                 | Command::Report(_)
-        )
+        ) || matches!(self, Command::Db(db) if db.command.served_by_daemon())
     }
 }
 
@@ -152,6 +155,7 @@ fn dispatch(globals: &Globals, command: Command) -> Result<Outcome, CommandError
         Command::Report(args) => report_cmd::run(globals, args),
         Command::Daemon(args) => daemon_cmd::run(globals, args),
         Command::Status(args) => status::run(globals, args),
+        Command::Db(args) => db::run(globals, args),
     }
 }
 
@@ -211,7 +215,7 @@ pub(crate) fn serve_command(
     if !cli.command.served_by_daemon() {
         return (
             Response::Error {
-                message: "the daemon serves only runs, show, history, compare, regressions, baseline and report".into(),
+                message: "the daemon serves only runs, show, changes, history, compare, regressions, baseline, report and db check".into(),
                 code: exit::USAGE,
             },
             false,
@@ -307,7 +311,8 @@ impl Globals {
         )
     }
 
-    /// Opens the store for reading; `None` (and no file created) when nothing was stored.
+    /// Opens the store read-only (no lock against other readers, no write, works on a
+    /// read-only copy); `None` (and no file created) when nothing was stored.
     pub(crate) fn open_store_for_reading(&self) -> Result<Option<Arc<Store>>, CommandError> {
         if let Some(served) = &self.served {
             return Ok(Some(served.store.clone()));
@@ -315,6 +320,15 @@ impl Globals {
         // A broken config must not stop reading history; it only matters for `state_dir`.
         let dir = self.state_dir(self.config_if_valid());
         Ok(Store::open_existing(&dir)?.map(Arc::new))
+    }
+
+    /// Opens the store for a command that changes it; `None` when nothing was stored.
+    pub(crate) fn open_store_for_writing(&self) -> Result<Option<Arc<Store>>, CommandError> {
+        if let Some(served) = &self.served {
+            return Ok(Some(served.store.clone()));
+        }
+        let dir = self.state_dir(self.config_if_valid());
+        Ok(Store::open_existing_writable(&dir)?.map(Arc::new))
     }
 
     /// The control socket this command line would use.

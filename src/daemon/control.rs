@@ -48,6 +48,11 @@ pub(crate) enum Request {
     Ticket {
         ticket: u64,
     },
+    /// `db export` / `db backup`: the daemon answers with the export itself, streamed in
+    /// the `model::archive` format (or one `Response` line if it cannot).
+    Export {
+        state_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,6 +183,60 @@ impl Client {
             }
             Err(_) => Err(ClientError::NotRunning(self.path.clone())),
         }
+    }
+
+    /// Asks for an export and copies it to `out` as it arrives. `Ok(None)`: the daemon
+    /// serves another state directory. The copy is checked to end with the export's end
+    /// line, so a daemon stopped half-way is an error, not a short file.
+    pub(crate) fn export(
+        &self,
+        state_dir: Option<PathBuf>,
+        out: &mut dyn Write,
+    ) -> Result<Option<Response>, ClientError> {
+        let protocol = |message: String| ClientError::Protocol {
+            path: self.path.clone(),
+            message,
+        };
+        let mut stream = self.stream()?;
+        let mut line =
+            serde_json::to_vec(&Request::Export { state_dir }).expect("requests serialize");
+        line.push(b'\n');
+        stream
+            .write_all(&line)
+            .map_err(|e| protocol(e.to_string()))?;
+        let mut reader = BufReader::with_capacity(1 << 16, stream);
+        let mut first = String::new();
+        reader
+            .read_line(&mut first)
+            .map_err(|e| protocol(e.to_string()))?;
+        if first.is_empty() {
+            return Err(protocol("the connection closed without an answer".into()));
+        }
+        if let Ok(response) = serde_json::from_str::<Response>(&first) {
+            return Ok(Some(response));
+        }
+        let write_failed = |e: std::io::Error| protocol(format!("cannot write the export: {e}"));
+        out.write_all(first.as_bytes()).map_err(write_failed)?;
+        let mut last = String::new();
+        let mut current = String::new();
+        loop {
+            current.clear();
+            match reader.read_line(&mut current) {
+                Ok(0) => break,
+                Ok(_) => {
+                    out.write_all(current.as_bytes()).map_err(write_failed)?;
+                    std::mem::swap(&mut last, &mut current);
+                }
+                Err(e) => return Err(protocol(format!("the export stopped: {e}"))),
+            }
+        }
+        out.flush().map_err(write_failed)?;
+        if serde_json::from_str::<crate::model::archive::ExportTrailer>(&last).is_err() {
+            return Err(protocol(
+                "the export was cut short (the daemon stopped or failed while sending it); run the command again".into(),
+            ));
+        }
+        Ok(None)
     }
 
     /// Sends one request and reads the response.

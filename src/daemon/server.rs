@@ -227,6 +227,14 @@ async fn handle(stream: UnixStream, daemon: Arc<Daemon>) {
     let response = match read {
         Ok(0) => return,
         Ok(_) => match serde_json::from_str::<Request>(&line) {
+            Ok(Request::Export { state_dir }) => {
+                if same_state_dir(&daemon, state_dir.as_deref()) {
+                    return stream_export(&daemon, write).await;
+                }
+                Response::OtherStateDir {
+                    daemon_state_dir: daemon.state_dir.clone(),
+                }
+            }
             Ok(request) => respond(&daemon, request).await,
             Err(e) => Response::Error {
                 message: format!("bad request: {e}"),
@@ -245,6 +253,67 @@ async fn handle(stream: UnixStream, daemon: Arc<Daemon>) {
     }
 }
 
+/// Export chunks handed from the blocking export to the socket writer.
+struct ChunkWriter {
+    chunks: tokio::sync::mpsc::Sender<Vec<u8>>,
+    pending: Vec<u8>,
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(data);
+        if self.pending.len() >= 1 << 16 {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.chunks
+            .blocking_send(std::mem::take(&mut self.pending))
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+            })
+    }
+}
+
+/// Streams `db export` to the client: the export runs on a blocking thread in one read
+/// transaction (suites go on writing beside it), its chunks are written here, each within
+/// [`RESPONSE_TIMEOUT`]; a client that stops reading ends the export.
+async fn stream_export(daemon: &Arc<Daemon>, mut write: tokio::net::unix::OwnedWriteHalf) {
+    let (chunks, mut received) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+    let store = daemon.store.clone();
+    let exporting = tokio::task::spawn_blocking(move || {
+        let mut writer = ChunkWriter {
+            chunks,
+            pending: Vec::new(),
+        };
+        store.export(&mut writer)
+    });
+    while let Some(chunk) = received.recv().await {
+        match tokio::time::timeout(RESPONSE_TIMEOUT, write.write_all(&chunk)).await {
+            Ok(Ok(())) => {}
+            _ => {
+                tracing::debug!("control client stopped reading the export; closed");
+                break;
+            }
+        }
+    }
+    drop(received);
+    match exporting.await {
+        Ok(Ok(tally)) => tracing::info!(
+            records = tally.end.records,
+            unreadable = tally.end.unreadable.len(),
+            "served an export of the database"
+        ),
+        Ok(Err(e)) => tracing::warn!(error = %e, "the export for a client stopped"),
+        Err(e) => tracing::warn!(error = %e, "the export for a client panicked"),
+    }
+}
+
 /// Whether the client's `--state-dir` (if any) is the daemon's.
 fn same_state_dir(daemon: &Daemon, asked: Option<&Path>) -> bool {
     let Some(asked) = asked else { return true };
@@ -255,6 +324,11 @@ fn same_state_dir(daemon: &Daemon, asked: Option<&Path>) -> bool {
 async fn respond(daemon: &Arc<Daemon>, request: Request) -> Response {
     match request {
         Request::Status => Response::Status(Box::new(status_report(daemon))),
+        // Streamed by `handle`, never answered in one line.
+        Request::Export { .. } => Response::Error {
+            message: "an export is streamed, not answered here".into(),
+            code: exit::STATE,
+        },
         Request::Ticket { ticket } => Response::Ticket(ticket_state(daemon, ticket)),
         Request::Command {
             argv,

@@ -1,6 +1,6 @@
 //! The ground floor: the nouns every layer shares, and nothing that does work on its own.
 //!
-//! What a benchmark measures ([`metric`]), the records the store persists ([`records`]),
+//! The export format and integrity summary of `perfwarden db` ([`archive`]); what a benchmark measures ([`metric`]), the records the store persists ([`records`]),
 //! the verdicts and regressions ([`verdict`]) with the history findings they carry
 //! ([`history`]), the alert events ([`event`]), per-benchmark options ([`options`]),
 //! durations and percentages with units ([`units`]), the SLO language ([`slo`]), secrets
@@ -8,6 +8,7 @@
 //! the reports and the exports agree on one definition each without importing each other:
 //! this module imports only `stats` (and the standard library and serde).
 
+pub mod archive;
 pub mod clock;
 pub(crate) mod event;
 pub mod history;

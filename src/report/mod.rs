@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::config::ConfigProblem;
 use crate::detect::{self, Change, EnvironmentChange};
+use crate::model::archive::{DatabaseCheck, ImportSummary};
 use crate::model::history::LabelledChangePoint;
 use crate::model::history::Trend;
 use crate::model::metric::Direction;
@@ -374,6 +375,8 @@ macro_rules! json_kinds {
 }
 
 json_kinds! {
+    DatabaseCheck => "db_check";
+    ImportSummary => "db_import";
     RunReport => "run";
     RunsReport => "runs";
     ChangesReport => "changes";

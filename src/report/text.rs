@@ -13,6 +13,7 @@ use super::{
 use crate::detect::baseline::NextVerdict;
 use crate::detect::health::HealthReport;
 use crate::detect::{Assessment, Change};
+use crate::model::archive::{DatabaseCheck, ImportSummary};
 use crate::model::history::Movement;
 use crate::model::metric::Direction;
 use crate::model::records::GateOutcome;
@@ -39,6 +40,8 @@ macro_rules! text_renderings {
 }
 
 text_renderings! {
+    DatabaseCheck => database_check;
+    ImportSummary => import_summary;
     RunReport => run_report;
     RunsReport => runs;
     ChangesReport => changes;
@@ -1355,5 +1358,73 @@ pub(crate) fn status(report: &StatusReport, _style: Style) -> String {
         ]);
     }
     out.push_str(&format!("{t}\n"));
+    out
+}
+
+fn database_check(check: &DatabaseCheck, style: Style) -> String {
+    let mut out = format!("database {}", check.database.display());
+    match check.schema {
+        Some(schema) => out.push_str(&format!(" (schema {schema})\n")),
+        None => out.push_str(" (no schema recorded)\n"),
+    }
+    out.push_str(&format!(
+        "integrity: {}\n\n",
+        check
+            .integrity
+            .as_deref()
+            .unwrap_or("not checked (the daemon holds the file; stop it for redb's own check)")
+    ));
+    let mut t = table(style, &["table", "records read"]);
+    for table_check in &check.tables {
+        t.add_row(vec![
+            table_check.table.clone(),
+            table_check.records.to_string(),
+        ]);
+    }
+    right_align(&mut t, &[1]);
+    out.push_str(&t.to_string());
+    out.push('\n');
+    section(
+        &mut out,
+        "unreadable records (left out of every listing and export)",
+        &check
+            .unreadable
+            .iter()
+            .map(|r| format!("  {r}"))
+            .collect::<Vec<_>>(),
+    );
+    section(
+        &mut out,
+        "tables that could not be read to their end",
+        &check
+            .damaged_tables
+            .iter()
+            .map(|d| format!("  {}: {}", d.table, d.reason))
+            .collect::<Vec<_>>(),
+    );
+    if check.healthy {
+        out.push_str("\nevery record is readable\n");
+    } else {
+        out.push_str("\nthe database is damaged\n  hint: `perfwarden db export --output FILE` saves every readable record; `perfwarden --state-dir NEW db import FILE` loads them into a new state directory, which the agent can then use (or restore a `db backup`)\n");
+    }
+    out
+}
+
+fn import_summary(summary: &ImportSummary, _style: Style) -> String {
+    let mut out = format!(
+        "{}: {} records, {} runs\n",
+        summary.database.display(),
+        summary.records,
+        summary.runs
+    );
+    section(
+        &mut out,
+        "left out by the export (unreadable in the source)",
+        &summary
+            .left_out_by_export
+            .iter()
+            .map(|r| format!("  {r}"))
+            .collect::<Vec<_>>(),
+    );
     out
 }

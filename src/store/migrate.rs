@@ -89,7 +89,7 @@ pub(super) fn split_fingerprints(txn: &WriteTransaction) -> Result<usize, TxnErr
         let mut rewritten = Vec::new();
         for entry in runs.iter()? {
             let (id, bytes) = entry?;
-            let mut run: RunRecord = from_json(bytes.value())?;
+            let mut run: RunRecord = from_json(bytes.value(), format_args!("runs {}", id.value()))?;
             quick_runs.insert(run.id, run.quick);
             if let Some((hardware, software)) = mapping.get(&run.fingerprint) {
                 run.fingerprint = hardware.clone();
@@ -109,7 +109,10 @@ pub(super) fn split_fingerprints(txn: &WriteTransaction) -> Result<usize, TxnErr
         for entry in results.iter()? {
             let (key, bytes) = entry?;
             let (run_id, benchmark) = key.value();
-            let mut result: BenchmarkResult = from_json(bytes.value())?;
+            let mut result: BenchmarkResult = from_json(
+                bytes.value(),
+                format_args!("results ({run_id}, {benchmark:?})"),
+            )?;
             if let Some((hardware, _)) = mapping.get(&result.fingerprint) {
                 result.fingerprint = hardware.clone();
             }
@@ -132,7 +135,10 @@ pub(super) fn split_fingerprints(txn: &WriteTransaction) -> Result<usize, TxnErr
         let mut rewritten = Vec::new();
         for entry in open.iter()? {
             let (key, bytes) = entry?;
-            let mut regression: Regression = from_json(bytes.value())?;
+            let mut regression: Regression = from_json(
+                bytes.value(),
+                format_args!("open_regressions {:?}", key.value()),
+            )?;
             remap(&mut regression);
             rewritten.push((key.value().to_string(), regression));
         }
@@ -146,7 +152,10 @@ pub(super) fn split_fingerprints(txn: &WriteTransaction) -> Result<usize, TxnErr
         for entry in log.iter()? {
             let (key, bytes) = entry?;
             let (benchmark, first) = key.value();
-            let mut regression: Regression = from_json(bytes.value())?;
+            let mut regression: Regression = from_json(
+                bytes.value(),
+                format_args!("regression_log ({benchmark:?}, {first})"),
+            )?;
             remap(&mut regression);
             rewritten.push(((benchmark.to_string(), first), regression));
         }

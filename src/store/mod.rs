@@ -8,6 +8,8 @@
 //! half-written. A run still marked `running` when the database is next opened died with
 //! its process and is marked `interrupted`.
 
+pub mod archive;
+mod handle;
 mod migrate;
 pub mod schema;
 
@@ -16,7 +18,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{ReadableTable, ReadableTableMetadata};
+
+use handle::{Access, Damaged, Handle, OpenFailure};
 
 use crate::model::event::Event;
 use crate::model::records::{
@@ -74,8 +78,22 @@ pub enum StoreError {
         #[source]
         source: redb::Error,
     },
-    #[error("a stored record could not be read: {0}")]
-    Corrupt(String),
+    #[error(
+        "the stored record {record} cannot be read: {detail}\n  hint: `perfwarden db check` lists every unreadable record; `perfwarden db export` saves everything readable, and `db import` loads it into a new state directory"
+    )]
+    Corrupt { record: String, detail: String },
+    #[error(
+        "the database {path} is damaged: {detail}\n  hint: `perfwarden db check` shows what is still readable; `perfwarden db export --output FILE` saves it and `perfwarden db import FILE` loads it into a new state directory (or restore a `db backup`); the file was not changed"
+    )]
+    Damaged { path: PathBuf, detail: String },
+    #[error(
+        "the database {path} was written by an older perfwarden (schema {found}) and must be upgraded, which needs write access\n  hint: run `perfwarden runs` once as the user that owns it (or `sudo`), then read it as before"
+    )]
+    NeedsUpgrade { path: PathBuf, found: u64 },
+    #[error(
+        "the database {path} was opened read-only\n  hint: this is a bug in perfwarden: a read command tried to write"
+    )]
+    ReadOnly { path: PathBuf },
     #[error(
         "permission denied reading {path}: {source}\n  hint: run as the user that owns the state directory (sudo perfwarden …), or, while the daemon runs, ask it through its socket (`[daemon] socket_group`)"
     )]
@@ -120,15 +138,38 @@ fn check_state_dir(path: &Path, meta: &fs::Metadata) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Opens (creating if needed) the redb file at `path`.
-fn open_database(path: &Path) -> Result<Database, StoreError> {
-    Database::create(path).map_err(|e| match e {
-        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+/// Opens the redb file at `path` in `access` mode, with its failure said for this path.
+fn open_database(path: &Path, access: Access) -> Result<Handle, StoreError> {
+    handle::open(path, access).map_err(|failure| match failure {
+        OpenFailure::Redb(redb::DatabaseError::DatabaseAlreadyOpen) => StoreError::Locked {
             path: path.to_path_buf(),
         },
-        other => StoreError::Database {
+        OpenFailure::Redb(redb::DatabaseError::Storage(redb::StorageError::Io(source)))
+        | OpenFailure::Io(source)
+            if source.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            StoreError::Denied {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+        OpenFailure::Redb(redb::DatabaseError::Storage(redb::StorageError::Corrupted(detail))) => {
+            StoreError::Damaged {
+                path: path.to_path_buf(),
+                detail,
+            }
+        }
+        OpenFailure::Redb(other) => StoreError::Database {
             path: path.to_path_buf(),
             source: other.into(),
+        },
+        OpenFailure::Io(source) => StoreError::Database {
+            path: path.to_path_buf(),
+            source: redb::Error::Io(source),
+        },
+        OpenFailure::Damaged(Damaged(detail)) => StoreError::Damaged {
+            path: path.to_path_buf(),
+            detail,
         },
     })
 }
@@ -168,16 +209,44 @@ pub(crate) fn resolve_state_dir(explicit: Option<&Path>, configured: Option<&Pat
 enum TxnError {
     Redb(redb::Error),
     Store(StoreError),
+    /// redb panicked (see `handle::contain`).
+    Damaged(Damaged),
+    /// A write on a read-only handle.
+    ReadOnly,
+    /// The body gave up and rolls its write transaction back; it keeps the reason.
+    Abort,
 }
 
 impl TxnError {
     fn at(self, path: &Path) -> StoreError {
         match self {
+            TxnError::Redb(redb::Error::Corrupted(detail)) => StoreError::Damaged {
+                path: path.to_path_buf(),
+                detail,
+            },
+            // A page that points past the end of the file (truncated or damaged).
+            TxnError::Redb(redb::Error::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                StoreError::Damaged {
+                    path: path.to_path_buf(),
+                    detail: format!("a page lies past the end of the file ({e})"),
+                }
+            }
             TxnError::Redb(source) => StoreError::Database {
                 path: path.to_path_buf(),
                 source,
             },
             TxnError::Store(error) => error,
+            TxnError::Damaged(Damaged(detail)) => StoreError::Damaged {
+                path: path.to_path_buf(),
+                detail,
+            },
+            TxnError::ReadOnly => StoreError::ReadOnly {
+                path: path.to_path_buf(),
+            },
+            TxnError::Abort => StoreError::Corrupt {
+                record: "the transaction".into(),
+                detail: "rolled back".into(),
+            },
         }
     }
 }
@@ -209,7 +278,9 @@ pub struct Store {
     /// redb refusing every later transaction ("Previous I/O error occurred"): the next
     /// access reopens the file ([`Store::with_database`]), so the process recovers as soon
     /// as the cause is gone instead of failing until it is restarted.
-    db: std::sync::RwLock<Option<Database>>,
+    db: std::sync::RwLock<Option<Handle>>,
+    /// How the file was opened (the reopen uses the same).
+    access: Access,
     path: PathBuf,
     state_dir: PathBuf,
     /// Runs found `running` at open and marked `interrupted`.
@@ -230,8 +301,15 @@ fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("records serialize")
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+/// Decodes one stored record; `record` names it in the error (`runs 12`).
+fn from_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    record: impl std::fmt::Display,
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        record: record.to_string(),
+        detail: e.to_string(),
+    })
 }
 
 /// `((suite, outcome), runs)`.
@@ -247,8 +325,9 @@ fn count_run(
     Ok(())
 }
 
-/// The records of a range of a JSON-valued table, decoded one by one.
+/// The records of a range of the JSON-valued table `table`, decoded one by one.
 fn decoded<'a, K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
+    table: &'static str,
     range: impl Iterator<
         Item = Result<
             (
@@ -259,10 +338,50 @@ fn decoded<'a, K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
         >,
     >,
 ) -> impl Iterator<Item = Result<T, TxnError>> {
-    range.map(|entry| {
-        let (_, bytes) = entry?;
-        Ok(from_json(bytes.value())?)
+    range.map(move |entry| {
+        let (key, bytes) = entry?;
+        Ok(from_json(
+            bytes.value(),
+            format_args!("{table} {:?}", key.value()),
+        )?)
     })
+}
+
+/// Like [`decoded`], but a record that does not decode is skipped with a warning that
+/// names it: one damaged record must not hide every other one of a listing.
+fn readable<T>(
+    records: impl Iterator<Item = Result<T, TxnError>>,
+) -> impl Iterator<Item = Result<T, TxnError>> {
+    records.filter(|record| match record {
+        Err(TxnError::Store(error @ StoreError::Corrupt { .. })) => {
+            warn_unreadable(error);
+            false
+        }
+        _ => true,
+    })
+}
+
+/// Warns once per process about each unreadable record.
+fn warn_unreadable(error: &StoreError) {
+    static WARNED: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let first_time = WARNED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(error.to_string());
+    if !first_time {
+        return;
+    }
+    tracing::warn!(
+        "{} (skipped; `perfwarden db check` lists every such record)",
+        error.to_string().lines().next().unwrap_or_default()
+    );
+}
+
+/// A record that only adds to another one (a verdict, a snapshot, a fingerprint): one that
+/// does not decode is skipped with a warning, as if it were missing.
+fn skip_unreadable<T>(record: Result<T, StoreError>) -> Option<T> {
+    record.inspect_err(warn_unreadable).ok()
 }
 
 fn samples_to_bytes(samples: &[f64]) -> Vec<u8> {
@@ -311,11 +430,39 @@ impl Store {
                 path: state_dir.to_path_buf(),
                 source,
             })?;
-        let db = open_database(&path)?;
+        let db = open_database(&path, Access::Writable)?;
         let mut store = Store {
             db: std::sync::RwLock::new(Some(db)),
+            access: Access::Writable,
             path,
             state_dir: state_dir.to_path_buf(),
+            recovered: Vec::new(),
+            unfinished: Default::default(),
+            outbox_enabled: std::sync::atomic::AtomicBool::new(false),
+        };
+        store.initialize()?;
+        Ok(store)
+    }
+
+    /// Creates a new database file at `file` (refused if it exists), mode 0600, for a
+    /// backup.
+    pub(crate) fn create_file(file: &Path) -> Result<Store, StoreError> {
+        let state_dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        fs::OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(0o600)
+            .open(file)
+            .map_err(|source| StoreError::NotWritable {
+                path: file.to_path_buf(),
+                source,
+            })?;
+        let db = open_database(file, Access::Writable)?;
+        let mut store = Store {
+            db: std::sync::RwLock::new(Some(db)),
+            access: Access::Writable,
+            path: file.to_path_buf(),
+            state_dir,
             recovered: Vec::new(),
             unfinished: Default::default(),
             outbox_enabled: std::sync::atomic::AtomicBool::new(false),
@@ -348,18 +495,127 @@ impl Store {
         }
     }
 
-    /// Opens the database only if it exists (read commands must not create state).
-    /// A database this user may not reach is an error that says so, never "nothing
-    /// stored".
+    /// Opens the database for reading only if it exists (read commands must not create
+    /// state). A database this user may not reach is an error that says so, never
+    /// "nothing stored".
     pub(crate) fn open_existing(state_dir: &Path) -> Result<Option<Store>, StoreError> {
         let path = state_dir.join(DATABASE_FILE);
         match fs::metadata(&path) {
-            Ok(_) => Store::open_patiently(state_dir, READER_PATIENCE, || {}).map(Some),
+            // An empty file: created by an open that ended before redb wrote a header.
+            Ok(meta) if meta.len() == 0 => Ok(None),
+            Ok(_) => Store::open_read_only(state_dir),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                 Err(StoreError::Denied { path, source: e })
             }
             Err(_) => Ok(None),
         }
+    }
+
+    /// Opens the database only if it exists, for a command that changes it (`baseline
+    /// pin`, `db import` into an existing file).
+    pub(crate) fn open_existing_writable(state_dir: &Path) -> Result<Option<Store>, StoreError> {
+        if Store::open_existing(state_dir)?.is_none() {
+            return Ok(None);
+        }
+        Store::open_patiently(state_dir, READER_PATIENCE, || {}).map(Some)
+    }
+
+    /// Opens an existing database without writing to it: redb's shared lock, no commit.
+    /// `None` when it holds nothing yet. A file a crash left unclean needs redb's repair:
+    /// it is opened writable (the repair is kept and dead runs are marked interrupted), or,
+    /// when this user may not write it, repaired in a private copy in memory. A file of an
+    /// older schema is upgraded the same way; read-only, it cannot be read.
+    pub fn open_read_only(state_dir: &Path) -> Result<Option<Store>, StoreError> {
+        let path = state_dir.join(DATABASE_FILE);
+        let deadline = std::time::Instant::now() + READER_PATIENCE;
+        let handle = loop {
+            match open_database(&path, Access::ReadOnly) {
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(StoreError::Database {
+                    source: redb::Error::RepairAborted,
+                    ..
+                }) => return Store::open_repaired(state_dir),
+                other => break other?,
+            }
+        };
+        let store = Store {
+            db: std::sync::RwLock::new(Some(handle)),
+            access: Access::ReadOnly,
+            path: path.clone(),
+            state_dir: state_dir.to_path_buf(),
+            recovered: Vec::new(),
+            unfinished: Default::default(),
+            outbox_enabled: std::sync::atomic::AtomicBool::new(false),
+        };
+        match store.stored_schema_version()? {
+            None => Ok(None),
+            Some(found) if found > SCHEMA_VERSION => Err(StoreError::TooNew {
+                path,
+                found,
+                known: SCHEMA_VERSION,
+            }),
+            Some(found) if found < SCHEMA_VERSION => {
+                drop(store);
+                match Store::open_patiently(state_dir, READER_PATIENCE, || {}) {
+                    Ok(store) => Ok(Some(store)),
+                    Err(StoreError::NotWritable { .. } | StoreError::Denied { .. }) => {
+                        Err(StoreError::NeedsUpgrade { path, found })
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Some(_) => Ok(Some(store)),
+        }
+    }
+
+    /// [`Store::open_read_only`] of a file that needs redb's crash repair.
+    fn open_repaired(state_dir: &Path) -> Result<Option<Store>, StoreError> {
+        match Store::open_patiently(state_dir, READER_PATIENCE, || {}) {
+            Ok(store) => Ok(Some(store)),
+            Err(
+                StoreError::NotWritable { .. }
+                | StoreError::Denied { .. }
+                | StoreError::Database {
+                    source: redb::Error::Io(_),
+                    ..
+                },
+            ) => Store::open_private_copy(state_dir).map(Some),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens a private in-memory copy of the file (repaired there if a crash left it
+    /// unclean); the file is never written. For `db check` and for reading a file this
+    /// user may not write.
+    pub(crate) fn open_private_copy(state_dir: &Path) -> Result<Store, StoreError> {
+        let path = state_dir.join(DATABASE_FILE);
+        let handle = open_database(&path, Access::PrivateCopy)?;
+        tracing::debug!(database = %path.display(), "reading a private copy of the database");
+        Ok(Store {
+            db: std::sync::RwLock::new(Some(handle)),
+            access: Access::PrivateCopy,
+            path,
+            state_dir: state_dir.to_path_buf(),
+            recovered: Vec::new(),
+            unfinished: Default::default(),
+            outbox_enabled: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// The schema version stored in the file; `None` before the first open wrote it.
+    pub(crate) fn stored_schema_version(&self) -> Result<Option<u64>, StoreError> {
+        self.read(|txn| match txn.open_table(META) {
+            Ok(meta) => Ok(meta.get("schema_version")?.map(|v| v.value())),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        })
+    }
+
+    /// Whether this store may write (it was not opened read-only).
+    pub fn is_writable(&self) -> bool {
+        self.access == Access::Writable
     }
 
     pub fn path(&self) -> &Path {
@@ -378,16 +634,19 @@ impl Store {
     /// Runs `body` on the open database, reopening it first if an I/O error closed it.
     /// Reopening runs redb's recovery of the last committed state, so nothing committed
     /// is lost; while the cause lasts (the disk still full) it fails, and the next access
-    /// tries again. An I/O error from `body` closes the database ([`Store::close_after`]).
+    /// tries again. A panic inside redb (a damaged file) is contained and becomes
+    /// [`StoreError::Damaged`]. An I/O error or a panic closes the database
+    /// ([`Store::close_after`]).
     fn with_database<T>(
         &self,
-        body: impl FnOnce(&Database) -> Result<T, TxnError>,
+        body: impl FnOnce(&Handle) -> Result<T, TxnError>,
     ) -> Result<T, StoreError> {
         loop {
             {
                 let open = self.db.read().unwrap_or_else(|p| p.into_inner());
                 if let Some(db) = open.as_ref() {
-                    let result = body(db);
+                    let result = handle::contain(|| body(db))
+                        .unwrap_or_else(|damaged| Err(TxnError::Damaged(damaged)));
                     drop(open);
                     return result.map_err(|e| {
                         self.close_after(&e);
@@ -397,19 +656,33 @@ impl Store {
             }
             let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
             if slot.is_none() {
-                *slot = Some(open_database(&self.path)?);
-                tracing::info!(database = %self.path.display(), "reopened the database after an I/O error");
+                *slot = Some(open_database(&self.path, self.access)?);
+                tracing::info!(database = %self.path.display(), "reopened the database");
             }
         }
     }
 
     /// Closes the database after `error` if it is one after which redb refuses every later
-    /// transaction (an I/O error), so that the next access reopens it.
+    /// transaction (an I/O error) or may not be trusted (a panic), so that the next access
+    /// reopens it.
     fn close_after(&self, error: &TxnError) {
-        if let TxnError::Redb(redb::Error::Io(_) | redb::Error::PreviousIo) = error {
+        if let TxnError::Redb(redb::Error::Io(_) | redb::Error::PreviousIo) | TxnError::Damaged(_) =
+            error
+        {
+            let damaged = match error {
+                TxnError::Damaged(_) => true,
+                TxnError::Redb(redb::Error::Io(e)) => e.kind() == std::io::ErrorKind::UnexpectedEof,
+                _ => false,
+            };
             let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
-            if slot.take().is_some() {
-                tracing::warn!(database = %self.path.display(), "an I/O error closed the database; the next access reopens it");
+            if let Some(handle) = slot.take() {
+                // Closing a damaged database may panic in redb too.
+                let _ = handle::contain(move || drop(handle));
+                if damaged {
+                    tracing::debug!(database = %self.path.display(), "a damaged page closed the database");
+                } else {
+                    tracing::warn!(database = %self.path.display(), "an I/O error closed the database; the next access reopens it");
+                }
             }
         }
     }
@@ -429,7 +702,7 @@ impl Store {
         body: impl FnOnce(&redb::WriteTransaction) -> Result<T, TxnError>,
     ) -> Result<T, StoreError> {
         self.with_database(|db| {
-            let txn = db.begin_write()?;
+            let txn = db.writable().ok_or(TxnError::ReadOnly)?.begin_write()?;
             let out = body(&txn)?;
             txn.commit()?;
             Ok(out)
@@ -494,9 +767,8 @@ impl Store {
                 if found.is_some_and(|v| v < 3) {
                     // Upgrade: start the counters from the runs still stored.
                     let runs = txn.open_table(RUNS)?;
-                    for entry in runs.iter()? {
-                        let (_, bytes) = entry?;
-                        let run: RunRecord = from_json(bytes.value())?;
+                    for run in readable(decoded::<_, RunRecord>("runs", runs.iter()?)) {
+                        let run = run?;
                         if run.status != RunStatus::Running {
                             count_run(&mut counts, &run)?;
                         }
@@ -506,11 +778,10 @@ impl Store {
                 // Crash recovery: nobody else can hold the file, so `running` runs are dead.
                 let mut runs = txn.open_table(RUNS)?;
                 let mut dead = Vec::new();
-                for entry in runs.iter()? {
-                    let (id, bytes) = entry?;
-                    let run: RunRecord = from_json(bytes.value())?;
+                for run in readable(decoded::<_, RunRecord>("runs", runs.iter()?)) {
+                    let run = run?;
                     if run.status == RunStatus::Running {
-                        dead.push((id.value(), run));
+                        dead.push((run.id, run));
                     }
                 }
                 for (id, mut run) in dead {
@@ -608,7 +879,7 @@ impl Store {
             let mut runs = txn.open_table(RUNS)?;
             let previous = runs
                 .get(run.id)?
-                .map(|bytes| from_json::<RunRecord>(bytes.value()))
+                .map(|bytes| from_json::<RunRecord>(bytes.value(), format_args!("runs {}", run.id)))
                 .transpose()?;
             runs.insert(run.id, to_json(run).as_slice())?;
             // Count a run once, when it leaves `running`.
@@ -684,7 +955,10 @@ impl Store {
         self.read(|txn| {
             let table = txn.open_table(ENVIRONMENTS)?;
             match table.get(hash)? {
-                Some(bytes) => Ok(Some(from_json(bytes.value())?)),
+                Some(bytes) => Ok(skip_unreadable(from_json(
+                    bytes.value(),
+                    format_args!("environments {hash}"),
+                ))),
                 None => Ok(None),
             }
         })
@@ -694,7 +968,10 @@ impl Store {
         self.read(|txn| {
             let table = txn.open_table(FINGERPRINTS)?;
             match table.get(hash)? {
-                Some(bytes) => Ok(Some(from_json(bytes.value())?)),
+                Some(bytes) => Ok(skip_unreadable(from_json(
+                    bytes.value(),
+                    format_args!("fingerprints {hash}"),
+                ))),
                 None => Ok(None),
             }
         })
@@ -716,7 +993,10 @@ impl Store {
         self.read(|txn| {
             let table = txn.open_table(SNAPSHOTS)?;
             match table.get(run_id)? {
-                Some(bytes) => Ok(Some(from_json(bytes.value())?)),
+                Some(bytes) => Ok(skip_unreadable(from_json(
+                    bytes.value(),
+                    format_args!("snapshots {run_id}"),
+                ))),
                 None => Ok(None),
             }
         })
@@ -726,7 +1006,7 @@ impl Store {
         self.read(|txn| {
             let table = txn.open_table(RUNS)?;
             match table.get(id)? {
-                Some(bytes) => Ok(Some(from_json(bytes.value())?)),
+                Some(bytes) => Ok(Some(from_json(bytes.value(), format_args!("runs {id}"))?)),
                 None => Ok(None),
             }
         })
@@ -741,7 +1021,7 @@ impl Store {
         self.read(|txn| {
             let table = txn.open_table(RUNS)?;
             let mut runs = Vec::new();
-            for run in decoded::<_, RunRecord>(table.iter()?.rev()) {
+            for run in readable(decoded::<_, RunRecord>("runs", table.iter()?.rev())) {
                 let run = run?;
                 if suite.is_some_and(|s| s != run.suite) {
                     continue;
@@ -759,12 +1039,15 @@ impl Store {
     pub fn results(&self, run_id: u64) -> Result<Vec<BenchmarkResult>, StoreError> {
         self.read(|txn| {
             let table = txn.open_table(RESULTS)?;
-            let mut results: Vec<BenchmarkResult> =
-                decoded(table.range((run_id, "")..(run_id + 1, ""))?).collect::<Result<_, _>>()?;
+            let mut results: Vec<BenchmarkResult> = readable(decoded(
+                "results",
+                table.range((run_id, "")..(run_id + 1, ""))?,
+            ))
+            .collect::<Result<_, _>>()?;
             // The run read in the same transaction (a nested one would take the database
             // lock twice).
             let run: Option<RunRecord> = match txn.open_table(RUNS)?.get(run_id)? {
-                Some(bytes) => Some(from_json(bytes.value())?),
+                Some(bytes) => Some(from_json(bytes.value(), format_args!("runs {run_id}"))?),
                 None => None,
             };
             if let Some(run) = run {
@@ -804,7 +1087,10 @@ impl Store {
                 let (key, _) = entry?;
                 let (_, _, run_id) = key.value();
                 if let Some(bytes) = results.get((run_id, benchmark))? {
-                    out.push(from_json::<BenchmarkResult>(bytes.value())?);
+                    out.extend(skip_unreadable(from_json::<BenchmarkResult>(
+                        bytes.value(),
+                        format_args!("results ({run_id}, {benchmark:?})"),
+                    )));
                 }
             }
             Ok(out)
@@ -933,7 +1219,8 @@ impl Store {
             let mut events = Vec::new();
             for entry in table.iter()?.take(limit) {
                 let (seq, bytes) = entry?;
-                events.push((seq.value(), from_json(bytes.value())?));
+                let seq = seq.value();
+                events.push((seq, from_json(bytes.value(), format_args!("outbox {seq}"))?));
             }
             Ok(events)
         })
@@ -965,7 +1252,10 @@ impl Store {
         self.read(|txn| {
             let table = txn.open_table(VERDICTS)?;
             match table.get((run_id, benchmark))? {
-                Some(bytes) => Ok(Some(from_json(bytes.value())?)),
+                Some(bytes) => Ok(skip_unreadable(from_json(
+                    bytes.value(),
+                    format_args!("verdicts ({run_id}, {benchmark:?})"),
+                ))),
                 None => Ok(None),
             }
         })
@@ -975,7 +1265,7 @@ impl Store {
     pub fn open_regressions(&self) -> Result<Vec<Regression>, StoreError> {
         self.read(|txn| {
             let table = txn.open_table(OPEN_REGRESSIONS)?;
-            decoded(table.iter()?).collect()
+            readable(decoded("open_regressions", table.iter()?)).collect()
         })
     }
 
@@ -983,7 +1273,8 @@ impl Store {
     pub fn regression_log(&self) -> Result<Vec<Regression>, StoreError> {
         self.read(|txn| {
             let table = txn.open_table(REGRESSION_LOG)?;
-            let mut out: Vec<Regression> = decoded(table.iter()?).collect::<Result<_, _>>()?;
+            let mut out: Vec<Regression> =
+                readable(decoded("regression_log", table.iter()?)).collect::<Result<_, _>>()?;
             out.sort_by_key(|r| std::cmp::Reverse(r.last_run));
             Ok(out)
         })
@@ -1017,7 +1308,9 @@ impl Store {
             let mut out = std::collections::BTreeMap::new();
             for entry in table.iter()? {
                 let (suite, bytes) = entry?;
-                out.insert(suite.value().to_string(), from_json(bytes.value())?);
+                let suite = suite.value().to_string();
+                let state = from_json(bytes.value(), format_args!("schedule {suite:?}"))?;
+                out.insert(suite, state);
             }
             Ok(out)
         })
@@ -1065,8 +1358,10 @@ impl Store {
             for run in &old {
                 let mut stored: Vec<(String, i64)> = Vec::new();
                 for entry in results.range((run.id, "")..(run.id + 1, ""))? {
-                    let (_, bytes) = entry?;
-                    let result: BenchmarkResult = from_json(bytes.value())?;
+                    let (key, bytes) = entry?;
+                    let (key, bytes) = (key.value(), bytes.value());
+                    let result: BenchmarkResult =
+                        from_json(bytes, format_args!("results {key:?}"))?;
                     stored.push((result.benchmark, result.started_at.timestamp_millis()));
                 }
                 for (bench, started_ms) in &stored {

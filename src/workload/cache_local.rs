@@ -194,7 +194,7 @@ mod tests {
         assert_eq!(
             latencies.summary().unwrap().count,
             2 * OPS_PER_ITERATION / LATENCY_STRIDE
-                + 2 * (OPS_PER_ITERATION % LATENCY_STRIDE != 0) as u64
+                + 2 * !OPS_PER_ITERATION.is_multiple_of(LATENCY_STRIDE) as u64
         );
         let cache = w.cache.as_ref().unwrap();
         assert!(cache.len() <= 1000);

@@ -103,7 +103,7 @@ impl Workload for CpuParallel {
         let (single, parallel) = if self.threads <= 1 {
             let single = single_phase();
             (single, single)
-        } else if self.samples % 2 == 0 {
+        } else if self.samples.is_multiple_of(2) {
             // The phases alternate in order from sample to sample, so a drift within a
             // sample (a frequency step, a neighbour starting) does not favour one side.
             let single = single_phase();

@@ -120,7 +120,7 @@ impl Workload for SyncLockfree {
             }
         });
         // 0 + 1 + … + (total - 1), modulo 2^64 like the wrapping sums.
-        let expected = if total % 2 == 0 {
+        let expected = if total.is_multiple_of(2) {
             (total / 2).wrapping_mul(total.wrapping_sub(1))
         } else {
             total.wrapping_mul((total - 1) / 2)
