@@ -36,6 +36,10 @@ bad_config! {
     budget_over_timeout => "budget-over-timeout",
     unknown_section => "unknown-section",
     many_problems => "many-problems",
+    type_error_and_more => "type-error-and-more",
+    duplicate_key => "duplicate-key",
+    not_utf8 => "not-utf8",
+    control_characters => "control-characters",
     bad_daemon => "bad-daemon",
     bad_otlp => "bad-otlp",
 }

@@ -719,3 +719,181 @@ fn a_thousand_silent_connections_neither_hang_status_nor_stay() {
         "every silent connection was closed by the daemon"
     );
 }
+
+/// The `results` and `samples` lines of an export: what a committed result is.
+fn committed_lines(export: &str) -> std::collections::BTreeSet<String> {
+    export
+        .lines()
+        .filter(|l| {
+            l.starts_with("{\"table\":\"results\"") || l.starts_with("{\"table\":\"samples\"")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_backup_while_the_daemon_runs_suites_opens_with_every_committed_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let daemon = Daemon::start(&state, &fixture("daemon.toml"));
+    let mut backups = Vec::new();
+    for round in 0..3 {
+        // Suites run every 4 seconds; the backups fall at different moments of them.
+        std::thread::sleep(Duration::from_millis(2500 + 900 * round));
+        let file = dir.path().join(format!("backup-{round}.redb"));
+        let (code, stdout, stderr) = run(daemon.cli().args(["db", "backup"]).arg(&file));
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(stdout.contains("runs"), "{stdout}");
+        backups.push(file);
+    }
+    let (code, live, stderr) = run(daemon.cli().args(["db", "export"]));
+    assert_eq!(code, 0, "{stderr}");
+    let live = committed_lines(&live);
+    for (round, file) in backups.iter().enumerate() {
+        // A backup is a database: it opens as a state directory of its own.
+        let restored = dir.path().join(format!("restored-{round}"));
+        std::fs::create_dir(&restored).unwrap();
+        std::fs::copy(file, restored.join("perfwarden.redb")).unwrap();
+        let restored_cli = || {
+            let mut command = perfwarden(&restored);
+            command.env("PERFWARDEN_SOCKET", "/nonexistent/perfwarden.sock");
+            command
+        };
+        let (code, stdout, stderr) = run(restored_cli().args(["--format", "json", "runs"]));
+        assert_eq!(code, 0, "{stderr}");
+        let runs = assert_valid_output(&stdout)["runs"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert!(!runs.is_empty(), "backup {round} holds no run");
+        for finished in runs.iter().filter(|r| r["status"] == "success") {
+            let id = finished["id"].as_u64().unwrap().to_string();
+            let (code, shown, stderr) = run(restored_cli().args(["--format", "json", "show", &id]));
+            assert_eq!(code, 0, "{stderr}");
+            assert_eq!(
+                assert_valid_output(&shown)["results"]
+                    .as_array()
+                    .unwrap()
+                    .len(),
+                finished["benchmarks"].as_array().unwrap().len(),
+                "run {id} in backup {round} lacks results"
+            );
+        }
+        let (code, copy, stderr) = run(restored_cli().args(["db", "export"]));
+        assert_eq!(code, 0, "{stderr}");
+        let copy = committed_lines(&copy);
+        assert!(!copy.is_empty());
+        assert!(
+            copy.is_subset(&live),
+            "backup {round} holds results the daemon does not"
+        );
+        let (code, _, stderr) = run(restored_cli().args(["db", "check"]));
+        assert_eq!(code, 0, "{stderr}");
+    }
+    // An existing file is never overwritten.
+    let (code, _, stderr) = run(daemon.cli().args(["db", "backup"]).arg(&backups[0]));
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("never overwritten"), "{stderr}");
+}
+
+#[test]
+fn sigkill_at_random_moments_of_the_daemon_never_loses_a_committed_result() {
+    use rand::{Rng, SeedableRng};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = fixture("daemon.toml");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(14);
+    let mut committed = std::collections::BTreeSet::new();
+    let export = || {
+        let (code, stdout, stderr) = run(perfwarden(&state)
+            .args(["db", "export"])
+            .env("PERFWARDEN_SOCKET", "/nonexistent/perfwarden.sock"));
+        assert_eq!(code, 0, "{stderr}");
+        committed_lines(&stdout)
+    };
+    for _ in 0..10 {
+        let mut daemon = Daemon::start(&state, &config);
+        std::thread::sleep(Duration::from_millis(rng.random_range(200..5000)));
+        daemon.child.kill().unwrap(); // SIGKILL
+        daemon.child.wait().unwrap();
+        let now = export();
+        let lost: Vec<_> = committed.difference(&now).collect();
+        assert!(
+            lost.is_empty(),
+            "results lost after a SIGKILL of the daemon: {lost:?}"
+        );
+        committed = now;
+    }
+    assert!(
+        committed.len() >= 10,
+        "too few results: {}",
+        committed.len()
+    );
+}
+
+#[test]
+fn garbage_on_the_control_socket_gets_an_error_or_a_close_and_the_daemon_serves_on() {
+    use rand::{Rng, SeedableRng};
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let daemon = Daemon::start(&state, &unscheduled_config(dir.path()));
+    let socket = state.join("perfwarden.sock");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let shapes = [
+        r#"{"request":"command","argv":["perfwarden","show","99999999999999999999"],"color":false,"terminal":false,"state_dir":null}"#,
+        r#"{"request":"run","suite":"nope","benches":[],"quick":false,"state_dir":null}"#,
+        r#"{"request":"ticket","ticket":-1}"#,
+        r#"{"request":"export","state_dir":"/nonexistent"}"#,
+        r#"{"request":"command","argv":[],"color":false,"terminal":false,"state_dir":null}"#,
+        r#"{"request":"status""#,
+        "\u{0}\u{1}\u{2}",
+    ];
+    for case in 0..300 {
+        let mut request: Vec<u8> = match case % 3 {
+            0 => (0..rng.random_range(0..512))
+                .map(|_| rng.random())
+                .collect(),
+            1 => shapes[rng.random_range(0..shapes.len())]
+                .as_bytes()
+                .to_vec(),
+            _ => {
+                let mut shape = shapes[rng.random_range(0..shapes.len())]
+                    .as_bytes()
+                    .to_vec();
+                let at = rng.random_range(0..shape.len());
+                shape[at] = rng.random();
+                shape
+            }
+        };
+        if rng.random_bool(0.8) {
+            request.push(b'\n');
+        }
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let _ = stream.write_all(&request);
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let mut answer = Vec::new();
+        let read = stream.read_to_end(&mut answer);
+        assert!(
+            read.is_ok(),
+            "case {case}: no answer and no close within 10 s"
+        );
+        if !answer.is_empty() {
+            let line = String::from_utf8(answer).expect("the answer is UTF-8");
+            let first = line.lines().next().unwrap_or_default();
+            assert!(
+                serde_json::from_str::<Value>(first).is_ok(),
+                "case {case}: answer is not JSON: {first}"
+            );
+        }
+    }
+    assert!(daemon.status().is_some(), "the daemon stopped serving");
+    assert!(
+        !daemon.log_text().contains("panicked"),
+        "{}",
+        daemon.log_text()
+    );
+}

@@ -15,18 +15,56 @@ pub struct ConfigProblem {
     pub hint: Option<String>,
 }
 
+/// `text` with its control characters escaped (`\u{1b}`): a value from a config may hold
+/// terminal escape sequences, which a message must show, not send to the terminal. Line
+/// breaks are kept when `keep_lines`.
+pub(crate) fn printable(text: &str, keep_lines: bool) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && !(keep_lines && c == '\n'))
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && !(keep_lines && c == '\n') {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+impl ConfigProblem {
+    /// The problem with control characters escaped in everything it prints.
+    pub(crate) fn printable(&self) -> ConfigProblem {
+        ConfigProblem {
+            file: printable(&self.file, false).into_owned(),
+            key: printable(&self.key, false).into_owned(),
+            line: self.line,
+            message: printable(&self.message, true).into_owned(),
+            hint: self
+                .hint
+                .as_deref()
+                .map(|h| printable(h, true).into_owned()),
+        }
+    }
+}
+
 impl fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{}: ", self.file, line)?,
-            None => write!(f, "{}: ", self.file)?,
+        let shown = self.printable();
+        match shown.line {
+            Some(line) => write!(f, "{}:{}: ", shown.file, line)?,
+            None => write!(f, "{}: ", shown.file)?,
         }
-        if self.key.is_empty() {
-            write!(f, "{}", self.message)?;
+        if shown.key.is_empty() {
+            write!(f, "{}", shown.message)?;
         } else {
-            write!(f, "`{}`: {}", self.key, self.message)?;
+            write!(f, "`{}`: {}", shown.key, shown.message)?;
         }
-        if let Some(hint) = &self.hint {
+        if let Some(hint) = &shown.hint {
             write!(f, "\n  hint: {hint}")?;
         }
         Ok(())

@@ -182,6 +182,23 @@ impl Layer {
     fn parse(name: &str, text: &str) -> Result<Layer, ConfigProblem> {
         let spans = toml_edit::Document::parse(text.to_string()).map_err(|e| {
             let line = e.span().map(|span| line_of(text, span.start));
+            let duplicate = e
+                .message()
+                .contains("duplicate key")
+                .then(|| e.span().and_then(|span| duplicate_key(text, span.start)))
+                .flatten();
+            if let Some((key, first)) = duplicate {
+                return ConfigProblem {
+                    file: name.to_string(),
+                    key,
+                    line,
+                    message: match first {
+                        Some(first) => format!("is set twice (first on line {first})"),
+                        None => "is set twice".to_string(),
+                    },
+                    hint: Some("keep one of the two".into()),
+                };
+            }
             ConfigProblem {
                 file: name.to_string(),
                 key: String::new(),
@@ -235,6 +252,91 @@ impl Layer {
     }
 }
 
+/// The problem of a file that is not UTF-8: the line and key of the first bad byte.
+fn not_utf8(name: &str, bytes: &[u8], valid_up_to: usize) -> ConfigProblem {
+    let before = String::from_utf8_lossy(&bytes[..valid_up_to]);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let on_line = &before[line_start..];
+    let header = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let key = on_line
+        .split_once('=')
+        .map(|(key, _)| key.trim())
+        .filter(|key| !key.is_empty())
+        .map(|key| match &header {
+            Some(table) => format!("{table}.{key}"),
+            None => key.to_string(),
+        })
+        .unwrap_or_default();
+    ConfigProblem {
+        file: name.to_string(),
+        key,
+        line: Some(line),
+        message: format!(
+            "byte 0x{:02x} at column {} is not UTF-8",
+            bytes[valid_up_to],
+            on_line.chars().count() + 1
+        ),
+        hint: Some("save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)".into()),
+    }
+}
+
+/// The dotted key a "duplicate key" error at `offset` is about, and the line it was first
+/// set on.
+fn duplicate_key(text: &str, offset: usize) -> Option<(String, Option<usize>)> {
+    let line_start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let line_text = text[line_start..].lines().next()?;
+    let trimmed = line_text.trim();
+    let (key, header_line) = if trimmed.starts_with('[') {
+        (
+            trimmed
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string(),
+            true,
+        )
+    } else {
+        (trimmed.split_once('=')?.0.trim().to_string(), false)
+    };
+    let before = &text[..line_start];
+    if header_line {
+        let first = before
+            .lines()
+            .position(|l| l.trim().trim_matches(|c| c == '[' || c == ']').trim() == key)
+            .map(|i| i + 1);
+        return Some((key, first));
+    }
+    // The table the key is in, and where that table starts.
+    let lines: Vec<&str> = before.lines().collect();
+    let header = lines.iter().rposition(|l| l.trim().starts_with('['));
+    let table = header.map(|i| {
+        lines[i]
+            .trim()
+            .trim_matches(|c| c == '[' || c == ']')
+            .trim()
+            .to_string()
+    });
+    let first = lines
+        .iter()
+        .enumerate()
+        .skip(header.map(|i| i + 1).unwrap_or(0))
+        .find(|(_, l)| l.split_once('=').is_some_and(|(k, _)| k.trim() == key))
+        .map(|(i, _)| i + 1);
+    let full = match table {
+        Some(table) => format!("{table}.{key}"),
+        None => key,
+    };
+    Some((full, first))
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
@@ -280,35 +382,75 @@ impl Problems<'_> {
     }
 }
 
-/// Deserializes one value, reporting the exact nested key that failed.
+/// Most bad keys of one value reported before giving up on it.
+const MAX_READ_PROBLEMS: usize = 32;
+
+/// Deserializes one value, reporting the exact nested key that failed. A key serde cannot
+/// read is reported and taken out, and the rest is read again, so every bad key of a table
+/// is reported at once and the keys that read are still checked (the value returned then
+/// lacks the bad keys; the config is invalid anyway).
 fn read_value<T: DeserializeOwned>(
     value: toml::Value,
     path: &[&str],
     problems: &mut Problems,
     hint: impl Fn(&str) -> Option<String>,
 ) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(value) {
-        Ok(parsed) => Some(parsed),
-        Err(error) => {
-            report_read_error(error, path, problems, hint);
-            None
-        }
-    }
+    read_reporting_every_key(value, path, problems, hint, |value| {
+        serde_path_to_error::deserialize::<_, T>(value)
+    })
 }
 
-/// Reports a value serde could not read at the exact nested key that failed (an unknown
-/// field at the unknown key itself), with the hint `hint` gives for its message.
-fn report_read_error(
-    error: serde_path_to_error::Error<toml::de::Error>,
+/// [`read_value`] with the reader given (a probe kind's own).
+fn read_reporting_every_key<T>(
+    mut value: toml::Value,
     path: &[&str],
     problems: &mut Problems,
     hint: impl Fn(&str) -> Option<String>,
-) {
-    let inner = error.path().to_string();
-    let mut full: Vec<String> = path.iter().map(|s| s.to_string()).collect();
-    if inner != "." {
-        full.extend(inner.split('.').map(str::to_string));
+    read: impl Fn(toml::Value) -> Result<T, serde_path_to_error::Error<toml::de::Error>>,
+) -> Option<T> {
+    let mut removed: Vec<Vec<String>> = Vec::new();
+    for _ in 0..MAX_READ_PROBLEMS {
+        let error = match read(value.clone()) {
+            Ok(parsed) => return Some(parsed),
+            Err(error) => error,
+        };
+        let (inner, message) = read_error_key(error);
+        // A key taken out for its type is not also "missing".
+        if let Some(field) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            let mut missing = inner.clone();
+            missing.push(field.to_string());
+            if removed.contains(&missing) {
+                return None;
+            }
+        }
+        let mut full: Vec<&str> = path.to_vec();
+        full.extend(inner.iter().map(String::as_str));
+        let shown_hint = hint(&message);
+        problems.add(&full, message, shown_hint);
+        if inner.is_empty() || !remove_key(&mut value, &inner) {
+            return None;
+        }
+        removed.push(inner);
     }
+    None
+}
+
+/// The key (inside the value read) that `error` is about, and its message. An unknown
+/// field is reported at the unknown key itself.
+fn read_error_key(error: serde_path_to_error::Error<toml::de::Error>) -> (Vec<String>, String) {
+    let mut inner: Vec<String> = error
+        .path()
+        .iter()
+        .filter_map(|segment| match segment {
+            serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+            serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+            serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
+            serde_path_to_error::Segment::Unknown => None,
+        })
+        .collect();
     // toml appends "in `key`" on a new line; the key path is reported separately.
     let raw = error.into_inner().to_string();
     let message = raw
@@ -317,18 +459,49 @@ fn report_read_error(
         .unwrap_or(&raw)
         .trim()
         .to_string();
-    let unknown = message
+    if let Some(key) = message
         .strip_prefix("unknown field `")
         .and_then(|rest| rest.split('`').next())
-        .map(str::to_string);
-    let hint = hint(&message);
-    if let Some(key) = unknown {
-        if full.last() != Some(&key) {
-            full.push(key);
+    {
+        if inner.last().map(String::as_str) != Some(key) {
+            inner.push(key.to_string());
         }
     }
-    let full: Vec<&str> = full.iter().map(String::as_str).collect();
-    problems.add(&full, message, hint);
+    (inner, message)
+}
+
+/// Removes the key at `path` from `value`; false when there is none.
+fn remove_key(value: &mut toml::Value, path: &[String]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut current = value;
+    for segment in parents {
+        current = match current {
+            toml::Value::Table(table) => match table.get_mut(segment) {
+                Some(next) => next,
+                None => return false,
+            },
+            toml::Value::Array(items) => {
+                match segment.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                    Some(next) => next,
+                    None => return false,
+                }
+            }
+            _ => return false,
+        };
+    }
+    match current {
+        toml::Value::Table(table) => table.remove(last).is_some(),
+        toml::Value::Array(items) => match last.parse::<usize>() {
+            Ok(i) if i < items.len() => {
+                items.remove(i);
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 fn did_you_mean(candidate: &str, known: &[&str]) -> Option<String> {
@@ -523,7 +696,7 @@ impl Config {
     /// Reads and parses a config file over the embedded default.
     pub(crate) fn from_file(path: &Path) -> Result<Config, ConfigErrors> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+        let bytes = std::fs::read(path).map_err(|e| ConfigErrors {
             problems: vec![ConfigProblem {
                 file: name.clone(),
                 key: String::new(),
@@ -534,6 +707,9 @@ impl Config {
                         .into(),
                 ),
             }],
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| ConfigErrors {
+            problems: vec![not_utf8(&name, e.as_bytes(), e.utf8_error().valid_up_to())],
         })?;
         Config::from_toml(&name, &text)
     }
@@ -821,20 +997,24 @@ impl Config {
                 continue;
             };
             table.remove("kind");
-            let mut workload = match probe.read(toml::Value::Table(table)) {
-                Ok(workload) => workload,
-                Err(error) => {
-                    report_read_error(error, &path, &mut problems, |message| {
-                        message.starts_with("unknown field").then(|| {
-                            format!(
-                                "`{kind}` takes {}; sampling options are {}",
-                                parameter_list(probe),
-                                OPTION_KEYS.join(", ")
-                            )
-                        })
-                    });
-                    continue;
-                }
+            let hint = |message: &str| {
+                message.starts_with("unknown field").then(|| {
+                    format!(
+                        "`{kind}` takes {}; sampling options are {}",
+                        parameter_list(probe),
+                        OPTION_KEYS.join(", ")
+                    )
+                })
+            };
+            let read = read_reporting_every_key(
+                toml::Value::Table(table),
+                &path,
+                &mut problems,
+                hint,
+                |value| probe.read(value),
+            );
+            let Some(mut workload) = read else {
+                continue;
             };
             for (param, message) in workload.validate() {
                 problems.add(&["benchmarks", &name, &param], message, None);
@@ -1081,6 +1261,9 @@ fn apply_options(
     }
     options
 }
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {

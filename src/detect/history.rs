@@ -60,8 +60,47 @@ fn trend(
     })
 }
 
-/// Analyses `values`, optionally at `times` (same length, increasing).
+/// The series' typical magnitude: the median of |value| (else the largest |value|, else
+/// 1). The analysis runs on the values divided by it, so its findings do not depend on
+/// the unit: squared errors of values near 1e80 overflow and those near 1e-200 vanish.
+fn magnitude(values: &[f64]) -> f64 {
+    let absolute: Vec<f64> = values.iter().map(|v| v.abs()).collect();
+    let median = stats::median(&absolute);
+    if median.is_finite() && median > 0.0 {
+        return median;
+    }
+    let largest = absolute.iter().copied().fold(0.0, f64::max);
+    if largest.is_finite() && largest > 0.0 {
+        largest
+    } else {
+        1.0
+    }
+}
+
+/// Analyses `values`, optionally at `times` (same length, increasing). Levels, slopes and
+/// the noise scale are in the values' unit; the analysis itself is scale-free
+/// ([`magnitude`]).
 pub(crate) fn analyze(
+    values: &[f64],
+    times: Option<&[f64]>,
+    direction: Direction,
+    tolerance: f64,
+) -> SeriesAnalysis {
+    let scale = magnitude(values);
+    let scaled: Vec<f64> = values.iter().map(|v| v / scale).collect();
+    let mut analysis = analyze_scaled(&scaled, times, direction, tolerance);
+    for labelled in &mut analysis.change_points {
+        labelled.point.mean_before *= scale;
+        labelled.point.mean_after *= scale;
+    }
+    if let Some(trend) = &mut analysis.trend {
+        trend.slope *= scale;
+    }
+    analysis.noise_scale *= scale;
+    analysis
+}
+
+fn analyze_scaled(
     values: &[f64],
     times: Option<&[f64]>,
     direction: Direction,
@@ -120,6 +159,35 @@ pub(crate) fn analyze(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn findings_do_not_depend_on_the_unit() {
+        let series: Vec<f64> = (0..30)
+            .map(|i| if i < 18 { 1.0 } else { 1.19 } * (1.0 + 0.01 * ((i * 7 % 5) as f64 - 2.0)))
+            .collect();
+        let reference = analyze(&series, None, Direction::LowerIsBetter, DEFAULT_TOLERANCE);
+        assert_eq!(reference.change_points.len(), 1, "{reference:?}");
+        for scale in [1e-200, 1e-6, 1e6, 1e80, 1e300] {
+            let scaled: Vec<f64> = series.iter().map(|v| v * scale).collect();
+            let analysis = analyze(&scaled, None, Direction::LowerIsBetter, DEFAULT_TOLERANCE);
+            assert_eq!(
+                analysis.change_points.len(),
+                1,
+                "at {scale:e}: {analysis:?}"
+            );
+            let (a, b) = (
+                &analysis.change_points[0].point,
+                &reference.change_points[0].point,
+            );
+            assert_eq!(a.index, b.index, "at {scale:e}");
+            assert!(
+                (a.relative_change - b.relative_change).abs() < 1e-9,
+                "at {scale:e}"
+            );
+            assert!((a.mean_before / scale - b.mean_before).abs() < 1e-9 * b.mean_before);
+            assert!((analysis.noise_scale / scale - reference.noise_scale).abs() < 1e-9);
+        }
+    }
 
     #[test]
     fn a_latency_step_up_is_worse_and_a_throughput_step_up_is_better() {

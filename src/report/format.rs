@@ -76,7 +76,11 @@ pub(crate) fn sig4(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
-    let digits = (v.abs().log10().floor() as i32).clamp(-10, 10);
+    let digits = v.abs().log10().floor() as i32;
+    // Below 0.001 and from 10^10 on, fixed decimals would print `0.000001` or 20 digits.
+    if !(-3..10).contains(&digits) {
+        return format!("{v:.3e}");
+    }
     let decimals = (3 - digits).clamp(0, 6) as usize;
     format!("{v:.decimals$}")
 }

@@ -347,6 +347,7 @@ pub(crate) struct ProblemView {
 
 impl From<&ConfigProblem> for ProblemView {
     fn from(p: &ConfigProblem) -> Self {
+        let p = &p.printable();
         ProblemView {
             file: p.file.clone(),
             key: p.key.clone(),
