@@ -17,7 +17,7 @@ status=0
 ./scripts/check-layering.py --self-test 2>&1 | tee -a "$log" || status=$?
 # The end-to-end tests (tests/stack.rs) start a real Prometheus and Alertmanager.
 ./scripts/install-test-servers.sh
-cargo test --locked --all-targets 2>&1 | tee -a "$log" || status=$?
+cargo test --locked --all-targets --no-fail-fast 2>&1 | tee -a "$log" || status=$?
 ./scripts/check-systemd.sh 2>&1 | tee -a "$log" || status=$?
 ./scripts/check-alerts.sh 2>&1 | tee -a "$log" || status=$?
 awk '/^test result:|^systemd:|^alerts:|^layering:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed[;,]?$/) p += $(i-1); if ($(i) ~ /^failed[;,]?$/) f += $(i-1) } }

@@ -346,8 +346,8 @@ fn after_sigkill_mid_run_a_restart_recovers_and_keeps_committed_results() {
     assert!(committed >= 2, "{shown}");
     daemon.child.kill().unwrap(); // SIGKILL
     daemon.child.wait().unwrap();
-    // The client following the run loses its daemon and says so.
-    assert_ne!(client.wait().unwrap().code(), Some(0));
+    // The client following the run loses its daemon: interrupted, as Ctrl-C would be.
+    assert_eq!(client.wait().unwrap().code(), Some(130));
 
     // The stale socket is replaced; the dead run is marked interrupted at open.
     let restarted = Daemon::start(&state, &config);
@@ -641,7 +641,7 @@ fn a_full_disk_fails_the_run_and_the_same_daemon_runs_again_once_space_is_back()
     let filler = disk.fill();
     let (code, _, stderr) = run(daemon.cli().args(["run", "smoke"]));
     assert_eq!(code, 3, "a run on a full disk fails: {stderr}");
-    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(stderr.contains("no space left on the device"), "{stderr}");
     let status = daemon.status().expect("the daemon still answers");
     assert_eq!(
         suite_status(&status, "smoke")["last_status"],
@@ -736,6 +736,9 @@ fn a_backup_while_the_daemon_runs_suites_opens_with_every_committed_result() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let daemon = Daemon::start(&state, &fixture("daemon.toml"));
+    daemon.wait_for("a first suite", Duration::from_secs(60), |d| {
+        d.runs().iter().any(|r| r["status"] == "success")
+    });
     let mut backups = Vec::new();
     for round in 0..3 {
         // Suites run every 4 seconds; the backups fall at different moments of them.
@@ -896,4 +899,26 @@ fn garbage_on_the_control_socket_gets_an_error_or_a_close_and_the_daemon_serves_
         "{}",
         daemon.log_text()
     );
+}
+
+#[test]
+fn a_second_daemon_on_the_same_state_directory_is_refused_at_once_with_the_first_ones_pid() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = unscheduled_config(dir.path());
+    let first = Daemon::start(&state, &config);
+    let started = Instant::now();
+    let (code, _, stderr) = run(first.cli().args(["daemon"]));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("another perfwarden daemon is running")
+            && stderr.contains(&format!("pid {}", first.child.id())),
+        "{stderr}"
+    );
+    assert!(first.status().is_some(), "the first daemon must go on");
 }

@@ -414,7 +414,7 @@ fn a_full_disk_fails_the_writes_while_it_lasts_and_the_same_store_works_once_spa
     }
     let failure = failure.expect("a write fails on a full disk");
     assert!(
-        failure.to_string().contains("No space left on device")
+        failure.to_string().contains("no space left on the device")
             || failure.to_string().contains("I/O error"),
         "{failure}"
     );

@@ -190,10 +190,20 @@ fn run_through_daemon(
     let mut shown = None;
     loop {
         std::thread::sleep(Duration::from_millis(250));
-        let state = match client
-            .request(&Request::Ticket { ticket })
-            .map_err(client_error)?
-        {
+        let answer = match client.request(&Request::Ticket { ticket }) {
+            Ok(answer) => answer,
+            // The daemon went away under the run (stopped or restarted): the run was
+            // interrupted, as if this command had been.
+            Err(crate::daemon::control::ClientError::NotRunning(_))
+            | Err(crate::daemon::control::ClientError::Protocol { .. }) => {
+                return Err(CommandError {
+                    code: exit::INTERRUPTED,
+                    message: "the daemon stopped while following the run; the benchmarks it finished were stored (`perfwarden runs` once it is back)".into(),
+                });
+            }
+            Err(e) => return Err(client_error(e)),
+        };
+        let state = match answer {
             Response::Ticket(state) => state,
             other => return Err(unexpected(other)),
         };

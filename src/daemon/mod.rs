@@ -209,6 +209,30 @@ impl Daemon {
     }
 }
 
+/// Refuses to start beside a daemon that answers on this state directory's socket, at once
+/// and with its pid, instead of waiting for the database it holds.
+fn refuse_a_second_daemon(
+    config: &Config,
+    state_dir: &std::path::Path,
+) -> Result<(), CommandError> {
+    let socket = control::socket_path(Some(config), state_dir);
+    let Ok(mut client) = control::Client::connect(&socket) else {
+        return Ok(());
+    };
+    client.timeout = Duration::from_secs(5);
+    if let Ok(control::Response::Status(report)) = client.request(&control::Request::Status) {
+        if let Some(running) = &report.daemon {
+            return Err(CommandError::state(format!(
+                "another perfwarden daemon is running on {} (pid {}, control socket {})\n  hint: stop it first (`systemctl stop perfwarden`), or give this one its own --state-dir and [daemon] socket",
+                report.state_dir.display(),
+                running.pid,
+                socket.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Runs the daemon until SIGTERM or SIGINT. Returns the process exit code.
 pub(crate) fn run(options: DaemonOptions) -> Result<i32, CommandError> {
     let config = Config::load(options.config.as_deref())
@@ -217,12 +241,22 @@ pub(crate) fn run(options: DaemonOptions) -> Result<i32, CommandError> {
         options.state_dir.as_deref(),
         config.agent.state_dir.as_deref(),
     );
-    let store = Arc::new(Store::open_patiently(&state_dir, STORE_PATIENCE, || {
+    refuse_a_second_daemon(&config, &state_dir)?;
+    let store = Store::open_patiently(&state_dir, STORE_PATIENCE, || {
         tracing::info!(
             "the database is in use by another perfwarden process; waiting up to {} s",
             STORE_PATIENCE.as_secs()
         )
-    })?);
+    })
+    .map_err(|e| match e {
+        crate::store::StoreError::Locked { path } => CommandError::state(format!(
+            "the database {} is still held by another perfwarden process after {} s (a daemon whose control socket is elsewhere, or a long `perfwarden run`)\n  hint: stop the other process (`systemctl stop perfwarden`), or give this daemon its own --state-dir",
+            path.display(),
+            STORE_PATIENCE.as_secs()
+        )),
+        other => other.into(),
+    })?;
+    let store = Arc::new(store);
     for id in store.recovered_runs() {
         tracing::warn!(
             run = id,

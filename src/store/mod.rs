@@ -72,6 +72,10 @@ pub enum StoreError {
         found: u64,
         known: u64,
     },
+    #[error(
+        "no space left on the device holding {path}; the results committed before it are kept\n  hint: free space there (`df -h {path}`); once there is room the agent goes on and records the interrupted run as failed"
+    )]
+    DiskFull { path: PathBuf },
     #[error("database {path}: {source}")]
     Database {
         path: PathBuf,
@@ -229,6 +233,11 @@ impl TxnError {
                 StoreError::Damaged {
                     path: path.to_path_buf(),
                     detail: format!("a page lies past the end of the file ({e})"),
+                }
+            }
+            TxnError::Redb(redb::Error::Io(e)) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                StoreError::DiskFull {
+                    path: path.to_path_buf(),
                 }
             }
             TxnError::Redb(source) => StoreError::Database {
@@ -657,7 +666,7 @@ impl Store {
             let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
             if slot.is_none() {
                 *slot = Some(open_database(&self.path, self.access)?);
-                tracing::info!(database = %self.path.display(), "reopened the database");
+                tracing::info!(database = %self.path.display(), "reopened the database after an I/O error or a damaged page");
             }
         }
     }
@@ -787,7 +796,7 @@ impl Store {
                 for (id, mut run) in dead {
                     run.status = RunStatus::Interrupted;
                     run.note = Some(
-                        "the perfwarden process ended without finishing this run (crash, SIGKILL or power loss); finished benchmarks were kept"
+                        "the perfwarden process ended without recording the end of this run (a crash, SIGKILL, power loss, or a database it could no longer write, such as a full disk); finished benchmarks were kept"
                             .into(),
                     );
                     runs.insert(id, to_json(&run).as_slice())?;

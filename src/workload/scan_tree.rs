@@ -123,6 +123,12 @@ impl Workload for ScanTree {
                         path.display()
                     )));
                 }
+                if let Err(e) = std::fs::read_dir(path) {
+                    return Err(WorkloadError::Invalid(format!(
+                        "scan path {} cannot be read: {e} (the agent runs as its own user; grant it read access, e.g. with a group or an ACL)",
+                        path.display()
+                    )));
+                }
                 self.root = path.clone();
             }
             None => {
@@ -135,6 +141,8 @@ impl Workload for ScanTree {
 
     fn run(&mut self, iterations: u64, _: &mut LatencyRecorder) -> Result<f64, WorkloadError> {
         let mut files = 0usize;
+        let mut unreadable = 0usize;
+        let mut first_unreadable: Option<String> = None;
         for _ in 0..iterations {
             for entry in WalkDir::new(&self.root)
                 .into_iter()
@@ -142,7 +150,14 @@ impl Workload for ScanTree {
             {
                 // Unreadable entries in a real tree are skipped, as `find` reports and
                 // goes on; they are not files visited.
-                let Ok(entry) = entry else { continue };
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    Err(e) => {
+                        unreadable += 1;
+                        first_unreadable.get_or_insert_with(|| e.to_string());
+                        continue;
+                    }
+                };
                 if let Ok(meta) = entry.metadata() {
                     if !meta.is_dir() {
                         files += 1;
@@ -152,10 +167,13 @@ impl Workload for ScanTree {
             }
         }
         if files == 0 {
-            return Err(WorkloadError::Invalid(format!(
-                "no files found under {}",
-                self.root.display()
-            )));
+            return Err(WorkloadError::Invalid(match first_unreadable {
+                Some(first) => format!(
+                    "no file under {} could be read: {unreadable} entries were unreadable (first: {first})",
+                    self.root.display()
+                ),
+                None => format!("no files found under {}", self.root.display()),
+            }));
         }
         Ok(files as f64)
     }
@@ -187,5 +205,40 @@ mod tests {
         .validate();
         assert_eq!(problems.len(), 1);
         assert!(problems[0].1.contains("cannot be read"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_tree_that_cannot_be_read_says_so_not_that_it_is_empty() {
+        let ctx = super::super::fake::test_context();
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = ScanTree::new(ScanTreeConfig {
+            path: Some(dir.path().join("tree")),
+            files: 10,
+            max_files: 10,
+        });
+        std::fs::create_dir(dir.path().join("tree")).unwrap();
+        w.setup(&ctx).unwrap();
+        // Gone between the setup and the walk: every entry is an error.
+        std::fs::remove_dir(dir.path().join("tree")).unwrap();
+        let error = w
+            .run(1, &mut LatencyRecorder::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("could be read") && error.contains("unreadable"),
+            "{error}"
+        );
+        let empty = tempfile::tempdir().unwrap();
+        let mut w = ScanTree::new(ScanTreeConfig {
+            path: Some(empty.path().to_path_buf()),
+            files: 10,
+            max_files: 10,
+        });
+        w.setup(&ctx).unwrap();
+        let error = w
+            .run(1, &mut LatencyRecorder::new())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no files found"), "{error}");
     }
 }

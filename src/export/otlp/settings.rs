@@ -182,6 +182,14 @@ fn signal(
     for (name, source) in &config.headers {
         headers.insert(name.clone(), read_header(name, source, env)?);
     }
+    // User information in the URL becomes HTTP basic auth, and the URL goes to the
+    // exporter without it: the HTTP and gRPC clients log URLs at TRACE level.
+    let (endpoint, credentials) = split_user_info(&endpoint);
+    if let Some(credentials) = credentials {
+        headers
+            .entry("authorization".into())
+            .or_insert_with(|| Secret::new(credentials));
+    }
     Ok(SignalSettings {
         endpoint,
         protocol,
@@ -202,6 +210,27 @@ pub(crate) fn shown_endpoint(endpoint: &str) -> String {
         Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
         None => endpoint.to_string(),
     }
+}
+
+/// `endpoint` without its user information (`user:pass@`), and the `Basic …`
+/// authorization value it stood for (percent-decoded, as RFC 3986 writes it).
+fn split_user_info(endpoint: &str) -> (String, Option<String>) {
+    use base64::Engine;
+    let Some((scheme, rest)) = endpoint.split_once("://") else {
+        return (endpoint.to_string(), None);
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return (endpoint.to_string(), None);
+    };
+    let user_info = &rest[..at];
+    let (user, password) = user_info.split_once(':').unwrap_or((user_info, ""));
+    let pair = format!("{}:{}", percent_decode(user), percent_decode(password));
+    let value = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    );
+    (format!("{scheme}://{}", &rest[at + 1..]), Some(value))
 }
 
 /// `base` plus the signal's path for HTTP (`…/v1/metrics`); `base` itself for gRPC.
@@ -288,6 +317,42 @@ mod tests {
         assert_eq!(
             shown_endpoint("http://collector:4318/v1/logs?a=b@c"),
             "http://collector:4318/v1/logs?a=b@c"
+        );
+    }
+
+    #[test]
+    fn a_password_in_the_endpoint_url_becomes_basic_auth_and_leaves_the_url() {
+        let config = OtlpConfig {
+            endpoint: Some("https://alice:p%40ss@otel.example.com:4318".into()),
+            ..OtlpConfig::default()
+        };
+        let settings = resolve(&config, &env_of(&[])).unwrap().unwrap();
+        let metrics = &settings.metrics;
+        assert_eq!(metrics.endpoint, "https://otel.example.com:4318/v1/metrics");
+        let (_, value) = metrics
+            .headers
+            .iter()
+            .find(|(name, _)| name == "authorization")
+            .expect("an authorization header");
+        // base64("alice:p@ss")
+        assert_eq!(value.expose(), "Basic YWxpY2U6cEBzcw==");
+        // An explicit authorization header wins.
+        let mut config = config;
+        config.headers.insert(
+            "authorization".into(),
+            HeaderSource::Literal("Bearer t".into()),
+        );
+        let settings = resolve(&config, &env_of(&[])).unwrap().unwrap();
+        let (_, value) = settings
+            .metrics
+            .headers
+            .iter()
+            .find(|(name, _)| name == "authorization")
+            .unwrap();
+        assert_eq!(value.expose(), "Bearer t");
+        assert_eq!(
+            settings.metrics.endpoint,
+            "https://otel.example.com:4318/v1/metrics"
         );
     }
 
