@@ -193,11 +193,13 @@ fn one_unreadable_record_is_skipped_and_named_and_the_rest_is_rescued() {
 }
 
 /// A state directory with a confirmed critical regression: five runs of a directory scan,
-/// then the tree made ten times slower and two more runs.
+/// then the tree made ten times slower and two more runs. The quiet-host gate is off: the
+/// tests beside it load the machine, and runs it flagged busy would not be judged alike.
 fn history_with_a_regression(dir: &Path) -> (PathBuf, PathBuf) {
     let tree = RegressingTree::create(dir, "tree");
     let config = dir.join("perfwarden.toml");
     let text = std::fs::read_to_string(fixture("fast.toml")).unwrap()
+        + "\n[daemon.quiet]\nenabled = false\n"
         + "\n[suites.tree]\nschedule = \"@daily\"\nbenchmarks = [\"tree\", \"primes\"]\n\n"
         + &tree.benchmark_toml("tree");
     std::fs::write(&config, text).unwrap();
@@ -418,6 +420,83 @@ fn read_commands_work_on_a_full_disk() {
         let (code, stdout, stderr) = fast(&state, args);
         assert_eq!(code, 0, "{args:?} on a full disk: {stdout}{stderr}");
     }
+}
+
+#[test]
+fn a_run_the_disk_fills_under_prints_what_it_measured_and_is_recorded_as_failed() {
+    let disk = common::SmallDisk::mount("4m");
+    let state = disk.path().join("state");
+    let (code, _, stderr) = fast(&state, &["run", "smoke"]);
+    assert_eq!(code, 0, "{stderr}");
+    let child = perfwarden(&state)
+        .arg("--config")
+        .arg(fixture("fast.toml"))
+        .args(["run", "slow"])
+        .env("PERFWARDEN_SOCKET", "/nonexistent/perfwarden.sock")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The runner makes each benchmark's scratch directory as it starts it: once slow-2
+    // starts, slow-1 is committed. Then the disk fills.
+    let second = state.join("scratch/run-2/slow-2");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !second.exists() {
+        assert!(std::time::Instant::now() < deadline, "slow-2 never started");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let filler = disk.fill();
+    let output = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert_eq!(output.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("error: no space left on the device"),
+        "{stderr}"
+    );
+    // The report of what was measured before the disk filled.
+    assert!(
+        stdout.starts_with("run 2 · suite slow · failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("note: failed: no space left on the device"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("slow-1 ")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("not run: ") && stdout.contains("slow-4"),
+        "{stdout}"
+    );
+
+    // While the disk is full, and after space is back and another run: failed, with the
+    // reason, never the crash note of an interrupted run.
+    let run_two = |state: &Path| {
+        let (code, stdout, stderr) = fast(state, &["--format", "json", "show", "2"]);
+        assert_eq!(code, 0, "{stderr}");
+        let run = assert_valid_output(&stdout)["run"].clone();
+        assert_eq!(run["status"], "failed", "{run}");
+        let note = run["note"].as_str().unwrap().to_string();
+        assert!(
+            note.starts_with("failed: no space left on the device"),
+            "{note}"
+        );
+        assert!(!note.contains("hint:"), "{note}");
+    };
+    run_two(&state);
+    std::fs::remove_file(filler).unwrap();
+    run_two(&state);
+    let (code, _, stderr) = fast(&state, &["run", "smoke"]);
+    assert_eq!(code, 0, "once space is back: {stderr}");
+    run_two(&state);
+    assert!(!state.join("perfwarden.run-end").exists());
 }
 
 /// The `results` and `samples` lines of `db export`: what a committed result is.

@@ -167,6 +167,21 @@ fn a_run_left_running_is_marked_interrupted_on_open() {
             .unwrap();
         // Dropped without finishing: the process "died".
     }
+    // Read-only (no process holds the file, so nothing runs it): shown interrupted, and
+    // the file is not changed.
+    let file = dir.path().join("perfwarden.redb");
+    let before = std::fs::read(&file).unwrap();
+    {
+        let reader = Store::open_read_only(dir.path()).unwrap().unwrap();
+        let seen = reader.run(1).unwrap().unwrap();
+        assert_eq!(seen.status, RunStatus::Interrupted);
+        assert!(seen.note.unwrap().contains("when perfwarden next writes"));
+        assert_eq!(
+            reader.runs(None, None).unwrap()[0].status,
+            RunStatus::Interrupted
+        );
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), before);
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.recovered_runs(), &[1]);
     let run = store.run(1).unwrap().unwrap();

@@ -90,9 +90,12 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
         outbox: crate::export::keeps_outbox(&otlp),
     };
     let mut progress = TerminalProgress::new();
-    let outcome = pipeline::execute(run, plans, &mut progress, &PushOnce(otlp))
-        .map_err(|e| CommandError::state(e.to_string()))?;
+    let outcome = pipeline::execute(run, plans, &mut progress, &PushOnce(otlp));
     drop(progress);
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(failure) => return stopped_by_the_store(globals, &store, failure),
+    };
 
     let code = exit::of_run(&outcome.run);
     let mut confirmations = Vec::new();
@@ -146,6 +149,35 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
         stdout.push_str(&report::render(&report, globals.format, globals.style()));
     }
     Ok(Outcome { stdout, code })
+}
+
+/// A run the store stopped (a full disk): the error, and the report of what was measured
+/// and committed before it, read from a private copy of the file when the database cannot
+/// be reopened yet. Exit code 3.
+fn stopped_by_the_store(
+    globals: &Globals,
+    store: &Store,
+    failure: pipeline::SuiteError,
+) -> Result<Outcome, CommandError> {
+    let Some(run) = failure.run.map(|run| *run) else {
+        return Err(CommandError::state(failure.error.to_string()));
+    };
+    let report = RunReport::build(store, run.clone()).or_else(|_| {
+        let copy = Store::open_private_copy(store.state_dir())?;
+        RunReport::build(&copy, run)
+    });
+    let stdout = match report {
+        Ok(report) => report::render(&report, globals.format, globals.style()),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read back what the run measured");
+            String::new()
+        }
+    };
+    eprintln!("error: {}", failure.error);
+    Ok(Outcome {
+        stdout,
+        code: exit::STATE,
+    })
 }
 
 /// Queues the run in the daemon and follows it. `None` when the daemon serves another state

@@ -87,6 +87,17 @@ pub(crate) struct SuiteOutcome {
     pub health: Option<HostHealth>,
 }
 
+/// A suite run that the store stopped (a full disk, a failing device).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub(crate) struct SuiteError {
+    pub error: RunError,
+    /// The run it stopped, when one was begun, as it is recorded: `failed`, with the
+    /// error in its note. When the database could not be written even for that, this is
+    /// how the next process that opens it will record it ([`Store::begin_run`]).
+    pub run: Option<Box<RunRecord>>,
+}
+
 /// Runs (or records as skipped) the planned suite, judges it, computes the health, queues
 /// the `suite.finished` event and publishes. Fails only when the store cannot be written;
 /// a failing benchmark is a result, not an error.
@@ -95,15 +106,50 @@ pub(crate) fn execute(
     plans: Vec<BenchmarkPlan>,
     observer: &mut dyn RunObserver,
     publish: &dyn Publish,
-) -> Result<SuiteOutcome, RunError> {
+) -> Result<SuiteOutcome, SuiteError> {
     let store = run.store;
-    let outcome = execute_run(run, plans, observer, publish);
-    if let Err(e) = &outcome {
-        // A run the error stopped (a full disk) is recorded as failed, now or, when the
-        // database cannot be written yet, at the start of the next run.
-        store.abandon_unfinished(&e.to_string());
+    let mut tracked = Tracked {
+        inner: observer,
+        started: None,
+    };
+    let outcome = execute_run(run, plans, &mut tracked, publish);
+    outcome.map_err(|error| {
+        // A run the error stopped is recorded as failed, now or, when the database cannot
+        // be written yet, at the start of the next run.
+        let reason = error.to_string();
+        let recorded = store.abandon_unfinished(&reason);
+        let run = tracked.started.map(|started| {
+            Box::new(
+                recorded
+                    .into_iter()
+                    .find(|r| r.id == started.id)
+                    .unwrap_or_else(|| crate::store::abandoned(started, &reason, Utc::now())),
+            )
+        });
+        SuiteError { error, run }
+    })
+}
+
+/// Passes every event on and keeps the run record the runner began.
+struct Tracked<'a> {
+    inner: &'a mut dyn RunObserver,
+    started: Option<RunRecord>,
+}
+
+impl RunObserver for Tracked<'_> {
+    fn run_started(&mut self, run: &RunRecord) {
+        self.started = Some(run.clone());
+        self.inner.run_started(run);
     }
-    outcome
+    fn benchmark_started(&mut self, index: usize, total: usize, plan: &BenchmarkPlan) {
+        self.inner.benchmark_started(index, total, plan);
+    }
+    fn sample_taken(&mut self, count: usize, target: usize) {
+        self.inner.sample_taken(count, target);
+    }
+    fn benchmark_finished(&mut self, result: &crate::model::records::BenchmarkResult) {
+        self.inner.benchmark_finished(result);
+    }
 }
 
 fn execute_run(

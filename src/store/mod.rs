@@ -11,6 +11,7 @@
 pub mod archive;
 mod handle;
 mod migrate;
+mod run_end;
 pub mod schema;
 
 use std::fs;
@@ -319,6 +320,41 @@ fn from_json<T: serde::de::DeserializeOwned>(
         record: record.to_string(),
         detail: e.to_string(),
     })
+}
+
+/// Why a run found `running` by a process that holds the file is dead.
+const DEAD_RUN_NOTE: &str = "the perfwarden process ended without recording the end of this run (a crash, SIGKILL, power loss, or a database it could no longer write, such as a full disk); finished benchmarks were kept";
+
+/// `run` as it is recorded when the store stopped it with `reason` (a full disk, a failing
+/// device): failed, ended `at`, the results committed before it kept.
+pub(crate) fn abandoned(mut run: RunRecord, reason: &str, at: DateTime<Utc>) -> RunRecord {
+    // The reason's first line: its hint is for the moment it happened, not for the record.
+    let reason = reason.lines().next().unwrap_or(reason);
+    let kept = "the results committed before it are kept";
+    run.status = RunStatus::Failed;
+    run.finished_at = Some(at);
+    run.note = Some(if reason.contains(kept) {
+        format!("failed: {reason}")
+    } else {
+        format!("failed: {reason}; {kept}")
+    });
+    run
+}
+
+/// A run read `running` through a read-only open. The shared lock means no process holds
+/// the file for writing, so none is running it: it is shown interrupted, as the next
+/// process that writes the file will record it.
+fn seen_read_only(mut run: RunRecord, database: &Path) -> RunRecord {
+    if run.status == RunStatus::Running {
+        if let Some(end) = run_end::read(database).filter(|end| end.run == run.id) {
+            return abandoned(run, &end.reason, end.at);
+        }
+        run.status = RunStatus::Interrupted;
+        run.note = Some(format!(
+            "{DEAD_RUN_NOTE} (recorded as interrupted when perfwarden next writes the database)"
+        ));
+    }
+    run
 }
 
 /// `((suite, outcome), runs)`.
@@ -719,13 +755,12 @@ impl Store {
     }
 
     fn initialize(&mut self) -> Result<(), StoreError> {
+        let stopped = run_end::read(&self.path);
         self.recovered = self.write(|txn| {
             let mut recovered = Vec::new();
             {
                 let mut meta = txn.open_table(META)?;
-                let found = meta
-                    .get("schema_version")?
-                    .map(|v| v.value());
+                let found = meta.get("schema_version")?.map(|v| v.value());
                 match found {
                     None => {
                         meta.insert("schema_version", SCHEMA_VERSION)?;
@@ -794,11 +829,14 @@ impl Store {
                     }
                 }
                 for (id, mut run) in dead {
-                    run.status = RunStatus::Interrupted;
-                    run.note = Some(
-                        "the perfwarden process ended without recording the end of this run (a crash, SIGKILL, power loss, or a database it could no longer write, such as a full disk); finished benchmarks were kept"
-                            .into(),
-                    );
+                    match stopped.as_ref().filter(|end| end.run == id) {
+                        // The process recorded why the run stopped where it still could.
+                        Some(end) => run = abandoned(run, &end.reason, end.at),
+                        None => {
+                            run.status = RunStatus::Interrupted;
+                            run.note = Some(DEAD_RUN_NOTE.into());
+                        }
+                    }
                     runs.insert(id, to_json(&run).as_slice())?;
                     count_run(&mut counts, &run)?;
                     recovered.push(id);
@@ -806,6 +844,8 @@ impl Store {
             }
             Ok(recovered)
         })?;
+        // Nobody else holds the file, so no run is going on: its run-end file is spent.
+        run_end::clear(&self.path);
         Ok(())
     }
 
@@ -823,6 +863,9 @@ impl Store {
             runs.insert(id, to_json(&run).as_slice())?;
             Ok(run)
         })?;
+        if let Err(e) = run_end::reserve(&self.path, run.id) {
+            tracing::debug!(error = %e, "cannot reserve the run-end file");
+        }
         self.unfinished_runs().insert(run.id);
         Ok(run)
     }
@@ -841,7 +884,7 @@ impl Store {
         let pending: Vec<u64> = self.unfinished_runs().iter().copied().collect();
         let mut recorded = Vec::new();
         for id in pending {
-            let mut run = match self.run(id) {
+            let run = match self.run(id) {
                 Ok(Some(run)) if run.status == RunStatus::Running => run,
                 Ok(_) => {
                     self.unfinished_runs().remove(&id);
@@ -852,11 +895,7 @@ impl Store {
                     continue;
                 }
             };
-            run.status = RunStatus::Failed;
-            run.finished_at = Some(Utc::now());
-            run.note = Some(format!(
-                "failed: {reason}; the results committed before it are kept"
-            ));
+            let run = abandoned(run, reason, Utc::now());
             match self.update_run(&run) {
                 Ok(()) => {
                     tracing::warn!(
@@ -867,7 +906,20 @@ impl Store {
                     recorded.push(run);
                 }
                 Err(e) => {
-                    tracing::warn!(run = id, error = %e, "cannot record the unfinished run as failed yet")
+                    // Kept in the reserved file for the next process that opens the file.
+                    let end = run_end::RunEnd {
+                        run: id,
+                        at: run.finished_at.unwrap_or_else(Utc::now),
+                        reason: reason.to_string(),
+                    };
+                    match run_end::record(&self.path, &end) {
+                        Ok(()) => {
+                            tracing::warn!(run = id, error = %e, "cannot record the unfinished run as failed yet; its reason is kept for the next open")
+                        }
+                        Err(kept) => {
+                            tracing::warn!(run = id, error = %e, reason_file = %kept, "cannot record the unfinished run as failed yet")
+                        }
+                    }
                 }
             }
         }
@@ -877,8 +929,8 @@ impl Store {
     /// Replaces the run record (status, end time, note).
     pub fn update_run(&self, run: &RunRecord) -> Result<(), StoreError> {
         self.replace_run(run)?;
-        if run.status != RunStatus::Running {
-            self.unfinished_runs().remove(&run.id);
+        if run.status != RunStatus::Running && self.unfinished_runs().remove(&run.id) {
+            run_end::clear(&self.path);
         }
         Ok(())
     }
@@ -1019,6 +1071,16 @@ impl Store {
                 None => Ok(None),
             }
         })
+        .map(|run| run.map(|run| self.as_seen(run)))
+    }
+
+    /// `run` as this store shows it: through a read-only open, a run left `running` is
+    /// shown interrupted ([`seen_read_only`]).
+    fn as_seen(&self, run: RunRecord) -> RunRecord {
+        match self.access {
+            Access::ReadOnly => seen_read_only(run, &self.path),
+            Access::Writable | Access::PrivateCopy => run,
+        }
     }
 
     /// Runs, newest first, optionally of one suite and started at or after `since`.
@@ -1038,7 +1100,7 @@ impl Store {
                 if since.is_some_and(|t| run.started_at < t) {
                     continue;
                 }
-                runs.push(run);
+                runs.push(self.as_seen(run));
             }
             Ok(runs)
         })
