@@ -814,9 +814,9 @@ fn sigkill_at_random_moments_of_the_daemon_never_loses_a_committed_result() {
         assert_eq!(code, 0, "{stderr}");
         committed_lines(&stdout)
     };
-    for _ in 0..10 {
+    for _ in 0..20 {
         let mut daemon = Daemon::start(&state, &config);
-        std::thread::sleep(Duration::from_millis(rng.random_range(200..5000)));
+        std::thread::sleep(Duration::from_millis(rng.random_range(200..3000)));
         daemon.child.kill().unwrap(); // SIGKILL
         daemon.child.wait().unwrap();
         let now = export();
