@@ -534,9 +534,18 @@ fn systemd_notifications_and_journald_logs() {
     read_until("READY=1", &mut messages);
     assert!(messages.contains("STATUS=idle; next: "), "{messages}");
     read_until("WATCHDOG=1", &mut messages);
+    // A reload of a broken config logs each problem with its hint on a second line.
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{good}\n[suites.broken]\nschedule = \"@nightly\"\nbenchmarks = [\"primes\"]\n"),
+    )
+    .unwrap();
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
     read_until("RELOADING=1", &mut messages);
+    read_until("READY=1\n", &mut messages);
+    std::thread::sleep(Duration::from_millis(300));
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     read_until("STOPPING=1", &mut messages);
     assert_eq!(child.wait().unwrap().code(), Some(0));
@@ -547,7 +556,16 @@ fn systemd_notifications_and_journald_logs() {
         journal.lines().any(|l| l.starts_with("<6>daemon started")),
         "{journal}"
     );
+    // Every line carries the priority (journald's stream makes each line an entry), so a
+    // hint is at its problem's level; and no colour codes.
     assert!(journal.lines().all(|l| l.starts_with('<')), "{journal}");
+    assert!(
+        journal
+            .lines()
+            .any(|l| l.starts_with("<3>") && l.contains("hint:")),
+        "{journal}"
+    );
+    assert!(!journal.contains('\u{1b}'), "no escape codes: {journal:?}");
     assert!(!journal.contains("Z "), "no timestamps: {journal}");
 }
 
