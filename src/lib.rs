@@ -40,7 +40,7 @@
 //! workload
 //! store
 //! model
-//! stats | resilience | logging
+//! stats | resilience | logging | tls
 //! ```
 
 #![warn(unreachable_pub)]
@@ -60,4 +60,5 @@ pub mod runner;
 pub(crate) mod scheduler;
 pub mod stats;
 pub mod store;
+pub(crate) mod tls;
 pub mod workload;

@@ -614,6 +614,52 @@ fn https_endpoints_use_tls_verified_against_the_system_roots() {
     assert!(receiver.latest_metrics().is_some());
 }
 
+/// A host without a CA bundle (`SSL_CERT_FILE` and `SSL_CERT_DIR` point at nothing): an
+/// `http://` collector is reached over both protocols, as CA roots are read only for
+/// `https://`; an `https://` one is refused by `check` and by the export with the reason.
+#[test]
+fn a_host_without_a_ca_bundle_exports_to_http_and_is_told_why_https_fails() {
+    let no_roots = |command: &mut std::process::Command| {
+        command
+            .env("SSL_CERT_FILE", "/nonexistent/ca.pem")
+            .env("SSL_CERT_DIR", "/nonexistent");
+    };
+    for (protocol, name) in [(Protocol::Http, "http/protobuf"), (Protocol::Grpc, "grpc")] {
+        let receiver = Receiver::start(protocol);
+        let host = Host::new(&receiver.endpoint(), name, false, "");
+        let mut command = host.command();
+        no_roots(&mut command);
+        let (code, _, stderr) = run(command.args(["run", "s"]));
+        assert_eq!(code, 0, "{name}: {stderr}");
+        assert!(!stderr.contains("warning"), "{name}: {stderr}");
+        assert_eq!(receiver.log_records().len(), 1, "{name}");
+        let mut command = host.command();
+        no_roots(&mut command);
+        let (code, stdout, _) = run(command.arg("check"));
+        assert_eq!(code, 0, "{name}: {stdout}");
+    }
+    for name in ["http/protobuf", "grpc"] {
+        let host = Host::new("https://127.0.0.1:9", name, false, "timeout = \"2s\"");
+        let mut command = host.command();
+        no_roots(&mut command);
+        let (code, _, stderr) = run(command.args(["run", "s"]));
+        assert_eq!(code, 0, "the run itself succeeds: {stderr}");
+        assert!(
+            stderr.contains("no CA certificates found on this host"),
+            "{name}: {stderr}"
+        );
+        let mut command = host.command();
+        no_roots(&mut command);
+        let (code, stdout, _) = run(command.arg("check"));
+        assert_eq!(code, 1, "{name}: {stdout}");
+        assert!(stdout.contains("`export.otlp.endpoint`"), "{stdout}");
+        assert!(
+            stdout.contains("install the ca-certificates package"),
+            "{stdout}"
+        );
+    }
+}
+
 /// The daemon on a fast schedule (every 10 s) with a `command` benchmark whose duration is
 /// read from a file: a step is suspected at a scheduled run and confirmed by the
 /// confirmation run queued `confirm_delay` (2 s) later, before the next scheduled run; the confirmation reaches the

@@ -26,6 +26,25 @@ pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandErro
             // header values from variables, files and systemd credentials (under the
             // unit's ExecStartPre, the same environment the daemon gets).
             let mut problems: Vec<ProblemView> = match crate::export::otlp_settings(config) {
+                Ok(Some(otlp))
+                    if [&otlp.metrics, &otlp.logs]
+                        .iter()
+                        .any(|signal| signal.endpoint.starts_with("https://")) =>
+                {
+                    // TLS needs the host's CA roots, which this host may not have.
+                    match crate::tls::system_roots() {
+                        Ok(_) => Vec::new(),
+                        Err(message) => vec![ProblemView {
+                            file: source.clone(),
+                            key: "export.otlp.endpoint".into(),
+                            line: None,
+                            message: format!("the endpoint is https, but {message}"),
+                            hint: Some(
+                                "install the ca-certificates package (or use an http:// endpoint on a trusted network); the daemon would keep alert events in the outbox".into(),
+                            ),
+                        }],
+                    }
+                }
                 Ok(_) => Vec::new(),
                 Err(e) => vec![ProblemView {
                     file: source.clone(),

@@ -1,5 +1,6 @@
 //! The connection to the collector, shared by both signals: one tonic channel (gRPC) or one
-//! reqwest client (HTTP), with TLS from the system's roots for `https://` endpoints.
+//! reqwest client (HTTP), with TLS from the system's roots for `https://` endpoints (read
+//! only for them: [`crate::tls`]).
 //!
 //! Alert events are sent here by hand rather than through the SDK's log pipeline: the SDK
 //! reports neither which batch failed nor a receiver's partial rejection, and an outbox
@@ -61,6 +62,8 @@ impl Transport {
                     .timeout(settings.timeout)
                     .connect_timeout(settings.timeout);
                 if settings.endpoint.starts_with("https://") {
+                    // tonic reads the same roots; asking first gives the clear error.
+                    crate::tls::system_roots().map_err(ExportError::Setup)?;
                     endpoint = endpoint
                         .tls_config(ClientTlsConfig::new().with_native_roots())
                         .map_err(|e| ExportError::Setup(format!("TLS: {e}")))?;
@@ -72,9 +75,19 @@ impl Transport {
                 })
             }
             OtlpProtocol::HttpProtobuf => {
+                // The system's roots only for https: an http endpoint works on a host
+                // without a CA bundle.
+                let roots = if settings.endpoint.starts_with("https://") {
+                    crate::tls::system_roots().map_err(ExportError::Setup)?
+                } else {
+                    rustls::RootCertStore::empty()
+                };
+                let mut tls = crate::tls::client_config(roots).map_err(ExportError::Setup)?;
+                tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
                 let client = reqwest::Client::builder()
                     .timeout(settings.timeout)
                     .connect_timeout(settings.timeout)
+                    .tls_backend_preconfigured(tls)
                     .build()
                     .map_err(|e| ExportError::Setup(format!("HTTP client: {e}")))?;
                 Ok(Transport::Http {

@@ -289,27 +289,7 @@ impl Target {
 /// A TLS connector with the system's roots (and `SSL_CERT_FILE`/`SSL_CERT_DIR`), offering
 /// the ALPN protocols that `version` allows.
 pub(crate) fn tls_connector(version: Version) -> Result<tokio_rustls::TlsConnector, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    for cert in found.certs {
-        let _ = roots.add(cert);
-    }
-    if roots.is_empty() {
-        return Err(format!(
-            "no CA certificates found on this host ({}); install ca-certificates or set SSL_CERT_FILE",
-            found
-                .errors
-                .first()
-                .map(|e| e.to_string())
-                .unwrap_or_else(|| "none in the system store".into())
-        ));
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let mut config = crate::tls::client_config(crate::tls::system_roots()?)?;
     config.alpn_protocols = match version {
         Version::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
         Version::Http1 => vec![b"http/1.1".to_vec()],
