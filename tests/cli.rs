@@ -490,3 +490,37 @@ fn a_user_who_may_not_read_the_state_directory_is_told_so_not_shown_an_empty_his
     assert!(stderr.contains("hint:"), "{stderr}");
     assert!(!stdout.contains("no runs recorded"), "{stdout}");
 }
+
+#[test]
+fn status_with_a_broken_config_and_no_daemon_says_both_and_exits_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let fast = |args: &[&str]| {
+        run(perfwarden(&state)
+            .arg("--config")
+            .arg(fixture("fast.toml"))
+            .args(args)
+            .env("PERFWARDEN_SOCKET", "/nonexistent/perfwarden.sock"))
+    };
+    let (code, _, stderr) = fast(&["run", "smoke"]);
+    assert_eq!(code, 0, "{stderr}");
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(
+        &broken,
+        "[suites.x]\nschedule = \"@nightly\"\nbenchmarks = []\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(perfwarden(&state)
+        .arg("--config")
+        .arg(&broken)
+        .args(["--format", "json", "status"])
+        .env("PERFWARDEN_SOCKET", "/nonexistent/perfwarden.sock"));
+    assert_eq!(code, 4, "no daemon answers: {stdout}{stderr}");
+    assert!(
+        stderr.contains("@nightly") && stderr.contains("no daemon answers"),
+        "{stderr}"
+    );
+    let status = assert_valid_output(&stdout);
+    assert!(status["daemon"].is_null());
+    assert_eq!(status["health_score"], 100.0, "{status}");
+}
