@@ -524,3 +524,54 @@ fn status_with_a_broken_config_and_no_daemon_says_both_and_exits_4() {
     assert!(status["daemon"].is_null());
     assert_eq!(status["health_score"], 100.0, "{status}");
 }
+
+/// `check` tries what the daemon does at start with `[daemon] socket_group`: a group that
+/// does not exist, or one this process may not hand a file to (here `nobody`, not in
+/// `adm`; under systemd, a unit without `SupplementaryGroups=`), is a problem, not a
+/// daemon that exits at start.
+#[test]
+fn check_tries_the_socket_group_the_daemon_would_use() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = dir.path().join("perfwarden");
+    std::fs::copy(common::bin(), &binary).unwrap();
+    let config = |group: &str| {
+        let path = dir.path().join(format!("{group}.toml"));
+        let text = std::fs::read_to_string(fixture("fast.toml")).unwrap();
+        std::fs::write(
+            &path,
+            format!("[daemon]\nsocket_group = \"{group}\"\n{text}"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        path
+    };
+    let check = |config: &std::path::Path, as_nobody: bool| {
+        let mut command = if as_nobody {
+            let mut command = std::process::Command::new("setpriv");
+            command
+                .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+                .arg(&binary);
+            command
+        } else {
+            std::process::Command::new(&binary)
+        };
+        run(command
+            .arg("--config")
+            .arg(config)
+            .args(["--state-dir", "/nonexistent/state", "check"])
+            .env("PERFWARDEN_SOCKET", "/nonexistent/perfwarden.sock")
+            .env("NO_COLOR", "1"))
+    };
+    // Root may hand a file to any group that exists.
+    let (code, stdout, _) = check(&config("adm"), false);
+    assert_eq!(code, 0, "{stdout}");
+    let (code, stdout, _) = check(&config("adm"), true);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("`daemon.socket_group`"), "{stdout}");
+    assert!(stdout.contains("SupplementaryGroups=adm"), "{stdout}");
+    let (code, stdout, _) = check(&config("no-such-group-here"), false);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("no group named"), "{stdout}");
+}

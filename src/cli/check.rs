@@ -74,6 +74,21 @@ pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandErro
                     ),
                 });
             }
+            if let Some(group) = &config.daemon.socket_group
+                && let Err(message) = crate::daemon::can_give_socket_to(group)
+            {
+                let (message, hint) = match message.split_once("\n  hint: ") {
+                    Some((message, hint)) => (message.to_string(), Some(hint.to_string())),
+                    None => (message, None),
+                };
+                problems.push(ProblemView {
+                    file: source.clone(),
+                    key: "daemon.socket_group".into(),
+                    line: None,
+                    message,
+                    hint,
+                });
+            }
             CheckReport {
                 source,
                 valid: problems.is_empty(),

@@ -18,6 +18,7 @@
 pub(crate) mod control;
 mod notify;
 mod server;
+pub(crate) use server::can_give_socket_to;
 pub(crate) mod status;
 
 use std::collections::VecDeque;

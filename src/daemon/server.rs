@@ -1,7 +1,7 @@
 //! The daemon's side of the control socket: bind it with the right mode, accept
 //! connections, answer one request each.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -60,23 +60,58 @@ pub(super) fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, Bin
     let mode = match group {
         None => 0o600,
         Some(group) => {
-            let gid = group_id(group).ok_or_else(|| BindError::NoGroup(group.to_string()))?;
-            let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-                .map_err(|_| BindError::NulInPath)?;
-            // SAFETY: c_path is a valid NUL-terminated string; -1 keeps the owner.
-            if unsafe { libc::chown(c_path.as_ptr(), u32::MAX, gid) } != 0 {
-                return Err(BindError::Chown {
-                    path: path.to_path_buf(),
-                    group: group.to_string(),
-                    source: std::io::Error::last_os_error(),
-                });
-            }
+            give_to_group(path, group)?;
             0o660
         }
     };
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(at(BindStep::SetMode))?;
     Ok(listener)
+}
+
+/// Hands `path` to `group`, keeping its owner.
+fn give_to_group(path: &Path, group: &str) -> Result<(), BindError> {
+    let gid = group_id(group).ok_or_else(|| BindError::NoGroup(group.to_string()))?;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| BindError::NulInPath)?;
+    // SAFETY: c_path is a valid NUL-terminated string; -1 keeps the owner.
+    if unsafe { libc::chown(c_path.as_ptr(), u32::MAX, gid) } != 0 {
+        return Err(BindError::Chown {
+            path: path.to_path_buf(),
+            group: group.to_string(),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether this process could give its socket to `group`, as the daemon does at start:
+/// the group exists and a file can be handed to it (under systemd, the unit must add the
+/// group with `SupplementaryGroups=` and map it with `PrivateUsers=no`). `check` asks
+/// this, in the unit's environment when run as its `ExecStartPre`.
+pub(crate) fn can_give_socket_to(group: &str) -> Result<(), String> {
+    let probe = std::env::temp_dir().join(format!(
+        "perfwarden-group-check-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&probe)
+        .map_err(|e| format!("cannot create {} to try it on: {e}", probe.display()))?;
+    let given = give_to_group(&probe, group);
+    let _ = std::fs::remove_file(&probe);
+    given.map_err(|e| match e {
+        BindError::Chown { group, source, .. } => format!(
+            "this process cannot give the control socket to group \"{group}\" ({source}), so the daemon would not start\n  hint: under systemd add SupplementaryGroups={group} and PrivateUsers=no to the unit (a drop-in, as the unit's comments say), or remove the key"
+        ),
+        other => other.to_string(),
+    })
 }
 
 /// Why the control socket could not be bound; each message says what to do.
