@@ -53,22 +53,34 @@ pub fn changed_fields(old: &Fingerprint, new: &Fingerprint) -> Vec<String> {
 }
 
 /// Best effort, from files readable without privileges: container markers first, then
-/// the DMI vendor strings, then the CPU `hypervisor` flag.
+/// the DMI vendor strings, then the CPU `hypervisor` flag. Every user must get the same
+/// answer (the daemon's user under `ProtectProc=invisible` and root alike), or the two
+/// would keep starting new baselines: systemd's world-readable `/run/systemd/container`
+/// comes before `/proc/1/environ`, which only root may read.
 fn detect_virtualization() -> String {
-    if std::path::Path::new("/.dockerenv").exists() {
+    virtualization_under(std::path::Path::new("/"))
+}
+
+fn virtualization_under(root: &std::path::Path) -> String {
+    if root.join(".dockerenv").exists() {
         return "container:docker".into();
     }
-    if std::path::Path::new("/run/.containerenv").exists() {
+    if root.join("run/.containerenv").exists() {
         return "container:podman".into();
     }
-    if let Ok(env) = std::fs::read("/proc/1/environ") {
+    if std::fs::read_to_string(root.join("run/systemd/container"))
+        .is_ok_and(|manager| !manager.trim().is_empty())
+    {
+        return "container".into();
+    }
+    if let Ok(env) = std::fs::read(root.join("proc/1/environ")) {
         if env.windows(10).any(|w| w == b"container=") {
             return "container".into();
         }
     }
     let dmi = ["sys_vendor", "product_name"]
         .iter()
-        .filter_map(|f| std::fs::read_to_string(format!("/sys/class/dmi/id/{f}")).ok())
+        .filter_map(|f| std::fs::read_to_string(root.join("sys/class/dmi/id").join(f)).ok())
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase();
@@ -88,7 +100,7 @@ fn detect_virtualization() -> String {
             return name.into();
         }
     }
-    if let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") {
+    if let Ok(cpuinfo) = std::fs::read_to_string(root.join("proc/cpuinfo")) {
         if cpuinfo
             .lines()
             .any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "hypervisor"))
@@ -102,6 +114,27 @@ fn detect_virtualization() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_container_is_seen_by_every_user_through_systemds_marker() {
+        let root = tempfile::tempdir().unwrap();
+        let put = |path: &str, text: &str| {
+            let file = root.path().join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, text).unwrap();
+        };
+        put("proc/cpuinfo", "flags\t\t: fpu hypervisor\n");
+        assert_eq!(virtualization_under(root.path()), "vm");
+        put("sys/class/dmi/id/sys_vendor", "QEMU\n");
+        assert_eq!(virtualization_under(root.path()), "kvm");
+        // What a user who may not read /proc/1/environ sees inside systemd-nspawn, the
+        // same as root, who reads it.
+        put("run/systemd/container", "systemd-nspawn\n");
+        assert_eq!(virtualization_under(root.path()), "container");
+        std::fs::remove_file(root.path().join("run/systemd/container")).unwrap();
+        put("proc/1/environ", "container=systemd-nspawn\0");
+        assert_eq!(virtualization_under(root.path()), "container");
+    }
 
     #[test]
     fn collection_is_stable_across_calls() {
