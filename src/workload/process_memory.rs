@@ -1,9 +1,11 @@
 //! `process.memory` — follows the resident memory of a process of the user's, to catch a
 //! leak week over week.
 //!
-//! **Target:** a `pid_file`, a process name (`process`: every process whose `comm` or
-//! executable name matches, summed — a service with workers is one target), or a systemd
-//! `unit` (every process in its cgroup, `/sys/fs/cgroup/…/<unit>/cgroup.procs`). The
+//! **Target:** a `pid_file`, a process name (`process`: every process whose `comm`,
+//! executable name or argv[0] matches, summed — a service with workers is one target; a
+//! name longer than the 15 bytes `comm` holds is matched by argv[0], which any user may
+//! read), or a systemd `unit` (every process in its cgroup,
+//! `/sys/fs/cgroup/…/<unit>/cgroup.procs`, in the v2, hybrid or v1 layout). The
 //! processes are looked up again at every reading, so a restart is followed, not lost.
 //!
 //! **Operation:** one reading of the target's resident set size (the sum of `VmRSS` in
@@ -93,23 +95,29 @@ impl ProcessMemoryConfig {
                 }
                 let dir = Path::new("/proc").join(pid.to_string());
                 let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-                let exe = std::fs::read_link(dir.join("exe"))
-                    .ok()
-                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
-                if comm.trim_end() == name || exe.as_deref() == Some(name.as_str()) {
+                // `exe` is readable only for one's own processes (or as root);
+                // `cmdline` for every process.
+                let exe = std::fs::read_link(dir.join("exe")).ok();
+                let cmdline = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+                if is_named(name, &comm, exe.as_deref(), &cmdline) {
                     pids.push(pid);
                 }
             }
             return Ok(pids);
         }
         if let Some(unit) = &self.unit {
-            for slice in ["system.slice", "user.slice", ""] {
-                let procs = Path::new("/sys/fs/cgroup")
-                    .join(slice)
-                    .join(unit)
-                    .join("cgroup.procs");
-                if let Ok(text) = std::fs::read_to_string(&procs) {
-                    return Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect());
+            // cgroup v2 (`/sys/fs/cgroup`), hybrid (`unified`) and v1 (systemd's named
+            // hierarchy `systemd`) layouts.
+            for hierarchy in ["", "unified", "systemd"] {
+                for slice in ["system.slice", "user.slice", ""] {
+                    let procs = Path::new("/sys/fs/cgroup")
+                        .join(hierarchy)
+                        .join(slice)
+                        .join(unit)
+                        .join("cgroup.procs");
+                    if let Ok(text) = std::fs::read_to_string(&procs) {
+                        return Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect());
+                    }
                 }
             }
             return Err(format!(
@@ -118,6 +126,22 @@ impl ProcessMemoryConfig {
         }
         Err("no target".into())
     }
+}
+
+/// Whether a process is the one named `name`: its `comm` (which the kernel cuts to 15
+/// bytes, so a longer name matches its first 15 bytes there and must then match the
+/// executable or argv[0]), its executable's file name, or argv[0]'s file name.
+fn is_named(name: &str, comm: &str, exe: Option<&Path>, cmdline: &[u8]) -> bool {
+    let file_name = |path: &Path| path.file_name().map(|n| n.to_string_lossy().into_owned());
+    if exe.and_then(file_name).as_deref() == Some(name) {
+        return true;
+    }
+    let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+    let argv0 = Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(argv0));
+    if file_name(argv0).as_deref() == Some(name) {
+        return true;
+    }
+    name.len() <= 15 && comm.trim_end_matches('\n') == name
 }
 
 /// `VmRSS` of one process in bytes; `None` when it is gone (or a kernel thread).
@@ -203,6 +227,32 @@ impl Workload for ProcessMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_longer_than_comm_holds_is_found_by_argv0_when_exe_is_hidden() {
+        let long = "prometheus-node-exporter";
+        // Another user's process: no `exe`, `comm` cut to 15 bytes.
+        let comm = "prometheus-node\n";
+        let cmdline = b"/usr/bin/prometheus-node-exporter\0--web.listen-address=:9100\0";
+        assert!(is_named(long, comm, None, cmdline));
+        // A name of 15 bytes or fewer is what `comm` holds.
+        assert!(is_named("prometheus-node", comm, None, b"/usr/bin/other\0"));
+        assert!(!is_named(
+            long,
+            comm,
+            None,
+            b"/usr/bin/prometheus-node-exporter-2\0"
+        ));
+        assert!(is_named(
+            long,
+            "x",
+            Some(Path::new("/usr/bin/prometheus-node-exporter")),
+            b""
+        ));
+        // A short name matches `comm` alone (a kernel thread has an empty cmdline).
+        assert!(is_named("sleep", "sleep\n", None, b""));
+        assert!(!is_named("sleep", "sleepy\n", None, b""));
+    }
 
     #[test]
     fn follows_this_process_by_pid_file_and_name_and_refuses_two_targets() {
