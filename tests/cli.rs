@@ -575,3 +575,58 @@ fn check_tries_the_socket_group_the_daemon_would_use() {
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("no group named"), "{stdout}");
 }
+
+/// At the task limit (here `ulimit -u` for `nobody`; under systemd the unit's `TasksMax`),
+/// a benchmark that needs more threads fails at once with the reason, leaves no thread
+/// behind, and the next multi-threaded benchmark runs.
+#[test]
+fn a_benchmark_beyond_the_task_limit_fails_at_once_and_poisons_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = dir.path().join("perfwarden");
+    std::fs::copy(common::bin(), &binary).unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::os::unix::fs::chown(&state, Some(65534), None).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let config = dir.path().join("threads.toml");
+    std::fs::write(
+        &config,
+        "[daemon.quiet]\nenabled = false\n[defaults]\nsamples = 5\nwarmup = \"0s\"\nmin_time = \"50ms\"\ntimeout = \"60s\"\n\
+         [suites.s]\nschedule = \"@daily\"\nbenchmarks = [\"wide\", \"two\"]\n\
+         [benchmarks.wide]\nkind = \"cpu.parallel\"\nthreads = 64\nmax_prime = 2000\n\
+         [benchmarks.two]\nkind = \"cpu.primes\"\nthreads = 2\nmax_prime = 2000\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let started = std::time::Instant::now();
+    let (code, stdout, stderr) = run(std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .args(["prlimit", "--nproc=24:24"])
+        .arg(&binary)
+        .arg("--config")
+        .arg(&config)
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["--format", "json", "run", "s"])
+        .current_dir("/")
+        .env("PERFWARDEN_SOCKET", "/nonexistent/perfwarden.sock")
+        .env("HOME", "/nonexistent"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "it waited for the timeout: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let run = assert_valid_output(&stdout);
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results[0]["status"], "failed", "{run}");
+    let error = results[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("task limit") && error.contains("of 64"),
+        "{error}"
+    );
+    assert_eq!(results[1]["status"], "ok", "{run}");
+}

@@ -17,12 +17,13 @@
 //! (`max_prime`, and `threads` for the parallel phase, default `"all"`).
 
 use std::hint::black_box;
-use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use super::cpu_primes::{CpuPrimesConfig, sysbench_event};
 use crate::model::metric::{Direction, Measurement, MetricDef, ResultDetails};
-use crate::workload::{LatencyRecorder, Workload, WorkloadContext, WorkloadError};
+use crate::workload::{
+    LatencyRecorder, StartGate, Workload, WorkloadContext, WorkloadError, cannot_start_thread,
+};
 
 pub(crate) struct CpuParallel {
     config: CpuPrimesConfig,
@@ -57,18 +58,26 @@ fn events(count: u64, max_prime: u64) {
 /// Runs `count` events on each of `threads` threads started together; the time from the
 /// barrier's release until the last thread is done.
 fn timed_parallel(threads: usize, count: u64, max_prime: u64) -> Result<Duration, WorkloadError> {
-    let barrier = Barrier::new(threads + 1);
+    let gate = StartGate::new();
     std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                let barrier = &barrier;
-                scope.spawn(move || {
-                    barrier.wait();
+        let mut workers = Vec::with_capacity(threads);
+        for index in 0..threads {
+            let gate = &gate;
+            let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
+                if gate.wait() {
                     events(count, max_prime);
-                })
-            })
-            .collect();
-        barrier.wait();
+                }
+            });
+            match spawned {
+                Ok(worker) => workers.push(worker),
+                Err(e) => {
+                    // The started threads go home from the gate; the scope joins them.
+                    gate.call_off();
+                    return Err(cannot_start_thread(index, threads, e));
+                }
+            }
+        }
+        gate.open_when_all(threads);
         let started = Instant::now();
         for worker in workers {
             worker

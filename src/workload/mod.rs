@@ -544,7 +544,65 @@ impl WorkloadConfig {
     }
 }
 
-/// Runs `work(thread_index)` on `threads` scoped threads and sums the returned units.
+/// A thread that could not be started: the process or its cgroup is at its task limit
+/// (systemd's `TasksMax`, `ulimit -u`). Never a panic: the threads already started are
+/// released and joined, so none is left behind.
+pub(crate) fn cannot_start_thread(index: usize, of: usize, error: std::io::Error) -> WorkloadError {
+    WorkloadError::Invalid(format!(
+        "cannot start thread {} of {of}: {error}; the agent is at its task limit (the unit's TasksMax, or ulimit -u): lower `threads`",
+        index + 1
+    ))
+}
+
+/// Where threads wait to start together, like a barrier that can also be called off (a
+/// later thread could not be started): [`StartGate::wait`] returns whether to run.
+pub(crate) struct StartGate {
+    state: std::sync::Mutex<(usize, Option<bool>)>,
+    changed: std::sync::Condvar,
+}
+
+impl StartGate {
+    pub(crate) fn new() -> StartGate {
+        StartGate {
+            state: std::sync::Mutex::new((0, None)),
+            changed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// A worker arrives and waits for the decision: `true` to run.
+    pub(crate) fn wait(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.0 += 1;
+        self.changed.notify_all();
+        loop {
+            if let Some(go) = state.1 {
+                return go;
+            }
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Waits until `workers` have arrived, then lets them run.
+    pub(crate) fn open_when_all(&self, workers: usize) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while state.0 < workers {
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+        state.1 = Some(true);
+        self.changed.notify_all();
+    }
+
+    /// Sends every worker home without running.
+    pub(crate) fn call_off(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.1 = Some(false);
+        self.changed.notify_all();
+    }
+}
+
+/// Runs `work(thread_index)` on `threads` scoped threads and sums the returned units. A
+/// thread that cannot be started fails the benchmark ([`cannot_start_thread`]) after the
+/// started ones finish.
 pub(crate) fn run_on_threads<F>(threads: usize, work: F) -> Result<f64, WorkloadError>
 where
     F: Fn(usize) -> Result<f64, WorkloadError> + Sync,
@@ -553,12 +611,19 @@ where
         return work(0);
     }
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|index| {
-                let work = &work;
-                scope.spawn(move || work(index))
-            })
-            .collect();
+        let mut handles = Vec::with_capacity(threads);
+        for index in 0..threads {
+            let work = &work;
+            match std::thread::Builder::new().spawn_scoped(scope, move || work(index)) {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    for handle in handles {
+                        let _ = handle.join();
+                    }
+                    return Err(cannot_start_thread(index, threads, e));
+                }
+            }
+        }
         let mut total = 0.0;
         for handle in handles {
             total += handle
