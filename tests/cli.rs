@@ -525,6 +525,16 @@ fn status_with_a_broken_config_and_no_daemon_says_both_and_exits_4() {
     assert_eq!(status["health_score"], 100.0, "{status}");
 }
 
+/// A directory anybody may enter, holding a copy of the binary that `nobody` may run.
+fn public_copy_of_the_binary() -> (tempfile::TempDir, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = dir.path().join("perfwarden");
+    std::fs::copy(common::bin(), &binary).unwrap();
+    (dir, binary)
+}
+
 /// `check` tries what the daemon does at start with `[daemon] socket_group`: a group that
 /// does not exist, or one this process may not hand a file to (here `nobody`, not in
 /// `adm`; under systemd, a unit without `SupplementaryGroups=`), is a problem, not a
@@ -532,10 +542,7 @@ fn status_with_a_broken_config_and_no_daemon_says_both_and_exits_4() {
 #[test]
 fn check_tries_the_socket_group_the_daemon_would_use() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let binary = dir.path().join("perfwarden");
-    std::fs::copy(common::bin(), &binary).unwrap();
+    let (dir, binary) = public_copy_of_the_binary();
     let config = |group: &str| {
         let path = dir.path().join(format!("{group}.toml"));
         let text = std::fs::read_to_string(fixture("fast.toml")).unwrap();
@@ -582,10 +589,7 @@ fn check_tries_the_socket_group_the_daemon_would_use() {
 #[test]
 fn a_benchmark_beyond_the_task_limit_fails_at_once_and_poisons_nothing() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let binary = dir.path().join("perfwarden");
-    std::fs::copy(common::bin(), &binary).unwrap();
+    let (dir, binary) = public_copy_of_the_binary();
     let state = dir.path().join("state");
     std::fs::create_dir(&state).unwrap();
     std::os::unix::fs::chown(&state, Some(65534), None).unwrap();
