@@ -13,13 +13,20 @@ use std::time::Duration;
 use common::{RegressingTree, assert_valid_output, fixture, perfwarden, run};
 use rand::{Rng, SeedableRng};
 
-/// `perfwarden --config fast.toml ARGS` on `state`.
-fn fast(state: &Path, args: &[&str]) -> (i32, String, String) {
-    run(perfwarden(state)
+/// `perfwarden --config fast.toml ARGS` on `state`, with no daemon to reach.
+fn fast_command(state: &Path, args: &[&str]) -> std::process::Command {
+    let mut command = perfwarden(state);
+    command
         .arg("--config")
         .arg(fixture("fast.toml"))
         .args(args)
-        .env("PERFWARDEN_SOCKET", "/nonexistent/perfwarden.sock"))
+        .env("PERFWARDEN_SOCKET", "/nonexistent/perfwarden.sock");
+    command
+}
+
+/// [`fast_command`], run to the end.
+fn fast(state: &Path, args: &[&str]) -> (i32, String, String) {
+    run(&mut fast_command(state, args))
 }
 
 /// A state directory with `runs` runs of the smoke suite.
@@ -428,11 +435,7 @@ fn a_run_the_disk_fills_under_prints_what_it_measured_and_is_recorded_as_failed(
     let state = disk.path().join("state");
     let (code, _, stderr) = fast(&state, &["run", "smoke"]);
     assert_eq!(code, 0, "{stderr}");
-    let child = perfwarden(&state)
-        .arg("--config")
-        .arg(fixture("fast.toml"))
-        .args(["run", "slow"])
-        .env("PERFWARDEN_SOCKET", "/nonexistent/perfwarden.sock")
+    let child = fast_command(&state, &["run", "slow"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -520,11 +523,7 @@ fn sigkill_at_random_moments_of_a_run_never_loses_a_committed_result() {
     let mut committed = std::collections::BTreeSet::new();
     let mut kills = 0;
     for _ in 0..22 {
-        let mut child = perfwarden(&state)
-            .arg("--config")
-            .arg(fixture("fast.toml"))
-            .args(["run", "slow"])
-            .env("PERFWARDEN_SOCKET", "/nonexistent/perfwarden.sock")
+        let mut child = fast_command(&state, &["run", "slow"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -344,17 +344,30 @@ pub(crate) fn abandoned(mut run: RunRecord, reason: &str, at: DateTime<Utc>) -> 
 /// A run read `running` through a read-only open. The shared lock means no process holds
 /// the file for writing, so none is running it: it is shown interrupted, as the next
 /// process that writes the file will record it.
-fn seen_read_only(mut run: RunRecord, database: &Path) -> RunRecord {
-    if run.status == RunStatus::Running {
-        if let Some(end) = run_end::read(database).filter(|end| end.run == run.id) {
-            return abandoned(run, &end.reason, end.at);
-        }
-        run.status = RunStatus::Interrupted;
+fn seen_read_only(run: RunRecord, database: &Path) -> RunRecord {
+    if run.status != RunStatus::Running {
+        return run;
+    }
+    let mut run = ended_dead(run, run_end::read(database).as_ref());
+    if run.status == RunStatus::Interrupted {
         run.note = Some(format!(
             "{DEAD_RUN_NOTE} (recorded as interrupted when perfwarden next writes the database)"
         ));
     }
     run
+}
+
+/// A run whose process is gone: failed with the reason that process kept in the run-end
+/// file (`stopped`, when it is this run's), else interrupted.
+fn ended_dead(mut run: RunRecord, stopped: Option<&run_end::RunEnd>) -> RunRecord {
+    match stopped.filter(|end| end.run == run.id) {
+        Some(end) => abandoned(run, &end.reason, end.at),
+        None => {
+            run.status = RunStatus::Interrupted;
+            run.note = Some(DEAD_RUN_NOTE.into());
+            run
+        }
+    }
 }
 
 /// `((suite, outcome), runs)`.
@@ -828,15 +841,8 @@ impl Store {
                         dead.push((run.id, run));
                     }
                 }
-                for (id, mut run) in dead {
-                    match stopped.as_ref().filter(|end| end.run == id) {
-                        // The process recorded why the run stopped where it still could.
-                        Some(end) => run = abandoned(run, &end.reason, end.at),
-                        None => {
-                            run.status = RunStatus::Interrupted;
-                            run.note = Some(DEAD_RUN_NOTE.into());
-                        }
-                    }
+                for (id, run) in dead {
+                    let run = ended_dead(run, stopped.as_ref());
                     runs.insert(id, to_json(&run).as_slice())?;
                     count_run(&mut counts, &run)?;
                     recovered.push(id);
