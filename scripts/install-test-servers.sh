@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the servers the end-to-end tests start on loopback, when missing: Debian 12's
 # prometheus (2.42, with promtool), prometheus-alertmanager (0.25, with amtool) and
-# redis-server (7.0, with redis-cli; tests/redis.rs), and libfaketime (package faketime;
-# tests/calendar.rs moves the wall clock by weeks and months).
+# redis-server (7.0, with redis-cli; tests/redis.rs), libfaketime (package faketime;
+# tests/calendar.rs moves the wall clock by weeks and months) and Chromium (tests/reports.rs
+# opens the HTML reports in it, headless).
 # Needs root for apt-get; says what to install otherwise. Used by scripts/test.sh before
 # `cargo test` (tests/stack.rs) and by scripts/check-alerts.sh.
 set -euo pipefail
@@ -12,6 +13,7 @@ command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(
 command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || missing+=(redis-server redis-tools)
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || missing+=(faketime)
+command -v chromium >/dev/null || missing+=(chromium fonts-dejavu-core)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -54,6 +54,12 @@ impl CommandError {
     }
 }
 
+impl From<crate::report::Unsupported> for CommandError {
+    fn from(e: crate::report::Unsupported) -> Self {
+        CommandError::usage(e.to_string())
+    }
+}
+
 impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         CommandError::state(e.to_string())

@@ -135,7 +135,7 @@ fn results_are_stored_summarised_and_compared_with_the_previous_run() {
     assert!(change.interval.unwrap().low > 0.05);
     assert!(report.environment_change.is_none());
 
-    let text = report::render(&report, report::Format::Text, Default::default());
+    let text = report::render(&report, report::Format::Text, Default::default()).unwrap();
     assert!(text.contains("steady") && text.contains("worse"), "{text}");
     common::assert_valid_output(&report::json::render("run", &report));
 }
@@ -313,18 +313,16 @@ fn other_hardware_is_not_compared_and_is_reported() {
         .expect("levels before and after");
     assert_eq!(levels.previous_runs, vec![1]);
     assert!((levels.relative - 0.5).abs() < 0.02, "{levels:?}");
-    let text = report::render(&report, report::Format::Text, Default::default());
+    let text = report::render(&report, report::Format::Text, Default::default()).unwrap();
     assert!(text.contains("hardware changed since run 1"), "{text}");
     assert!(
         text.contains("Levels on the previous hardware")
             && text.contains("(+50.0%: worse; median of runs 1)"),
         "{text}"
     );
-    common::assert_valid_output(&report::render(
-        &report,
-        report::Format::Json,
-        Default::default(),
-    ));
+    common::assert_valid_output(
+        &report::render(&report, report::Format::Json, Default::default()).unwrap(),
+    );
 }
 
 #[test]
@@ -359,7 +357,7 @@ fn a_kernel_upgrade_is_compared_with_the_old_baseline_and_named() {
         env.software.as_ref().unwrap().summary(),
         "kernel 6.1.0-26-amd64 → 6.1.0-28-amd64; microcode 0xa0011d1 → 0xa0011d5"
     );
-    let text = report::render(&report, report::Format::Text, Default::default());
+    let text = report::render(&report, report::Format::Text, Default::default()).unwrap();
     assert!(
         text.contains("software changed since run 1: kernel 6.1.0-26-amd64 → 6.1.0-28-amd64"),
         "{text}"
@@ -508,13 +506,14 @@ fn a_regression_is_suspected_then_confirmed_then_resolved() {
         "a confirmed major costs 20 points"
     );
     assert_eq!(health.host_grade, Some('B'));
-    let text = report::render(&health, report::Format::Text, Default::default());
+    let review = report::ReviewReport::build(&store, None, None, None).unwrap();
+    let text = report::render(&review, report::Format::Text, Default::default()).unwrap();
     assert!(
         text.contains("-20  steady: major regression, confirmed"),
         "{text}"
     );
     assert!(text.contains("perfwarden baseline accept steady"), "{text}");
-    common::assert_valid_output(&report::json::render("report", &health));
+    common::assert_valid_output(&report::json::render("report", &review));
 
     // Back to normal: one run is not evidence enough; the second resolves it.
     let v = run_and_judge(&store, &clock, 100);
@@ -541,13 +540,17 @@ fn a_regression_is_suspected_then_confirmed_then_resolved() {
     );
     assert_eq!(log[0].ended_run, Some(10));
 
-    let report = perfwarden::detect::health::HealthReport::build(&store, None).unwrap();
-    assert_eq!(report.host_score, Some(100.0), "resolved: nothing open");
+    let report = report::ReviewReport::build(&store, None, None, None).unwrap();
+    assert_eq!(
+        report.health.host_score,
+        Some(100.0),
+        "resolved: nothing open"
+    );
     common::assert_valid_output(&report::json::render("report", &report));
 
     // The run report shows it.
     let report = RunReport::build(&store, store.run(8).unwrap().unwrap()).unwrap();
-    let text = report::render(&report, report::Format::Text, Default::default());
+    let text = report::render(&report, report::Format::Text, Default::default()).unwrap();
     assert!(text.contains("major regression (confirmed)"), "{text}");
     common::assert_valid_output(&report::json::render("run", &report));
 }
@@ -649,11 +652,12 @@ fn a_level_shift_in_the_history_is_stored_with_the_verdict_and_reported() {
     let noise = verdict.noise.as_ref().unwrap();
     assert!(noise.within_run_cv.unwrap() < 0.02);
     let report = RunReport::build(&store, store.run(12).unwrap().unwrap()).unwrap();
-    let text = report::render(&report, report::Format::Text, Default::default());
+    let text = report::render(&report, report::Format::Text, Default::default()).unwrap();
     assert!(text.contains("level shift at run 9: +30"), "{text}");
     let health = perfwarden::detect::health::HealthReport::build(&store, None).unwrap();
     assert_eq!(health.suites[0].shifts.len(), 1);
-    common::assert_valid_output(&report::json::render("report", &health));
+    let review = report::ReviewReport::build(&store, None, None, None).unwrap();
+    common::assert_valid_output(&report::json::render("report", &review));
     common::assert_valid_output(&report::json::render("run", &report));
 }
 
@@ -666,13 +670,13 @@ fn a_benchmark_noisier_than_its_tolerance_is_reported_with_its_detectable_change
     for i in 0..7 {
         run_and_judge(&store, &clock, if i % 2 == 0 { 100 } else { 115 });
     }
-    let report = perfwarden::detect::health::HealthReport::build(&store, None).unwrap();
-    let noisy = &report.suites[0].too_noisy;
+    let report = report::ReviewReport::build(&store, None, None, None).unwrap();
+    let noisy = &report.health.suites[0].too_noisy;
     assert_eq!(noisy.len(), 1, "{noisy:?}");
     assert_eq!(noisy[0].benchmark, "steady");
     assert!(noisy[0].minimum_detectable_change > 0.15, "{noisy:?}");
     assert_eq!(noisy[0].tolerance, 0.05);
-    let text = report::render(&report, report::Format::Text, Default::default());
+    let text = report::render(&report, report::Format::Text, Default::default()).unwrap();
     assert!(text.contains("too noisy for their tolerance"), "{text}");
     common::assert_valid_output(&report::json::render("report", &report));
 }

@@ -18,7 +18,7 @@ use clap::ValueEnum;
 use super::{CommandError, Globals, Outcome};
 use crate::detect::history;
 use crate::model::metric::Direction;
-use crate::report::{self, AnalysisReport, AnalyzedPoint};
+use crate::report::{AnalysisReport, AnalyzedPoint};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -262,11 +262,7 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
         autocorrelation: analysis.autocorrelation,
         outliers: analysis.outliers,
     };
-    Ok(Outcome::ok(report::render(
-        &report,
-        globals.format,
-        globals.style(),
-    )))
+    Ok(Outcome::ok(globals.render(&report)?))
 }
 
 #[cfg(test)]

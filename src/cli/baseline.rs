@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::detect::baseline::{self, AgeLimits, MIN_BASELINE_RUNS};
 use crate::detect::verdict::{self, BenchmarkPast};
 use crate::model::verdict::{Ending, RegressionState};
-use crate::report::{self, BaselineReport, BaselineView};
+use crate::report::{BaselineReport, BaselineView};
 use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
@@ -138,11 +138,7 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
                 }
             }
             let report = BaselineReport { baselines };
-            Ok(Outcome::ok(report::render(
-                &report,
-                globals.format,
-                globals.style(),
-            )))
+            Ok(Outcome::ok(globals.render(&report)?))
         }
         BaselineCommand::Pin { run_id } => {
             let results = store.results(run_id)?;

@@ -2,7 +2,7 @@
 //! microcode, mitigations, sysctls, watched packages, the agent itself, or the hardware.
 
 use super::{CommandError, Globals, Outcome, since};
-use crate::report::{self, ChangesReport};
+use crate::report::ChangesReport;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,9 +21,5 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
         since: args.since,
         changes,
     };
-    Ok(Outcome::ok(report::render(
-        &report,
-        globals.format,
-        globals.style(),
-    )))
+    Ok(Outcome::ok(globals.render(&report)?))
 }

@@ -4,7 +4,7 @@
 use super::{CommandError, Globals, Outcome, exit};
 use crate::config::{Config, ConfigSource};
 use crate::daemon::control::socket_path;
-use crate::report::{self, CheckReport, ProblemView};
+use crate::report::{CheckReport, ProblemView};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
@@ -105,7 +105,7 @@ pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandErro
             problems: errors.problems.iter().map(ProblemView::from).collect(),
         },
     };
-    let stdout = report::render(&report, globals.format, globals.style());
+    let stdout = globals.render(&report)?;
     Ok(Outcome {
         stdout,
         code: if report.valid { exit::OK } else { exit::USAGE },

@@ -1,10 +1,12 @@
 //! `perfwarden compare RUN_A RUN_B`: per-benchmark change from A to B.
 
 use super::{CommandError, Globals, Outcome, nothing_stored};
-use crate::report::{self, CompareReport};
+use crate::report::CompareReport;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub output: super::OutputArgs,
     /// The earlier (reference) run
     pub run_a: u64,
     /// The run to compare with it
@@ -27,9 +29,5 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
     let a = fetch(args.run_a)?;
     let b = fetch(args.run_b)?;
     let report = CompareReport::build(&store, a, b)?;
-    Ok(Outcome::ok(report::render(
-        &report,
-        globals.format,
-        globals.style(),
-    )))
+    Ok(Outcome::ok(globals.render(&report)?))
 }

@@ -21,7 +21,6 @@ use super::{CommandError, Globals, Outcome, client_error, nothing_stored};
 use crate::daemon::control::Response;
 use crate::exit;
 use crate::model::archive::{DatabaseCheck, ExportEnd};
-use crate::report;
 use crate::store::Store;
 use crate::store::archive::{self, ImportError};
 
@@ -103,7 +102,7 @@ fn check(globals: &Globals) -> Result<Outcome, CommandError> {
         healthy,
     };
     Ok(Outcome {
-        stdout: report::render(&report, globals.format, globals.style()),
+        stdout: globals.render(&report)?,
         code: if healthy { exit::OK } else { exit::STATE },
     })
 }
@@ -208,11 +207,7 @@ fn import(globals: &Globals, file: &Path) -> Result<Outcome, CommandError> {
     };
     let store = Store::open(&dir)?;
     let summary = archive::import(&store, &mut input, &name).map_err(import_error)?;
-    Ok(Outcome::ok(report::render(
-        &summary,
-        globals.format,
-        globals.style(),
-    )))
+    Ok(Outcome::ok(globals.render(&summary)?))
 }
 
 fn backup(globals: &Globals, file: &Path) -> Result<Outcome, CommandError> {
@@ -240,11 +235,7 @@ fn backup(globals: &Globals, file: &Path) -> Result<Outcome, CommandError> {
         unreadable: summary.left_out_by_export.clone(),
         ..Default::default()
     });
-    Ok(Outcome::ok(report::render(
-        &summary,
-        globals.format,
-        globals.style(),
-    )))
+    Ok(Outcome::ok(globals.render(&summary)?))
 }
 
 /// `backup` while the daemon runs: its streamed export, imported into the new file here.

@@ -2,7 +2,7 @@
 //! software environment (recorded with every run), with their short hashes.
 
 use super::{CommandError, Globals, Outcome};
-use crate::report::{self, FingerprintReport};
+use crate::report::FingerprintReport;
 use crate::runner::{environment, fingerprint};
 
 #[derive(Debug, clap::Args)]
@@ -21,9 +21,5 @@ pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandErro
         environment_hash: environment::hash(&environment),
         environment,
     };
-    Ok(Outcome::ok(report::render(
-        &report,
-        globals.format,
-        globals.style(),
-    )))
+    Ok(Outcome::ok(globals.render(&report)?))
 }

@@ -2,10 +2,12 @@
 //! sparkline on a terminal.
 
 use super::{CommandError, Globals, Outcome, nothing_stored, since};
-use crate::report::{self, HistoryReport};
+use crate::report::HistoryReport;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub output: super::OutputArgs,
     /// Benchmark name
     pub benchmark: String,
     /// Only results within this period, e.g. 30d
@@ -33,9 +35,5 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
         )));
     }
     let report = HistoryReport::build(&store, &args.benchmark, since)?;
-    Ok(Outcome::ok(report::render(
-        &report,
-        globals.format,
-        globals.style(),
-    )))
+    Ok(Outcome::ok(globals.render(&report)?))
 }

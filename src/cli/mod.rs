@@ -110,6 +110,89 @@ impl Command {
     }
 }
 
+/// `--output FILE` of the commands whose reports people keep (`report`, `show`, `run`,
+/// `compare`, `history`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutputArgs {
+    /// Write the report to FILE instead of stdout (replaced whole, never left half-written)
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+impl Command {
+    /// The subcommand's name, as `--format` support is decided by it.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Run(_) => "run",
+            Command::Check(_) => "check",
+            Command::Config(_) => "config",
+            Command::Runs(_) => "runs",
+            Command::Show(_) => "show",
+            Command::Changes(_) => "changes",
+            Command::History(_) => "history",
+            Command::Compare(_) => "compare",
+            Command::Fingerprint(_) => "fingerprint",
+            Command::Analyze(_) => "analyze",
+            Command::Regressions(_) => "regressions",
+            Command::Baseline(_) => "baseline",
+            Command::Report(_) => "report",
+            Command::Daemon(_) => "daemon",
+            Command::Status(_) => "status",
+            Command::Db(_) => "db",
+        }
+    }
+
+    /// Where `--output` sends the report, when it was given.
+    fn output(&self) -> Option<&std::path::Path> {
+        let output = match self {
+            Command::Run(a) => &a.output,
+            Command::Show(a) => &a.output,
+            Command::History(a) => &a.output,
+            Command::Compare(a) => &a.output,
+            Command::Report(a) => &a.output,
+            _ => return None,
+        };
+        output.output.as_deref()
+    }
+}
+
+/// Writes `content` to `path` whole: into a temporary file beside it, then renamed over it,
+/// so a reader (or a browser reloading it) never sees half a report.
+fn write_output(path: &std::path::Path, content: &str) -> Result<(), CommandError> {
+    use std::io::Write;
+    let fail = |e: std::io::Error| {
+        CommandError::usage(format!(
+            "cannot write --output {}: {e}; choose a path in a directory you may write",
+            path.display()
+        ))
+    };
+    if path.is_dir() {
+        return Err(CommandError::usage(format!(
+            "cannot write --output {}: it is a directory; name a file, e.g. {}",
+            path.display(),
+            path.join("report.html").display()
+        )));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    let temporary = dir.join(format!(".{name}.{}.partial", std::process::id()));
+    let written = std::fs::File::create(&temporary).and_then(|mut file| {
+        file.write_all(content.as_bytes())?;
+        file.sync_all()
+    });
+    if let Err(e) = written.and_then(|()| std::fs::rename(&temporary, path)) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(fail(e));
+    }
+    Ok(())
+}
+
 /// What a command produced: text for stdout and the exit code.
 pub struct Outcome {
     pub stdout: String,
@@ -127,15 +210,32 @@ impl Outcome {
 
 /// Runs the parsed command line.
 pub fn execute(cli: Cli) -> Result<Outcome, CommandError> {
-    let globals = Globals::new(cli.config, cli.state_dir, cli.format, None);
+    if !crate::report::command_renders(cli.command.name(), cli.format) {
+        return Err(CommandError::usage(format!(
+            "`{}` has no --format {}: html and markdown are for report, show, run, compare and history, svg for history; use text or json",
+            cli.command.name(),
+            cli.format.name()
+        )));
+    }
+    let output = cli.command.output().map(std::path::Path::to_path_buf);
+    let mut globals = Globals::new(cli.config, cli.state_dir, cli.format, None);
+    globals.to_file = output.is_some();
+    let mut outcome = None;
     if cli.command.served_by_daemon() {
         if let Some(client) = globals.daemon()? {
-            if let Some(outcome) = forward(&globals, &client, cli.argv)? {
-                return Ok(outcome);
-            }
+            outcome = forward(&globals, &client, cli.argv)?;
         }
     }
-    dispatch(&globals, cli.command)
+    let mut outcome = match outcome {
+        Some(outcome) => outcome,
+        None => dispatch(&globals, cli.command)?,
+    };
+    // Written here, by the client: the daemon that may have rendered it never writes it.
+    if let Some(path) = output {
+        write_output(&path, &outcome.stdout)?;
+        outcome.stdout.clear();
+    }
+    Ok(outcome)
 }
 
 fn dispatch(globals: &Globals, command: Command) -> Result<Outcome, CommandError> {
@@ -261,6 +361,8 @@ pub(crate) struct Globals {
     pub format: Format,
     /// Set when the daemon runs the command for a client.
     pub served: Option<Served>,
+    /// The output goes to a file (`--output`): no colour, no terminal drawing.
+    pub to_file: bool,
     /// The config, read at most once per command (or the daemon's, when served).
     loaded: OnceLock<Result<Arc<Config>, String>>,
 }
@@ -277,6 +379,7 @@ impl Globals {
             state_dir,
             format,
             served,
+            to_file: false,
             loaded: OnceLock::new(),
         }
     }
@@ -349,11 +452,19 @@ impl Globals {
         }
     }
 
+    /// `report` in the chosen format, for this command's reader.
+    pub(crate) fn render<R: crate::report::Report>(
+        &self,
+        report: &R,
+    ) -> Result<String, CommandError> {
+        Ok(crate::report::render(report, self.format, self.style())?)
+    }
+
     pub(crate) fn style(&self) -> Style {
         if let Some(served) = &self.served {
             return served.style;
         }
-        let terminal = std::io::stdout().is_terminal();
+        let terminal = !self.to_file && std::io::stdout().is_terminal();
         Style {
             color: terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
             terminal,

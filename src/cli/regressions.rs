@@ -2,7 +2,7 @@
 //! `--all` every regression ever opened and how it ended.
 
 use super::{CommandError, Globals, Outcome};
-use crate::report::{self, RegressionsReport};
+use crate::report::RegressionsReport;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,9 +21,5 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
         all: args.all,
         regressions,
     };
-    Ok(Outcome::ok(report::render(
-        &report,
-        globals.format,
-        globals.style(),
-    )))
+    Ok(Outcome::ok(globals.render(&report)?))
 }

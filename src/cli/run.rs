@@ -15,13 +15,15 @@ use crate::export::PushOnce;
 use crate::model::clock::MonotonicClock;
 use crate::model::records::Trigger;
 use crate::pipeline::{self, SuiteRun};
-use crate::report::{self, RunReport};
+use crate::report::RunReport;
 use crate::runner::progress::TerminalProgress;
 use crate::store::Store;
 use crate::workload::CancelToken;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub output: super::OutputArgs,
     /// Suite to run
     #[arg(default_value = "weekly")]
     pub suite: String,
@@ -143,10 +145,10 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
         }
     }
     let report = RunReport::build(&store, outcome.run)?;
-    let mut stdout = report::render(&report, globals.format, globals.style());
+    let mut stdout = globals.render(&report)?;
     for run in confirmations {
         let report = RunReport::build(&store, run)?;
-        stdout.push_str(&report::render(&report, globals.format, globals.style()));
+        stdout.push_str(&globals.render(&report)?);
     }
     Ok(Outcome { stdout, code })
 }
@@ -167,7 +169,7 @@ fn stopped_by_the_store(
         RunReport::build(&copy, run)
     });
     let stdout = match report {
-        Ok(report) => report::render(&report, globals.format, globals.style()),
+        Ok(report) => globals.render(&report)?,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read back what the run measured");
             String::new()

@@ -1,7 +1,7 @@
 //! `perfwarden runs [--suite S] [--since 30d]`: list stored runs.
 
 use super::{CommandError, Globals, Outcome, since};
-use crate::report::{self, RunsReport};
+use crate::report::RunsReport;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,9 +20,5 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
         None => Vec::new(),
     };
     let report = RunsReport { runs };
-    Ok(Outcome::ok(report::render(
-        &report,
-        globals.format,
-        globals.style(),
-    )))
+    Ok(Outcome::ok(globals.render(&report)?))
 }

@@ -1,10 +1,12 @@
 //! `perfwarden show RUN_ID`: one stored run, as `run` printed it.
 
 use super::{CommandError, Globals, Outcome, nothing_stored};
-use crate::report::{self, RunReport};
+use crate::report::RunReport;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub output: super::OutputArgs,
     /// Run id (see `perfwarden runs`)
     pub run_id: u64,
 }
@@ -23,9 +25,5 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
         ))
     })?;
     let report = RunReport::build(&store, run)?;
-    Ok(Outcome::ok(report::render(
-        &report,
-        globals.format,
-        globals.style(),
-    )))
+    Ok(Outcome::ok(globals.render(&report)?))
 }

@@ -7,7 +7,6 @@ use crate::daemon::control::{Request, Response};
 use crate::daemon::status;
 use crate::detect::health::HostHealth;
 use crate::model::status::StatusReport;
-use crate::report;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
@@ -30,7 +29,7 @@ pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandErro
     } else {
         exit::DAEMON_NOT_RUNNING
     };
-    let stdout = report::render(&report, globals.format, globals.style());
+    let stdout = globals.render(&report)?;
     Ok(Outcome { stdout, code })
 }
 

@@ -213,7 +213,6 @@ pub struct HealthReport {
 
 impl HealthReport {
     pub fn build(store: &Store, only_suite: Option<&str>) -> Result<HealthReport, StoreError> {
-        use crate::model::history::Movement;
         let runs = store.runs(only_suite, None)?;
         let mut latest: Vec<RunRecord> = Vec::new();
         for run in runs {
@@ -225,107 +224,7 @@ impl HealthReport {
         let open_all = store.open_regressions()?;
         let mut suites = Vec::new();
         for run in latest {
-            let results = store.results(run.id)?;
-            let names: Vec<&str> = results.iter().map(|r| r.benchmark.as_str()).collect();
-            let open: Vec<Regression> = open_all
-                .iter()
-                .filter(|r| r.suite == run.suite || names.contains(&r.benchmark.as_str()))
-                .cloned()
-                .collect();
-            let mut improvements = Vec::new();
-            let mut slo_violations = Vec::new();
-            let mut drifts = Vec::new();
-            let mut shifts = Vec::new();
-            let mut failing = Vec::new();
-            let mut too_noisy = Vec::new();
-            for result in &results {
-                if let Some(verdict) = store.verdict(run.id, &result.benchmark)? {
-                    if let Some(noise) = verdict.noise.as_ref().filter(|n| n.too_noisy()) {
-                        too_noisy.push(NoiseFinding {
-                            benchmark: result.benchmark.clone(),
-                            minimum_detectable_change: noise
-                                .minimum_detectable_change
-                                .unwrap_or_default(),
-                            tolerance: noise.tolerance.unwrap_or_default(),
-                        });
-                    }
-                    if verdict.outcome == Outcome::Failing {
-                        failing.push(result.benchmark.clone());
-                    }
-                    for outcome in verdict.slo.iter().filter(|o| o.met == Some(false)) {
-                        slo_violations.push(SloViolation {
-                            benchmark: result.benchmark.clone(),
-                            run_id: run.id,
-                            outcome: outcome.clone(),
-                        });
-                    }
-                    // Change points and drift as computed and stored with this run's verdict.
-                    for shift in verdict.change_points.iter().filter(|s| s.recent) {
-                        shifts.push(ShiftFinding {
-                            benchmark: result.benchmark.clone(),
-                            run_id: shift.run_id,
-                            point: shift.point.clone(),
-                        });
-                    }
-                    if let Some(trend) = verdict.drift.clone().filter(|t| t.drift) {
-                        drifts.push(DriftFinding {
-                            benchmark: result.benchmark.clone(),
-                            runs: verdict.drift_window.map_or(0, |w| w.runs),
-                            days: verdict.drift_window.map_or(0.0, |w| w.days),
-                            trend,
-                        });
-                    }
-                    if verdict.outcome == Outcome::Improvement {
-                        improvements.push(verdict);
-                    }
-                }
-            }
-            let unmet: Vec<(String, String)> = slo_violations
-                .iter()
-                .map(|v| (v.benchmark.clone(), v.outcome.slo.expression.clone()))
-                .collect();
-            let worsening: Vec<(String, f64, Option<TrendWindow>)> = drifts
-                .iter()
-                .filter(|d| d.trend.movement == Movement::Worse)
-                .map(|d| {
-                    (
-                        d.benchmark.clone(),
-                        d.trend.relative_change_over_window.abs(),
-                        Some(TrendWindow {
-                            runs: d.runs,
-                            days: d.days,
-                        }),
-                    )
-                })
-                .collect();
-            let health = score(Findings {
-                regressions: &open,
-                unmet_slos: &unmet,
-                drifts: &worsening,
-                failing: &failing,
-            });
-            let environment_change = detect::environment_change(store, &run)?;
-            let recommendations = recommend(
-                &open,
-                &improvements,
-                &drifts,
-                &slo_violations,
-                environment_change.as_ref(),
-                &run,
-            );
-            suites.push(SuiteHealth {
-                suite: run.suite.clone(),
-                latest_run: run,
-                health,
-                open_regressions: open,
-                improvements,
-                drifts,
-                shifts,
-                too_noisy,
-                environment_change,
-                slo_violations,
-                recommendations,
-            });
+            suites.push(SuiteHealth::of_run(store, run, &open_all)?);
         }
         let worst = suites
             .iter()
@@ -337,6 +236,155 @@ impl HealthReport {
             suites,
         })
     }
+}
+
+impl SuiteHealth {
+    /// The suite's health after `run`, given the regressions open at that moment (`open`,
+    /// any suite's: those of this suite or of a benchmark it ran count).
+    pub(crate) fn of_run(
+        store: &Store,
+        run: RunRecord,
+        open: &[Regression],
+    ) -> Result<SuiteHealth, StoreError> {
+        use crate::model::history::Movement;
+        let results = store.results(run.id)?;
+        let names: Vec<&str> = results.iter().map(|r| r.benchmark.as_str()).collect();
+        let open: Vec<Regression> = open
+            .iter()
+            .filter(|r| r.suite == run.suite || names.contains(&r.benchmark.as_str()))
+            .cloned()
+            .collect();
+        let mut improvements = Vec::new();
+        let mut slo_violations = Vec::new();
+        let mut drifts = Vec::new();
+        let mut shifts = Vec::new();
+        let mut failing = Vec::new();
+        let mut too_noisy = Vec::new();
+        for result in &results {
+            if let Some(verdict) = store.verdict(run.id, &result.benchmark)? {
+                if let Some(noise) = verdict.noise.as_ref().filter(|n| n.too_noisy()) {
+                    too_noisy.push(NoiseFinding {
+                        benchmark: result.benchmark.clone(),
+                        minimum_detectable_change: noise
+                            .minimum_detectable_change
+                            .unwrap_or_default(),
+                        tolerance: noise.tolerance.unwrap_or_default(),
+                    });
+                }
+                if verdict.outcome == Outcome::Failing {
+                    failing.push(result.benchmark.clone());
+                }
+                for outcome in verdict.slo.iter().filter(|o| o.met == Some(false)) {
+                    slo_violations.push(SloViolation {
+                        benchmark: result.benchmark.clone(),
+                        run_id: run.id,
+                        outcome: outcome.clone(),
+                    });
+                }
+                // Change points and drift as computed and stored with this run's verdict.
+                for shift in verdict.change_points.iter().filter(|s| s.recent) {
+                    shifts.push(ShiftFinding {
+                        benchmark: result.benchmark.clone(),
+                        run_id: shift.run_id,
+                        point: shift.point.clone(),
+                    });
+                }
+                if let Some(trend) = verdict.drift.clone().filter(|t| t.drift) {
+                    drifts.push(DriftFinding {
+                        benchmark: result.benchmark.clone(),
+                        runs: verdict.drift_window.map_or(0, |w| w.runs),
+                        days: verdict.drift_window.map_or(0.0, |w| w.days),
+                        trend,
+                    });
+                }
+                if verdict.outcome == Outcome::Improvement {
+                    improvements.push(verdict);
+                }
+            }
+        }
+        let unmet: Vec<(String, String)> = slo_violations
+            .iter()
+            .map(|v| (v.benchmark.clone(), v.outcome.slo.expression.clone()))
+            .collect();
+        let worsening: Vec<(String, f64, Option<TrendWindow>)> = drifts
+            .iter()
+            .filter(|d| d.trend.movement == Movement::Worse)
+            .map(|d| {
+                (
+                    d.benchmark.clone(),
+                    d.trend.relative_change_over_window.abs(),
+                    Some(TrendWindow {
+                        runs: d.runs,
+                        days: d.days,
+                    }),
+                )
+            })
+            .collect();
+        let health = score(Findings {
+            regressions: &open,
+            unmet_slos: &unmet,
+            drifts: &worsening,
+            failing: &failing,
+        });
+        let environment_change = detect::environment_change(store, &run)?;
+        let recommendations = recommend(
+            &open,
+            &improvements,
+            &drifts,
+            &slo_violations,
+            environment_change.as_ref(),
+            &run,
+        );
+        Ok(SuiteHealth {
+            suite: run.suite.clone(),
+            latest_run: run,
+            health,
+            open_regressions: open,
+            improvements,
+            drifts,
+            shifts,
+            too_noisy,
+            environment_change,
+            slo_violations,
+            recommendations,
+        })
+    }
+}
+
+/// A suite's score after each of its runs since `since`, oldest first: the same formula,
+/// with the regressions open at that run in the state its verdicts gave them then.
+pub fn health_over_time(
+    store: &Store,
+    suite: &str,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Vec<(RunRecord, Health)>, StoreError> {
+    let log = store.regression_log()?;
+    let mut runs = store.runs(Some(suite), since)?;
+    runs.sort_by_key(|r| r.id);
+    let mut out = Vec::new();
+    for run in runs {
+        if run.quick {
+            continue;
+        }
+        let mut open = Vec::new();
+        for r in &log {
+            let opened = r.first_run <= run.id;
+            let still_open = match r.ended_run {
+                Some(ended) => ended > run.id,
+                None => r.ended.is_none(),
+            };
+            if opened && still_open {
+                let mut r = r.clone();
+                if let Some(state) = store.verdict(run.id, &r.benchmark)?.and_then(|v| v.state) {
+                    r.state = state;
+                }
+                open.push(r);
+            }
+        }
+        let health = SuiteHealth::of_run(store, run.clone(), &open)?.health;
+        out.push((run, health));
+    }
+    Ok(out)
 }
 
 fn recommend(

@@ -1,11 +1,17 @@
-//! The monotonic clock the runner times samples with, as a trait so that tests drive a
-//! fake one and every timing path is tested with exact values.
+//! The clocks the runner reads, as a trait so that tests drive a fake one: the monotonic
+//! clock it times samples with (every timing path tested with exact values), and the wall
+//! clock that dates runs and results (so a test can lay out weeks of history in seconds).
 
 use std::time::{Duration, Instant};
 
 /// A monotonic clock. `elapsed` is the time since an arbitrary fixed origin.
 pub trait Clock: Send + Sync {
     fn elapsed(&self) -> Duration;
+
+    /// The wall-clock time runs and results are dated with.
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
 }
 
 /// The real monotonic clock (`std::time::Instant`, CLOCK_MONOTONIC on Linux).

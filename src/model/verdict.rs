@@ -58,6 +58,21 @@ pub enum Outcome {
     Failing,
 }
 
+impl Outcome {
+    /// Its name in JSON and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::NoChange => "no_change",
+            Outcome::Improvement => "improvement",
+            Outcome::Regression => "regression",
+            Outcome::InsufficientBaseline => "insufficient_baseline",
+            Outcome::NewEpoch => "new_epoch",
+            Outcome::NotEvaluated => "not_evaluated",
+            Outcome::Failing => "failing",
+        }
+    }
+}
+
 /// What happened to the benchmark's regression with this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -207,6 +222,18 @@ pub enum Ending {
     /// `baseline reset`.
     Reset,
     EnvironmentChanged,
+}
+
+impl Ending {
+    /// Its name in JSON and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ending::Resolved => "resolved",
+            Ending::Accepted => "accepted",
+            Ending::Reset => "reset",
+            Ending::EnvironmentChanged => "environment_changed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,9 +11,16 @@
 //! same report renders identically whether it came from a one-shot run, `show`, or (later)
 //! the daemon over its socket.
 
+mod charts;
 pub(crate) mod format;
+pub mod html;
 pub mod json;
+pub mod markdown;
+pub mod review;
+pub(crate) mod svg;
 pub(crate) mod text;
+
+pub use review::ReviewReport;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -44,6 +51,12 @@ pub struct Style {
 pub enum Format {
     Text,
     Json,
+    /// One self-contained page (`report`, `show`, `run`, `compare`, `history`).
+    Html,
+    /// Markdown for tickets (the same commands as HTML).
+    Markdown,
+    /// The one chart of `history BENCH`.
+    Svg,
 }
 
 impl Format {
@@ -52,22 +65,70 @@ impl Format {
         match self {
             Format::Text => "text",
             Format::Json => "json",
+            Format::Html => "html",
+            Format::Markdown => "markdown",
+            Format::Svg => "svg",
         }
     }
 }
 
 /// A report every format can render: its JSON document is its `Serialize` form under
-/// [`Report::KIND`], its text comes from [`text::Text`].
+/// [`Report::KIND`], its text comes from [`text::Text`]; the reports people attach to
+/// tickets also have an HTML page and Markdown, and a history its SVG chart.
 pub trait Report: Serialize + text::Text {
     /// The `kind` of its JSON document.
     const KIND: &'static str;
+
+    fn as_html(&self) -> Option<&dyn html::Html> {
+        None
+    }
+
+    fn as_markdown(&self) -> Option<&dyn markdown::Markdown> {
+        None
+    }
+
+    fn as_svg(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A format a report has no rendering in.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "--format {format} is not available for {kind}: html and markdown are for report, show, run, compare and history, svg for history; use text or json here"
+)]
+pub struct Unsupported {
+    pub format: &'static str,
+    pub kind: &'static str,
 }
 
 /// Renders `report` in `format` (`style` applies to the formats for people).
-pub fn render<R: Report>(report: &R, format: Format, style: Style) -> String {
+pub fn render<R: Report>(report: &R, format: Format, style: Style) -> Result<String, Unsupported> {
+    let unsupported = || Unsupported {
+        format: format.name(),
+        kind: R::KIND,
+    };
     match format {
-        Format::Text => report.text(style),
-        Format::Json => json::render(R::KIND, report) + "\n",
+        Format::Text => Ok(report.text(style)),
+        Format::Json => Ok(json::render(R::KIND, report) + "\n"),
+        Format::Html => report.as_html().map(|r| r.html()).ok_or_else(unsupported),
+        Format::Markdown => report
+            .as_markdown()
+            .map(|r| r.markdown())
+            .ok_or_else(unsupported),
+        Format::Svg => report.as_svg().ok_or_else(unsupported),
+    }
+}
+
+/// The formats a command's report has: `html` and `markdown` for the pages, `svg` only for
+/// a history. Checked before a command does its work (a suite is not run for nothing).
+pub fn command_renders(command: &str, format: Format) -> bool {
+    match format {
+        Format::Text | Format::Json => true,
+        Format::Html | Format::Markdown => {
+            matches!(command, "report" | "show" | "run" | "compare" | "history")
+        }
+        Format::Svg => command == "history",
     }
 }
 
@@ -205,6 +266,9 @@ pub(crate) struct HistoryPoint {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct HistoryReport {
     pub benchmark: String,
+    /// The same runs with their verdicts, for the chart (HTML, Markdown, SVG).
+    #[serde(skip)]
+    pub series: Option<review::BenchmarkSeries>,
     /// Display unit of the values (`events/s`, `B/s`, `s`); `null` with no points.
     pub unit: Option<String>,
     pub direction: Option<Direction>,
@@ -225,7 +289,18 @@ impl HistoryReport {
                 e.insert(store.run(result.run_id)?.is_some_and(|r| r.quick));
             }
         }
+        let runs: std::collections::HashMap<u64, RunRecord> = store
+            .runs(None, since)?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let suite = history
+            .last()
+            .and_then(|r| runs.get(&r.run_id))
+            .map(|r: &RunRecord| r.suite.clone())
+            .unwrap_or_default();
         Ok(HistoryReport {
+            series: review::series(store, benchmark, &suite, since, &runs)?,
             benchmark: benchmark.to_string(),
             unit: history.first().map(|r| r.metric.display_unit()),
             direction: history.first().map(|r| r.metric.direction),
@@ -260,6 +335,9 @@ pub(crate) struct CompareRow {
     /// `null` when either side has no usable result or the configs differ.
     pub change: Option<Change>,
     pub same_config: bool,
+    /// For scaled units in the page formats.
+    #[serde(skip)]
+    pub metric: Option<MetricDef>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -286,6 +364,7 @@ impl CompareReport {
                 median_a: ra.primary(),
                 median_b: rb.primary(),
                 same_config: ra.config_hash == rb.config_hash,
+                metric: Some(rb.metric.clone()),
                 change,
             })
             .collect();
@@ -378,16 +457,64 @@ macro_rules! json_kinds {
 json_kinds! {
     DatabaseCheck => "db_check";
     ImportSummary => "db_import";
-    RunReport => "run";
     RunsReport => "runs";
     ChangesReport => "changes";
-    HistoryReport => "history";
-    CompareReport => "compare";
     FingerprintReport => "fingerprint";
     CheckReport => "check";
     AnalysisReport => "analysis";
     RegressionsReport => "regressions";
     BaselineReport => "baseline";
-    crate::detect::health::HealthReport => "report";
     StatusReport => "status";
+}
+
+macro_rules! page_kinds {
+    ($($report:ty => $kind:literal;)*) => {$(
+        impl Report for $report {
+            const KIND: &'static str = $kind;
+
+            fn as_html(&self) -> Option<&dyn html::Html> {
+                Some(self)
+            }
+
+            fn as_markdown(&self) -> Option<&dyn markdown::Markdown> {
+                Some(self)
+            }
+
+            fn as_svg(&self) -> Option<String> {
+                self.svg()
+            }
+        }
+    )*};
+}
+
+page_kinds! {
+    RunReport => "run";
+    HistoryReport => "history";
+    CompareReport => "compare";
+    ReviewReport => "report";
+}
+
+/// The SVG a page report has on its own: only a history's chart.
+trait OneChart {
+    fn svg(&self) -> Option<String> {
+        None
+    }
+}
+
+impl OneChart for RunReport {}
+impl OneChart for CompareReport {}
+impl OneChart for ReviewReport {}
+
+impl OneChart for HistoryReport {
+    fn svg(&self) -> Option<String> {
+        Some(
+            match self.series.as_ref().filter(|s| !s.points.is_empty()) {
+                Some(series) => svg::standalone(&charts::benchmark_chart(series).svg),
+                None => svg::standalone(&svg::message(&format!(
+                    "no results for benchmark {} in this period",
+                    self.benchmark
+                ))),
+            },
+        )
+    }
 }

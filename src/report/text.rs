@@ -8,7 +8,7 @@ use super::format::{percent, sparkline, value};
 
 use super::{
     AnalysisReport, BaselineReport, ChangesReport, CheckReport, CompareReport, FingerprintReport,
-    HistoryReport, RegressionsReport, RunReport, RunsReport,
+    HistoryReport, RegressionsReport, ReviewReport, RunReport, RunsReport,
 };
 use crate::detect::baseline::NextVerdict;
 use crate::detect::health::HealthReport;
@@ -52,7 +52,7 @@ text_renderings! {
     AnalysisReport => analysis;
     RegressionsReport => regressions;
     BaselineReport => baselines;
-    HealthReport => health;
+    ReviewReport => review;
     StatusReport => status;
 }
 
@@ -1112,6 +1112,106 @@ fn ordinal(n: usize) -> String {
 }
 
 /// Plain text: no colour or sparklines, so `_style` does not apply.
+/// `perfwarden report`: the health report, and with `--since` the review of the period.
+pub(crate) fn review(report: &ReviewReport, style: Style) -> String {
+    let mut out = health(&report.health, style);
+    let Some(period) = &report.period else {
+        return out;
+    };
+    if report.health.host_score.is_none() {
+        return out;
+    }
+    out.push_str(&format!("\nthe last {period}:\n"));
+    for suite in &report.health.suites {
+        let scores: Vec<f64> = report
+            .health_over_time
+            .iter()
+            .filter(|p| p.suite == suite.suite)
+            .map(|p| p.score)
+            .collect();
+        if !scores.is_empty() {
+            out.push_str(&format!(
+                "  health of {} over {} runs: lowest {:.0}, now {:.0}{}\n",
+                suite.suite,
+                scores.len(),
+                scores.iter().copied().fold(f64::INFINITY, f64::min),
+                suite.health.score,
+                if style.terminal {
+                    format!("  {}", sparkline(&scores))
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
+    if report.regression_log.is_empty() {
+        out.push_str("  regressions opened or closed: none\n");
+    } else {
+        out.push_str("  regressions opened or closed:\n");
+        for r in &report.regression_log {
+            out.push_str(&format!(
+                "    {} {} {} (runs {}–{}): {}{}\n",
+                r.benchmark,
+                r.severity.as_str(),
+                r.state.as_str(),
+                r.first_run,
+                r.last_run,
+                match (r.ended, r.ended_run) {
+                    (Some(e), Some(run)) => format!("{} at run {run}", e.as_str()),
+                    (Some(e), None) => e.as_str().to_string(),
+                    _ => "open".into(),
+                },
+                r.cause
+                    .as_ref()
+                    .map(|c| format!("; likely cause: {c}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    if report.changes.is_empty() {
+        out.push_str("  host changes: none\n");
+    } else {
+        out.push_str("  host changes:\n");
+        for c in &report.changes {
+            let what = match (&c.software, c.hardware.is_empty()) {
+                (Some(s), true) => s.summary(),
+                (Some(s), false) => format!("{}; hardware: {}", s.summary(), c.hardware.join(", ")),
+                (None, _) => format!("hardware: {}", c.hardware.join(", ")),
+            };
+            out.push_str(&format!(
+                "    run {} ({}): {what}\n",
+                c.run_id,
+                c.started_at.format("%Y-%m-%d %H:%M")
+            ));
+        }
+    }
+    let trends: Vec<String> = report
+        .benchmarks
+        .iter()
+        .filter(|b| b.points.len() >= 2)
+        .filter_map(|b| {
+            let first = b.points.iter().find_map(|p| p.median)?;
+            let last = b.points.iter().rev().find_map(|p| p.median)?;
+            Some(format!(
+                "    {:<28} {:>4} runs  {} → {} ({})",
+                b.benchmark,
+                b.points.len(),
+                value(first, &b.metric),
+                value(last, &b.metric),
+                percent(last / first - 1.0)
+            ))
+        })
+        .collect();
+    if !trends.is_empty() {
+        out.push_str("  benchmarks, first → latest median in the period:\n");
+        for t in trends {
+            out.push_str(&t);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 pub(crate) fn health(report: &HealthReport, _style: Style) -> String {
     let (Some(score), Some(grade)) = (report.host_score, report.host_grade) else {
         return "no runs recorded yet; start one with `perfwarden run`\n".into();

@@ -344,7 +344,7 @@ pub fn run_suite(
     let mut started = RunRecord::started(
         &ctx.suite,
         ctx.quick,
-        Utc::now(),
+        ctx.clock.now(),
         &ctx.host,
         fingerprint_hash.clone(),
         Some(environment_hash),
@@ -391,7 +391,7 @@ pub fn run_suite(
     }
     remove_dir_if_present(&scratch_root);
 
-    run.finished_at = Some(Utc::now());
+    run.finished_at = Some(ctx.clock.now());
     run.status = if interrupted || ctx.cancel.is_cancelled() {
         run.note = Some("stopped by a signal; finished benchmarks were kept".into());
         RunStatus::Interrupted
@@ -423,7 +423,7 @@ fn measure(
     scratch: &Path,
     observer: &mut dyn RunObserver,
 ) -> Result<(BenchmarkResult, Vec<f64>), RunError> {
-    let started_at = Utc::now();
+    let started_at = ctx.clock.now();
     let wall = Instant::now();
     std::fs::create_dir_all(scratch).map_err(|source| RunError::Scratch {
         path: scratch.to_path_buf(),

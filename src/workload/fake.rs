@@ -14,22 +14,44 @@ use crate::model::clock::Clock;
 use crate::model::metric::MetricDef;
 use crate::workload::{CancelToken, LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
-/// A monotonic clock that only moves when told to.
+/// Wall time at the moment it was set, and the monotonic reading (ns) then.
+type WallSetting = (chrono::DateTime<chrono::Utc>, u64);
+
+/// A monotonic clock that only moves when told to, and a wall clock that reads the real
+/// time until [`FakeClock::set_now`] sets it (then it moves with the monotonic clock).
 #[derive(Debug, Clone, Default)]
-pub struct FakeClock(Arc<AtomicU64>);
+pub struct FakeClock {
+    nanos: Arc<AtomicU64>,
+    wall: Arc<std::sync::Mutex<Option<WallSetting>>>,
+}
 
 impl FakeClock {
     pub fn new() -> Self {
         Self::default()
     }
     pub(crate) fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.as_nanos() as u64, Ordering::SeqCst);
+        self.nanos.fetch_add(by.as_nanos() as u64, Ordering::SeqCst);
+    }
+    /// From now on the wall clock reads `at` plus the fake time that passes.
+    pub fn set_now(&self, at: chrono::DateTime<chrono::Utc>) {
+        let nanos = self.nanos.load(Ordering::SeqCst);
+        *self.wall.lock().unwrap_or_else(|e| e.into_inner()) = Some((at, nanos));
     }
 }
 
 impl Clock for FakeClock {
     fn elapsed(&self) -> Duration {
-        Duration::from_nanos(self.0.load(Ordering::SeqCst))
+        Duration::from_nanos(self.nanos.load(Ordering::SeqCst))
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        match *self.wall.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some((at, since)) => {
+                let passed = self.nanos.load(Ordering::SeqCst).saturating_sub(since);
+                at + chrono::Duration::nanoseconds(passed as i64)
+            }
+            None => chrono::Utc::now(),
+        }
     }
 }
 
