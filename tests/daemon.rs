@@ -647,6 +647,85 @@ fn the_prometheus_endpoint_serves_only_catalog_names() {
 }
 
 #[test]
+fn the_daemon_keeps_a_bounded_set_of_reports_and_serves_the_latest_at_report() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = write_config(dir.path(), |text| {
+        text.replace("[daemon]\n", "[daemon]\nreports_kept = 2\n")
+            + &format!("\n[export.prometheus]\nlisten = \"{addr}\"\nreport = true\n")
+    });
+    let daemon = Daemon::start(&state, &config);
+    let reports = state.join("reports");
+    let dated = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&reports)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("report-"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    // The smoke suite runs every 4 s: after four runs only the newest two reports are kept.
+    daemon.wait_for("four finished runs", Duration::from_secs(90), |d| {
+        d.runs().iter().filter(|r| r["status"] == "success").count() >= 4
+    });
+    daemon.wait_for("reports pruned to 2", Duration::from_secs(30), |_| {
+        dated().len() == 2
+    });
+    let newest_run = daemon.runs()[0]["id"].as_u64().unwrap();
+    let kept = dated();
+    assert!(
+        kept.iter()
+            .any(|n| n.contains(&format!("-run{:06}-", newest_run)))
+            || kept
+                .iter()
+                .any(|n| n.contains(&format!("-run{:06}-", newest_run - 1))),
+        "{kept:?}"
+    );
+    assert!(kept.iter().all(|n| !n.ends_with(".partial")));
+    let latest = std::fs::read_to_string(reports.join("latest.html")).unwrap();
+    assert!(latest.starts_with("<!DOCTYPE html>") && latest.ends_with("</html>\n"));
+    let (status, body) = http_get(&addr, "/report");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("perfwarden report of") && body.contains("<h2>Summary</h2>"),
+        "{body}"
+    );
+    assert!(!body.contains("http://") && !body.contains("https://"));
+    assert_eq!(http_get(&addr, "/metrics").0, 200);
+}
+
+#[test]
+fn the_report_is_not_served_unless_asked_for() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = write_config(dir.path(), |text| {
+        text.replace("*/4 * * * * *", "@yearly")
+            + &format!("\n[export.prometheus]\nlisten = \"{addr}\"\n")
+    });
+    let _daemon = Daemon::start(&state, &config);
+    let (status, body) = http_get(&addr, "/report");
+    assert_eq!(status, 404);
+    assert!(body.contains("report = true"), "{body}");
+}
+
+#[test]
 fn a_full_disk_fails_the_run_and_the_same_daemon_runs_again_once_space_is_back() {
     let dir = tempfile::tempdir().unwrap();
     let disk = SmallDisk::mount("8m");

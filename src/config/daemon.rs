@@ -47,6 +47,9 @@ pub struct DaemonConfig {
     pub confirm_delay: Duration,
     /// Confirmation re-runs per suspicion at most; 0 disables them.
     pub confirm_attempts: u32,
+    /// HTML reports kept in `<state_dir>/reports` after each suite (the oldest removed
+    /// first); 0 writes none.
+    pub reports_kept: u32,
     pub quiet: QuietConfig,
 }
 
@@ -81,6 +84,7 @@ impl Default for DaemonConfig {
             socket_group: None,
             confirm_delay: Duration::from_secs(10 * 60),
             confirm_attempts: 2,
+            reports_kept: 10,
             quiet: QuietConfig::default(),
         }
     }
@@ -113,6 +117,7 @@ pub(super) struct RawDaemon {
     socket_group: Option<String>,
     confirm_delay: Option<ConfigDuration>,
     confirm_attempts: Option<u32>,
+    reports_kept: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -197,6 +202,17 @@ pub(super) fn validate(
             );
         } else {
             config.confirm_attempts = attempts;
+        }
+    }
+    if let Some(kept) = raw.reports_kept {
+        if kept > 1000 {
+            problems.add(
+                &["daemon", "reports_kept"],
+                "must be at most 1000",
+                Some("10 is the default (a few MB at most); 0 keeps no report".into()),
+            );
+        } else {
+            config.reports_kept = kept;
         }
     }
     config.socket = raw.socket;

@@ -19,6 +19,8 @@ use crate::model::units::ConfigDuration;
 pub struct ExportConfig {
     /// Address of the Prometheus endpoint the daemon serves; `None`: no endpoint.
     pub prometheus_listen: Option<SocketAddr>,
+    /// The endpoint also serves the latest HTML report at `/report`.
+    pub serve_report: bool,
     pub otlp: OtlpConfig,
 }
 
@@ -98,10 +100,16 @@ pub(super) fn validate(
                 "must be a string",
                 Some("e.g. listen = \"127.0.0.1:9464\"".into()),
             ),
+            ("report", toml::Value::Boolean(on)) => config.serve_report = on,
+            ("report", _) => problems.add(
+                &["export", "prometheus", "report"],
+                "must be true or false",
+                Some("report = true serves the latest HTML report at /report".into()),
+            ),
             (other, _) => problems.add(
                 &["export", "prometheus", other],
                 "unknown key",
-                Some("[export.prometheus] has only `listen`".into()),
+                Some("[export.prometheus] has only `listen` and `report`".into()),
             ),
         }
     }

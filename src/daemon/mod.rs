@@ -17,6 +17,7 @@
 
 pub(crate) mod control;
 mod notify;
+mod reports;
 mod server;
 pub(crate) use server::can_give_socket_to;
 pub(crate) mod status;
@@ -465,8 +466,21 @@ async fn serve(
                 code: exit::STATE,
                 message: e.to_string(),
             })?;
-        tracing::info!(listen = %listen, "serving Prometheus metrics at /metrics");
-        tokio::spawn(crate::export::prometheus::serve(endpoint, exposition));
+        let report = daemon
+            .lock()
+            .config
+            .export
+            .serve_report
+            .then(|| reports::latest(&daemon.state_dir));
+        match &report {
+            Some(_) => {
+                tracing::info!(listen = %listen, "serving Prometheus metrics at /metrics and the latest report at /report")
+            }
+            None => tracing::info!(listen = %listen, "serving Prometheus metrics at /metrics"),
+        }
+        tokio::spawn(crate::export::prometheus::serve(
+            endpoint, exposition, report,
+        ));
     }
     refresh_exposition(&daemon);
     if let Some(interval) = notify::watchdog_interval() {
@@ -798,7 +812,10 @@ async fn execute_job(daemon: Arc<Daemon>, job: Job) -> JobEnd {
             daemon: runner.clone(),
         };
         let published = DaemonSinks(&runner);
-        pipeline::execute(run, plans, &mut observer, &published).map_err(|e| e.to_string())
+        let outcome =
+            pipeline::execute(run, plans, &mut observer, &published).map_err(|e| e.to_string())?;
+        reports::keep(&runner.store, &config, &outcome.run);
+        Ok(outcome)
     })
     .await;
     match outcome {

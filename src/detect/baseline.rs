@@ -120,6 +120,21 @@ impl AgeLimits {
 
 /// The longest gap between consecutive scheduled times over the next ones (a month's
 /// schedule has gaps of 28–31 days; the limit must hold the longest).
+/// The longest gap between two of `suite`'s next scheduled runs: a week for `weekly`, up to
+/// 31 days for `monthly`; `None` for a suite that is disabled, unknown or never scheduled.
+pub fn suite_period(config: &Config, suite: &str) -> Option<Duration> {
+    let (timezone, _) = crate::scheduler::timing(config, "");
+    let suite = config.suites.get(suite).filter(|s| s.enabled)?;
+    let schedule = Schedule::new(
+        &suite.name,
+        &suite.schedule,
+        timezone,
+        std::time::Duration::ZERO,
+    )
+    .ok()?;
+    longest_gap(&schedule, Utc::now())
+}
+
 fn longest_gap(schedule: &Schedule, from: DateTime<Utc>) -> Option<Duration> {
     let mut slots = Vec::new();
     let mut at = from;

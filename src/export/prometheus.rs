@@ -101,8 +101,14 @@ pub(crate) async fn bind(listen: SocketAddr) -> Result<TcpListener, BindError> {
         .map_err(|source| BindError { listen, source })
 }
 
-/// Serves `/metrics` until the process ends.
-pub(crate) async fn serve(listener: TcpListener, exposition: Exposition) {
+/// Serves `/metrics` (and, given its file, the latest HTML report at `/report`) until the
+/// process ends. The report is read from its file on each request: the listener knows
+/// where the daemon keeps it, not how it is made.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    exposition: Exposition,
+    report: Option<std::path::PathBuf>,
+) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -113,10 +119,16 @@ pub(crate) async fn serve(listener: TcpListener, exposition: Exposition) {
             }
         };
         let exposition = exposition.clone();
+        let report = report.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                 let exposition = exposition.clone();
-                async move { Ok::<_, std::convert::Infallible>(respond(&request, &exposition)) }
+                let report = report.clone();
+                async move {
+                    Ok::<_, std::convert::Infallible>(
+                        respond(&request, &exposition, report.as_deref()).await,
+                    )
+                }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -128,7 +140,17 @@ pub(crate) async fn serve(listener: TcpListener, exposition: Exposition) {
     }
 }
 
-fn respond(request: &Request<Incoming>, exposition: &Exposition) -> Response<Full<Bytes>> {
+async fn read_off_the_loop(path: std::path::PathBuf) -> std::io::Result<String> {
+    tokio::task::spawn_blocking(move || std::fs::read_to_string(path))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+}
+
+async fn respond(
+    request: &Request<Incoming>,
+    exposition: &Exposition,
+    report: Option<&std::path::Path>,
+) -> Response<Full<Bytes>> {
     let reply = |status: StatusCode, content_type: &str, body: String| {
         Response::builder()
             .status(status)
@@ -151,10 +173,44 @@ fn respond(request: &Request<Incoming>, exposition: &Exposition) -> Response<Ful
                 .unwrap_or_else(|p| p.into_inner().clone());
             reply(StatusCode::OK, CONTENT_TYPE, body)
         }
+        "/report" => match report {
+            None => reply(
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                "the report is not served; set `report = true` under [export.prometheus]\n".into(),
+            ),
+            Some(path) => match read_off_the_loop(path.to_path_buf()).await {
+                Ok(html) => {
+                    let mut response = reply(StatusCode::OK, "text/html; charset=utf-8", html);
+                    // The page loads nothing; tell the browser to hold it to that.
+                    response.headers_mut().insert(
+                        "content-security-policy",
+                        hyper::header::HeaderValue::from_static(
+                            "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+                        ),
+                    );
+                    response
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => reply(
+                    StatusCode::NOT_FOUND,
+                    "text/plain",
+                    "no report yet: the daemon writes one after each suite\n".into(),
+                ),
+                Err(e) => reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "text/plain",
+                    format!("cannot read the report: {e}\n"),
+                ),
+            },
+        },
         "/" => reply(
             StatusCode::OK,
             "text/plain",
-            "perfwarden: metrics at /metrics\n".into(),
+            if report.is_some() {
+                "perfwarden: metrics at /metrics, the latest report at /report\n".into()
+            } else {
+                "perfwarden: metrics at /metrics\n".into()
+            },
         ),
         _ => reply(
             StatusCode::NOT_FOUND,
