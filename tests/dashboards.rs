@@ -82,6 +82,49 @@ fn every_panel_query_is_promql_over_catalog_series() {
 }
 
 #[test]
+fn every_dashboard_annotates_regressions_change_points_and_environment_changes() {
+    let allowed = catalog_names();
+    for (path, dashboard) in dashboards() {
+        let list = dashboard["annotations"]["list"].as_array().unwrap();
+        let names: Vec<&str> = list.iter().map(|a| a["name"].as_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "Regression suspected",
+                "Regression confirmed",
+                "Regression resolved",
+                "Change points",
+                "Environment changes"
+            ],
+            "{}",
+            path.display()
+        );
+        for annotation in list {
+            let expr = annotation["expr"].as_str().unwrap();
+            let names = metric_names(expr);
+            assert_eq!(names.len(), 1, "{}: {expr}", path.display());
+            for name in names {
+                assert!(allowed.contains(&name), "{}: {expr}", path.display());
+                assert!(
+                    name.ends_with("_timestamp_seconds"),
+                    "{}: {expr}",
+                    path.display()
+                );
+            }
+            // The series value is the event's time, in the milliseconds Grafana reads.
+            assert_eq!(annotation["useValueForTime"], true, "{}", path.display());
+            assert!(expr.ends_with("* 1000"), "{}: {expr}", path.display());
+            assert_eq!(annotation["datasource"]["uid"], "${datasource}");
+            assert!(
+                annotation["titleFormat"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("{{"))
+            );
+        }
+    }
+}
+
+#[test]
 fn dashboards_use_a_datasource_variable_and_host_suite_variables() {
     let allowed = catalog_names();
     for (path, dashboard) in dashboards() {

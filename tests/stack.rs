@@ -3,7 +3,9 @@
 //! `alerts/perfwarden.rules.yml`; an Alertmanager 0.25 with the routing tree and inhibition
 //! of `alerts/alertmanager.yml` sends the firing regression alert to a webhook inside this
 //! test, which checks its labels; every query of every dashboard runs against that
-//! Prometheus and returns data.
+//! Prometheus and returns data, and every annotation query returns the events of the
+//! history (regressions suspected and confirmed, a change point, a software change) at the
+//! times of their runs.
 //!
 //! The servers are installed by `scripts/test.sh` (Debian's `prometheus` and
 //! `prometheus-alertmanager`); without them this test fails and says so. Two things are
@@ -221,6 +223,40 @@ fn rules_without_for() -> String {
 
 /// Every PromQL query of every dashboard (panel targets and variable queries), with the
 /// variables matching everything.
+/// Each dashboard's annotation queries by name, the dashboard variables set to match all.
+fn dashboard_annotations() -> Vec<(String, Vec<(String, String)>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(repo("dashboards")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let dashboard: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let queries = dashboard["annotations"]["list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                (
+                    a["name"].as_str().unwrap().to_string(),
+                    a["expr"]
+                        .as_str()
+                        .unwrap()
+                        .replace("$host", ".+")
+                        .replace("$suite", ".+")
+                        .replace("$benchmark", ".+"),
+                )
+            })
+            .collect();
+        out.push((
+            path.file_name().unwrap().to_string_lossy().into_owned(),
+            queries,
+        ));
+    }
+    out
+}
+
 fn dashboard_queries() -> Vec<(String, String)> {
     let mut queries = Vec::new();
     for entry in std::fs::read_dir(repo("dashboards")).unwrap() {
@@ -289,10 +325,10 @@ fn prometheus_rules_alertmanager_routing_and_dashboards_work_on_the_real_servers
     let config = dir.path().join("perfwarden.toml");
     let pid_file = dir.path().join("test.pid");
     std::fs::write(&pid_file, std::process::id().to_string()).unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            r#"
+    let config_text = format!(
+        r#"
+[agent]
+packages = ["prometheus"]
 [daemon]
 splay = "0s"
 timezone = "UTC"
@@ -335,13 +371,12 @@ url = "{url}"
 ramp_up = "200ms"
 duration = "1s"
 {}{}"#,
-            tree.benchmark_toml("tree"),
-            doomed.benchmark_toml("doomed"),
-            url = api.url(),
-            pid_file = pid_file.display(),
-        ),
-    )
-    .unwrap();
+        tree.benchmark_toml("tree"),
+        doomed.benchmark_toml("doomed"),
+        url = api.url(),
+        pid_file = pid_file.display(),
+    );
+    std::fs::write(&config, &config_text).unwrap();
     let state = dir.path().join("state");
     let cli = || {
         let mut command = perfwarden(&state);
@@ -373,6 +408,24 @@ duration = "1s"
         let (code, _, stderr) = run(cli().args(["run", "s"]));
         assert_eq!(code, 0, "{stderr}");
     }
+    // A software change the test can make: the package list of the config no longer names
+    // prometheus, so its version becomes unknown (a change), applied by a reload.
+    std::fs::write(
+        &config,
+        config_text.replace("packages = [\"prometheus\"]", "packages = []"),
+    )
+    .unwrap();
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(
+        unsafe { libc::kill(daemon.child.id() as i32, libc::SIGHUP) },
+        0
+    );
+    wait_until(
+        "the daemon to reload",
+        Duration::from_secs(30),
+        || daemon.log().contains("config reloaded"),
+        || daemon.log(),
+    );
     tree.slow_down();
     let (code, stdout, stderr) = run(cli().args(["run", "s"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
@@ -399,6 +452,24 @@ duration = "1s"
         Some("suspected".into()),
         "{regressions}"
     );
+    // Two more slow runs of `tree` alone (`doomed` stays suspected): 4 runs on each side of
+    // the slowdown make a change point.
+    for _ in 0..2 {
+        let (code, stdout, stderr) = run(cli().args(["run", "s", "--bench", "tree"]));
+        assert_eq!(code, 0, "{stdout}{stderr}");
+    }
+    let (_, runs, _) = run(cli().args(["--format", "json", "runs"]));
+    let runs: Value = serde_json::from_str(&runs).unwrap();
+    let started_ms = |id: u64| -> f64 {
+        let run = runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no run {id}"));
+        let at = chrono::DateTime::parse_from_rfc3339(run["started_at"].as_str().unwrap()).unwrap();
+        at.timestamp() as f64 * 1000.0
+    };
 
     // Alertmanager with the shipped routing, receivers pointing at the webhook.
     let (webhook, webhook_addr) = Webhook::start();
@@ -555,5 +626,81 @@ duration = "1s"
         empty.is_empty(),
         "dashboard queries without data: {empty:#?}"
     );
+
+    // Every annotation query returns its events at the start of the run they happened in.
+    // A critical slowdown this large may confirm at once (run 5) or at the next run (6).
+    let transition_at = |run_id: u64, benchmark: &str| -> Option<String> {
+        let (_, shown, _) = run(cli().args(["--format", "json", "show", &run_id.to_string()]));
+        let shown: Value = serde_json::from_str(&shown).ok()?;
+        shown["results"]
+            .as_array()?
+            .iter()
+            .find(|r| r["benchmark"] == benchmark)
+            .and_then(|r| r["verdict"]["transition"].as_str().map(str::to_string))
+    };
+    let confirmed_at = [5, 6]
+        .into_iter()
+        .find(|id| transition_at(*id, "tree").as_deref() == Some("confirmed"))
+        .expect("tree is confirmed at run 5 or 6");
+    // (annotation, [(label, value, run)]): each event of the annotation and its run.
+    type Events<'a> = &'a [(&'a str, &'a str, u64)];
+    let expected: [(&str, Events); 5] = [
+        (
+            "Regression suspected",
+            &[("benchmark", "tree", 5), ("benchmark", "doomed", 6)],
+        ),
+        (
+            "Regression confirmed",
+            &[("benchmark", "tree", confirmed_at)],
+        ),
+        ("Regression resolved", &[]),
+        ("Change points", &[("benchmark", "tree", 5)]),
+        ("Environment changes", &[("kind", "software", 5)]),
+    ];
+    for (dashboard, annotations) in dashboard_annotations() {
+        for (name, events) in expected {
+            let expr = &annotations
+                .iter()
+                .find(|(n, _)| n == name)
+                .unwrap_or_else(|| panic!("{dashboard}: no annotation {name}"))
+                .1;
+            let result = query(expr);
+            let series = result.as_array().unwrap();
+            for (label, value, run_id) in events {
+                let found = series
+                    .iter()
+                    .find(|s| s["metric"][*label] == *value)
+                    .unwrap_or_else(|| {
+                        panic!("{dashboard}: {name} has no {label}={value}: {result}")
+                    });
+                let at: f64 = found["value"][1].as_str().unwrap().parse().unwrap();
+                assert_eq!(
+                    at,
+                    started_ms(*run_id),
+                    "{dashboard}: {name} {value}: {found}"
+                );
+                if name == "Environment changes" {
+                    assert!(
+                        found["metric"]["summary"]
+                            .as_str()
+                            .is_some_and(|s| s.starts_with("package.prometheus ")
+                                && s.ends_with("→ unknown")),
+                        "{found}"
+                    );
+                }
+            }
+            // Other benchmarks may have had a passing suspicion on a loaded machine; the
+            // two this test slows and breaks have exactly the events above.
+            for s in series {
+                let benchmark = s["metric"]["benchmark"].as_str().unwrap_or("");
+                if ["tree", "doomed"].contains(&benchmark) {
+                    assert!(
+                        events.iter().any(|(_, value, _)| *value == benchmark),
+                        "{dashboard}: {name}: unexpected {s}"
+                    );
+                }
+            }
+        }
+    }
     drop(daemon);
 }

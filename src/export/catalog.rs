@@ -122,6 +122,27 @@ pub(crate) const REGRESSION_ACTIVE: MetricSpec = MetricSpec {
     description: "1 while a regression is open, by severity and state",
     attributes: &["benchmark", "suite", "severity", "state"],
 };
+pub(crate) const REGRESSION_EVENT: MetricSpec = MetricSpec {
+    name: "perfwarden.regression.event.timestamp",
+    instrument: Instrument::Gauge,
+    unit: "s",
+    description: "Unix time of the run at which each benchmark's latest regression was suspected, confirmed or resolved (event); for Grafana annotations with the series value as the time",
+    attributes: &["benchmark", "suite", "event", "severity"],
+};
+pub(crate) const CHANGE_POINT: MetricSpec = MetricSpec {
+    name: "perfwarden.change_point.timestamp",
+    instrument: Instrument::Gauge,
+    unit: "s",
+    description: "Unix time of the run that starts the latest level shift in each benchmark's history, by movement (worse or better); for Grafana annotations",
+    attributes: &["benchmark", "suite", "movement"],
+};
+pub(crate) const ENVIRONMENT_CHANGE: MetricSpec = MetricSpec {
+    name: "perfwarden.environment.change.timestamp",
+    instrument: Instrument::Gauge,
+    unit: "s",
+    description: "Unix time of the first run after each suite's latest software (kind=software) or hardware (kind=hardware) change, with what changed (summary); for Grafana annotations",
+    attributes: &["suite", "kind", "summary"],
+};
 pub(crate) const HEALTH_SCORE: MetricSpec = MetricSpec {
     name: "perfwarden.health.score",
     instrument: Instrument::Gauge,
@@ -171,6 +192,9 @@ pub const METRICS: &[MetricSpec] = &[
     BENCHMARK_ERROR_RATIO,
     BENCHMARK_LATENCY,
     REGRESSION_ACTIVE,
+    REGRESSION_EVENT,
+    CHANGE_POINT,
+    ENVIRONMENT_CHANGE,
     HEALTH_SCORE,
     SUITE_RUNS,
     SUITE_DURATION,
@@ -308,6 +332,18 @@ mod tests {
             (
                 "perfwarden.regression.active",
                 "perfwarden_regression_active",
+            ),
+            (
+                "perfwarden.regression.event.timestamp",
+                "perfwarden_regression_event_timestamp_seconds",
+            ),
+            (
+                "perfwarden.change_point.timestamp",
+                "perfwarden_change_point_timestamp_seconds",
+            ),
+            (
+                "perfwarden.environment.change.timestamp",
+                "perfwarden_environment_change_timestamp_seconds",
             ),
             ("perfwarden.health.score", "perfwarden_health_score"),
             ("perfwarden.suite.runs", "perfwarden_suite_runs_total"),

@@ -31,6 +31,146 @@ fn point(
     })
 }
 
+/// The current result of every benchmark of every suite: its newest result, over the
+/// suite's runs from its newest scheduled one on (every run when none was scheduled), so a
+/// confirmation re-run or a `run --bench` of a few benchmarks updates those and leaves the
+/// others' series in place.
+fn current_results(
+    store: &Store,
+    runs: &[crate::model::records::RunRecord],
+) -> Result<Vec<(String, crate::model::records::BenchmarkResult)>, StoreError> {
+    use crate::model::records::Trigger;
+    let mut by_suite: BTreeMap<&str, Vec<&crate::model::records::RunRecord>> = BTreeMap::new();
+    for run in runs {
+        if !matches!(run.status, RunStatus::Running | RunStatus::Skipped) {
+            by_suite.entry(run.suite.as_str()).or_default().push(run);
+        }
+    }
+    let mut out = Vec::new();
+    for (suite, suite_runs) in by_suite {
+        // Newest first; up to and including the newest scheduled run.
+        let end = suite_runs
+            .iter()
+            .position(|r| matches!(r.trigger, Some(Trigger::Scheduled | Trigger::CatchUp)))
+            .map_or(suite_runs.len(), |i| i + 1);
+        let mut seen = std::collections::HashSet::new();
+        for run in &suite_runs[..end] {
+            for result in store.results(run.id)? {
+                if seen.insert(result.benchmark.clone()) {
+                    out.push((suite.to_string(), result));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The moments Grafana annotates (each series' value is a Unix time): each benchmark's
+/// latest regression suspected, confirmed and resolved, its latest change point, and each
+/// suite's latest software and hardware change. Only the latest of each is a series, so
+/// their number stays bounded; Prometheus keeps the earlier values as the series' history,
+/// which is what an annotation query over a dashboard's range reads.
+fn annotations(
+    store: &Store,
+    current: &[(String, crate::model::records::BenchmarkResult)],
+) -> Result<Vec<Point>, StoreError> {
+    use crate::model::verdict::{Ending, Transition};
+    let mut out = Vec::new();
+    let mut started: std::collections::HashMap<u64, f64> = std::collections::HashMap::new();
+    let mut start_of = |id: u64| -> Result<Option<f64>, StoreError> {
+        if let Some(at) = started.get(&id) {
+            return Ok(Some(*at));
+        }
+        let at = store.run(id)?.map(|r| r.started_at.timestamp() as f64);
+        if let Some(at) = at {
+            started.insert(id, at);
+        }
+        Ok(at)
+    };
+    // The latest regression of each benchmark and suite.
+    let mut newest: BTreeMap<(String, String), crate::model::verdict::Regression> = BTreeMap::new();
+    for r in store.regression_log()? {
+        let key = (r.benchmark.clone(), r.suite.clone());
+        if newest.get(&key).is_none_or(|n| n.first_run < r.first_run) {
+            newest.insert(key, r);
+        }
+    }
+    for ((benchmark, suite), r) in newest {
+        let labels = |event: &str| {
+            vec![
+                ("benchmark", benchmark.clone()),
+                ("suite", suite.clone()),
+                ("event", event.to_string()),
+                ("severity", r.severity.as_str().to_string()),
+            ]
+        };
+        if let Some(at) = start_of(r.first_run)? {
+            out.extend(point(&catalog::REGRESSION_EVENT, labels("suspected"), at));
+        }
+        for run in &r.runs {
+            let confirmed = store
+                .verdict(*run, &benchmark)?
+                .is_some_and(|v| v.transition == Some(Transition::Confirmed));
+            if confirmed {
+                if let Some(at) = start_of(*run)? {
+                    out.extend(point(&catalog::REGRESSION_EVENT, labels("confirmed"), at));
+                }
+                break;
+            }
+        }
+        if let (Some(Ending::Resolved), Some(run)) = (r.ended, r.ended_run) {
+            if let Some(at) = start_of(run)? {
+                out.extend(point(&catalog::REGRESSION_EVENT, labels("resolved"), at));
+            }
+        }
+    }
+    for (suite, result) in current {
+        {
+            let Some(verdict) = store.verdict(result.run_id, &result.benchmark)? else {
+                continue;
+            };
+            if let Some(shift) = verdict.change_points.iter().max_by_key(|s| s.run_id) {
+                if let Some(at) = start_of(shift.run_id)? {
+                    out.extend(point(
+                        &catalog::CHANGE_POINT,
+                        vec![
+                            ("benchmark", result.benchmark.clone()),
+                            ("suite", suite.to_string()),
+                            ("movement", shift.point.movement.as_str().to_string()),
+                        ],
+                        at,
+                    ));
+                }
+            }
+        }
+    }
+    let mut changes: BTreeMap<(String, &'static str), (f64, String)> = BTreeMap::new();
+    for change in crate::detect::host_changes(store, None)? {
+        let at = change.started_at.timestamp() as f64;
+        if let Some(software) = &change.software {
+            changes.insert((change.suite.clone(), "software"), (at, software.summary()));
+        }
+        if !change.hardware.is_empty() {
+            changes.insert(
+                (change.suite.clone(), "hardware"),
+                (at, change.hardware.join(", ")),
+            );
+        }
+    }
+    for ((suite, kind), (at, summary)) in changes {
+        out.extend(point(
+            &catalog::ENVIRONMENT_CHANGE,
+            vec![
+                ("suite", suite),
+                ("kind", kind.to_string()),
+                ("summary", summary),
+            ],
+            at,
+        ));
+    }
+    Ok(out)
+}
+
 /// Every point of the current state, in catalog order.
 pub(crate) fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
     let mut points = Vec::new();
@@ -45,8 +185,11 @@ pub(crate) fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
         latest.entry(run.suite.as_str()).or_insert(run);
     }
 
-    for (suite, run) in &latest {
-        for result in store.results(run.id)? {
+    let current = current_results(store, &runs)?;
+    for (suite, result) in &current {
+        let suite = &suite.as_str();
+        let run_id = result.run_id;
+        {
             // Failures are data: a load test aborted by its error guard still reports how
             // its requests failed.
             if let Some(outcomes) = result.details.as_ref().and_then(|d| d.outcomes.as_ref()) {
@@ -100,7 +243,7 @@ pub(crate) fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
             ] {
                 points.extend(point(metric, labels(statistic), value));
             }
-            let verdict = store.verdict(run.id, &result.benchmark)?;
+            let verdict = store.verdict(run_id, &result.benchmark)?;
             let pair = || {
                 vec![
                     ("benchmark", result.benchmark.clone()),
@@ -161,6 +304,8 @@ pub(crate) fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
         ));
     }
 
+    points.extend(annotations(store, &current)?);
+
     let health = HealthReport::build(store, None)?;
     if let Some(score) = health.host_score {
         points.extend(point(&catalog::HEALTH_SCORE, Vec::new(), score));
@@ -220,4 +365,94 @@ pub(crate) fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
     };
     points.sort_by_key(order);
     Ok(points)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::model::metric::MetricDef;
+    use crate::model::options::BenchOptions;
+    use crate::model::records::{SoftwareEnvironment, Trigger};
+    use crate::runner::{self, BenchmarkPlan, RunContext, Silent, fingerprint};
+    use crate::workload::CancelToken;
+    use crate::workload::fake::{FakeClock, FakeStep, FakeWorkload};
+
+    fn run(store: &Store, clock: &FakeClock, names: &[&str], trigger: Trigger) {
+        let plans = names
+            .iter()
+            .map(|name| BenchmarkPlan {
+                name: name.to_string(),
+                kind: "fake".into(),
+                config_hash: "h".into(),
+                options: BenchOptions {
+                    samples: 5,
+                    warmup: Duration::ZERO,
+                    min_time: Duration::from_millis(50),
+                    time_budget: Duration::from_secs(5),
+                    timeout: Duration::from_secs(60),
+                    tolerance: 0.05,
+                    major: 0.15,
+                    critical: 0.3,
+                    slo: Vec::new(),
+                },
+                workload: Box::new(FakeWorkload::new(
+                    MetricDef::duration("op"),
+                    clock.clone(),
+                    vec![FakeStep::Take(Duration::from_micros(100))],
+                )),
+            })
+            .collect();
+        let ctx = RunContext {
+            store,
+            suite: "weekly".into(),
+            quick: false,
+            fingerprint: fingerprint::collect(),
+            environment: SoftwareEnvironment::default(),
+            host: "h".into(),
+            clock: Arc::new(clock.clone()),
+            cancel: CancelToken::new(),
+            trigger,
+            gate: None,
+            confirms: None,
+        };
+        runner::run_suite(&ctx, plans, &mut Silent).unwrap();
+    }
+
+    fn exported_benchmarks(store: &Store) -> std::collections::BTreeSet<String> {
+        collect(store)
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.metric.name == catalog::BENCHMARK_DURATION.name)
+            .filter_map(|p| {
+                p.attributes
+                    .iter()
+                    .find(|(k, _)| *k == "benchmark")
+                    .map(|(_, v)| v.clone())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_run_of_a_few_benchmarks_leaves_the_others_series_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let clock = FakeClock::new();
+        run(&store, &clock, &["a", "b", "c"], Trigger::Scheduled);
+        run(&store, &clock, &["b"], Trigger::Confirmation);
+        run(&store, &clock, &["c"], Trigger::Manual);
+        assert_eq!(
+            exported_benchmarks(&store),
+            ["a", "b", "c"].map(String::from).into()
+        );
+        // The next scheduled run defines the suite again: a benchmark it no longer has
+        // stops being exported.
+        run(&store, &clock, &["a", "b"], Trigger::Scheduled);
+        assert_eq!(
+            exported_benchmarks(&store),
+            ["a", "b"].map(String::from).into()
+        );
+    }
 }
