@@ -16,6 +16,9 @@ pub(crate) const BENCHMARK_FAILED: i32 = 2;
 pub(crate) const STATE: i32 = 3;
 /// `status`: no daemon answers on the control socket.
 pub(crate) const DAEMON_NOT_RUNNING: i32 = 4;
+/// `run --fail-on`: the run ended well but found what the option names (a regression, a
+/// confirmed one, a missed SLO).
+pub(crate) const FAIL_ON: i32 = 5;
 /// Interrupted by Ctrl-C or SIGTERM; finished benchmarks were stored.
 pub(crate) const INTERRUPTED: i32 = 130;
 

@@ -399,6 +399,42 @@ fn slos_are_evaluated_on_every_run_and_reported_apart() {
     assert_eq!(slo[1]["met"], false);
     assert_eq!(slo[1]["threshold"], 1000.0 * 1024.0 * 1024.0 * 1024.0);
     assert_eq!(slo[2]["met"], true);
+    // The summary line says it; --fail-on slo makes it the exit code, as CI needs.
+    assert!(
+        stderr.contains("✗ s run 1: 1 SLO missed (json `median > 1000GiB/s`)"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(perfwarden(&state)
+        .args([
+            "run",
+            "s",
+            "--fail-on",
+            "slo",
+            "--fail-on",
+            "confirmed",
+            "--config",
+        ])
+        .arg(&config));
+    assert_eq!(code, 5, "{stderr}");
+    assert!(stderr.contains("--fail-on slo: exit 5"), "{stderr}");
+    // A regression is not an SLO miss: --fail-on regression alone passes this run.
+    let (code, _, stderr) = run(perfwarden(&state)
+        .args(["run", "s", "--fail-on", "regression", "--config"])
+        .arg(&config));
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn every_run_ends_with_a_one_line_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(perfwarden(dir.path())
+        .args(["run", "smoke", "--fail-on", "regression", "--config"])
+        .arg(common::fixture("fast.toml")));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("✓ smoke run 1: 2 benchmarks, no regression, every SLO met"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -37,6 +37,151 @@ pub struct Args {
     /// clear the suspicion (the daemon does it after `confirm_delay` on its own)
     #[arg(long, conflicts_with = "quick")]
     pub confirm: bool,
+    /// Exit 5 when the run finds this (repeatable): `regression` (suspected or confirmed),
+    /// `confirmed` (only confirmed regressions), `slo` (an SLO missed)
+    #[arg(long = "fail-on", value_enum, value_name = "WHAT")]
+    pub fail_on: Vec<FailOn>,
+}
+
+/// What turns a finished run into a failed CI step (`run --fail-on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Regression,
+    Confirmed,
+    Slo,
+}
+
+/// What a run found, for its one-line summary and `--fail-on`, read from the JSON form of
+/// its report (the same whether the run happened here or in the daemon).
+#[derive(Debug, Default, PartialEq)]
+struct Findings {
+    benchmarks: usize,
+    failed: Vec<String>,
+    suspected: Vec<String>,
+    confirmed: Vec<String>,
+    slo_missed: Vec<String>,
+}
+
+impl Findings {
+    fn of(report: &serde_json::Value) -> Findings {
+        let mut found = Findings::default();
+        for result in report["results"].as_array().into_iter().flatten() {
+            let name = result["benchmark"].as_str().unwrap_or("?").to_string();
+            found.benchmarks += 1;
+            if !matches!(result["status"].as_str(), Some("ok")) {
+                found.failed.push(name.clone());
+            }
+            let verdict = &result["verdict"];
+            if verdict["outcome"] == "regression" || verdict["state"].is_string() {
+                match verdict["state"].as_str() {
+                    Some("confirmed") => found.confirmed.push(name.clone()),
+                    _ => found.suspected.push(name.clone()),
+                }
+            }
+            for slo in verdict["slo"].as_array().into_iter().flatten() {
+                if slo["met"] == false {
+                    found.slo_missed.push(format!(
+                        "{name} `{}`",
+                        slo["expression"].as_str().unwrap_or("?")
+                    ));
+                }
+            }
+        }
+        found
+    }
+
+    fn trips(&self, conditions: &[FailOn]) -> Vec<&'static str> {
+        let mut tripped = Vec::new();
+        for condition in conditions {
+            match condition {
+                FailOn::Regression if !self.suspected.is_empty() || !self.confirmed.is_empty() => {
+                    tripped.push("regression")
+                }
+                FailOn::Confirmed if !self.confirmed.is_empty() => tripped.push("confirmed"),
+                FailOn::Slo if !self.slo_missed.is_empty() => tripped.push("slo"),
+                _ => {}
+            }
+        }
+        tripped
+    }
+
+    /// "✓ weekly run 42: 18 benchmarks, no regression, every SLO met" or "✗ …: what".
+    fn line(&self, suite: &str, run_id: u64) -> String {
+        let mut bad = Vec::new();
+        let list = |names: &[String]| names.join(", ");
+        if !self.failed.is_empty() {
+            bad.push(format!(
+                "{} failed ({})",
+                self.failed.len(),
+                list(&self.failed)
+            ));
+        }
+        if !self.confirmed.is_empty() {
+            bad.push(format!(
+                "{} regression{} confirmed ({})",
+                self.confirmed.len(),
+                if self.confirmed.len() == 1 { "" } else { "s" },
+                list(&self.confirmed)
+            ));
+        }
+        if !self.suspected.is_empty() {
+            bad.push(format!(
+                "{} suspected ({})",
+                self.suspected.len(),
+                list(&self.suspected)
+            ));
+        }
+        if !self.slo_missed.is_empty() {
+            bad.push(format!(
+                "{} SLO{} missed ({})",
+                self.slo_missed.len(),
+                if self.slo_missed.len() == 1 { "" } else { "s" },
+                list(&self.slo_missed)
+            ));
+        }
+        if bad.is_empty() {
+            format!(
+                "✓ {suite} run {run_id}: {} benchmarks, no regression, every SLO met",
+                self.benchmarks
+            )
+        } else {
+            format!("✗ {suite} run {run_id}: {}", bad.join("; "))
+        }
+    }
+}
+
+/// The run's summary line (stderr) and its exit code under `--fail-on`: a run that ended
+/// well (0) but found what `--fail-on` names exits [`exit::FAIL_ON`]; a worse code stays.
+fn conclude(args: &Args, run_id: u64, reports: &[serde_json::Value], code: i32) -> i32 {
+    let mut found = Findings::default();
+    for report in reports {
+        let next = Findings::of(report);
+        // Confirmation runs re-measure some benchmarks: the latest verdict of each counts.
+        for name in next
+            .failed
+            .iter()
+            .chain(&next.suspected)
+            .chain(&next.confirmed)
+        {
+            found.failed.retain(|n| n != name);
+            found.suspected.retain(|n| n != name);
+            found.confirmed.retain(|n| n != name);
+        }
+        if found.benchmarks == 0 {
+            found.benchmarks = next.benchmarks;
+        }
+        found.failed.extend(next.failed);
+        found.suspected.extend(next.suspected);
+        found.confirmed.extend(next.confirmed);
+        found.slo_missed.extend(next.slo_missed);
+    }
+    eprintln!("{}", found.line(&args.suite, run_id));
+    let tripped = found.trips(&args.fail_on);
+    if tripped.is_empty() || code != exit::OK {
+        return code;
+    }
+    eprintln!("--fail-on {}: exit {}", tripped.join(", "), exit::FAIL_ON);
+    exit::FAIL_ON
 }
 
 /// Installs the Ctrl-C/SIGTERM handler once per process: the first signal cancels the run
@@ -144,12 +289,16 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
             confirmations.push(confirmed.run);
         }
     }
+    let run_id = outcome.run.id;
     let report = RunReport::build(&store, outcome.run)?;
     let mut stdout = globals.render(&report)?;
+    let mut judged = vec![serde_json::to_value(&report).unwrap_or_default()];
     for run in confirmations {
         let report = RunReport::build(&store, run)?;
         stdout.push_str(&globals.render(&report)?);
+        judged.push(serde_json::to_value(&report).unwrap_or_default());
     }
+    let code = conclude(&args, run_id, &judged, code);
     Ok(Outcome { stdout, code })
 }
 
@@ -278,19 +427,40 @@ fn run_through_daemon(
                 .map(str::to_string)
                 .to_vec();
                 let style = globals.style();
-                let shown = client
-                    .request(&Request::Command {
-                        argv,
-                        color: style.color,
-                        terminal: style.terminal,
-                        state_dir: globals.state_dir.clone(),
-                    })
-                    .map_err(client_error)?;
-                return match shown {
-                    Response::Output { stdout, .. } => Ok(Some(Outcome { stdout, code })),
-                    Response::Error { message, code } => Err(CommandError { code, message }),
-                    other => Err(unexpected(other)),
+                let ask = |argv: Vec<String>| {
+                    client
+                        .request(&Request::Command {
+                            argv,
+                            color: style.color,
+                            terminal: style.terminal,
+                            state_dir: globals.state_dir.clone(),
+                        })
+                        .map_err(client_error)
                 };
+                let stdout = match ask(argv)? {
+                    Response::Output { stdout, .. } => stdout,
+                    Response::Error { message, code } => {
+                        return Err(CommandError { code, message });
+                    }
+                    other => return Err(unexpected(other)),
+                };
+                let json = [
+                    "perfwarden",
+                    "--format",
+                    "json",
+                    "show",
+                    &run_id.to_string(),
+                ]
+                .map(str::to_string)
+                .to_vec();
+                let judged = match ask(json)? {
+                    Response::Output { stdout, .. } => {
+                        serde_json::from_str(&stdout).unwrap_or_default()
+                    }
+                    _ => serde_json::Value::Null,
+                };
+                let code = conclude(args, run_id, &[judged], code);
+                return Ok(Some(Outcome { stdout, code }));
             }
             TicketState::Unknown => {
                 return Err(CommandError {

@@ -516,7 +516,7 @@ pub(crate) fn distributions(
     groups: &[SampleGroup],
     value_label: &dyn Fn(f64) -> String,
 ) -> String {
-    let (w, row) = (640.0, 44.0);
+    let (w, row) = (720.0, 44.0);
     let h = TOP + row * groups.len() as f64 + BOTTOM;
     let sorted: Vec<Vec<f64>> = groups
         .iter()
@@ -537,7 +537,8 @@ pub(crate) fn distributions(
         d0: x0,
         d1: x1,
         r0: left,
-        r1: w - RIGHT,
+        // Room for half of the last tick's label.
+        r1: w - RIGHT - 40.0,
     };
     let id = chart_id(title);
     let mut s = format!(
