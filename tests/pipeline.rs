@@ -16,26 +16,12 @@ use perfwarden::store::Store;
 use perfwarden::workload::CancelToken;
 use perfwarden::workload::fake::{FakeClock, FakeStep, FakeWorkload};
 
-fn options() -> BenchOptions {
-    BenchOptions {
-        samples: 10,
-        warmup: Duration::from_millis(10),
-        min_time: Duration::from_millis(200),
-        time_budget: Duration::from_secs(10),
-        timeout: Duration::from_secs(60),
-        tolerance: 0.05,
-        major: 0.15,
-        critical: 0.30,
-        slo: Vec::new(),
-    }
-}
-
 fn plan(name: &str, clock: &FakeClock, steps: Vec<FakeStep>) -> BenchmarkPlan {
     BenchmarkPlan {
         name: name.into(),
         kind: "fake".into(),
         config_hash: "fakehash".into(),
-        options: options(),
+        options: common::fake_options(),
         workload: Box::new(FakeWorkload::new(
             MetricDef::duration("op"),
             clock.clone(),
@@ -75,16 +61,6 @@ fn ages() -> perfwarden::detect::AgeLimits {
     perfwarden::detect::AgeLimits::fixed(chrono::Duration::days(90))
 }
 
-/// Alternating per-iteration times around `base` (±1%), so samples have spread.
-fn wobbly(base_us: u64) -> Vec<FakeStep> {
-    (0..400)
-        .map(|i| {
-            let wobble = if i % 2 == 0 { 99 } else { 101 };
-            FakeStep::Take(Duration::from_nanos(base_us * 10 * wobble))
-        })
-        .collect()
-}
-
 #[test]
 fn results_are_stored_summarised_and_compared_with_the_previous_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -93,7 +69,7 @@ fn results_are_stored_summarised_and_compared_with_the_previous_run() {
 
     let first = runner::run_suite(
         &context(&store, &clock, CancelToken::new()),
-        vec![plan("steady", &clock, wobbly(100))],
+        vec![plan("steady", &clock, common::wobbly(100))],
         &mut Silent,
     )
     .unwrap();
@@ -120,7 +96,7 @@ fn results_are_stored_summarised_and_compared_with_the_previous_run() {
     // 10% slower per operation: a duration metric, so "worse".
     let second = runner::run_suite(
         &context(&store, &clock, CancelToken::new()),
-        vec![plan("steady", &clock, wobbly(110))],
+        vec![plan("steady", &clock, common::wobbly(110))],
         &mut Silent,
     )
     .unwrap();
@@ -153,7 +129,7 @@ fn a_failing_benchmark_is_data_and_the_suite_goes_on() {
                 &clock,
                 vec![FakeStep::Fail("device not ready".into())],
             ),
-            plan("fine", &clock, wobbly(50)),
+            plan("fine", &clock, common::wobbly(50)),
         ],
         &mut Silent,
     )
@@ -174,15 +150,15 @@ fn cancel_keeps_finished_benchmarks_and_marks_the_run_interrupted() {
     let store = Store::open(dir.path()).unwrap();
     let clock = FakeClock::new();
     let cancel = CancelToken::new();
-    let mut interrupting = wobbly(100);
+    let mut interrupting = common::wobbly(100);
     interrupting.truncate(5);
     interrupting.push(FakeStep::Cancel(cancel.clone(), Duration::from_micros(100)));
     let outcome = runner::run_suite(
         &context(&store, &clock, cancel),
         vec![
-            plan("done", &clock, wobbly(100)),
+            plan("done", &clock, common::wobbly(100)),
             plan("interrupted", &clock, interrupting),
-            plan("never", &clock, wobbly(100)),
+            plan("never", &clock, common::wobbly(100)),
         ],
         &mut Silent,
     )
@@ -283,7 +259,7 @@ fn other_hardware_is_not_compared_and_is_reported() {
     let clock = FakeClock::new();
     runner::run_suite(
         &context(&store, &clock, CancelToken::new()),
-        vec![plan("steady", &clock, wobbly(100))],
+        vec![plan("steady", &clock, common::wobbly(100))],
         &mut Silent,
     )
     .unwrap();
@@ -291,7 +267,7 @@ fn other_hardware_is_not_compared_and_is_reported() {
     moved.fingerprint.logical_cores += 2;
     let second = runner::run_suite(
         &moved,
-        vec![plan("steady", &clock, wobbly(150))],
+        vec![plan("steady", &clock, common::wobbly(150))],
         &mut Silent,
     )
     .unwrap();
@@ -332,7 +308,7 @@ fn a_kernel_upgrade_is_compared_with_the_old_baseline_and_named() {
     let clock = FakeClock::new();
     runner::run_suite(
         &context(&store, &clock, CancelToken::new()),
-        vec![plan("steady", &clock, wobbly(100))],
+        vec![plan("steady", &clock, common::wobbly(100))],
         &mut Silent,
     )
     .unwrap();
@@ -341,7 +317,7 @@ fn a_kernel_upgrade_is_compared_with_the_old_baseline_and_named() {
     upgraded.environment.microcode = Some("0xa0011d5".into());
     let second = runner::run_suite(
         &upgraded,
-        vec![plan("steady", &clock, wobbly(150))],
+        vec![plan("steady", &clock, common::wobbly(150))],
         &mut Silent,
     )
     .unwrap();
@@ -381,7 +357,7 @@ fn judged_across_a_kernel_upgrade(
     upgraded.environment = software("6.1.0-28-amd64");
     let outcome = runner::run_suite(
         &upgraded,
-        vec![plan("steady", clock, wobbly(after_us))],
+        vec![plan("steady", clock, common::wobbly(after_us))],
         &mut Silent,
     )
     .unwrap();
@@ -431,7 +407,7 @@ fn a_kernel_upgrade_without_a_step_is_a_notice_and_the_baseline_goes_on() {
     upgraded.environment = software("6.1.0-28-amd64");
     let outcome = runner::run_suite(
         &upgraded,
-        vec![plan("steady", &clock, wobbly(100))],
+        vec![plan("steady", &clock, common::wobbly(100))],
         &mut Silent,
     )
     .unwrap();
@@ -458,7 +434,7 @@ fn run_and_judge(
 ) -> perfwarden::model::verdict::Verdict {
     let outcome = runner::run_suite(
         &context(store, clock, CancelToken::new()),
-        vec![plan("steady", clock, wobbly(per_op_us))],
+        vec![plan("steady", clock, common::wobbly(per_op_us))],
         &mut Silent,
     )
     .unwrap();
@@ -568,7 +544,7 @@ fn the_same_results_under_another_fingerprint_are_a_new_epoch_not_a_regression()
     moved.fingerprint.cpu_model = "Another CPU".into();
     let outcome = runner::run_suite(
         &moved,
-        vec![plan("steady", &clock, wobbly(150))],
+        vec![plan("steady", &clock, common::wobbly(150))],
         &mut Silent,
     )
     .unwrap();
@@ -726,7 +702,7 @@ fn an_agent_upgrade_alone_keeps_every_baseline() {
     upgraded.environment.agent_version = Some("0.2.0".into());
     let outcome = runner::run_suite(
         &upgraded,
-        vec![plan("steady", &clock, wobbly(100))],
+        vec![plan("steady", &clock, common::wobbly(100))],
         &mut Silent,
     )
     .unwrap();

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use perfwarden::model::metric::MetricDef;
-use perfwarden::model::options::BenchOptions;
 use perfwarden::model::records::{SoftwareEnvironment, Trigger};
 use perfwarden::report::{self, Format, ReviewReport};
 use perfwarden::runner::{self, BenchmarkPlan, RunContext, Silent, fingerprint};
@@ -22,36 +21,12 @@ use perfwarden::store::Store;
 use perfwarden::workload::CancelToken;
 use perfwarden::workload::fake::{FakeClock, FakeStep, FakeWorkload};
 
-fn options() -> BenchOptions {
-    BenchOptions {
-        samples: 10,
-        warmup: Duration::from_millis(10),
-        min_time: Duration::from_millis(200),
-        time_budget: Duration::from_secs(10),
-        timeout: Duration::from_secs(60),
-        tolerance: 0.05,
-        major: 0.15,
-        critical: 0.30,
-        slo: Vec::new(),
-    }
-}
-
-/// Alternating per-iteration times around `base_us` (±1%).
-fn wobbly(base_us: u64) -> Vec<FakeStep> {
-    (0..400)
-        .map(|i| {
-            let wobble = if i % 2 == 0 { 99 } else { 101 };
-            FakeStep::Take(Duration::from_nanos(base_us * 10 * wobble))
-        })
-        .collect()
-}
-
 fn plan(name: &str, clock: &FakeClock, steps: Vec<FakeStep>) -> BenchmarkPlan {
     BenchmarkPlan {
         name: name.into(),
         kind: "fake".into(),
         config_hash: format!("{name}-hash"),
-        options: options(),
+        options: common::fake_options(),
         workload: Box::new(FakeWorkload::new(
             MetricDef::duration("op"),
             clock.clone(),
@@ -99,8 +74,12 @@ fn weekly_history(store: &Store, runs: usize) {
         let outcome = runner::run_suite(
             &ctx,
             vec![
-                plan("slow", &clock, wobbly(if upgraded { 125 } else { 100 })),
-                plan("steady", &clock, wobbly(50)),
+                plan(
+                    "slow",
+                    &clock,
+                    common::wobbly(if upgraded { 125 } else { 100 }),
+                ),
+                plan("steady", &clock, common::wobbly(50)),
             ],
             &mut Silent,
         )

@@ -318,6 +318,17 @@ pub struct HostChange {
     pub hardware: Vec<String>,
 }
 
+impl HostChange {
+    /// What changed, in one line: "kernel 6.1.0-26 → 6.1.0-28; hardware: cpu_model".
+    pub fn describe(&self) -> String {
+        match (&self.software, self.hardware.is_empty()) {
+            (Some(s), true) => s.summary(),
+            (Some(s), false) => format!("{}; hardware: {}", s.summary(), self.hardware.join(", ")),
+            (None, _) => format!("hardware: {}", self.hardware.join(", ")),
+        }
+    }
+}
+
 /// Every change on the host from run to run, oldest first; only runs started at or after
 /// `since` are listed (the run before the first listed one is still compared with).
 pub fn host_changes(

@@ -383,11 +383,7 @@ impl Html for ReviewReport {
             }
             b.push_str("</table>");
         }
-        let period = self
-            .period
-            .as_deref()
-            .map(|p| format!("the last {p}"))
-            .unwrap_or_else(|| "the recorded history".into());
+        let period = self.period_words();
         if self.changes.is_empty() {
             let _ = write!(
                 b,
@@ -396,13 +392,7 @@ impl Html for ReviewReport {
         } else {
             let _ = write!(b, "<h3>What changed on the host in {period}</h3><ul>");
             for c in &self.changes {
-                let what = match (&c.software, c.hardware.is_empty()) {
-                    (Some(s), true) => s.summary(),
-                    (Some(s), false) => {
-                        format!("{}; hardware: {}", s.summary(), c.hardware.join(", "))
-                    }
-                    (None, _) => format!("hardware: {}", c.hardware.join(", ")),
-                };
+                let what = c.describe();
                 let _ = write!(
                     b,
                     "<li>run {} ({}, {}): {}</li>",
@@ -573,11 +563,7 @@ impl Html for ReviewReport {
                     r.worse_change
                         .map(change_html)
                         .unwrap_or_else(|| "fails".into()),
-                    match (r.ended, r.ended_run) {
-                        (Some(e), Some(run)) => format!("{} at run {run}", e.as_str()),
-                        (Some(e), None) => e.as_str().to_string(),
-                        _ => "open".into(),
-                    },
+                    super::review::ending_words(r),
                     escape(r.cause.as_deref().unwrap_or("-"))
                 );
             }

@@ -62,11 +62,7 @@ impl Markdown for ReviewReport {
     fn markdown(&self) -> String {
         let mut out = String::new();
         let host = self.host.clone().unwrap_or_else(|| "this host".into());
-        let period = self
-            .period
-            .as_deref()
-            .map(|p| format!("the last {p}"))
-            .unwrap_or_else(|| "the recorded history".into());
+        let period = self.period_words();
         match &self.period {
             Some(p) => {
                 let _ = writeln!(out, "# perfwarden review of {host} — the last {p}\n");
@@ -145,13 +141,7 @@ impl Markdown for ReviewReport {
         } else {
             let _ = writeln!(out, "**What changed on the host in {period}:**\n");
             for c in &self.changes {
-                let what = match (&c.software, c.hardware.is_empty()) {
-                    (Some(s), true) => s.summary(),
-                    (Some(s), false) => {
-                        format!("{}; hardware: {}", s.summary(), c.hardware.join(", "))
-                    }
-                    (None, _) => format!("hardware: {}", c.hardware.join(", ")),
-                };
+                let what = c.describe();
                 let _ = writeln!(
                     out,
                     "- run {} ({}, {}): {what}",
@@ -362,11 +352,7 @@ impl Markdown for ReviewReport {
                         r.worse_change
                             .map(worse_or_better)
                             .unwrap_or_else(|| "fails".into()),
-                        match (r.ended, r.ended_run) {
-                            (Some(e), Some(run)) => format!("{} at run {run}", e.as_str()),
-                            (Some(e), None) => e.as_str().into(),
-                            _ => "open".into(),
-                        },
+                        super::review::ending_words(r),
                         r.cause.clone().unwrap_or_else(|| "-".into()),
                     ]
                 })

@@ -144,6 +144,15 @@ pub struct ReviewReport {
     pub slos: Vec<SloLine>,
 }
 
+/// How a regression of the log ended: "resolved at run 12", "accepted", "open".
+pub(crate) fn ending_words(r: &Regression) -> String {
+    match (r.ended, r.ended_run) {
+        (Some(e), Some(run)) => format!("{} at run {run}", e.as_str()),
+        (Some(e), None) => e.as_str().to_string(),
+        _ => "open".into(),
+    }
+}
+
 /// One SLO as the latest run of its suite measured it.
 #[derive(Debug, Clone, Serialize)]
 pub struct SloLine {
@@ -154,6 +163,14 @@ pub struct SloLine {
 }
 
 impl ReviewReport {
+    /// The period in words: "the last 30d", or "the recorded history".
+    pub(crate) fn period_words(&self) -> String {
+        self.period
+            .as_deref()
+            .map(|p| format!("the last {p}"))
+            .unwrap_or_else(|| "the recorded history".into())
+    }
+
     pub fn empty(period: Option<String>, since: Option<DateTime<Utc>>) -> ReviewReport {
         ReviewReport {
             host: None,

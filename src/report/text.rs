@@ -1156,11 +1156,7 @@ pub(crate) fn review(report: &ReviewReport, style: Style) -> String {
                 r.state.as_str(),
                 r.first_run,
                 r.last_run,
-                match (r.ended, r.ended_run) {
-                    (Some(e), Some(run)) => format!("{} at run {run}", e.as_str()),
-                    (Some(e), None) => e.as_str().to_string(),
-                    _ => "open".into(),
-                },
+                super::review::ending_words(r),
                 r.cause
                     .as_ref()
                     .map(|c| format!("; likely cause: {c}"))
@@ -1173,11 +1169,7 @@ pub(crate) fn review(report: &ReviewReport, style: Style) -> String {
     } else {
         out.push_str("  host changes:\n");
         for c in &report.changes {
-            let what = match (&c.software, c.hardware.is_empty()) {
-                (Some(s), true) => s.summary(),
-                (Some(s), false) => format!("{}; hardware: {}", s.summary(), c.hardware.join(", ")),
-                (None, _) => format!("hardware: {}", c.hardware.join(", ")),
-            };
+            let what = c.describe();
             out.push_str(&format!(
                 "    run {} ({}): {what}\n",
                 c.run_id,

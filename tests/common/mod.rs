@@ -203,3 +203,32 @@ impl Drop for SmallDisk {
             .status();
     }
 }
+
+/// The sampling options of the fake-workload pipeline tests: 10 samples over 200 ms of fake
+/// time, tolerance 5%, major 15%, critical 30%.
+pub fn fake_options() -> perfwarden::model::options::BenchOptions {
+    use std::time::Duration;
+    perfwarden::model::options::BenchOptions {
+        samples: 10,
+        warmup: Duration::from_millis(10),
+        min_time: Duration::from_millis(200),
+        time_budget: Duration::from_secs(10),
+        timeout: Duration::from_secs(60),
+        tolerance: 0.05,
+        major: 0.15,
+        critical: 0.30,
+        slo: Vec::new(),
+    }
+}
+
+/// Alternating per-iteration times around `base_us` µs (±1%), so samples have spread.
+pub fn wobbly(base_us: u64) -> Vec<perfwarden::workload::fake::FakeStep> {
+    (0..400)
+        .map(|i| {
+            let wobble = if i % 2 == 0 { 99 } else { 101 };
+            perfwarden::workload::fake::FakeStep::Take(std::time::Duration::from_nanos(
+                base_us * 10 * wobble,
+            ))
+        })
+        .collect()
+}
