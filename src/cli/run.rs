@@ -184,6 +184,57 @@ fn conclude(args: &Args, run_id: u64, reports: &[serde_json::Value], code: i32) 
     exit::FAIL_ON
 }
 
+/// The progress bar of a local run: each benchmark expected to take what its last
+/// comparable run took, and a line per benchmark as it finishes.
+fn progress_for(
+    store: &Store,
+    plans: &[crate::runner::BenchmarkPlan],
+    quick: bool,
+) -> TerminalProgress {
+    let mut previous = std::collections::HashMap::new();
+    for plan in plans {
+        let last = store.history(&plan.name, None).ok().and_then(|history| {
+            history
+                .into_iter()
+                .rev()
+                .find(|r| r.config_hash == plan.config_hash && r.quick == quick)
+        });
+        if let Some(last) = last {
+            previous.insert(
+                plan.name.clone(),
+                Duration::from_secs_f64(last.duration_secs),
+            );
+        }
+    }
+    TerminalProgress::new(previous, Some(Box::new(result_line)))
+}
+
+/// One finished benchmark as the progress prints it: "cpu-primes-1t  1.231 k events/s ±0.4%
+/// (40 samples, 2.6 s)", or its status and error.
+fn result_line(result: &crate::model::records::BenchmarkResult) -> String {
+    use crate::report::format::value;
+    match (&result.summary, result.status) {
+        (Some(summary), crate::model::records::BenchStatus::Ok) => format!(
+            "{:<24} {} ±{:.1}% ({} samples, {:.1} s)",
+            result.benchmark,
+            value(summary.median, &result.metric),
+            summary.cv * 100.0,
+            summary.count,
+            result.duration_secs
+        ),
+        (_, status) => format!(
+            "{:<24} {}{}",
+            result.benchmark,
+            status.as_str(),
+            result
+                .error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
 /// Installs the Ctrl-C/SIGTERM handler once per process: the first signal cancels the run
 /// at the next sample boundary, a second one exits at once.
 fn install_signal_handler(cancel: CancelToken) {
@@ -236,7 +287,7 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
         cancel,
         outbox: crate::export::keeps_outbox(&otlp),
     };
-    let mut progress = TerminalProgress::new();
+    let mut progress = progress_for(&store, &plans, args.quick);
     let outcome = pipeline::execute(run, plans, &mut progress, &PushOnce(otlp));
     drop(progress);
     let outcome = match outcome {
@@ -275,7 +326,7 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
                 cancel: CancelToken::new(),
                 outbox: crate::export::keeps_outbox(&crate::export::otlp_settings(&config)),
             };
-            let mut progress = TerminalProgress::new();
+            let mut progress = progress_for(&store, &plans, false);
             let confirmed = pipeline::execute(
                 rerun,
                 plans,

@@ -137,6 +137,9 @@ struct Tracked<'a> {
 }
 
 impl RunObserver for Tracked<'_> {
+    fn suite_planned(&mut self, plans: &[BenchmarkPlan]) {
+        self.inner.suite_planned(plans);
+    }
     fn run_started(&mut self, run: &RunRecord) {
         self.started = Some(run.clone());
         self.inner.run_started(run);

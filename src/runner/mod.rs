@@ -273,6 +273,8 @@ impl BenchmarkPlan {
 
 /// Progress reporting; the CLI shows a bar on a terminal and logs otherwise.
 pub trait RunObserver {
+    /// Before the first benchmark: everything the run will measure, in order.
+    fn suite_planned(&mut self, _plans: &[BenchmarkPlan]) {}
     fn run_started(&mut self, _run: &RunRecord) {}
     fn benchmark_started(&mut self, _index: usize, _total: usize, _plan: &BenchmarkPlan) {}
     fn sample_taken(&mut self, _count: usize, _target: usize) {}
@@ -354,6 +356,7 @@ pub fn run_suite(
     );
     started.confirms = ctx.confirms;
     let mut run = ctx.store.begin_run(started)?;
+    observer.suite_planned(&plans);
     observer.run_started(&run);
     ctx.store.put_snapshot(run.id, &snapshot.partial())?;
     tracing::info!(run = run.id, suite = %run.suite, benchmarks = plans.len(), "run started");
