@@ -50,6 +50,9 @@ pub struct Cli {
     /// Output format
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Every column of the tables, however wide (on a terminal they fit its width)
+    #[arg(long, global = true)]
+    pub wide: bool,
     #[command(subcommand)]
     pub command: Command,
     /// The command line as typed, forwarded to the daemon by the read commands.
@@ -220,6 +223,7 @@ pub fn execute(cli: Cli) -> Result<Outcome, CommandError> {
     let output = cli.command.output().map(std::path::Path::to_path_buf);
     let mut globals = Globals::new(cli.config, cli.state_dir, cli.format, None);
     globals.to_file = output.is_some();
+    globals.wide = cli.wide;
     let mut outcome = None;
     if cli.command.served_by_daemon() {
         if let Some(client) = globals.daemon()? {
@@ -271,6 +275,7 @@ fn forward(
         argv,
         color: style.color,
         terminal: style.terminal,
+        width: style.width,
         state_dir: globals.state_dir.clone(),
     };
     match client.request(&request).map_err(client_error)? {
@@ -363,6 +368,8 @@ pub(crate) struct Globals {
     pub served: Option<Served>,
     /// The output goes to a file (`--output`): no colour, no terminal drawing.
     pub to_file: bool,
+    /// `--wide`: every column, whatever the terminal's width.
+    pub wide: bool,
     /// The config, read at most once per command (or the daemon's, when served).
     loaded: OnceLock<Result<Arc<Config>, String>>,
 }
@@ -380,6 +387,7 @@ impl Globals {
             format,
             served,
             to_file: false,
+            wide: false,
             loaded: OnceLock::new(),
         }
     }
@@ -466,10 +474,22 @@ impl Globals {
         }
         let terminal = !self.to_file && std::io::stdout().is_terminal();
         Style {
+            width: (terminal && !self.wide).then(terminal_width).flatten(),
             color: terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
             terminal,
         }
     }
+}
+
+/// Columns of the terminal on stdout: `$COLUMNS` when set, else what the terminal says.
+fn terminal_width() -> Option<usize> {
+    if let Some(columns) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return Some(columns);
+    }
+    // SAFETY: TIOCGWINSZ fills the winsize struct it is given; fd 1 is stdout.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut size) } == 0;
+    (ok && size.ws_col > 0).then_some(size.ws_col as usize)
 }
 
 /// Parses `--since 30d` into a point in time.

@@ -484,6 +484,7 @@ fn run_through_daemon(
                             argv,
                             color: style.color,
                             terminal: style.terminal,
+                            width: style.width,
                             state_dir: globals.state_dir.clone(),
                         })
                         .map_err(client_error)

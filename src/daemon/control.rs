@@ -30,6 +30,9 @@ pub(crate) enum Request {
         argv: Vec<String>,
         color: bool,
         terminal: bool,
+        /// The client's terminal width the text must fit, if any.
+        #[serde(default)]
+        width: Option<usize>,
         /// `--state-dir` of the client, if it gave one: the daemon refuses to answer for
         /// another directory than its own.
         state_dir: Option<PathBuf>,

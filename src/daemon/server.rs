@@ -369,6 +369,7 @@ async fn respond(daemon: &Arc<Daemon>, request: Request) -> Response {
             argv,
             color,
             terminal,
+            width,
             state_dir,
         } => {
             if !same_state_dir(daemon, state_dir.as_deref()) {
@@ -378,7 +379,11 @@ async fn respond(daemon: &Arc<Daemon>, request: Request) -> Response {
             }
             let store = daemon.store.clone();
             let config = daemon.lock().config.clone();
-            let style = crate::report::Style { color, terminal };
+            let style = crate::report::Style {
+                color,
+                terminal,
+                width,
+            };
             let serve = daemon.options.serve_command.clone();
             let (response, may_write) =
                 tokio::task::spawn_blocking(move || serve(argv, style, store, config))

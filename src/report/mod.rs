@@ -44,6 +44,9 @@ pub struct Style {
     pub color: bool,
     /// Terminal: sparklines are drawn.
     pub terminal: bool,
+    /// Columns of the terminal the text must fit (wide tables drop their least needed
+    /// columns); `None` off a terminal and with `--wide`.
+    pub width: Option<usize>,
 }
 
 /// How a report is written out (`--format`).

@@ -68,6 +68,76 @@ fn table(style: Style, header: &[&str]) -> Table {
     table
 }
 
+/// The table of `header` and `rows`, fitted to the terminal's width: the columns of
+/// `droppable` are left out in that order until it fits (a note says which, and that
+/// `--wide` shows them); if it still does not fit, cells wrap. `right` are right-aligned.
+fn fitted(
+    style: Style,
+    header: &[&str],
+    rows: Vec<Vec<Cell>>,
+    droppable: &[usize],
+    right: &[usize],
+) -> String {
+    let build = |dropped: &[usize]| {
+        let kept: Vec<usize> = (0..header.len()).filter(|c| !dropped.contains(c)).collect();
+        let names: Vec<&str> = kept.iter().map(|c| header[*c]).collect();
+        let mut t = table(style, &names);
+        for row in &rows {
+            t.add_row(kept.iter().map(|c| row[*c].clone()).collect::<Vec<_>>());
+        }
+        let aligned: Vec<usize> = kept
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| right.contains(c))
+            .map(|(i, _)| i)
+            .collect();
+        right_align(&mut t, &aligned);
+        t
+    };
+    let width = |text: &str| text.lines().map(|l| console_width(l)).max().unwrap_or(0);
+    let Some(limit) = style.width else {
+        return build(&[]).to_string();
+    };
+    let mut dropped = Vec::new();
+    let mut text = build(&dropped).to_string();
+    for column in droppable {
+        if width(&text) <= limit {
+            break;
+        }
+        dropped.push(*column);
+        text = build(&dropped).to_string();
+    }
+    if width(&text) > limit {
+        let mut t = build(&dropped);
+        t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+        t.set_width(limit.min(u16::MAX as usize) as u16);
+        text = t.to_string();
+    }
+    if !dropped.is_empty() {
+        let names: Vec<&str> = dropped.iter().map(|c| header[*c]).collect();
+        text.push_str(&format!(
+            "\n({} left out to fit the terminal; --wide shows every column)",
+            names.join(", ")
+        ));
+    }
+    text
+}
+
+/// Printed width of a line: characters, without ANSI colour sequences.
+fn console_width(line: &str) -> usize {
+    let mut width = 0;
+    let mut escape = false;
+    for c in line.chars() {
+        match (escape, c) {
+            (false, '\u{1b}') => escape = true,
+            (true, 'm') => escape = false,
+            (true, _) => {}
+            (false, _) => width += 1,
+        }
+    }
+    width
+}
+
 /// Appends `title:` and the lines, when there are any.
 fn section(out: &mut String, title: &str, lines: &[String]) {
     if !lines.is_empty() {
@@ -262,21 +332,19 @@ pub(crate) fn run_report(report: &RunReport, style: Style) -> String {
     }
     out.push('\n');
 
-    let mut t = table(
-        style,
-        &[
-            "benchmark",
-            "median",
-            "95% CI",
-            "CV",
-            "p95 / p99",
-            "outliers",
-            "n",
-            "vs previous",
-            "verdict",
-            "status",
-        ],
-    );
+    let header = [
+        "benchmark",
+        "median",
+        "95% CI",
+        "CV",
+        "p95 / p99",
+        "outliers",
+        "n",
+        "vs previous",
+        "verdict",
+        "status",
+    ];
+    let mut rows = Vec::new();
     for view in &report.results {
         let r = &view.result;
         let metric = &r.metric;
@@ -318,7 +386,7 @@ pub(crate) fn run_report(report: &RunReport, style: Style) -> String {
                 "0".into(),
             ),
         };
-        t.add_row(vec![
+        rows.push(vec![
             Cell::new(&r.benchmark),
             Cell::new(median),
             Cell::new(ci),
@@ -331,8 +399,15 @@ pub(crate) fn run_report(report: &RunReport, style: Style) -> String {
             status_cell(style, r.status),
         ]);
     }
-    right_align(&mut t, &[1, 3, 5, 6]);
-    out.push_str(&t.to_string());
+    // On a narrow terminal the least needed columns go first: outliers, n, the tails, the
+    // CV, then the interval of the median (the change keeps its own).
+    out.push_str(&fitted(
+        style,
+        &header,
+        rows,
+        &[5, 6, 4, 3, 2],
+        &[1, 3, 5, 6],
+    ));
     out.push('\n');
 
     let levels: Vec<String> = report
@@ -635,14 +710,17 @@ pub(crate) fn compare(report: &CompareReport, style: Style) -> String {
         style,
         &[
             "benchmark",
-            "unit",
             "run A median",
             "run B median",
             "change [95% CI]",
         ],
     );
     for row in &report.rows {
-        let fmt = |v: Option<f64>| v.map(super::format::sig4).unwrap_or_else(|| "-".into());
+        let fmt = |v: Option<f64>| match (v, &row.metric) {
+            (Some(v), Some(metric)) => value(v, metric),
+            (Some(v), None) => format!("{} {}", super::format::sig4(v), row.unit),
+            (None, _) => "-".into(),
+        };
         let change = if row.same_config {
             change_cell(style, row.change.as_ref())
         } else {
@@ -659,13 +737,12 @@ pub(crate) fn compare(report: &CompareReport, style: Style) -> String {
         };
         t.add_row(vec![
             Cell::new(&row.benchmark),
-            Cell::new(&row.unit),
             Cell::new(fmt(row.median_a)),
             Cell::new(fmt(row.median_b)),
             change,
         ]);
     }
-    right_align(&mut t, &[2, 3]);
+    right_align(&mut t, &[1, 2]);
     out.push_str(&format!("{t}\n"));
     out
 }
@@ -1519,4 +1596,41 @@ fn import_summary(summary: &ImportSummary, _style: Style) -> String {
             .collect::<Vec<_>>(),
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_wider_than_the_terminal_drops_its_least_needed_columns() {
+        let header = ["name", "value", "detail one", "detail two"];
+        let rows = vec![vec![
+            Cell::new("benchmark-with-a-long-name"),
+            Cell::new("1.234 k events/s"),
+            Cell::new("a long explanation of the first detail"),
+            Cell::new("and of the second"),
+        ]];
+        let wide = fitted(Style::default(), &header, rows.clone(), &[3, 2], &[1]);
+        assert!(wide.contains("detail two") && !wide.contains("left out"));
+        let style = Style {
+            width: Some(90),
+            ..Style::default()
+        };
+        let narrow = fitted(style, &header, rows, &[3, 2], &[1]);
+        assert!(
+            !narrow.lines().next().unwrap().contains("detail two"),
+            "{narrow}"
+        );
+        assert!(
+            narrow.contains("(detail two left out to fit the terminal; --wide shows every column)"),
+            "{narrow}"
+        );
+        assert!(
+            narrow
+                .lines()
+                .all(|l| console_width(l) <= 90 || l.starts_with('(')),
+            "{narrow}"
+        );
+    }
 }
