@@ -94,7 +94,7 @@ fn fitted(
         right_align(&mut t, &aligned);
         t
     };
-    let width = |text: &str| text.lines().map(|l| console_width(l)).max().unwrap_or(0);
+    let width = |text: &str| text.lines().map(console_width).max().unwrap_or(0);
     let Some(limit) = style.width else {
         return build(&[]).to_string();
     };
