@@ -670,3 +670,46 @@ fn a_benchmark_beyond_the_task_limit_fails_at_once_and_poisons_nothing() {
     );
     assert_eq!(results[1]["status"], "ok", "{run}");
 }
+
+#[test]
+fn list_shows_suites_with_their_next_run_and_benchmarks_with_their_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("off.toml");
+    std::fs::write(&config, "[suites.monthly]\nenabled = false\n").unwrap();
+    let (code, stdout, stderr) = run(perfwarden(dir.path())
+        .args(["list", "--format", "json", "--config"])
+        .arg(&config));
+    assert_eq!(code, 0, "{stderr}");
+    let value = assert_valid_output(&stdout);
+    let suite = |name: &str| {
+        value["suites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(suite("monthly")["enabled"], false);
+    assert!(suite("monthly")["next_run"].is_null());
+    assert!(
+        !suite("monthly")["benchmarks"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(suite("weekly")["next_run"].is_string());
+    let primes = value["benchmarks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "cpu-primes-1t")
+        .unwrap();
+    assert_eq!(primes["kind"], "cpu.primes");
+    let (code, text, _) = run(perfwarden(dir.path())
+        .arg("list")
+        .arg("--config")
+        .arg(&config));
+    assert_eq!(code, 0);
+    assert!(text.contains("disabled"), "{text}");
+}

@@ -4,6 +4,9 @@ use super::{CommandError, Globals, Outcome, nothing_stored};
 use crate::report::CompareReport;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  perfwarden compare 41 42\n  perfwarden compare 41 42 --format html --output before-after.html"
+)]
 pub struct Args {
     #[command(flatten)]
     pub output: super::OutputArgs,

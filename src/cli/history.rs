@@ -5,6 +5,9 @@ use super::{CommandError, Globals, Outcome, nothing_stored, since};
 use crate::report::HistoryReport;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  perfwarden history cpu-primes-1t --since 90d\n  perfwarden history disk-files --format svg --output disk-files.svg"
+)]
 pub struct Args {
     #[command(flatten)]
     pub output: super::OutputArgs,

@@ -12,6 +12,7 @@ mod daemon_cmd;
 mod db;
 mod fingerprint;
 mod history;
+mod list;
 mod regressions;
 mod report_cmd;
 mod run;
@@ -68,6 +69,8 @@ pub enum Command {
     Check(check::Args),
     /// Print configs
     Config(config_cmd::Args),
+    /// The suites (schedule, next run) and benchmarks (kind, suites) of the config
+    List(list::Args),
     /// List stored runs, newest first
     Runs(runs::Args),
     /// Show one stored run
@@ -129,6 +132,7 @@ impl Command {
             Command::Run(_) => "run",
             Command::Check(_) => "check",
             Command::Config(_) => "config",
+            Command::List(_) => "list",
             Command::Runs(_) => "runs",
             Command::Show(_) => "show",
             Command::Changes(_) => "changes",
@@ -247,6 +251,7 @@ fn dispatch(globals: &Globals, command: Command) -> Result<Outcome, CommandError
         Command::Run(args) => run::run(globals, args),
         Command::Check(args) => check::run(globals, args),
         Command::Config(args) => config_cmd::run(globals, args),
+        Command::List(args) => list::run(globals, args),
         Command::Runs(args) => runs::run(globals, args),
         Command::Show(args) => show::run(globals, args),
         Command::Changes(args) => changes::run(globals, args),

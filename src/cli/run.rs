@@ -21,6 +21,9 @@ use crate::store::Store;
 use crate::workload::CancelToken;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  perfwarden run                       # the weekly suite\n  perfwarden run daily --bench cpu-primes-1t\n  perfwarden run weekly --confirm --fail-on confirmed --fail-on slo   # in CI\n  perfwarden run --quick               # a smoke test of every probe"
+)]
 pub struct Args {
     #[command(flatten)]
     pub output: super::OutputArgs,

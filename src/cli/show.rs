@@ -4,6 +4,9 @@ use super::{CommandError, Globals, Outcome, nothing_stored};
 use crate::report::RunReport;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  perfwarden show 42\n  perfwarden show 42 --format markdown --output run-42.md"
+)]
 pub struct Args {
     #[command(flatten)]
     pub output: super::OutputArgs,

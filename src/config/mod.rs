@@ -843,7 +843,25 @@ impl Config {
             ] {
                 match layer.table.get(section) {
                     Some(toml::Value::Table(t)) => {
-                        target.extend(t.iter().map(|(k, v)| (k.clone(), v.clone())))
+                        for (name, entry) in t {
+                            let entry = match (section, entry, target.get(name)) {
+                                // `[suites.weekly] enabled = false` (or a new schedule
+                                // alone) keeps the rest of the suite it names.
+                                (
+                                    "suites",
+                                    toml::Value::Table(new),
+                                    Some(toml::Value::Table(old)),
+                                ) if !new.contains_key("benchmarks")
+                                    || !new.contains_key("schedule") =>
+                                {
+                                    let mut merged = old.clone();
+                                    merged.extend(new.clone());
+                                    toml::Value::Table(merged)
+                                }
+                                _ => entry.clone(),
+                            };
+                            target.insert(name.clone(), entry);
+                        }
                     }
                     Some(_) => problems.add(
                         &[section],
@@ -1330,6 +1348,33 @@ mod tests {
         assert_eq!(config.suites["weekly"].benchmarks, vec!["cpu-primes-1t"]);
         assert_eq!(config.benchmarks["cpu-sha256"].options.samples, 20);
         assert!(config.suites.contains_key("monthly"));
+    }
+
+    #[test]
+    fn a_suite_is_turned_off_or_rescheduled_without_repeating_the_rest() {
+        let config = Config::from_toml(
+            "test.toml",
+            "[suites.monthly]\nenabled = false\n[suites.weekly]\nschedule = \"0 4 * * SUN\"\n",
+        )
+        .unwrap();
+        let default = Config::embedded();
+        assert!(!config.suites["monthly"].enabled);
+        assert_eq!(
+            config.suites["monthly"].benchmarks,
+            default.suites["monthly"].benchmarks
+        );
+        assert_eq!(config.suites["weekly"].schedule, "0 4 * * SUN");
+        assert_eq!(
+            config.suites["weekly"].benchmarks,
+            default.suites["weekly"].benchmarks
+        );
+        // A new suite still needs both.
+        let errors =
+            Config::from_toml("test.toml", "[suites.extra]\nenabled = false\n").unwrap_err();
+        assert!(
+            errors.problems.iter().any(|p| p.key == "suites.extra"),
+            "{errors:?}"
+        );
     }
 
     #[test]

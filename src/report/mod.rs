@@ -418,6 +418,38 @@ pub(crate) struct AnalysisReport {
     pub outliers: Vec<usize>,
 }
 
+/// `perfwarden list`: the suites and benchmarks of the config in use.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ListReport {
+    /// The config file, or the embedded default.
+    pub source: String,
+    /// The time zone the schedules are read in.
+    pub timezone: String,
+    pub suites: Vec<SuiteEntry>,
+    pub benchmarks: Vec<BenchmarkEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SuiteEntry {
+    pub name: String,
+    pub description: Option<String>,
+    pub schedule: String,
+    pub enabled: bool,
+    /// When the daemon would next start it on this host, splay included (`null` when
+    /// disabled).
+    pub next_run: Option<DateTime<Utc>>,
+    pub benchmarks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct BenchmarkEntry {
+    pub name: String,
+    pub kind: String,
+    pub description: Option<String>,
+    /// The suites that run it.
+    pub suites: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct ProblemView {
     pub file: String,
@@ -458,6 +490,7 @@ macro_rules! json_kinds {
 }
 
 json_kinds! {
+    ListReport => "list";
     DatabaseCheck => "db_check";
     ImportSummary => "db_import";
     RunsReport => "runs";

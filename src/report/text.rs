@@ -8,7 +8,7 @@ use super::format::{percent, sparkline, value};
 
 use super::{
     AnalysisReport, BaselineReport, ChangesReport, CheckReport, CompareReport, FingerprintReport,
-    HistoryReport, RegressionsReport, ReviewReport, RunReport, RunsReport,
+    HistoryReport, ListReport, RegressionsReport, ReviewReport, RunReport, RunsReport,
 };
 use crate::detect::baseline::NextVerdict;
 use crate::detect::health::HealthReport;
@@ -40,6 +40,7 @@ macro_rules! text_renderings {
 }
 
 text_renderings! {
+    ListReport => list;
     DatabaseCheck => database_check;
     ImportSummary => import_summary;
     RunReport => run_report;
@@ -1189,6 +1190,46 @@ fn ordinal(n: usize) -> String {
 }
 
 /// Plain text: no colour or sparklines, so `_style` does not apply.
+/// `perfwarden list`: suites, then benchmarks.
+pub(crate) fn list(report: &ListReport, style: Style) -> String {
+    let mut out = format!(
+        "config: {} · schedules in {}\n\n",
+        report.source, report.timezone
+    );
+    let mut t = table(
+        style,
+        &["suite", "schedule", "next run (UTC)", "benchmarks"],
+    );
+    for s in &report.suites {
+        t.add_row(vec![
+            Cell::new(&s.name),
+            Cell::new(&s.schedule),
+            Cell::new(match (s.enabled, s.next_run) {
+                (false, _) => "disabled".to_string(),
+                (true, Some(at)) => at.format("%Y-%m-%d %H:%M").to_string(),
+                (true, None) => "never".to_string(),
+            }),
+            Cell::new(s.benchmarks.len()),
+        ]);
+    }
+    right_align(&mut t, &[3]);
+    out.push_str(&format!("{t}\n\n"));
+    let mut t = table(style, &["benchmark", "kind", "suites"]);
+    for b in &report.benchmarks {
+        t.add_row(vec![
+            Cell::new(&b.name),
+            Cell::new(&b.kind),
+            Cell::new(if b.suites.is_empty() {
+                "(none)".to_string()
+            } else {
+                b.suites.join(", ")
+            }),
+        ]);
+    }
+    out.push_str(&format!("{t}\n"));
+    out
+}
+
 /// `perfwarden report`: the health report, and with `--since` the review of the period.
 pub(crate) fn review(report: &ReviewReport, style: Style) -> String {
     let mut out = health(&report.health, style);
