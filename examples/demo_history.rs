@@ -9,8 +9,10 @@
 //! regression, `disk.files` drifts slowly, and a load test's requests take 9% longer after the
 //! kernel upgrade (a minor regression).
 //!
-//! Run: `cargo run --release --example demo_history -- DIR [--weeks N] [--benchmarks N]`
-//! (`--benchmarks` adds steady benchmarks up to N, for size and speed measurements).
+//! Run: `cargo run --release --example demo_history -- DIR [--weeks N] [--benchmarks N]
+//! [--until-now]` (`--benchmarks` adds steady benchmarks up to N, for size and speed
+//! measurements; `--until-now` ends the history a day ago instead of on 2026-04-20, so a
+//! `--since 30d` window holds its last runs).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,8 +57,12 @@ fn main() {
         eprintln!("usage: demo_history DIR [--weeks N] [--benchmarks N]");
         std::process::exit(1);
     };
-    let (mut weeks, mut extra) = (16usize, 0usize);
+    let (mut weeks, mut extra, mut until_now) = (16usize, 0usize, false);
     while let Some(flag) = args.next() {
+        if flag == "--until-now" {
+            until_now = true;
+            continue;
+        }
         let value: usize = args
             .next()
             .and_then(|v| v.parse().ok())
@@ -70,8 +76,12 @@ fn main() {
     let store = Store::open(std::path::Path::new(&dir)).expect("the state directory opens");
     let clock = FakeClock::new();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let first = Utc.with_ymd_and_hms(2026, 1, 5, 3, 0, 0).unwrap()
-        - chrono::Duration::weeks(weeks.saturating_sub(16) as i64);
+    let last = if until_now {
+        Utc::now() - chrono::Duration::days(1)
+    } else {
+        Utc.with_ymd_and_hms(2026, 4, 20, 3, 0, 0).unwrap()
+    };
+    let first = last - chrono::Duration::weeks(weeks.saturating_sub(1) as i64);
     let upgrade = weeks * 2 / 3;
     let ages = perfwarden::detect::AgeLimits::fixed(chrono::Duration::weeks(12));
     let run_once = |week: usize,

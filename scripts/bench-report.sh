@@ -2,7 +2,7 @@
 # Measures what the report costs on a large history: two years of weekly runs of 200
 # benchmarks (examples/demo_history.rs writes them through the real runner, store and
 # verdicts), then the wall time (best of 5) and the size of `report` in HTML, Markdown and
-# JSON and of `history --format svg`. Prints a Markdown table with the date, the commit and
+# JSON and of `history --format svg` (the JSON carries every run of every benchmark). Prints a Markdown table with the date, the commit and
 # the machine; the README quotes its figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ bin="$target/release/perfwarden"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "writing $weeks weekly runs of $benchmarks benchmarks (about 2 minutes)..." >&2
-"$target/release/examples/demo_history" "$work/state" --weeks "$weeks" --benchmarks "$benchmarks"
+"$target/release/examples/demo_history" "$work/state" --weeks "$weeks" --benchmarks "$benchmarks" --until-now
 measure() { # label, output file, command...
     local label=$1 out=$2
     shift 2

@@ -29,9 +29,21 @@ pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandErro
             next_run: suite
                 .enabled
                 .then(|| {
-                    crate::scheduler::Schedule::new(&suite.name, &suite.schedule, timezone, splay)
-                        .ok()?
-                        .next_slot_after(now)
+                    let schedule = crate::scheduler::Schedule::new(
+                        &suite.name,
+                        &suite.schedule,
+                        timezone,
+                        splay,
+                    )
+                    .ok()?;
+                    // A slot that passed may still be due later on this host (its splay).
+                    match schedule
+                        .latest_slot_at_or_before(now)
+                        .map(|s| schedule.due(s))
+                    {
+                        Some(due) if due > now => Some(due),
+                        _ => schedule.next_slot_after(now).map(|s| schedule.due(s)),
+                    }
                 })
                 .flatten(),
             benchmarks: suite.benchmarks.clone(),
