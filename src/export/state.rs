@@ -1,5 +1,6 @@
 //! The exported state: every metric point the catalog defines, computed from what the
-//! store holds (the latest run of each suite, the open regressions, the health scores).
+//! store holds (each benchmark's newest result since its suite's newest scheduled run, the
+//! open regressions, the health scores, the moments dashboards annotate).
 //! Results come once a week, so exporters re-send this persisted state on every interval
 //! and after a restart; nothing here depends on the process having seen the run.
 
