@@ -486,22 +486,27 @@ fn chromium_renders_the_report_without_errors_or_requests() {
         requests.iter().any(|r| r.contains("example.test")),
         "the proxy sees a page's requests: {requests:?}"
     );
-    let review = ReviewReport::build(&store, None, None, None).unwrap();
-    let pages = [
-        (
-            "report",
-            report::render(&review, Format::Html, Default::default()).unwrap(),
-        ),
-        (
-            "run",
-            report::render(
-                &report::RunReport::build(&store, store.run(9).unwrap().unwrap()).unwrap(),
-                Format::Html,
-                Default::default(),
-            )
-            .unwrap(),
-        ),
-    ];
+    // Every page the commands write, through the binary as a user makes them.
+    drop(store);
+    let state = dir.path().to_path_buf();
+    let pages: Vec<(String, String)> = [
+        vec!["report"],
+        vec!["report", "--since", "3650d"],
+        vec!["show", "9"],
+        vec!["compare", "8", "11"],
+        vec!["history", "slow"],
+    ]
+    .into_iter()
+    .map(|args| {
+        let (code, html, stderr) = common::run(
+            common::perfwarden(&state)
+                .args(&args)
+                .args(["--format", "html"]),
+        );
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        (args.join("-").replace(' ', "_"), html)
+    })
+    .collect();
     for (name, html) in pages {
         let page = dir.path().join(format!("{name}.html"));
         std::fs::write(&page, &html).unwrap();
