@@ -93,6 +93,36 @@ pub(crate) fn percent(fraction: f64) -> String {
     format!("{:+.1}%", fraction * 100.0)
 }
 
+/// A relative change of a value as every report writes it: signed as the value moved, and
+/// the word its metric's direction gives — "-9.5% worse" for a throughput that fell,
+/// "+2.9% better" for one that rose, "no change" under 0.05%. The second part is `worse`,
+/// `better` or `same`, for colour.
+pub(crate) fn value_change(
+    relative: f64,
+    direction: crate::model::metric::Direction,
+) -> (String, &'static str) {
+    use crate::model::metric::Direction;
+    if !relative.is_finite() {
+        return ("-".into(), "same");
+    }
+    if relative.abs() < 0.0005 {
+        return ("no change".into(), "same");
+    }
+    let worse = match direction {
+        Direction::LowerIsBetter => relative > 0.0,
+        Direction::HigherIsBetter => relative < 0.0,
+    };
+    let word = if worse { "worse" } else { "better" };
+    (format!("{} {word}", percent(relative)), word)
+}
+
+/// How much worse a verdict found a benchmark, as verdicts and regressions state it: the
+/// change in the worse direction, "+9.5% worse" (a throughput 9.5% lower or a time 9.5%
+/// longer).
+pub(crate) fn worse_change(worse: f64) -> String {
+    format!("{} worse", percent(worse))
+}
+
 /// Eight-level block sparkline of `values` (NaN shown as a space).
 pub(crate) fn sparkline(values: &[f64]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];

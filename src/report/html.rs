@@ -79,19 +79,19 @@ fn figure(out: &mut String, figure: &Figure) {
     );
 }
 
-/// A signed change in the metric's own direction, said as worse or better.
-fn change_html(worse_change: f64) -> String {
-    if worse_change.abs() < 0.0005 {
-        return "<span class=\"muted\">no change</span>".into();
-    }
-    let (class, word) = if worse_change > 0.0 {
-        ("worse", "worse")
-    } else {
-        ("better", "better")
-    };
+/// A value's relative change, signed and said as worse or better (see
+/// [`super::format::value_change`]), coloured.
+fn change_html(relative: f64, direction: crate::model::metric::Direction) -> String {
+    let (text, class) = super::format::value_change(relative, direction);
+    let class = if class == "same" { "muted" } else { class };
+    format!("<span class=\"{class}\">{}</span>", escape(&text))
+}
+
+/// How much worse a verdict found it: "+9.5% worse".
+fn worse_html(worse: f64) -> String {
     format!(
-        "<span class=\"{class}\">{} {word}</span>",
-        percent(worse_change.abs()).trim_start_matches('+')
+        "<span class=\"worse\">{}</span>",
+        escape(&super::format::worse_change(worse))
     )
 }
 
@@ -275,7 +275,7 @@ fn evidence_table(out: &mut String, d: &RegressionDetail, metric: &MetricDef) {
         "change",
         format!(
             "{}{}",
-            change_html(e.worse_change),
+            worse_html(e.worse_change),
             match (e.worse_change_low, e.worse_change_high) {
                 (Some(l), Some(h)) => format!(" (95% interval {} to {})", percent(l), percent(h)),
                 _ => String::new(),
@@ -561,7 +561,7 @@ impl Html for ReviewReport {
                     r.first_run,
                     r.last_run,
                     r.worse_change
-                        .map(change_html)
+                        .map(worse_html)
                         .unwrap_or_else(|| "fails".into()),
                     super::review::ending_words(r),
                     escape(r.cause.as_deref().unwrap_or("-"))
@@ -668,17 +668,7 @@ impl Html for RunReport {
             let change = r
                 .change
                 .as_ref()
-                .map(|c| {
-                    change_html(
-                        c.relative
-                            * if metric.direction == crate::model::metric::Direction::LowerIsBetter
-                            {
-                                1.0
-                            } else {
-                                -1.0
-                            },
-                    )
-                })
+                .map(|c| change_html(c.relative, metric.direction))
                 .unwrap_or_else(|| "-".into());
             let _ = write!(
                 b,
@@ -744,16 +734,12 @@ impl Html for CompareReport {
                     format!("- ({} / {})", row.status_a.as_str(), row.status_b.as_str())
                 }
                 (Some(c), true) => {
-                    let sign = if metric.is_some_and(|m| {
-                        m.direction == crate::model::metric::Direction::LowerIsBetter
-                    }) {
-                        1.0
-                    } else {
-                        -1.0
-                    };
+                    let direction = metric
+                        .map(|m| m.direction)
+                        .unwrap_or(crate::model::metric::Direction::HigherIsBetter);
                     format!(
                         "{}{}",
-                        change_html(c.relative * sign),
+                        change_html(c.relative, direction),
                         c.interval
                             .map(|i| format!(" [{} to {}]", percent(i.low), percent(i.high)))
                             .unwrap_or_default()

@@ -34,28 +34,9 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     out.push('\n');
 }
 
-/// A change in the metric's own direction, as worse or better: "4.1% worse".
-fn worse_or_better(worse_change: f64) -> String {
-    if worse_change.abs() < 0.0005 {
-        return "no change".into();
-    }
-    format!(
-        "{} {}",
-        percent(worse_change.abs()).trim_start_matches('+'),
-        if worse_change > 0.0 {
-            "worse"
-        } else {
-            "better"
-        }
-    )
-}
-
-/// The sign that turns a relative change of the value into a worse change.
-fn worse_sign(direction: Option<Direction>) -> f64 {
-    match direction {
-        Some(Direction::LowerIsBetter) => 1.0,
-        _ => -1.0,
-    }
+/// A value's relative change, signed and said as worse or better.
+fn value_change(relative: f64, direction: Option<Direction>) -> String {
+    super::format::value_change(relative, direction.unwrap_or(Direction::HigherIsBetter)).0
 }
 
 impl Markdown for ReviewReport {
@@ -172,7 +153,7 @@ impl Markdown for ReviewReport {
                             "change".into(),
                             format!(
                                 "{}{}",
-                                worse_or_better(e.worse_change),
+                                super::format::worse_change(e.worse_change),
                                 match (e.worse_change_low, e.worse_change_high) {
                                     (Some(l), Some(h)) =>
                                         format!(" (95% interval {} to {})", percent(l), percent(h)),
@@ -350,7 +331,7 @@ impl Markdown for ReviewReport {
                         r.state.as_str().into(),
                         format!("{}–{}", r.first_run, r.last_run),
                         r.worse_change
-                            .map(worse_or_better)
+                            .map(super::format::worse_change)
                             .unwrap_or_else(|| "fails".into()),
                         super::review::ending_words(r),
                         r.cause.clone().unwrap_or_else(|| "-".into()),
@@ -455,7 +436,7 @@ impl Markdown for RunReport {
                         .unwrap_or_else(|| "-".into()),
                     r.change
                         .as_ref()
-                        .map(|c| worse_or_better(c.relative * worse_sign(Some(metric.direction))))
+                        .map(|c| value_change(c.relative, Some(metric.direction)))
                         .unwrap_or_else(|| "-".into()),
                     res.status.as_str().into(),
                     match &r.verdict {
@@ -519,10 +500,10 @@ impl Markdown for CompareReport {
                         format!("- ({} / {})", row.status_a.as_str(), row.status_b.as_str())
                     }
                     (Some(c), true) => {
-                        let sign = worse_sign(row.metric.as_ref().map(|m| m.direction));
+                        let direction = row.metric.as_ref().map(|m| m.direction);
                         format!(
                             "{}{}",
-                            worse_or_better(c.relative * sign),
+                            value_change(c.relative, direction),
                             c.interval
                                 .map(|i| format!(" [{} to {}]", percent(i.low), percent(i.high)))
                                 .unwrap_or_default()
