@@ -713,3 +713,16 @@ fn list_shows_suites_with_their_next_run_and_benchmarks_with_their_kind() {
     assert_eq!(code, 0);
     assert!(text.contains("disabled"), "{text}");
 }
+
+#[test]
+fn version_names_the_commit_compiler_and_target() {
+    let (code, stdout, _) = run(std::process::Command::new(common::bin()).arg("--version"));
+    assert_eq!(code, 0);
+    let line = stdout.trim();
+    assert!(line.starts_with("perfwarden 0.1.0 (commit "), "{line}");
+    assert!(line.contains(", rustc 1."), "{line}");
+    assert!(
+        line.ends_with("-linux-gnu)") || line.ends_with("-linux-musl)"),
+        "{line}"
+    );
+}

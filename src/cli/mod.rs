@@ -37,7 +37,7 @@ use crate::store::{Store, resolve_state_dir};
 #[derive(Debug, Parser)]
 #[command(
     name = "perfwarden",
-    version,
+    version = crate::model::BUILD_VERSION,
     about = "Host-resident performance-regression agent",
     long_about = "Runs benchmark suites on this host, keeps every result in an embedded database, and reports how each benchmark moved against its history.\n\nExit codes: 0 ok, 1 usage or config error, 2 a benchmark failed, 3 state directory or database unusable, 4 (status) no daemon running, 5 (run --fail-on) the run found what --fail-on names, 130 interrupted.\n\nWhile the daemon runs, `run` and the read commands go through its control socket."
 )]

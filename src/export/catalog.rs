@@ -171,6 +171,13 @@ pub(crate) const SUITE_LAST_SUCCESS: MetricSpec = MetricSpec {
     description: "Unix time at which each suite last finished a full run successfully",
     attributes: &["suite"],
 };
+pub(crate) const BUILD_INFO: MetricSpec = MetricSpec {
+    name: "perfwarden.build.info",
+    instrument: Instrument::Gauge,
+    unit: "{build}",
+    description: "Always 1, with the agent's version, the commit it was built from and the compiler, so a fleet's versions can be counted",
+    attributes: &["version", "commit", "rustc"],
+};
 pub(crate) const EXPORT_BACKLOG: MetricSpec = MetricSpec {
     name: "perfwarden.export.backlog",
     instrument: Instrument::Gauge,
@@ -199,6 +206,7 @@ pub const METRICS: &[MetricSpec] = &[
     SUITE_RUNS,
     SUITE_DURATION,
     SUITE_LAST_SUCCESS,
+    BUILD_INFO,
     EXPORT_BACKLOG,
 ];
 
@@ -355,6 +363,7 @@ mod tests {
                 "perfwarden.suite.last_success.timestamp",
                 "perfwarden_suite_last_success_timestamp_seconds",
             ),
+            ("perfwarden.build.info", "perfwarden_build_info"),
             ("perfwarden.export.backlog", "perfwarden_export_backlog"),
         ];
         let expected: Vec<(&str, String)> =

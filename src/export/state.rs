@@ -353,6 +353,15 @@ pub(crate) fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
         ));
     }
     points.extend(point(
+        &catalog::BUILD_INFO,
+        vec![
+            ("version", env!("CARGO_PKG_VERSION").to_string()),
+            ("commit", crate::model::BUILD_COMMIT.to_string()),
+            ("rustc", crate::model::BUILD_RUSTC.to_string()),
+        ],
+        1.0,
+    ));
+    points.extend(point(
         &catalog::EXPORT_BACKLOG,
         Vec::new(),
         store.outbox_len()? as f64,

@@ -20,3 +20,22 @@ pub(crate) mod slo;
 pub(crate) mod status;
 pub(crate) mod units;
 pub mod verdict;
+
+/// The build, as `perfwarden --version` prints it after the name: the version, the commit
+/// (`-dirty` with uncommitted changes; `unknown` outside a git checkout), the compiler
+/// and the target (see `build.rs`).
+pub const BUILD_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("PERFWARDEN_COMMIT"),
+    ", ",
+    env!("PERFWARDEN_RUSTC"),
+    ", ",
+    env!("PERFWARDEN_TARGET"),
+    ")"
+);
+
+/// The commit the binary was built from (`unknown` outside a git checkout).
+pub const BUILD_COMMIT: &str = env!("PERFWARDEN_COMMIT");
+/// The compiler that built it, as `rustc --version` says.
+pub const BUILD_RUSTC: &str = env!("PERFWARDEN_RUSTC");
