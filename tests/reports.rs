@@ -411,16 +411,22 @@ fn chromium() -> &'static str {
         .expect("Chromium is installed by scripts/install-test-servers.sh")
 }
 
-/// What the browser's own services ask for at start whatever the page (sign-in and the
-/// connectivity check), with every background service that can be turned off turned off.
-const BROWSER_OWN_REQUESTS: [&str; 2] = [
-    "CONNECT accounts.google.com:443 ",
-    "CONNECT www.google.com:443 ",
-];
+/// The host a proxied request line asks for: `CONNECT host:443 HTTP/1.1` or
+/// `GET http://host/path HTTP/1.1`.
+fn requested_host(line: &str) -> String {
+    let target = line.split_whitespace().nth(1).unwrap_or("");
+    let target = target.split_once("://").map_or(target, |(_, rest)| rest);
+    target.split(['/', ':']).next().unwrap_or("").to_string()
+}
 
 /// Opens `page` in headless Chromium with every connection going through a recording
 /// proxy; returns its stderr, the requests the page made, and the screenshot's bytes.
+/// Without a script a page can only load what it names, so the page's requests are those
+/// for a host its text names; the browser's own background traffic (sign-in, connectivity
+/// checks, with every service that can be turned off turned off) names hosts the page
+/// does not.
 fn open_in_chromium(page: &Path, dir: &Path) -> (String, Vec<String>, Vec<u8>) {
+    let page_text = std::fs::read_to_string(page).unwrap();
     let shot = dir.join(format!(
         "{}.png",
         page.file_stem().unwrap().to_string_lossy()
@@ -464,7 +470,10 @@ fn open_in_chromium(page: &Path, dir: &Path) -> (String, Vec<String>, Vec<u8>) {
         .lock()
         .unwrap()
         .iter()
-        .filter(|r| !BROWSER_OWN_REQUESTS.iter().any(|own| r.starts_with(own)))
+        .filter(|r| {
+            let host = requested_host(r);
+            !host.is_empty() && page_text.contains(&host)
+        })
         .cloned()
         .collect();
     let png = std::fs::read(&shot).expect("a screenshot was taken");
@@ -547,4 +556,17 @@ fn chromium_renders_the_report_without_errors_or_requests() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn a_proxied_request_names_its_host() {
+    assert_eq!(
+        requested_host("CONNECT www.google.com:443 HTTP/1.1"),
+        "www.google.com"
+    );
+    assert_eq!(
+        requested_host("GET http://example.test/x.png HTTP/1.1"),
+        "example.test"
+    );
+    assert_eq!(requested_host(""), "");
 }
