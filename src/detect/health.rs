@@ -353,12 +353,13 @@ impl SuiteHealth {
 
 /// A suite's score after each of its runs since `since`, oldest first: the same formula,
 /// with the regressions open at that run in the state its verdicts gave them then.
+/// `log` is the store's regression log ([`Store::regression_log`]).
 pub fn health_over_time(
     store: &Store,
     suite: &str,
     since: Option<chrono::DateTime<chrono::Utc>>,
+    log: &[Regression],
 ) -> Result<Vec<(RunRecord, Health)>, StoreError> {
-    let log = store.regression_log()?;
     let mut runs = store.runs(Some(suite), since)?;
     runs.sort_by_key(|r| r.id);
     let mut out = Vec::new();
@@ -367,7 +368,7 @@ pub fn health_over_time(
             continue;
         }
         let mut open = Vec::new();
-        for r in &log {
+        for r in log {
             let opened = r.first_run <= run.id;
             let still_open = match r.ended_run {
                 Some(ended) => ended > run.id,

@@ -638,23 +638,8 @@ impl Html for RunReport {
                 ""
             }
         );
-        if let Some(change) = &self.environment_change {
-            if let Some(software) = &change.software {
-                let _ = write!(
-                    b,
-                    "<p class=\"verdict at-risk\">The software changed since run {}: {}. Each benchmark was judged against its baseline from before the change.</p>",
-                    change.previous_run,
-                    escape(&software.summary())
-                );
-            }
-            if change.hardware_changed() {
-                let _ = write!(
-                    b,
-                    "<p class=\"verdict at-risk\">The hardware changed since run {} ({}): a new baseline lineage starts.</p>",
-                    change.previous_run,
-                    escape(&change.changed_fields.join(", "))
-                );
-            }
+        for note in self.environment_notes() {
+            let _ = write!(b, "<p class=\"verdict at-risk\">{}</p>", escape(&note));
         }
         if self.results.is_empty() {
             b.push_str("<p class=\"verdict\">This run recorded no result.</p>");

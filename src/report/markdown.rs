@@ -396,23 +396,8 @@ impl Markdown for RunReport {
                 ""
             }
         );
-        if let Some(change) = &self.environment_change {
-            if let Some(software) = &change.software {
-                let _ = writeln!(
-                    out,
-                    "The software changed since run {}: {}. Each benchmark was judged against its baseline from before the change.\n",
-                    change.previous_run,
-                    software.summary()
-                );
-            }
-            if change.hardware_changed() {
-                let _ = writeln!(
-                    out,
-                    "The hardware changed since run {} ({}): a new baseline lineage starts.\n",
-                    change.previous_run,
-                    change.changed_fields.join(", ")
-                );
-            }
+        for note in self.environment_notes() {
+            let _ = writeln!(out, "{note}\n");
         }
         if self.results.is_empty() {
             out.push_str("This run recorded no result.\n");

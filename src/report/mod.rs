@@ -191,6 +191,31 @@ impl RunReport {
         })
     }
 
+    /// The page formats' sentences about what changed on the host since the suite's
+    /// previous run: the software (judged against the old baselines), the hardware (a new
+    /// lineage).
+    pub(crate) fn environment_notes(&self) -> Vec<String> {
+        let Some(change) = &self.environment_change else {
+            return Vec::new();
+        };
+        let mut notes = Vec::new();
+        if let Some(software) = &change.software {
+            notes.push(format!(
+                "The software changed since run {}: {}. Each benchmark was judged against its baseline from before the change.",
+                change.previous_run,
+                software.summary()
+            ));
+        }
+        if change.hardware_changed() {
+            notes.push(format!(
+                "The hardware changed since run {} ({}): a new baseline lineage starts.",
+                change.previous_run,
+                change.changed_fields.join(", ")
+            ));
+        }
+        notes
+    }
+
     pub fn any_failed(&self) -> bool {
         self.results
             .iter()
@@ -286,24 +311,19 @@ impl HistoryReport {
         since: Option<DateTime<Utc>>,
     ) -> Result<HistoryReport, StoreError> {
         let history = store.history(benchmark, since)?;
-        let mut quick_runs = std::collections::HashMap::new();
-        for result in &history {
-            if let std::collections::hash_map::Entry::Vacant(e) = quick_runs.entry(result.run_id) {
-                e.insert(store.run(result.run_id)?.is_some_and(|r| r.quick));
-            }
-        }
         let runs: std::collections::HashMap<u64, RunRecord> = store
             .runs(None, since)?
             .into_iter()
             .map(|r| (r.id, r))
             .collect();
+        let quick = |id: u64| runs.get(&id).is_some_and(|r| r.quick);
         let suite = history
             .last()
             .and_then(|r| runs.get(&r.run_id))
-            .map(|r: &RunRecord| r.suite.clone())
+            .map(|r| r.suite.clone())
             .unwrap_or_default();
         Ok(HistoryReport {
-            series: review::series(store, benchmark, &suite, since, &runs)?,
+            series: review::series_of(store, benchmark, &suite, &history, &runs)?,
             benchmark: benchmark.to_string(),
             unit: history.first().map(|r| r.metric.display_unit()),
             direction: history.first().map(|r| r.metric.direction),
@@ -314,7 +334,7 @@ impl HistoryReport {
                     run_id: r.run_id,
                     started_at: r.started_at,
                     status: r.status,
-                    quick: quick_runs.get(&r.run_id).copied().unwrap_or(false),
+                    quick: quick(r.run_id),
                     median: r.summary.as_ref().map(|s| s.median),
                     median_ci_low: r.summary.as_ref().and_then(|s| s.median_ci).map(|c| c.low),
                     median_ci_high: r.summary.as_ref().and_then(|s| s.median_ci).map(|c| c.high),

@@ -224,11 +224,12 @@ impl ReviewReport {
         let in_period = |id: u64| {
             since.is_none_or(|since| runs.get(&id).is_some_and(|r| r.started_at >= since))
         };
-        let regression_log = store
-            .regression_log()?
-            .into_iter()
+        let log = store.regression_log()?;
+        let regression_log = log
+            .iter()
             .filter(|r| only_suite.is_none_or(|s| r.suite == s))
             .filter(|r| in_period(r.first_run) || r.ended_run.is_some_and(in_period))
+            .cloned()
             .collect();
         let changes = detect::host_changes(store, since)?
             .into_iter()
@@ -236,7 +237,8 @@ impl ReviewReport {
             .collect();
         let mut over_time = Vec::new();
         for suite in &health.suites {
-            for (run, Health { score, grade, .. }) in health_over_time(store, &suite.suite, since)?
+            for (run, Health { score, grade, .. }) in
+                health_over_time(store, &suite.suite, since, &log)?
             {
                 over_time.push(HealthPoint {
                     suite: suite.suite.clone(),
@@ -279,20 +281,36 @@ impl ReviewReport {
     }
 }
 
-pub(crate) fn series(
+fn series(
     store: &Store,
     benchmark: &str,
     suite: &str,
     since: Option<DateTime<Utc>>,
     runs: &HashMap<u64, RunRecord>,
 ) -> Result<Option<BenchmarkSeries>, StoreError> {
-    let history = store.history(benchmark, since)?;
+    series_of(
+        store,
+        benchmark,
+        suite,
+        &store.history(benchmark, since)?,
+        runs,
+    )
+}
+
+/// [`series`] of a history already read.
+pub(crate) fn series_of(
+    store: &Store,
+    benchmark: &str,
+    suite: &str,
+    history: &[crate::model::records::BenchmarkResult],
+    runs: &HashMap<u64, RunRecord>,
+) -> Result<Option<BenchmarkSeries>, StoreError> {
     let Some(latest) = history.last() else {
         return Ok(None);
     };
     let mut points = Vec::with_capacity(history.len());
     let mut latest_verdict = None;
-    for result in &history {
+    for result in history {
         let verdict = store.verdict(result.run_id, benchmark)?;
         let run = runs.get(&result.run_id);
         let error_ratio = result
