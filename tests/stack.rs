@@ -372,7 +372,7 @@ ramp_up = "200ms"
 duration = "1s"
 {}{}"#,
         tree.benchmark_toml("tree"),
-        doomed.benchmark_toml("doomed"),
+        doomed.failing_benchmark_toml("doomed"),
         url = api.url(),
         pid_file = pid_file.display(),
     );

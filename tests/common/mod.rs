@@ -137,6 +137,20 @@ impl RegressingTree {
             std::fs::create_dir_all(&sub).unwrap();
             std::fs::rename(self.path.join(format!("f{i}")), sub.join("f")).unwrap();
         }
+        // The new directories written back now, not while the next run scans its trees:
+        // the writeback would slow every tree on this file system, not only this one.
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+    }
+
+    /// The config of a tree benchmark that is only ever broken, never slowed: thresholds
+    /// so wide that a loaded machine's slow run is no regression, so its only verdict is
+    /// the failure's.
+    pub fn failing_benchmark_toml(&self, name: &str) -> String {
+        format!(
+            "[benchmarks.{name}]\nkind = \"scan.tree\"\npath = \"{}\"\ntolerance = \"80%\"\nmajor = \"90%\"\ncritical = \"95%\"\n",
+            self.path.display()
+        )
     }
 }
 
