@@ -644,6 +644,64 @@ fn the_prometheus_endpoint_serves_only_catalog_names() {
     assert!(body.contains("# TYPE perfwarden_suite_runs_total counter"));
     assert!(body.contains("service_version=\""), "{body}");
     assert_eq!(http_get(&addr, "/nope").0, 404);
+
+    // The config load: accepted at start; a rejected reload turns the series to 0 and
+    // keeps the time of the last accepted load.
+    let sample = |body: &str, name: &str| -> Option<f64> {
+        body.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    };
+    assert_eq!(
+        sample(&body, "perfwarden_config_last_reload_successful"),
+        Some(1.0),
+        "{body}"
+    );
+    let accepted = sample(
+        &body,
+        "perfwarden_config_last_reload_success_timestamp_seconds",
+    )
+    .expect("the time of the accepted load");
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        good.replace("[daemon]", "[daemon]\nsplay = \"soon\""),
+    )
+    .unwrap();
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for(
+        "the rejected reload at /metrics",
+        Duration::from_secs(10),
+        |_| {
+            body = http_get(&addr, "/metrics").1;
+            sample(&body, "perfwarden_config_last_reload_successful") == Some(0.0)
+        },
+    );
+    assert_eq!(
+        sample(
+            &body,
+            "perfwarden_config_last_reload_success_timestamp_seconds"
+        ),
+        Some(accepted)
+    );
+    std::fs::write(&config, good).unwrap();
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for(
+        "the accepted reload at /metrics",
+        Duration::from_secs(10),
+        |_| {
+            body = http_get(&addr, "/metrics").1;
+            sample(&body, "perfwarden_config_last_reload_successful") == Some(1.0)
+        },
+    );
+    assert!(
+        sample(
+            &body,
+            "perfwarden_config_last_reload_success_timestamp_seconds"
+        )
+        .is_some_and(|at| at > accepted),
+        "{body}"
+    );
 }
 
 #[test]

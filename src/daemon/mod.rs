@@ -38,6 +38,7 @@ use crate::exit::{self, CommandError};
 use crate::export::Publish;
 use crate::export::otlp::exporter::OtlpExporter;
 use crate::export::otlp::settings::OtlpSettings;
+use crate::export::state::{ConfigLoad, SharedConfigLoad};
 use crate::model::clock::MonotonicClock;
 use crate::model::records::{
     BenchmarkResult, GateOutcome, QuietGateRecord, RunRecord, RunStatus, Trigger,
@@ -140,6 +141,8 @@ struct Daemon {
     exposition: Option<crate::export::prometheus::Exposition>,
     /// The OTLP exporter, when `[export.otlp]` or `OTEL_EXPORTER_OTLP_*` configure one.
     otlp: Mutex<Otlp>,
+    /// How the last config load went, for both exporters.
+    config_load: SharedConfigLoad,
 }
 
 /// The OTLP export as the daemon holds it.
@@ -188,7 +191,12 @@ fn apply_otlp(daemon: &Daemon, config: &Config) {
             return;
         }
     };
-    match OtlpExporter::start(daemon.store.clone(), settings, fingerprint) {
+    match OtlpExporter::start(
+        daemon.store.clone(),
+        daemon.config_load.clone(),
+        settings,
+        fingerprint,
+    ) {
         Ok(exporter) => otlp.exporter = Some(exporter),
         Err(e) => otlp.problem = Some(format!("cannot start the export thread: {e}")),
     }
@@ -208,6 +216,15 @@ impl Daemon {
     fn lock(&self) -> MutexGuard<'_, Shared> {
         // A panic while holding the lock leaves consistent-enough data for status output.
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a config load's outcome for the exported reload series.
+    fn set_config_load(&self, ok: bool, at: DateTime<Utc>) {
+        let mut load = self.config_load.lock().unwrap_or_else(|p| p.into_inner());
+        load.ok = ok;
+        if ok {
+            load.last_success = at;
+        }
     }
 }
 
@@ -307,6 +324,10 @@ pub(crate) fn run(options: DaemonOptions) -> Result<i32, CommandError> {
         host_id,
         exposition: prometheus_listen.map(|_| Default::default()),
         otlp: Mutex::default(),
+        config_load: Arc::new(std::sync::Mutex::new(ConfigLoad {
+            ok: true,
+            last_success: now,
+        })),
     });
     let config = daemon.lock().config.clone();
     apply_otlp(&daemon, &config);
@@ -326,10 +347,11 @@ fn refresh_exposition(daemon: &Daemon) {
         return;
     };
     let store = daemon.store.clone();
+    let config_load = ConfigLoad::read(Some(&daemon.config_load));
     tokio::task::spawn_blocking(move || {
         let rendered = (|| -> Result<String, crate::store::StoreError> {
             let fingerprint = crate::export::latest_fingerprint(&store)?;
-            let points = crate::export::state::collect(&store)?;
+            let points = crate::export::state::collect(&store, config_load)?;
             Ok(crate::export::prometheus::render(
                 &points,
                 &crate::export::resource(&fingerprint),
@@ -1008,6 +1030,7 @@ fn reload(daemon: &Daemon) {
                 ok: true,
                 errors: Vec::new(),
             });
+            daemon.set_config_load(true, now);
             tracing::info!(config = %shared.config.source, "config reloaded");
             let config = shared.config.clone();
             drop(shared);
@@ -1027,6 +1050,7 @@ fn reload(daemon: &Daemon) {
                 ok: false,
                 errors: lines,
             });
+            daemon.set_config_load(false, now);
         }
     }
     persist_schedule(daemon);

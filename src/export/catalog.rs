@@ -178,6 +178,20 @@ pub(crate) const BUILD_INFO: MetricSpec = MetricSpec {
     description: "Always 1, with the agent's version, the commit it was built from and the compiler, so a fleet's versions can be counted",
     attributes: &["version", "commit", "rustc"],
 };
+pub(crate) const CONFIG_RELOAD_SUCCESSFUL: MetricSpec = MetricSpec {
+    name: "perfwarden.config.last_reload.successful",
+    instrument: Instrument::Gauge,
+    unit: "{status}",
+    description: "1 when the daemon's last config load (at start or on SIGHUP) was accepted; 0 when a reload was rejected and the previous config keeps running",
+    attributes: &[],
+};
+pub(crate) const CONFIG_RELOAD_SUCCESS_TIME: MetricSpec = MetricSpec {
+    name: "perfwarden.config.last_reload.success.timestamp",
+    instrument: Instrument::Gauge,
+    unit: "s",
+    description: "Unix time of the daemon's last accepted config load (its start, or the last SIGHUP it accepted)",
+    attributes: &[],
+};
 pub(crate) const EXPORT_BACKLOG: MetricSpec = MetricSpec {
     name: "perfwarden.export.backlog",
     instrument: Instrument::Gauge,
@@ -207,6 +221,8 @@ pub const METRICS: &[MetricSpec] = &[
     SUITE_DURATION,
     SUITE_LAST_SUCCESS,
     BUILD_INFO,
+    CONFIG_RELOAD_SUCCESSFUL,
+    CONFIG_RELOAD_SUCCESS_TIME,
     EXPORT_BACKLOG,
 ];
 
@@ -364,6 +380,14 @@ mod tests {
                 "perfwarden_suite_last_success_timestamp_seconds",
             ),
             ("perfwarden.build.info", "perfwarden_build_info"),
+            (
+                "perfwarden.config.last_reload.successful",
+                "perfwarden_config_last_reload_successful",
+            ),
+            (
+                "perfwarden.config.last_reload.success.timestamp",
+                "perfwarden_config_last_reload_success_timestamp_seconds",
+            ),
             ("perfwarden.export.backlog", "perfwarden_export_backlog"),
         ];
         let expected: Vec<(&str, String)> =

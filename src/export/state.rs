@@ -5,12 +5,36 @@
 //! and after a restart; nothing here depends on the process having seen the run.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
 
 use super::catalog::{self, MetricSpec};
 use crate::detect::health::HealthReport;
 use crate::model::metric::Quantity;
 use crate::model::records::{BenchStatus, RunStatus};
 use crate::store::{Store, StoreError};
+
+/// What only a running daemon knows, not the store: how its last config load went (at
+/// start, or on SIGHUP). A rejected reload leaves the previous config running, which
+/// nothing else would show on a dashboard.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ConfigLoad {
+    /// The last load was accepted.
+    pub ok: bool,
+    /// When a load was last accepted.
+    pub last_success: DateTime<Utc>,
+}
+
+/// The daemon's [`ConfigLoad`], updated on every reload and read by each export.
+pub(crate) type SharedConfigLoad = Arc<Mutex<ConfigLoad>>;
+
+impl ConfigLoad {
+    /// The daemon's view now; `None` for a one-shot process, which has no reloads.
+    pub(crate) fn read(shared: Option<&SharedConfigLoad>) -> Option<ConfigLoad> {
+        shared.map(|cell| *cell.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
 
 /// One value of one metric with its attributes.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,8 +196,12 @@ fn annotations(
     Ok(out)
 }
 
-/// Every point of the current state, in catalog order.
-pub(crate) fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
+/// Every point of the current state, in catalog order; the config-load series only for a
+/// daemon (`config_load`).
+pub(crate) fn collect(
+    store: &Store,
+    config_load: Option<ConfigLoad>,
+) -> Result<Vec<Point>, StoreError> {
     let mut points = Vec::new();
     let runs = store.runs(None, None)?;
 
@@ -361,6 +389,18 @@ pub(crate) fn collect(store: &Store) -> Result<Vec<Point>, StoreError> {
         ],
         1.0,
     ));
+    if let Some(load) = config_load {
+        points.extend(point(
+            &catalog::CONFIG_RELOAD_SUCCESSFUL,
+            Vec::new(),
+            if load.ok { 1.0 } else { 0.0 },
+        ));
+        points.extend(point(
+            &catalog::CONFIG_RELOAD_SUCCESS_TIME,
+            Vec::new(),
+            load.last_success.timestamp_millis() as f64 / 1000.0,
+        ));
+    }
     points.extend(point(
         &catalog::EXPORT_BACKLOG,
         Vec::new(),
@@ -432,7 +472,7 @@ mod tests {
     }
 
     fn exported_benchmarks(store: &Store) -> std::collections::BTreeSet<String> {
-        collect(store)
+        collect(store, None)
             .unwrap()
             .into_iter()
             .filter(|p| p.metric.name == catalog::BENCHMARK_DURATION.name)
@@ -463,6 +503,48 @@ mod tests {
         assert_eq!(
             exported_benchmarks(&store),
             ["a", "b"].map(String::from).into()
+        );
+    }
+
+    #[test]
+    fn a_rejected_reload_is_exported_with_the_time_of_the_last_accepted_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let value = |points: &[Point], spec: &MetricSpec| {
+            points
+                .iter()
+                .find(|p| p.metric.name == spec.name)
+                .map(|p| p.value)
+        };
+        let one_shot = collect(&store, None).unwrap();
+        assert_eq!(value(&one_shot, &catalog::CONFIG_RELOAD_SUCCESSFUL), None);
+        let accepted = DateTime::parse_from_rfc3339("2026-12-01T03:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let rejected = ConfigLoad {
+            ok: false,
+            last_success: accepted,
+        };
+        let points = collect(&store, Some(rejected)).unwrap();
+        assert_eq!(
+            value(&points, &catalog::CONFIG_RELOAD_SUCCESSFUL),
+            Some(0.0)
+        );
+        assert_eq!(
+            value(&points, &catalog::CONFIG_RELOAD_SUCCESS_TIME),
+            Some(accepted.timestamp() as f64)
+        );
+        let points = collect(
+            &store,
+            Some(ConfigLoad {
+                ok: true,
+                ..rejected
+            }),
+        )
+        .unwrap();
+        assert_eq!(
+            value(&points, &catalog::CONFIG_RELOAD_SUCCESSFUL),
+            Some(1.0)
         );
     }
 }

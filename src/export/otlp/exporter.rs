@@ -18,6 +18,7 @@ use tokio::sync::{Notify, watch};
 use super::metrics::MetricsPipeline;
 use super::settings::OtlpSettings;
 use super::transport::{ExportError, Transport};
+use crate::export::state::{ConfigLoad, SharedConfigLoad};
 use crate::model::status::ExportStatus;
 use crate::store::Store;
 
@@ -109,8 +110,12 @@ impl Session {
         })
     }
 
-    async fn export_metrics(&self, store: &Store) -> Result<(), ExportError> {
-        let points = crate::export::state::collect(store)
+    async fn export_metrics(
+        &self,
+        store: &Store,
+        config_load: Option<ConfigLoad>,
+    ) -> Result<(), ExportError> {
+        let points = crate::export::state::collect(store, config_load)
             .map_err(|e| ExportError::Setup(format!("reading the state: {e}")))?;
         self.metrics.export(points).await
     }
@@ -151,6 +156,7 @@ impl OtlpExporter {
     /// Starts the exporter thread. Setup problems are logged and retried by the loop.
     pub(crate) fn start(
         store: Arc<Store>,
+        config_load: SharedConfigLoad,
         settings: OtlpSettings,
         fingerprint: String,
     ) -> std::io::Result<OtlpExporter> {
@@ -175,6 +181,7 @@ impl OtlpExporter {
                     };
                     runtime.block_on(export_loop(
                         store,
+                        config_load,
                         settings,
                         fingerprint,
                         wake,
@@ -232,6 +239,7 @@ fn to_wall(at: Instant) -> DateTime<Utc> {
 
 async fn export_loop(
     store: Arc<Store>,
+    config_load: SharedConfigLoad,
     settings: OtlpSettings,
     fingerprint: String,
     wake: Arc<Notify>,
@@ -252,7 +260,15 @@ async fn export_loop(
         let now = Instant::now();
         if breaker.permits(now) && (flush_requested || now >= next_metrics || backlog(&store) > 0) {
             let half_open = breaker.state(now) == BreakerState::HalfOpen;
-            let outcome = attempt(&store, &settings, &fingerprint, &mut session, half_open).await;
+            let outcome = attempt(
+                &store,
+                ConfigLoad::read(Some(&config_load)),
+                &settings,
+                &fingerprint,
+                &mut session,
+                half_open,
+            )
+            .await;
             let mut shown = status.lock().unwrap_or_else(|e| e.into_inner());
             match outcome {
                 Ok(delivered) => {
@@ -318,6 +334,7 @@ fn backlog(store: &Store) -> u64 {
 /// events delivered.
 async fn attempt(
     store: &Store,
+    config_load: Option<ConfigLoad>,
     settings: &OtlpSettings,
     fingerprint: &str,
     session: &mut Option<Session>,
@@ -333,7 +350,7 @@ async fn attempt(
     } else {
         session.drain(store, BATCH, usize::MAX).await?
     };
-    session.export_metrics(store).await?;
+    session.export_metrics(store, config_load).await?;
     Ok(delivered)
 }
 
@@ -371,7 +388,7 @@ pub(crate) fn export_once(
         tokio::time::timeout(deadline, async {
             let session = Session::new(settings, fingerprint)?;
             delivered = session.drain(store, BATCH, usize::MAX).await?;
-            session.export_metrics(store).await
+            session.export_metrics(store, None).await
         })
         .await
         .map_err(|_| ExportError::Timeout(deadline))?
