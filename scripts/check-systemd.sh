@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Checks systemd/perfwarden.service offline:
 #   - `systemd-analyze verify` prints nothing on stderr, on a copy of the unit whose
-#     /usr/local/bin/perfwarden is the freshly built binary (nothing is installed: a test
+#     /usr/bin/perfwarden is the freshly built binary (nothing is installed: a test
 #     writes no system path; the build honours CARGO_TARGET_DIR);
-#   - `systemd-analyze security --offline=true` reports an exposure of 2.0 or lower.
+#   - `systemd-analyze security --offline=true` reports an exposure of 2.0 or lower, also
+#     with the shipped process-memory drop-in (systemd/process-memory.conf) applied.
 # Installs Debian's systemd package (for systemd-analyze) when it is missing.
 # Prints "systemd: 2 passed, 0 failed" style totals for scripts/test.sh.
 set -euo pipefail
@@ -25,7 +26,7 @@ built="$target_dir/debug/perfwarden"
 unit=systemd/perfwarden.service
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-sed "s#/usr/local/bin/perfwarden#$built#g" "$unit" >"$work/perfwarden.service"
+sed "s#/usr/bin/perfwarden#$built#g" "$unit" >"$work/perfwarden.service"
 
 passed=0
 failed=0
@@ -46,6 +47,19 @@ if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }'; then
 else
     printf '%s\n' "$security" | grep -E '^✗' >&2 || true
     echo "systemd-analyze security: exposure ${exposure:-unknown} > 2.0: FAILED" >&2
+    failed=$((failed + 1))
+fi
+# The shipped drop-in that lets process.memory watch other services keeps the score low.
+sed 's/^ProtectProc=invisible$/ProtectProc=default/' "$work/perfwarden.service" >"$work/with-drop-in.service"
+cmp -s "$work/perfwarden.service" "$work/with-drop-in.service" && { echo "the unit has no ProtectProc=invisible line" >&2; exit 1; }
+grep -qx 'ProtectProc=default' systemd/process-memory.conf || { echo "systemd/process-memory.conf no longer sets ProtectProc=default" >&2; exit 1; }
+security=$(systemd-analyze security --offline=true "$work/with-drop-in.service" 2>&1 || true)
+exposure=$(printf '%s\n' "$security" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }'; then
+    echo "systemd-analyze security with the process-memory drop-in: exposure $exposure (<= 2.0)"
+    passed=$((passed + 1))
+else
+    echo "systemd-analyze security with the process-memory drop-in: exposure ${exposure:-unknown} > 2.0: FAILED" >&2
     failed=$((failed + 1))
 fi
 echo "systemd: $passed passed, $failed failed"

@@ -89,6 +89,25 @@ pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandErro
                     hint,
                 });
             }
+            // Memory caps against this host and this process's cgroup (under the unit's
+            // ExecStartPre, the unit's MemoryHigh=/MemoryMax=).
+            let limit = crate::workload::limits::memory_limit();
+            let host_bytes = crate::workload::limits::host_memory_bytes();
+            for (name, benchmark) in &config.benchmarks {
+                if let crate::workload::WorkloadConfig::MemoryPressure(pressure) =
+                    &benchmark.workload
+                {
+                    for (message, hint) in pressure.unfit(limit.as_ref(), host_bytes) {
+                        problems.push(ProblemView {
+                            file: source.clone(),
+                            key: format!("benchmarks.{name}.cap_mib"),
+                            line: None,
+                            message,
+                            hint: Some(hint),
+                        });
+                    }
+                }
+            }
             CheckReport {
                 source,
                 valid: problems.is_empty(),

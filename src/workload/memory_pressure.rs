@@ -12,12 +12,15 @@
 //! 25%) of the memory available when the benchmark starts (`MemAvailable`), so the probe
 //! cannot push a production host into reclaim. Only one block exists at a time: the
 //! probe's resident memory never exceeds the cap (tested by measuring the process's peak).
+//! Nor more than the room below the cgroup's memory limit (a unit's `MemoryHigh=`), less a
+//! headroom for the rest of the daemon ([`limits`]); `check` refuses a cap above it.
 
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::metric::{Measurement, MetricDef, ResultDetails};
+use crate::workload::limits::{self, MemoryLimit};
 use crate::workload::{LatencyRecorder, Workload, WorkloadContext, WorkloadError};
 
 const PAGE: usize = 4096;
@@ -53,11 +56,68 @@ impl MemoryPressureConfig {
         problems
     }
 
-    /// The block size: the cap, limited to the allowed share of available memory.
-    pub(crate) fn block_bytes(&self, available_bytes: u64) -> u64 {
+    /// The block size: the cap, limited to the allowed share of available memory and to
+    /// the room below this process's cgroup limit (above `memory.high` the kernel would
+    /// throttle the whole daemon, long enough for systemd's watchdog to kill it).
+    pub(crate) fn block_bytes(&self, available_bytes: u64, limit: Option<&MemoryLimit>) -> u64 {
         let share =
             (u128::from(available_bytes) * u128::from(self.max_available_percent) / 100) as u64;
-        (self.cap_mib * 1024 * 1024).min(share) / PAGE as u64 * PAGE as u64
+        let room = limit.map_or(u64::MAX, MemoryLimit::room);
+        (self.cap_mib * 1024 * 1024).min(share).min(room) / PAGE as u64 * PAGE as u64
+    }
+}
+
+impl MemoryPressureConfig {
+    /// What makes `cap_mib` unfit for where this process runs, as (message, hint): a cap
+    /// above the host's memory (beyond the default, which the share of `MemAvailable`
+    /// already bounds on a small host), or above what its cgroup's limit (a unit's `MemoryHigh=` or
+    /// `MemoryMax=`) leaves after the headroom. `check` reports these; under the unit's
+    /// `ExecStartPre` it sees the unit's own limits.
+    pub(crate) fn unfit(
+        &self,
+        limit: Option<&MemoryLimit>,
+        host_bytes: Option<u64>,
+    ) -> Vec<(String, String)> {
+        let cap = self.cap_mib * 1024 * 1024;
+        let mib = |bytes: u64| bytes / (1024 * 1024);
+        let mut problems = Vec::new();
+        // The default cap stays valid on a small host: the share of MemAvailable limits
+        // the block there.
+        if let Some(host) = host_bytes
+            && cap > host
+            && self.cap_mib > default_cap_mib()
+        {
+            problems.push((
+                format!(
+                    "{} MiB is more than this host's memory ({} MiB)",
+                    self.cap_mib,
+                    mib(host)
+                ),
+                format!(
+                    "lower cap_mib; the probe uses at most max_available_percent ({}%) of the memory available anyway",
+                    self.max_available_percent
+                ),
+            ));
+        }
+        if let Some(limit) = limit {
+            let room = limit.bytes.saturating_sub(limits::HEADROOM_BYTES);
+            if cap > room {
+                problems.push((
+                    format!(
+                        "{} MiB does not fit below this service's memory limit ({} MiB, {}) with {} MiB left for the rest of the agent: above MemoryHigh= the kernel throttles the whole daemon until systemd's watchdog kills it",
+                        self.cap_mib,
+                        mib(limit.bytes),
+                        limit.source,
+                        mib(limits::HEADROOM_BYTES)
+                    ),
+                    format!(
+                        "set cap_mib to at most {}, or raise MemoryHigh= and MemoryMax= in a drop-in (systemctl edit perfwarden)",
+                        mib(room)
+                    ),
+                ));
+            }
+        }
+        problems
     }
 }
 
@@ -135,10 +195,20 @@ impl Workload for MemoryPressure {
     }
 
     fn setup(&mut self, _ctx: &WorkloadContext) -> Result<(), WorkloadError> {
-        self.block = self.config.block_bytes(available_bytes()?) as usize;
+        let limit = limits::memory_limit();
+        self.block = self.config.block_bytes(available_bytes()?, limit.as_ref()) as usize;
         if self.block < 16 * PAGE {
+            let why = match &limit {
+                Some(limit) if limit.room() < 16 * PAGE as u64 => format!(
+                    "this process's cgroup leaves no room below its limit ({} bytes, {}, {} in use)",
+                    limit.bytes,
+                    limit.source,
+                    limit.used.unwrap_or(0)
+                ),
+                _ => "max_available_percent of MemAvailable; the host has too little memory available".to_string(),
+            };
             return Err(WorkloadError::Invalid(format!(
-                "only {} bytes may be used (max_available_percent of MemAvailable); the host has too little memory available",
+                "only {} bytes may be used ({why})",
                 self.block
             )));
         }
@@ -192,9 +262,23 @@ mod tests {
             max_available_percent: 25,
         };
         let gib = 1024 * 1024 * 1024;
-        assert_eq!(config.block_bytes(16 * gib), gib, "the cap binds");
-        assert_eq!(config.block_bytes(2 * gib), gib / 2, "25% of 2 GiB binds");
-        assert_eq!(config.block_bytes(2 * gib + 123) % PAGE as u64, 0);
+        assert_eq!(config.block_bytes(16 * gib, None), gib, "the cap binds");
+        assert_eq!(
+            config.block_bytes(2 * gib, None),
+            gib / 2,
+            "25% of 2 GiB binds"
+        );
+        assert_eq!(config.block_bytes(2 * gib + 123, None) % PAGE as u64, 0);
+        // A unit's MemoryHigh=1G with 100 MiB in use: the block stays below it, headroom
+        // left, however much the host has.
+        let high = MemoryLimit {
+            bytes: gib,
+            source: "memory.high of /system.slice/perfwarden.service".into(),
+            used: Some(100 << 20),
+        };
+        let block = config.block_bytes(16 * gib, Some(&high));
+        assert_eq!(block, gib - (100 << 20) - limits::HEADROOM_BYTES);
+        assert_eq!(block % PAGE as u64, 0);
     }
 
     #[test]
@@ -212,5 +296,49 @@ mod tests {
         // 2 × 2048 pages; transparent huge pages may serve some with one fault.
         let details = probe.details().unwrap();
         assert!(probe.faults > 0, "{details:?}");
+    }
+
+    #[test]
+    fn a_cap_the_host_or_the_unit_cannot_hold_is_unfit() {
+        let gib = 1u64 << 30;
+        let default = MemoryPressureConfig {
+            cap_mib: default_cap_mib(),
+            max_available_percent: default_max_available_percent(),
+        };
+        // The shipped unit: MemoryHigh=1536M holds the default 1 GiB cap.
+        let unit = MemoryLimit {
+            bytes: 1536 << 20,
+            source: "memory.high of /system.slice/perfwarden.service".into(),
+            used: None,
+        };
+        assert!(default.unfit(Some(&unit), Some(8 * gib)).is_empty());
+        let huge = MemoryPressureConfig {
+            cap_mib: 1024 * 1024,
+            ..default.clone()
+        };
+        let problems = huge.unfit(Some(&unit), Some(8 * gib));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0]
+                .0
+                .contains("more than this host's memory (8192 MiB)")
+        );
+        assert!(
+            problems[1]
+                .0
+                .contains("memory.high of /system.slice/perfwarden.service")
+        );
+        assert!(problems[1].1.contains("at most 1408"), "{problems:?}");
+        // The default cap on a 512 MiB host: bounded by MemAvailable, not a mistake.
+        assert!(default.unfit(None, Some(512 << 20)).is_empty());
+        // Outside any limit only the host's memory counts.
+        assert!(
+            MemoryPressureConfig {
+                cap_mib: 4096,
+                ..default
+            }
+            .unfit(None, Some(8 * gib))
+            .is_empty()
+        );
     }
 }

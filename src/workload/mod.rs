@@ -22,6 +22,7 @@ pub(crate) mod disk_files;
 pub(crate) mod disk_mmap;
 #[cfg(any(test, feature = "test-fakes"))]
 pub mod fake;
+pub(crate) mod limits;
 pub(crate) mod load_http;
 pub(crate) mod load_mixed;
 pub(crate) mod memory_alloc;

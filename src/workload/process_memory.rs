@@ -144,6 +144,31 @@ fn is_named(name: &str, comm: &str, exe: Option<&Path>, cmdline: &[u8]) -> bool 
     name.len() <= 15 && comm.trim_end_matches('\n') == name
 }
 
+/// The drop-in the package ships that lets the unit see other users' processes, and where
+/// it goes.
+const DROP_IN_SHIPPED: &str = "/usr/share/perfwarden/systemd/process-memory.conf";
+const DROP_IN_INSTALLED: &str = "/etc/systemd/system/perfwarden.service.d/process-memory.conf";
+
+fn read_mountinfo() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default()
+}
+
+/// The `hidepid=` option of the `/proc` this process sees, when it hides other users'
+/// processes (`invisible`, `noaccess`, `2` or `1`), from `/proc/self/mountinfo`.
+fn hidden_processes(mountinfo: &str) -> Option<String> {
+    mountinfo.lines().find_map(|line| {
+        let (mount, rest) = line.split_once(" - ")?;
+        if mount.split(' ').nth(4) != Some("/proc") {
+            return None;
+        }
+        let super_options = rest.split(' ').nth(2)?;
+        super_options
+            .split(',')
+            .find(|o| o.starts_with("hidepid=") && *o != "hidepid=0" && *o != "hidepid=off")
+            .map(str::to_string)
+    })
+}
+
 /// `VmRSS` of one process in bytes; `None` when it is gone (or a kernel thread).
 fn resident_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -172,8 +197,18 @@ impl ProcessMemory {
         let pids = self.config.pids().map_err(WorkloadError::Invalid)?;
         let sizes: Vec<u64> = pids.iter().filter_map(|pid| resident_bytes(*pid)).collect();
         if sizes.is_empty() {
+            let why = match hidden_processes(&read_mountinfo()) {
+                Some(option) => format!(
+                    "not visible: /proc is mounted {option}, so this process sees only its \
+                     own user's processes (the unit's ProtectProc=invisible). To watch \
+                     another service, install the drop-in: sudo install -D -m 0644 \
+                     {DROP_IN_SHIPPED} {DROP_IN_INSTALLED} && sudo systemctl daemon-reload \
+                     && sudo systemctl restart perfwarden"
+                ),
+                None => "not found (no such running process)".to_string(),
+            };
             return Err(WorkloadError::Invalid(format!(
-                "{} not found (no such running process)",
+                "{} {why}",
                 self.config.describe()
             )));
         }
@@ -227,6 +262,27 @@ impl Workload for ProcessMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_proc_that_hides_other_users_processes_is_recognised_from_mountinfo() {
+        let plain = "22 28 0:20 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n\
+                     25 28 0:22 / /sys rw,nosuid shared:7 - sysfs sysfs rw\n";
+        assert_eq!(hidden_processes(plain), None);
+        // What ProtectProc=invisible mounts in the unit's namespace.
+        let sandboxed = "22 28 0:20 / / rw shared:1 - ext4 /dev/vda1 rw\n\
+                         301 280 0:61 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw,hidepid=invisible\n";
+        assert_eq!(
+            hidden_processes(sandboxed).as_deref(),
+            Some("hidepid=invisible")
+        );
+        let older = "301 280 0:61 / /proc rw - proc proc rw,hidepid=2,gid=0\n";
+        assert_eq!(hidden_processes(older).as_deref(), Some("hidepid=2"));
+        let off = "301 280 0:61 / /proc rw - proc proc rw,hidepid=0\n";
+        assert_eq!(hidden_processes(off), None);
+        // Another file system's options never count.
+        let elsewhere = "301 280 0:61 / /mnt/proc rw - proc proc rw,hidepid=2\n";
+        assert_eq!(hidden_processes(elsewhere), None);
+    }
 
     #[test]
     fn a_name_longer_than_comm_holds_is_found_by_argv0_when_exe_is_hidden() {
