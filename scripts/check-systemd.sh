@@ -39,28 +39,24 @@ else
     failed=$((failed + 1))
 fi
 
-security=$(systemd-analyze security --offline=true "$work/perfwarden.service" 2>&1 || true)
-exposure=$(printf '%s\n' "$security" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
-if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }'; then
-    echo "systemd-analyze security: exposure $exposure (<= 2.0)"
-    passed=$((passed + 1))
-else
-    printf '%s\n' "$security" | grep -E '^✗' >&2 || true
-    echo "systemd-analyze security: exposure ${exposure:-unknown} > 2.0: FAILED" >&2
-    failed=$((failed + 1))
-fi
+exposure_check() { # label, unit file
+    local security exposure
+    security=$(systemd-analyze security --offline=true "$2" 2>&1 || true)
+    exposure=$(printf '%s\n' "$security" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+    if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }'; then
+        echo "$1: exposure $exposure (<= 2.0)"
+        passed=$((passed + 1))
+    else
+        printf '%s\n' "$security" | grep -E '^✗' >&2 || true
+        echo "$1: exposure ${exposure:-unknown} > 2.0: FAILED" >&2
+        failed=$((failed + 1))
+    fi
+}
+exposure_check "systemd-analyze security" "$work/perfwarden.service"
 # The shipped drop-in that lets process.memory watch other services keeps the score low.
+grep -qx 'ProtectProc=default' systemd/process-memory.conf || { echo "systemd/process-memory.conf no longer sets ProtectProc=default" >&2; exit 1; }
 sed 's/^ProtectProc=invisible$/ProtectProc=default/' "$work/perfwarden.service" >"$work/with-drop-in.service"
 cmp -s "$work/perfwarden.service" "$work/with-drop-in.service" && { echo "the unit has no ProtectProc=invisible line" >&2; exit 1; }
-grep -qx 'ProtectProc=default' systemd/process-memory.conf || { echo "systemd/process-memory.conf no longer sets ProtectProc=default" >&2; exit 1; }
-security=$(systemd-analyze security --offline=true "$work/with-drop-in.service" 2>&1 || true)
-exposure=$(printf '%s\n' "$security" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
-if [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }'; then
-    echo "systemd-analyze security with the process-memory drop-in: exposure $exposure (<= 2.0)"
-    passed=$((passed + 1))
-else
-    echo "systemd-analyze security with the process-memory drop-in: exposure ${exposure:-unknown} > 2.0: FAILED" >&2
-    failed=$((failed + 1))
-fi
+exposure_check "systemd-analyze security with the process-memory drop-in" "$work/with-drop-in.service"
 echo "systemd: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

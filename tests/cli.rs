@@ -715,11 +715,20 @@ fn list_shows_suites_with_their_next_run_and_benchmarks_with_their_kind() {
 }
 
 #[test]
-fn version_names_the_commit_compiler_and_target() {
+fn version_names_the_commit_build_date_compiler_and_target() {
     let (code, stdout, _) = run(std::process::Command::new(common::bin()).arg("--version"));
     assert_eq!(code, 0);
     let line = stdout.trim();
     assert!(line.starts_with("perfwarden 0.1.0 (commit "), "{line}");
+    let date = line
+        .split(", built ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("no build date: {line}"));
+    assert!(
+        chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok(),
+        "{line}"
+    );
     assert!(line.contains(", rustc 1."), "{line}");
     assert!(
         line.ends_with("-linux-gnu)") || line.ends_with("-linux-musl)"),

@@ -29,11 +29,27 @@ fn dashboards() -> Vec<(PathBuf, Value)> {
     out
 }
 
+/// The catalog's series, the resource series and what the shipped recording rules write.
 fn catalog_names() -> BTreeSet<String> {
+    let rules: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts/perfwarden.rules.yml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let recorded: Vec<String> = rules["groups"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_sequence().unwrap())
+        .filter_map(|r| r["record"].as_str().map(str::to_string))
+        .collect();
     METRICS
         .iter()
         .map(prometheus_name)
         .chain(["target_info".to_string()])
+        .chain(recorded)
         .collect()
 }
 

@@ -175,8 +175,8 @@ pub(crate) const BUILD_INFO: MetricSpec = MetricSpec {
     name: "perfwarden.build.info",
     instrument: Instrument::Gauge,
     unit: "{build}",
-    description: "Always 1, with the agent's version, the commit it was built from and the compiler, so a fleet's versions can be counted",
-    attributes: &["version", "commit", "rustc"],
+    description: "Always 1, with the agent's version, the commit it was built from, the build date and the compiler, so a fleet's versions can be counted",
+    attributes: &["version", "commit", "build_date", "rustc"],
 };
 pub(crate) const CONFIG_RELOAD_SUCCESSFUL: MetricSpec = MetricSpec {
     name: "perfwarden.config.last_reload.successful",

@@ -114,5 +114,14 @@ pub fn resource(fingerprint: &str) -> Vec<(&'static str, String)> {
             sysinfo::System::kernel_version().unwrap_or_default(),
         ),
         ("perfwarden.fingerprint", fingerprint.to_string()),
+        ("host.cpu.model.name", hardware().cpu_model.clone()),
+        ("perfwarden.hardware.class", hardware().hardware_class()),
     ]
+}
+
+/// This host's hardware, read once: the resource names what the agent runs on now.
+fn hardware() -> &'static crate::model::records::Fingerprint {
+    static HARDWARE: std::sync::OnceLock<crate::model::records::Fingerprint> =
+        std::sync::OnceLock::new();
+    HARDWARE.get_or_init(crate::runner::fingerprint::collect)
 }

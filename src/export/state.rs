@@ -385,6 +385,7 @@ pub(crate) fn collect(
         vec![
             ("version", env!("CARGO_PKG_VERSION").to_string()),
             ("commit", crate::model::BUILD_COMMIT.to_string()),
+            ("build_date", crate::model::BUILD_DATE.to_string()),
             ("rustc", crate::model::BUILD_RUSTC.to_string()),
         ],
         1.0,

@@ -22,12 +22,14 @@ pub(crate) mod units;
 pub mod verdict;
 
 /// The build, as `perfwarden --version` prints it after the name: the version, the commit
-/// (`-dirty` with uncommitted changes; `unknown` outside a git checkout), the compiler
-/// and the target (see `build.rs`).
+/// (`-dirty` with uncommitted changes; `unknown` outside a git checkout), the build date,
+/// the compiler and the target (see `build.rs`).
 pub const BUILD_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (commit ",
     env!("PERFWARDEN_COMMIT"),
+    ", built ",
+    env!("PERFWARDEN_BUILD_DATE"),
     ", ",
     env!("PERFWARDEN_RUSTC"),
     ", ",
@@ -37,5 +39,7 @@ pub const BUILD_VERSION: &str = concat!(
 
 /// The commit the binary was built from (`unknown` outside a git checkout).
 pub const BUILD_COMMIT: &str = env!("PERFWARDEN_COMMIT");
+/// The day it was built (`SOURCE_DATE_EPOCH`'s when set), `YYYY-MM-DD` in UTC.
+pub const BUILD_DATE: &str = env!("PERFWARDEN_BUILD_DATE");
 /// The compiler that built it, as `rustc --version` says.
 pub const BUILD_RUSTC: &str = env!("PERFWARDEN_RUSTC");

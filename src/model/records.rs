@@ -200,6 +200,48 @@ impl Fingerprint {
     pub fn short_hash(&self) -> String {
         short_hash(self)
     }
+
+    /// The memory size class, in MiB: the total rounded (on a log scale) to the nearest
+    /// of 1, 1.5, 2, 3, 4, 6, 8, 12 … GiB, the sizes servers come with. Two hosts of one
+    /// model whose firmware or kernel reserve a different few hundred MiB share a class,
+    /// where the 256 MiB rounding of the lineage may part them.
+    pub fn memory_class_mib(&self) -> u64 {
+        if self.memory_total_mib == 0 {
+            return 0;
+        }
+        let total = self.memory_total_mib as f64;
+        (0..24u32)
+            .flat_map(|k| [1024u64 << k, 1536u64 << k])
+            .min_by(|a, b| {
+                let distance = |c: &u64| (total / *c as f64).ln().abs();
+                distance(a).total_cmp(&distance(b))
+            })
+            .unwrap_or(0)
+    }
+
+    /// The hardware class a fleet compares hosts within: a short hash of the CPU model,
+    /// the core counts, the memory class, the architecture and the virtualisation, and of
+    /// nothing that software changes, so a host whose kernel was upgraded stays among its
+    /// hardware peers.
+    pub fn hardware_class(&self) -> String {
+        #[derive(Serialize)]
+        struct HardwareClass<'a> {
+            cpu_model: &'a str,
+            physical_cores: usize,
+            logical_cores: usize,
+            memory_class_mib: u64,
+            arch: &'a str,
+            virtualization: &'a str,
+        }
+        short_hash(&HardwareClass {
+            cpu_model: &self.cpu_model,
+            physical_cores: self.physical_cores,
+            logical_cores: self.logical_cores,
+            memory_class_mib: self.memory_class_mib(),
+            arch: &self.arch,
+            virtualization: &self.virtualization,
+        })
+    }
 }
 
 impl SoftwareEnvironment {
@@ -406,4 +448,46 @@ pub(crate) struct SuiteSchedule {
     pub last_status: Option<RunStatus>,
     /// End of the last run that succeeded.
     pub last_success: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(memory_total_mib: u64) -> Fingerprint {
+        Fingerprint {
+            cpu_model: "AMD EPYC 7B13".into(),
+            physical_cores: 16,
+            logical_cores: 32,
+            memory_total_mib,
+            arch: "x86_64".into(),
+            virtualization: "kvm".into(),
+        }
+    }
+
+    #[test]
+    fn memory_classes_are_the_sizes_servers_come_with() {
+        assert_eq!(host(64_256).memory_class_mib(), 64 << 10);
+        assert_eq!(host(65_280).memory_class_mib(), 64 << 10);
+        assert_eq!(host(96_000).memory_class_mib(), 96 << 10);
+        assert_eq!(host(3_840).memory_class_mib(), 4 << 10);
+        assert_eq!(host(1_536).memory_class_mib(), 1536);
+        assert_eq!(host(0).memory_class_mib(), 0);
+    }
+
+    #[test]
+    fn the_hardware_class_ignores_what_the_kernel_reserves_and_names_the_hardware() {
+        // Two lineages (the 256 MiB rounding parts them), one class.
+        let a = host(64_256);
+        let b = host(64_000);
+        assert_ne!(a.short_hash(), b.short_hash());
+        assert_eq!(a.hardware_class(), b.hardware_class());
+        assert_eq!(a.hardware_class().len(), 12);
+        let other_cpu = Fingerprint {
+            cpu_model: "Intel Xeon Gold 6338".into(),
+            ..host(64_256)
+        };
+        assert_ne!(a.hardware_class(), other_cpu.hardware_class());
+        assert_ne!(a.hardware_class(), host(128_000).hardware_class());
+    }
 }
