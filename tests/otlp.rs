@@ -565,9 +565,12 @@ fn check_reports_a_header_credential_it_cannot_read_without_showing_secrets() {
     let host = Host::new("http://127.0.0.1:4318", "http/protobuf", false, "");
     let (code, stdout, stderr) = run(host.command().arg("check"));
     assert_eq!(code, 0, "{stdout}{stderr}");
+    // Under a systemd service ($INVOCATION_ID) with no credential loaded: the unit lacks
+    // its LoadCredential= line, and its ExecStartPre check fails naming the credential.
     let (code, stdout, _) = run(host
         .command()
         .env_remove("CREDENTIALS_DIRECTORY")
+        .env("INVOCATION_ID", "0123456789abcdef0123456789abcdef")
         .arg("check"));
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("`export.otlp`"), "{stdout}");
@@ -576,6 +579,19 @@ fn check_reports_a_header_credential_it_cannot_read_without_showing_secrets() {
         "names the credential: {stdout}"
     );
     assert!(!stdout.contains("test-token"), "{stdout}");
+    // Outside any service (`sudo perfwarden check`): only the unit can read credentials,
+    // so the check passes and says the unit's own check covers it.
+    let (code, stdout, stderr) = run(host
+        .command()
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .env_remove("INVOCATION_ID")
+        .arg("check"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("otlp-token") && stderr.contains("ExecStartPre"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("test-token") && !stderr.contains("test-token"));
 }
 
 /// TLS verifies the collector against the system's roots: `SSL_CERT_FILE` stands in for

@@ -4,6 +4,7 @@
 use super::{CommandError, Globals, Outcome, exit};
 use crate::config::{Config, ConfigSource};
 use crate::daemon::control::socket_path;
+use crate::model::secret::HeaderSource;
 use crate::report::{CheckReport, ProblemView};
 
 #[derive(Debug, clap::Args)]
@@ -20,12 +21,32 @@ pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandErro
         Some(p) => Config::from_file(p),
         None => Ok(Config::embedded()),
     };
+    let mut notes = Vec::new();
     let report = match &loaded {
         Ok(config) => {
             // What only the running environment can tell: the OTEL_* variables and the
             // header values from variables, files and systemd credentials (under the
-            // unit's ExecStartPre, the same environment the daemon gets).
-            let mut problems: Vec<ProblemView> = match crate::export::otlp_settings(config) {
+            // unit's ExecStartPre, the same environment the daemon gets). Outside any
+            // systemd service (no $INVOCATION_ID, e.g. `sudo perfwarden check`) there is
+            // no $CREDENTIALS_DIRECTORY: a credential header is left to the unit's own
+            // check, not reported as missing. Under the unit a missing one still fails.
+            let outside_unit = std::env::var_os("CREDENTIALS_DIRECTORY").is_none()
+                && std::env::var_os("INVOCATION_ID").is_none();
+            let checked = if outside_unit {
+                let mut checked = config.clone();
+                for (name, source) in checked.export.otlp.headers.iter_mut() {
+                    if let HeaderSource::Credential(credential) = source {
+                        notes.push(format!(
+                            "note: header {name} comes from the systemd credential \"{credential}\", which only the unit can read; its ExecStartPre check verifies it"
+                        ));
+                        *source = HeaderSource::Literal(String::new());
+                    }
+                }
+                std::borrow::Cow::Owned(checked)
+            } else {
+                std::borrow::Cow::Borrowed(config)
+            };
+            let mut problems: Vec<ProblemView> = match crate::export::otlp_settings(&checked) {
                 Ok(Some(otlp))
                     if [&otlp.metrics, &otlp.logs]
                         .iter()
@@ -125,6 +146,9 @@ pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandErro
         },
     };
     let stdout = globals.render(&report)?;
+    for note in notes {
+        eprintln!("{note}");
+    }
     Ok(Outcome {
         stdout,
         code: if report.valid { exit::OK } else { exit::USAGE },
