@@ -107,14 +107,24 @@ pub(crate) fn memory_limit_from(
     tightest
 }
 
-/// `MemTotal` from `/proc/meminfo`, in bytes.
-pub(crate) fn host_memory_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+/// A `/proc/meminfo` field (`MemTotal`, `MemAvailable`), in bytes.
+pub(crate) fn meminfo_bytes(field: &str) -> Result<u64, String> {
+    let text = std::fs::read_to_string("/proc/meminfo")
+        .map_err(|e| format!("cannot read /proc/meminfo: {e}"))?;
     text.lines()
-        .find(|l| l.starts_with("MemTotal:"))
+        .find(|l| {
+            l.strip_prefix(field)
+                .is_some_and(|rest| rest.starts_with(':'))
+        })
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kib| kib.parse::<u64>().ok())
         .map(|kib| kib * 1024)
+        .ok_or_else(|| format!("/proc/meminfo has no {field}"))
+}
+
+/// `MemTotal`, in bytes.
+pub(crate) fn host_memory_bytes() -> Option<u64> {
+    meminfo_bytes("MemTotal").ok()
 }
 
 #[cfg(test)]

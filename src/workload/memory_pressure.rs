@@ -123,14 +123,7 @@ impl MemoryPressureConfig {
 
 /// `MemAvailable` from `/proc/meminfo`, in bytes.
 fn available_bytes() -> Result<u64, WorkloadError> {
-    let text = std::fs::read_to_string("/proc/meminfo")
-        .map_err(|e| WorkloadError::io("cannot read /proc/meminfo", e))?;
-    text.lines()
-        .find(|l| l.starts_with("MemAvailable:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kib| kib.parse::<u64>().ok())
-        .map(|kib| kib * 1024)
-        .ok_or_else(|| WorkloadError::Invalid("/proc/meminfo has no MemAvailable".into()))
+    limits::meminfo_bytes("MemAvailable").map_err(WorkloadError::Invalid)
 }
 
 fn thread_minor_faults() -> u64 {
