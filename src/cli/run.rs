@@ -144,8 +144,9 @@ impl Findings {
         }
         if bad.is_empty() {
             format!(
-                "✓ {suite} run {run_id}: {} benchmarks, no regression, every SLO met",
-                self.benchmarks
+                "✓ {suite} run {run_id}: {} benchmark{}, no regression, every SLO met",
+                self.benchmarks,
+                if self.benchmarks == 1 { "" } else { "s" }
             )
         } else {
             format!("✗ {suite} run {run_id}: {}", bad.join("; "))

@@ -74,7 +74,8 @@ pub struct Findings<'a> {
     pub regressions: &'a [Regression],
     /// (benchmark, SLO expression) not met in the latest run.
     pub unmet_slos: &'a [(String, String)],
-    /// (benchmark, relative change over the window, the window) drifting worse.
+    /// (benchmark, relative change over the window as the value moved, the window) drifting
+    /// worse: "-5.7%" for a throughput that fell, "+5.7%" for a time that rose.
     pub drifts: &'a [(String, f64, Option<TrendWindow>)],
     /// Benchmarks failing in the latest run that never succeeded.
     pub failing: &'a [String],
@@ -312,7 +313,7 @@ impl SuiteHealth {
             .map(|d| {
                 (
                     d.benchmark.clone(),
-                    d.trend.relative_change_over_window.abs(),
+                    d.trend.relative_change_over_window,
                     Some(TrendWindow {
                         runs: d.runs,
                         days: d.days,

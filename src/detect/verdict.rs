@@ -1036,7 +1036,12 @@ pub fn evaluate_run(
             run_id: run.id,
             benchmark: r.benchmark.clone(),
             outcome: judgement.outcome,
-            severity: judgement.severity,
+            // A regression's runs all show its severity (the highest it reached), so one
+            // run's table, the regression log and the exported series agree.
+            severity: match (judgement.outcome, &now_open) {
+                (Outcome::Regression, Some(open)) => Some(open.severity),
+                _ => judgement.severity,
+            },
             state: now_open.as_ref().map(|o| o.state),
             transition,
             explanation: judgement.explanation,

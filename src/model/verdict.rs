@@ -127,7 +127,8 @@ pub struct Verdict {
     pub run_id: u64,
     pub benchmark: String,
     pub outcome: Outcome,
-    /// Severity of this run's regression (when `outcome` is `regression`).
+    /// Severity of the benchmark's regression after this run (when `outcome` is
+    /// `regression`): the highest it has reached, the one its log entry and series carry.
     pub severity: Option<Severity>,
     /// State of the benchmark's regression after this run.
     pub state: Option<RegressionState>,
