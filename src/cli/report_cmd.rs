@@ -26,6 +26,10 @@ pub struct Args {
 pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError> {
     let from = since(args.since.as_deref())?;
     let report = match globals.open_store_for_reading()? {
+        // The text report without a period prints only the latest runs' health.
+        Some(store) if globals.format == crate::report::Format::Text && from.is_none() => {
+            ReviewReport::summary(&store, args.suite.as_deref())?
+        }
         Some(store) => {
             ReviewReport::build(&store, args.suite.as_deref(), args.since.clone(), from)?
         }

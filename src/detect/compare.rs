@@ -13,36 +13,14 @@ use serde::{Deserialize, Serialize};
 use crate::model::metric::Direction;
 use crate::model::records::{BenchStatus, BenchmarkResult, RunRecord};
 use crate::runner::fingerprint::changed_fields;
-use crate::stats::{self, Interval};
+use crate::stats;
 use crate::store::{Store, StoreError};
 
 /// Previous comparable runs pooled into the baseline.
 pub(crate) const BASELINE_RUNS: usize = 5;
 const RESAMPLES: usize = 2000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Assessment {
-    /// The interval lies entirely on the worse side of zero.
-    Worse,
-    /// The interval lies entirely on the better side of zero.
-    Better,
-    /// The interval contains zero: no change distinguishable from noise.
-    Unchanged,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Change {
-    /// Runs whose samples form the baseline, oldest first.
-    pub baseline_runs: Vec<u64>,
-    pub baseline_median: f64,
-    pub current_median: f64,
-    /// `current / baseline − 1` (signed; see `assessment` for worse or better).
-    pub relative: f64,
-    /// 95% bootstrap interval of `relative`.
-    pub interval: Option<Interval>,
-    pub assessment: Assessment,
-}
+pub use crate::model::verdict::{Assessment, Change};
 
 impl Change {
     /// Change from `baseline` samples to `current` samples of a metric with `direction`.
@@ -109,21 +87,13 @@ pub fn change_against_history(
     if result.summary.is_none() {
         return Ok(None);
     }
-    let history = store.history(&result.benchmark, None)?;
-    let mut comparable: Vec<&BenchmarkResult> = history
-        .iter()
-        .filter(|r| {
-            r.run_id < result.run_id
-                && r.config_hash == result.config_hash
-                && r.fingerprint == result.fingerprint
-                && usable(r)
-        })
-        .collect();
+    let mut comparable = store.results_before(result, BASELINE_RUNS, |r| {
+        r.config_hash == result.config_hash && r.fingerprint == result.fingerprint && usable(r)
+    })?;
     if comparable.is_empty() {
         return Ok(None);
     }
-    let keep_from = comparable.len().saturating_sub(BASELINE_RUNS);
-    comparable.drain(..keep_from);
+    comparable.reverse();
     let mut baseline = Vec::new();
     for r in &comparable {
         baseline.extend(store.samples(r.run_id, &r.benchmark)?);

@@ -447,6 +447,7 @@ mod tests {
             drift: None,
             drift_window: None,
             environment_change: None,
+            vs_previous: None,
         }
     }
 

@@ -190,6 +190,17 @@ impl ReviewReport {
         }
     }
 
+    /// The health of each suite's latest run only, as the text report prints it without a
+    /// period: no series, history or health curve is read, so it answers at once on any
+    /// history.
+    pub fn summary(store: &Store, only_suite: Option<&str>) -> Result<ReviewReport, StoreError> {
+        let health = HealthReport::build(store, only_suite)?;
+        let mut report = ReviewReport::empty(None, None);
+        report.host = latest_host(&health);
+        report.health = health;
+        Ok(report)
+    }
+
     pub fn build(
         store: &Store,
         only_suite: Option<&str>,
@@ -261,13 +272,8 @@ impl ReviewReport {
                 }
             }
         }
-        let host = health
-            .suites
-            .iter()
-            .max_by_key(|s| s.latest_run.started_at)
-            .map(|s| s.latest_run.host.clone());
         Ok(ReviewReport {
-            host,
+            host: latest_host(&health),
             period,
             since,
             health,
@@ -279,6 +285,15 @@ impl ReviewReport {
             slos,
         })
     }
+}
+
+/// The host of the newest latest run.
+fn latest_host(health: &HealthReport) -> Option<String> {
+    health
+        .suites
+        .iter()
+        .max_by_key(|s| s.latest_run.started_at)
+        .map(|s| s.latest_run.host.clone())
 }
 
 fn series(

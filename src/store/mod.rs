@@ -1174,6 +1174,48 @@ impl Store {
         })
     }
 
+    /// The newest results of `result`'s benchmark stored before it in the time index and
+    /// with an earlier run id, newest first, that `wanted` accepts: at most `limit`. What a
+    /// comparison with the previous runs needs, read without the rest of the history.
+    pub fn results_before(
+        &self,
+        result: &BenchmarkResult,
+        limit: usize,
+        wanted: impl Fn(&BenchmarkResult) -> bool,
+    ) -> Result<Vec<BenchmarkResult>, StoreError> {
+        let benchmark = result.benchmark.as_str();
+        let end = (
+            benchmark,
+            result.started_at.timestamp_millis(),
+            result.run_id,
+        );
+        self.read(|txn| {
+            let index = txn.open_table(BENCH_INDEX)?;
+            let results = txn.open_table(RESULTS)?;
+            let mut out = Vec::new();
+            for entry in index.range((benchmark, i64::MIN, 0)..end)?.rev() {
+                if out.len() >= limit {
+                    break;
+                }
+                let (key, _) = entry?;
+                let (_, _, run_id) = key.value();
+                if run_id >= result.run_id {
+                    continue;
+                }
+                if let Some(bytes) = results.get((run_id, benchmark))? {
+                    out.extend(
+                        skip_unreadable(from_json::<BenchmarkResult>(
+                            bytes.value(),
+                            format_args!("results ({run_id}, {benchmark:?})"),
+                        ))
+                        .filter(&wanted),
+                    );
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// Names of every benchmark with stored results.
     pub fn benchmark_names(&self) -> Result<Vec<String>, StoreError> {
         self.read(|txn| {
