@@ -13,14 +13,36 @@ use serde::{Deserialize, Serialize};
 use crate::model::metric::Direction;
 use crate::model::records::{BenchStatus, BenchmarkResult, RunRecord};
 use crate::runner::fingerprint::changed_fields;
-use crate::stats;
+use crate::stats::{self, Interval};
 use crate::store::{Store, StoreError};
 
 /// Previous comparable runs pooled into the baseline.
 pub(crate) const BASELINE_RUNS: usize = 5;
 const RESAMPLES: usize = 2000;
 
-pub use crate::model::verdict::{Assessment, Change};
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assessment {
+    /// The interval lies entirely on the worse side of zero.
+    Worse,
+    /// The interval lies entirely on the better side of zero.
+    Better,
+    /// The interval contains zero: no change distinguishable from noise.
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Runs whose samples form the baseline, oldest first.
+    pub baseline_runs: Vec<u64>,
+    pub baseline_median: f64,
+    pub current_median: f64,
+    /// `current / baseline − 1` (signed; see `assessment` for worse or better).
+    pub relative: f64,
+    /// 95% bootstrap interval of `relative`.
+    pub interval: Option<Interval>,
+    pub assessment: Assessment,
+}
 
 impl Change {
     /// Change from `baseline` samples to `current` samples of a metric with `direction`.

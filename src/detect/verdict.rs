@@ -1065,7 +1065,6 @@ pub fn evaluate_run(
             drift: history.as_ref().and_then(|h| h.drift.clone()),
             drift_window: history.as_ref().and_then(|h| h.drift_window),
             environment_change,
-            vs_previous: super::compare::change_against_history(store, r)?,
         });
     }
     let events = alert_events(store, run, &verdicts, &open_before, &environment_change)?;

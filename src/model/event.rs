@@ -447,7 +447,6 @@ mod tests {
             drift: None,
             drift_window: None,
             environment_change: None,
-            vs_previous: None,
         }
     }
 

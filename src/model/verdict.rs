@@ -5,8 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::Interval;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -159,11 +157,6 @@ pub struct Verdict {
     /// run was judged against the baseline from before the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment_change: Option<super::records::EnvironmentDiff>,
-    /// The change from the previous comparable runs (the run table's "vs previous"), with
-    /// its bootstrap interval, as computed when the run was judged, so `show` reads it
-    /// instead of resampling again. Absent in older records, which compute it when shown.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vs_previous: Option<Change>,
 }
 
 /// The stretch of history a drift was measured over.
@@ -279,29 +272,3 @@ pub struct Regression {
 
 /// Consecutive runs back within tolerance that resolve a confirmed regression.
 pub const RESOLVING_RUNS: u32 = 2;
-
-/// How a run compares with the previous comparable runs (`detect::compare`): the "vs
-/// previous" of the run table and of `compare`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Assessment {
-    /// The interval lies entirely on the worse side of zero.
-    Worse,
-    /// The interval lies entirely on the better side of zero.
-    Better,
-    /// The interval contains zero: no change distinguishable from noise.
-    Unchanged,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Change {
-    /// Runs whose samples form the baseline, oldest first.
-    pub baseline_runs: Vec<u64>,
-    pub baseline_median: f64,
-    pub current_median: f64,
-    /// `current / baseline − 1` (signed; see `assessment` for worse or better).
-    pub relative: f64,
-    /// 95% bootstrap interval of `relative`.
-    pub interval: Option<Interval>,
-    pub assessment: Assessment,
-}

@@ -167,12 +167,8 @@ impl RunReport {
             .map(|e| e.previous_fingerprint.clone());
         let mut results = Vec::new();
         for result in store.results(run.id)? {
+            let change = detect::change_against_history(store, &result)?;
             let verdict = store.verdict(result.run_id, &result.benchmark)?;
-            // Judged runs carry their change; older records are resampled here.
-            let change = match verdict.as_ref().and_then(|v| v.vs_previous.clone()) {
-                Some(change) => Some(change),
-                None => detect::change_against_history(store, &result)?,
-            };
             let previous_hardware = match &previous_hardware {
                 Some(fingerprint) => {
                     detect::level_on_previous_hardware(store, &result, fingerprint)?
