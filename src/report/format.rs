@@ -116,6 +116,20 @@ pub(crate) fn value_change(
     (format!("{} {word}", percent(relative)), word)
 }
 
+/// A change from earlier runs as every report writes it: [`value_change`] when its 95%
+/// interval excludes zero, else the signed change "within noise" (the terminal's "~").
+pub(crate) fn run_change(
+    change: &crate::detect::Change,
+    direction: crate::model::metric::Direction,
+) -> (String, &'static str) {
+    match change.assessment {
+        crate::detect::Assessment::Unchanged if change.relative.is_finite() => {
+            (format!("{} within noise", percent(change.relative)), "same")
+        }
+        _ => value_change(change.relative, direction),
+    }
+}
+
 /// How much worse a verdict found a benchmark, as verdicts and regressions state it: the
 /// change in the worse direction, "+9.5% worse" (a throughput 9.5% lower or a time 9.5%
 /// longer).
@@ -150,6 +164,33 @@ pub(crate) fn sparkline(values: &[f64]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_within_its_noise_is_said_so_in_every_format() {
+        use crate::detect::{Assessment, Change};
+        use crate::model::metric::Direction;
+        let change = |relative: f64, assessment| Change {
+            baseline_runs: vec![1],
+            baseline_median: 100.0,
+            current_median: 100.0 * (1.0 + relative),
+            relative,
+            interval: None,
+            assessment,
+        };
+        let throughput = Direction::HigherIsBetter;
+        assert_eq!(
+            run_change(&change(-0.019, Assessment::Unchanged), throughput),
+            ("-1.9% within noise".into(), "same")
+        );
+        assert_eq!(
+            run_change(&change(-0.102, Assessment::Worse), throughput),
+            ("-10.2% worse".into(), "worse")
+        );
+        assert_eq!(
+            run_change(&change(-0.05, Assessment::Better), Direction::LowerIsBetter),
+            ("-5.0% better".into(), "better")
+        );
+    }
 
     #[test]
     fn values_scale_with_their_unit() {

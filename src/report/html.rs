@@ -79,10 +79,13 @@ fn figure(out: &mut String, figure: &Figure) {
     );
 }
 
-/// A value's relative change, signed and said as worse or better (see
-/// [`super::format::value_change`]), coloured.
-fn change_html(relative: f64, direction: crate::model::metric::Direction) -> String {
-    let (text, class) = super::format::value_change(relative, direction);
+/// A change from earlier runs, signed and said as worse, better or within noise (see
+/// [`super::format::run_change`]), coloured.
+fn change_html(
+    change: &crate::detect::Change,
+    direction: crate::model::metric::Direction,
+) -> String {
+    let (text, class) = super::format::run_change(change, direction);
     let class = if class == "same" { "muted" } else { class };
     format!("<span class=\"{class}\">{}</span>", escape(&text))
 }
@@ -653,7 +656,7 @@ impl Html for RunReport {
             let change = r
                 .change
                 .as_ref()
-                .map(|c| change_html(c.relative, metric.direction))
+                .map(|c| change_html(c, metric.direction))
                 .unwrap_or_else(|| "-".into());
             let _ = write!(
                 b,
@@ -724,7 +727,7 @@ impl Html for CompareReport {
                         .unwrap_or(crate::model::metric::Direction::HigherIsBetter);
                     format!(
                         "{}{}",
-                        change_html(c.relative, direction),
+                        change_html(c, direction),
                         c.interval
                             .map(|i| format!(" [{} to {}]", percent(i.low), percent(i.high)))
                             .unwrap_or_default()

@@ -34,11 +34,6 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     out.push('\n');
 }
 
-/// A value's relative change, signed and said as worse or better.
-fn value_change(relative: f64, direction: Option<Direction>) -> String {
-    super::format::value_change(relative, direction.unwrap_or(Direction::HigherIsBetter)).0
-}
-
 impl Markdown for ReviewReport {
     fn markdown(&self) -> String {
         let mut out = String::new();
@@ -421,7 +416,7 @@ impl Markdown for RunReport {
                         .unwrap_or_else(|| "-".into()),
                     r.change
                         .as_ref()
-                        .map(|c| value_change(c.relative, Some(metric.direction)))
+                        .map(|c| super::format::run_change(c, metric.direction).0)
                         .unwrap_or_else(|| "-".into()),
                     res.status.as_str().into(),
                     match &r.verdict {
@@ -488,7 +483,11 @@ impl Markdown for CompareReport {
                         let direction = row.metric.as_ref().map(|m| m.direction);
                         format!(
                             "{}{}",
-                            value_change(c.relative, direction),
+                            super::format::run_change(
+                                c,
+                                direction.unwrap_or(Direction::HigherIsBetter)
+                            )
+                            .0,
                             c.interval
                                 .map(|i| format!(" [{} to {}]", percent(i.low), percent(i.high)))
                                 .unwrap_or_default()
