@@ -198,6 +198,11 @@ pub struct SuiteHealth {
     pub shifts: Vec<ShiftFinding>,
     /// Benchmarks whose noise does not let a run detect a change of their tolerance.
     pub too_noisy: Vec<NoiseFinding>,
+    /// Benchmarks of the latest run that were not judged against a baseline, because
+    /// theirs is still forming (too few comparable runs, or new hardware): their 100
+    /// points say nothing yet.
+    #[serde(default)]
+    pub unjudged: Vec<String>,
     pub environment_change: Option<EnvironmentChange>,
     pub slo_violations: Vec<SloViolation>,
     pub recommendations: Vec<Recommendation>,
@@ -261,8 +266,15 @@ impl SuiteHealth {
         let mut shifts = Vec::new();
         let mut failing = Vec::new();
         let mut too_noisy = Vec::new();
+        let mut unjudged = Vec::new();
         for result in &results {
             if let Some(verdict) = store.verdict(run.id, &result.benchmark)? {
+                if matches!(
+                    verdict.outcome,
+                    Outcome::InsufficientBaseline | Outcome::NewEpoch
+                ) {
+                    unjudged.push(result.benchmark.clone());
+                }
                 if let Some(noise) = verdict.noise.as_ref().filter(|n| n.too_noisy()) {
                     too_noisy.push(NoiseFinding {
                         benchmark: result.benchmark.clone(),
@@ -345,6 +357,7 @@ impl SuiteHealth {
             drifts,
             shifts,
             too_noisy,
+            unjudged,
             environment_change,
             slo_violations,
             recommendations,

@@ -104,7 +104,8 @@ fn severity_word(s: Severity) -> &'static str {
 
 /// "production readiness" from today's findings: not met with a confirmed major or
 /// critical regression, a failing benchmark or a missed SLO; at risk with only suspected
-/// or minor ones; met otherwise.
+/// or minor ones; not judged yet while no benchmark of any suite has a baseline; met
+/// otherwise.
 pub(crate) fn readiness(report: &ReviewReport) -> (&'static str, &'static str) {
     let open: Vec<_> = report
         .health
@@ -116,10 +117,17 @@ pub(crate) fn readiness(report: &ReviewReport) -> (&'static str, &'static str) {
         r.state == RegressionState::Confirmed
             && matches!(r.severity, Severity::Major | Severity::Critical)
     }) || report.slos.iter().any(|s| s.outcome.met == Some(false));
+    let all_unjudged = report
+        .health
+        .suites
+        .iter()
+        .all(|s| !s.unjudged.is_empty() && s.unjudged.len() >= s.latest_run.benchmarks.len());
     if blocking {
         ("not-met", "not met")
     } else if !open.is_empty() {
         ("at-risk", "at risk")
+    } else if all_unjudged {
+        ("at-risk", "not judged yet (baselines still forming)")
     } else {
         ("met", "met")
     }
@@ -336,6 +344,14 @@ impl Html for ReviewReport {
             "<section><h2>Summary</h2><p><span class=\"score\">{score:.0}/100</span><span class=\"grade\">grade {grade}</span></p><p class=\"verdict {class}\">{}</p>",
             escape(&verdict_line(self))
         );
+        for suite in self.health.suites.iter().filter(|s| !s.unjudged.is_empty()) {
+            let _ = write!(
+                b,
+                "<p class=\"muted\">Suite {}: {}.</p>",
+                escape(&suite.suite),
+                escape(&super::unjudged_words(suite))
+            );
+        }
         b.push_str("<table><tr><th>suite</th><th>latest run</th><th>health</th><th>open regressions</th></tr>");
         for s in &self.health.suites {
             let _ = write!(

@@ -56,6 +56,14 @@ impl Markdown for ReviewReport {
             "**Health {score:.0}/100 (grade {grade})** — {}\n",
             verdict_line(self)
         );
+        for suite in self.health.suites.iter().filter(|s| !s.unjudged.is_empty()) {
+            let _ = writeln!(
+                out,
+                "Suite {}: {}.\n",
+                suite.suite,
+                super::unjudged_words(suite)
+            );
+        }
         let rows: Vec<Vec<String>> = self
             .health
             .suites

@@ -106,6 +106,24 @@ pub struct Unsupported {
 }
 
 /// Renders `report` in `format` (`style` applies to the formats for people).
+/// "not judged yet: 12 of 18 benchmarks have no baseline (5 comparable runs) …": what the
+/// score of a suite whose baselines are still forming does not say, in every format.
+pub(crate) fn unjudged_words(suite: &crate::detect::health::SuiteHealth) -> String {
+    let total = suite.latest_run.benchmarks.len().max(suite.unjudged.len());
+    format!(
+        "not judged yet: {} of {total} benchmark{} of run {} {} no baseline ({} comparable runs), so the score cannot count them; `perfwarden baseline show` says when each is first judged",
+        suite.unjudged.len(),
+        if total == 1 { "" } else { "s" },
+        suite.latest_run.id,
+        if suite.unjudged.len() == 1 {
+            "has"
+        } else {
+            "have"
+        },
+        crate::detect::baseline::MIN_BASELINE_RUNS
+    )
+}
+
 pub fn render<R: Report>(report: &R, format: Format, style: Style) -> Result<String, Unsupported> {
     let unsupported = || Unsupported {
         format: format.name(),

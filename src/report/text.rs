@@ -1350,6 +1350,9 @@ pub(crate) fn health(report: &HealthReport, _style: Style) -> String {
         if suite.health.deductions.is_empty() {
             out.push_str("  100 points: no open regression, SLO miss or drift\n");
         }
+        if !suite.unjudged.is_empty() {
+            out.push_str(&format!("  {}\n", crate::report::unjudged_words(suite)));
+        }
         for d in &suite.health.deductions {
             out.push_str(&format!(
                 "  -{:<3} {}: {}\n",
