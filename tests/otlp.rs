@@ -819,8 +819,17 @@ interval = "1s"
         "confirmed within the delay, before the next scheduled run: {waited}\n{after:?}\n{}",
         daemon_log()
     );
-    let (_, regressions, _) = run(cli().args(["--format", "json", "regressions"]));
-    let regressions = assert_valid_output(&regressions);
+    let open_regressions = || {
+        let (_, regressions, _) = run(cli().args(["--format", "json", "regressions"]));
+        assert_valid_output(&regressions)
+    };
+    let mut regressions = open_regressions();
+    if regressions["regressions"][0]["state"] == "suspected" {
+        // A confirmation run measured on a busy host (the other tests load this one)
+        // changes nothing, and the daemon tries again: its second attempt must confirm.
+        wait_runs(before + 3, "the second confirmation attempt");
+        regressions = open_regressions();
+    }
     let open = &regressions["regressions"][0];
     assert_eq!(
         open["state"],

@@ -147,8 +147,8 @@ pub(crate) fn regression_events(
             continue;
         };
         let before = previous.iter().find(|r| r.benchmark == verdict.benchmark);
-        // A run that only agrees with a suspicion has no severity of its own: the
-        // regression keeps the one it opened with.
+        // A regression's verdicts carry its severity (the highest it reached); a verdict
+        // without one falls back to the regression's before this run.
         let severity = verdict.severity.or(before.map(|r| r.severity));
         let (action, state, severity) = match transition {
             Transition::Confirmed => ("confirmed", RegressionState::Confirmed.as_str(), severity),

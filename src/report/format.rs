@@ -117,13 +117,16 @@ pub(crate) fn value_change(
 }
 
 /// A change from earlier runs as every report writes it: [`value_change`] when its 95%
-/// interval excludes zero, else the signed change "within noise" (the terminal's "~").
+/// interval excludes zero (or "no change" under 0.05%), else the signed change "within
+/// noise" (the terminal's "~").
 pub(crate) fn run_change(
     change: &crate::detect::Change,
     direction: crate::model::metric::Direction,
 ) -> (String, &'static str) {
     match change.assessment {
-        crate::detect::Assessment::Unchanged if change.relative.is_finite() => {
+        crate::detect::Assessment::Unchanged
+            if change.relative.is_finite() && change.relative.abs() >= 0.0005 =>
+        {
             (format!("{} within noise", percent(change.relative)), "same")
         }
         _ => value_change(change.relative, direction),
@@ -181,6 +184,10 @@ mod tests {
         assert_eq!(
             run_change(&change(-0.019, Assessment::Unchanged), throughput),
             ("-1.9% within noise".into(), "same")
+        );
+        assert_eq!(
+            run_change(&change(0.0001, Assessment::Unchanged), throughput),
+            ("no change".into(), "same")
         );
         assert_eq!(
             run_change(&change(-0.102, Assessment::Worse), throughput),
