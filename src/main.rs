@@ -36,6 +36,8 @@ fn main() {
             // A closed pipe (`| head`) is not an error worth a panic.
             let _ = stdout.write_all(outcome.stdout.as_bytes());
             let _ = stdout.flush();
+            drop(stdout);
+            eprint!("{}", outcome.after);
             std::process::exit(outcome.code);
         }
         Err(e) => {

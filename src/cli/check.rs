@@ -152,5 +152,6 @@ pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandErro
     Ok(Outcome {
         stdout,
         code: if report.valid { exit::OK } else { exit::USAGE },
+        ..Outcome::default()
     })
 }

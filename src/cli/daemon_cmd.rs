@@ -21,5 +21,6 @@ pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandErro
     Ok(Outcome {
         stdout: String::new(),
         code,
+        ..Outcome::default()
     })
 }

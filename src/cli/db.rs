@@ -104,6 +104,7 @@ fn check(globals: &Globals) -> Result<Outcome, CommandError> {
     Ok(Outcome {
         stdout: globals.render(&report)?,
         code: if healthy { exit::OK } else { exit::STATE },
+        ..Outcome::default()
     })
 }
 

@@ -201,9 +201,12 @@ fn write_output(path: &std::path::Path, content: &str) -> Result<(), CommandErro
 }
 
 /// What a command produced: text for stdout and the exit code.
+#[derive(Default)]
 pub struct Outcome {
     pub stdout: String,
     pub code: i32,
+    /// Printed on stderr after stdout: a run's one-line summary comes after its report.
+    pub after: String,
 }
 
 impl Outcome {
@@ -211,6 +214,7 @@ impl Outcome {
         Outcome {
             stdout,
             code: exit::OK,
+            after: String::new(),
         }
     }
 }
@@ -284,7 +288,11 @@ fn forward(
         state_dir: globals.state_dir.clone(),
     };
     match client.request(&request).map_err(client_error)? {
-        Response::Output { stdout, code } => Ok(Some(Outcome { stdout, code })),
+        Response::Output { stdout, code } => Ok(Some(Outcome {
+            stdout,
+            code,
+            ..Outcome::default()
+        })),
         Response::Error { message, code } => Err(CommandError { code, message }),
         Response::OtherStateDir { .. } => Ok(None),
         other => Err(CommandError {

@@ -154,9 +154,10 @@ impl Findings {
     }
 }
 
-/// The run's summary line (stderr) and its exit code under `--fail-on`: a run that ended
-/// well (0) but found what `--fail-on` names exits [`exit::FAIL_ON`]; a worse code stays.
-fn conclude(args: &Args, run_id: u64, reports: &[serde_json::Value], code: i32) -> i32 {
+/// The run's exit code under `--fail-on` and its summary line (for stderr, after the
+/// report): a run that ended well (0) but found what `--fail-on` names exits
+/// [`exit::FAIL_ON`]; a worse code stays.
+fn conclude(args: &Args, run_id: u64, reports: &[serde_json::Value], code: i32) -> (i32, String) {
     let mut found = Findings::default();
     for report in reports {
         let next = Findings::of(report);
@@ -179,13 +180,17 @@ fn conclude(args: &Args, run_id: u64, reports: &[serde_json::Value], code: i32) 
         found.confirmed.extend(next.confirmed);
         found.slo_missed.extend(next.slo_missed);
     }
-    eprintln!("{}", found.line(&args.suite, run_id));
+    let mut after = format!("{}\n", found.line(&args.suite, run_id));
     let tripped = found.trips(&args.fail_on);
     if tripped.is_empty() || code != exit::OK {
-        return code;
+        return (code, after);
     }
-    eprintln!("--fail-on {}: exit {}", tripped.join(", "), exit::FAIL_ON);
-    exit::FAIL_ON
+    after.push_str(&format!(
+        "--fail-on {}: exit {}\n",
+        tripped.join(", "),
+        exit::FAIL_ON
+    ));
+    (exit::FAIL_ON, after)
 }
 
 /// The progress bar of a local run: each benchmark expected to take what its last
@@ -353,8 +358,12 @@ pub(super) fn run(globals: &Globals, args: Args) -> Result<Outcome, CommandError
         stdout.push_str(&globals.render(&report)?);
         judged.push(serde_json::to_value(&report).unwrap_or_default());
     }
-    let code = conclude(&args, run_id, &judged, code);
-    Ok(Outcome { stdout, code })
+    let (code, after) = conclude(&args, run_id, &judged, code);
+    Ok(Outcome {
+        stdout,
+        code,
+        after,
+    })
 }
 
 /// A run the store stopped (a full disk): the error, and the report of what was measured
@@ -383,6 +392,7 @@ fn stopped_by_the_store(
     Ok(Outcome {
         stdout,
         code: exit::STATE,
+        ..Outcome::default()
     })
 }
 
@@ -515,8 +525,12 @@ fn run_through_daemon(
                     }
                     _ => serde_json::Value::Null,
                 };
-                let code = conclude(args, run_id, &[judged], code);
-                return Ok(Some(Outcome { stdout, code }));
+                let (code, after) = conclude(args, run_id, &[judged], code);
+                return Ok(Some(Outcome {
+                    stdout,
+                    code,
+                    after,
+                }));
             }
             TicketState::Unknown => {
                 return Err(CommandError {

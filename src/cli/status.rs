@@ -30,7 +30,11 @@ pub(super) fn run(globals: &Globals, _args: Args) -> Result<Outcome, CommandErro
         exit::DAEMON_NOT_RUNNING
     };
     let stdout = globals.render(&report)?;
-    Ok(Outcome { stdout, code })
+    Ok(Outcome {
+        stdout,
+        code,
+        ..Outcome::default()
+    })
 }
 
 /// The status without a daemon: schedules from the config, last outcomes and the next run
