@@ -78,6 +78,11 @@ pub(crate) const PREDICTION_LEVEL: f64 = 0.99;
 /// ... for a confirmation run: minutes after the suspecting run, its level shares much of
 /// that run's disturbance, so it must stand further out to count as a second witness.
 pub(crate) const RERUN_PREDICTION_LEVEL: f64 = 0.999;
+/// Confidence of the one-sided prediction bound beyond which a significantly worse run
+/// that is not a regression is *outlying* ([`is_outlying`]) and held out of the next
+/// baselines: lower than the alarm's, since holding a run out for a verdict or two costs
+/// little, while letting the first runs of a step into the baseline hides the step.
+pub(crate) const HOLD_PREDICTION_LEVEL: f64 = 0.95;
 /// The effective tolerance is at least this many run-to-run CVs of the baseline medians: a
 /// change inside three standard deviations of a benchmark's run-to-run noise is not told
 /// apart from it reliably enough for a 50-benchmark suite.
@@ -320,26 +325,25 @@ pub(crate) fn minimum_detectable_change(
 }
 
 /// Bounds of the ratio `current / baseline` from the bootstrap interval of the relative
-/// change (`low`, `high` around `relative`) widened by the run-to-run `margin`.
+/// change (`low`, `high` around `relative`) widened by the run-to-run `margin`, and never
+/// narrower than `floor` on either side.
 ///
 /// Run-level noise is proportional to the level (a CV), so the two parts are added in
 /// quadrature on the log scale: near 1 this is the same as adding relative changes, and a
 /// tenfold change stays tenfold whatever the baseline's CV (on the linear scale a 15%
 /// run-to-run margin with few runs would reach past a 90% drop). Falls back to the linear
 /// scale when a bound is not a positive ratio (a level at or below zero).
-fn ratio_bounds(relative: f64, low: f64, high: f64, margin: f64) -> (f64, f64) {
+fn ratio_bounds(relative: f64, low: f64, high: f64, margin: f64, floor: f64) -> (f64, f64) {
     let (ratio, ratio_low, ratio_high) = (1.0 + relative, 1.0 + low, 1.0 + high);
+    let widen = |half: f64| half.hypot(margin).max(floor);
     if ratio > 0.0 && ratio_low > 0.0 && ratio_high > 0.0 {
         let below = (ratio / ratio_low).ln().max(0.0);
         let above = (ratio_high / ratio).ln().max(0.0);
-        (
-            ratio * (-below.hypot(margin)).exp(),
-            ratio * above.hypot(margin).exp(),
-        )
+        (ratio * (-widen(below)).exp(), ratio * widen(above).exp())
     } else {
         let below = (relative - low).max(0.0);
         let above = (high - relative).max(0.0);
-        (ratio - below.hypot(margin), ratio + above.hypot(margin))
+        (ratio - widen(below), ratio + widen(above))
     }
 }
 
@@ -395,13 +399,29 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
     });
     // Student t: the between-run spread is estimated from the baseline's few runs.
     let runs = medians.len().max(1) as f64;
-    let run_noise_margin =
-        stats::t_quantile(0.975, runs - 1.0) * between_cv * (1.0 + 1.0 / runs).sqrt();
+    let t = stats::t_quantile(0.975, runs - 1.0);
+    // One new run's level against the baseline's: the new run's own variance plus that of
+    // the baseline's centre, a median (of the pooled samples), whose variance is up to π/2
+    // times that of a mean of the runs.
+    let prediction_factor = (1.0 + std::f64::consts::FRAC_PI_2 / runs).sqrt();
+    let run_noise_margin = t * between_cv * prediction_factor;
     // Both bounds carry the run-to-run part: the interval is that of the step between the
     // baseline's level and this run's, which one run measures only up to its own level noise.
-    let ratio_interval = change
-        .interval
-        .map(|ci| ratio_bounds(change.relative, ci.low, ci.high, run_noise_margin));
+    // And neither is closer than the classic prediction interval of one new run median from
+    // the baseline's run medians (their whole spread, Student t with n - 1 degrees of
+    // freedom): the split into sampling and between-run parts subtracts one estimate from
+    // another, and the percentile bootstrap of a median of a few dozen samples is narrow,
+    // so each part alone can fall short when the baseline's runs are few.
+    let prediction_half = run_to_run_cv.map_or(0.0, |cv| t * cv * prediction_factor);
+    let ratio_interval = change.interval.map(|ci| {
+        ratio_bounds(
+            change.relative,
+            ci.low,
+            ci.high,
+            run_noise_margin,
+            prediction_half,
+        )
+    });
     let (worse_low, worse_high) = match ratio_interval {
         Some((low, high)) if sign > 0.0 => (Some(low - 1.0), Some(high - 1.0)),
         Some((low, high)) => (Some(1.0 - high), Some(1.0 - low)),
@@ -420,6 +440,12 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
         direction == Direction::LowerIsBetter,
     );
     let beyond = prediction_bound.map(|bound| direction.is_worse(bound, change.current_median));
+    let beyond_hold = stats::prediction_bound(
+        &medians,
+        HOLD_PREDICTION_LEVEL,
+        direction == Direction::LowerIsBetter,
+    )
+    .map(|bound| direction.is_worse(bound, change.current_median));
     let severity = worse_low.and_then(|low| {
         if low >= thresholds.critical {
             Some(Severity::Critical)
@@ -450,6 +476,7 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
         mann_whitney_p_adjusted: adjusted_p,
         prediction_bound,
         beyond_prediction_bound: beyond,
+        beyond_hold_bound: beyond_hold,
     };
     let interval = match (worse_low, worse_high) {
         (Some(l), Some(h)) => format!(" [{}, {}]", pct(l), pct(h)),
@@ -564,13 +591,13 @@ pub(crate) fn judge(input: JudgeInput) -> Judgement {
 }
 
 /// Whether a verdict found its run *outlying*: worse than the baseline, significantly and
-/// beyond the run-to-run prediction bound, yet not a regression (less than the tolerance).
+/// beyond the run-to-run 95% prediction bound, yet not a regression.
 /// Such a run is held out of the next baselines for a while (`baseline::pick`).
 pub(crate) fn is_outlying(outcome: Outcome, evidence: Option<&Evidence>) -> bool {
     outcome == Outcome::NoChange
         && evidence.is_some_and(|e| {
             e.worse_change > 0.0
-                && e.beyond_prediction_bound == Some(true)
+                && e.beyond_hold_bound.or(e.beyond_prediction_bound) == Some(true)
                 && e.mann_whitney_p_adjusted
                     .or(e.mann_whitney_p)
                     .is_none_or(|p| p < U_TEST_ALPHA)

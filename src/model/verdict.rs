@@ -120,6 +120,12 @@ pub struct Evidence {
     /// One-sided 99% prediction bound of the baseline medians (worse side).
     pub prediction_bound: Option<f64>,
     pub beyond_prediction_bound: Option<bool>,
+    /// Beyond the one-sided 95% prediction bound of the baseline medians (worse side): with
+    /// a significant, sub-tolerance change, the run is *outlying* and held out of the next
+    /// baselines for a while. Absent in verdicts stored before it existed (the 99% bound
+    /// stands in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beyond_hold_bound: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
