@@ -31,8 +31,8 @@
 //! benchmark's baseline start (`baseline pin`, `reset`, `accept`) are not used.
 //!
 //! And not *outlying* while they are the latest: a run whose verdict found it worse than the
-//! baseline (significant, and beyond the run-to-run prediction bound) but by less than the
-//! tolerance is held out while it and the runs after it form an unbroken streak of at most
+//! baseline (significant, and beyond the 95% run-to-run prediction bound) but not a
+//! regression is held out while it and the runs after it form an unbroken streak of at most
 //! [`HELD_OUTLYING_RUNS`]. A real step just above the tolerance, measured just below it by
 //! one run's noise, would otherwise enter the baseline, widen its spread and lower its
 //! level, and the next runs would no longer see the step. A streak longer than that is a
